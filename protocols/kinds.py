@@ -1,0 +1,145 @@
+"""Every enum that reaches the wire, the journal or a console, defined once.
+
+The engine and the console import these; nobody keeps a copy in sync by hand.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    """What a device message (or an engine-synthesised event) is about."""
+
+    SCHOOL_PANIC = "school.panic"
+    SCHOOL_DURESS = "school.duress"
+    DOOR_VISITOR = "door.visitor"
+    DOOR_FORCED = "door.forced"
+    DOOR_HELD_OPEN = "door.held_open"
+    DOOR_OPENED = "door.opened"
+    CAMERA_THROW = "camera.throw"
+    CAMERA_INTRUSION = "camera.intrusion"
+    KIOSK_SESSION = "kiosk.session"
+    KIOSK_FAULT = "kiosk.fault"
+    KIOSK_SOS = "kiosk.sos"
+    PATROL_START = "patrol.start"
+    PATROL_POSITION = "patrol.position"
+    PATROL_STOP = "patrol.stop"
+    PATROL_CLUE = "patrol.clue"
+    PATROL_SOS = "patrol.sos"
+    HEARTBEAT = "heartbeat"
+
+    @property
+    def is_alarm(self) -> bool:
+        """Alarm kinds travel the alarm topic and lane; everything else is an event."""
+        return self in ALARM_KINDS
+
+
+ALARM_KINDS: frozenset[EventKind] = frozenset(
+    {
+        EventKind.SCHOOL_PANIC,
+        EventKind.SCHOOL_DURESS,
+        EventKind.DOOR_FORCED,
+        EventKind.DOOR_HELD_OPEN,
+        EventKind.CAMERA_THROW,
+        EventKind.CAMERA_INTRUSION,
+        EventKind.KIOSK_SOS,
+        EventKind.PATROL_SOS,
+    }
+)
+
+
+class IncidentKind(StrEnum):
+    """Kinds an incident can have: the alarm kinds, the event kinds that open tickets, and engine faults."""
+
+    SCHOOL_PANIC = "school.panic"
+    SCHOOL_DURESS = "school.duress"
+    DOOR_FORCED = "door.forced"
+    DOOR_HELD_OPEN = "door.held_open"
+    CAMERA_THROW = "camera.throw"
+    CAMERA_INTRUSION = "camera.intrusion"
+    KIOSK_SOS = "kiosk.sos"
+    PATROL_SOS = "patrol.sos"
+    KIOSK_FAULT = "kiosk.fault"
+    PATROL_CLUE = "patrol.clue"
+    DEVICE_OFFLINE = "device.offline"
+
+
+class DeviceKind(StrEnum):
+    DOOR = "door"
+    CAMERA = "camera"
+    PANIC_BOX = "panic_box"
+    KIOSK = "kiosk"
+    VOLUNTEER_PHONE = "volunteer_phone"
+    RESIDENT_PHONE = "resident_phone"
+
+
+class SiteKind(StrEnum):
+    COMMUNITY = "community"
+    SCHOOL = "school"
+    KIOSK_HALL = "kiosk_hall"
+
+
+class Level(StrEnum):
+    """A rung of the escalation chain (or the maintenance queue beside it)."""
+
+    GUARD_ROOM = "guard_room"
+    POLICE_STATION = "police_station"
+    COMMAND_CENTER = "command_center"
+    MAINTENANCE = "maintenance"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_RANK[self]
+
+
+_LEVEL_RANK = {Level.MAINTENANCE: 0, Level.GUARD_ROOM: 1, Level.POLICE_STATION: 2, Level.COMMAND_CENTER: 3}
+
+
+class IncidentState(StrEnum):
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    ON_SCENE = "on_scene"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    FALSE_ALARM = "false_alarm"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (IncidentState.CLOSED, IncidentState.CANCELLED, IncidentState.FALSE_ALARM)
+
+    @property
+    def is_active(self) -> bool:
+        """Active incidents absorb repeats of the same device + kind; a resolved one re-arms the device."""
+        return self in (
+            IncidentState.RAISED,
+            IncidentState.ACKNOWLEDGED,
+            IncidentState.DISPATCHED,
+            IncidentState.ON_SCENE,
+        )
+
+
+class TimelineEvent(StrEnum):
+    """One line of an incident's timeline."""
+
+    RAISED = "raised"
+    NOTIFIED = "notified"
+    ESCALATED = "escalated"
+    ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    ON_SCENE = "on_scene"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    FALSE_ALARM = "false_alarm"
+    REMINDER = "reminder"
+
+
+class AckStatus(StrEnum):
+    """The engine's answer to one device message."""
+
+    ACK = "ack"
+    DUPLICATE = "duplicate"
+    NAK = "nak"

@@ -1,0 +1,108 @@
+"""Records that are journaled, cross between hosts and reach consoles: incidents, timelines, commands.
+
+They are plain data (frozen msgspec Structs); the rules that change them live in ``engine/``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from msgspec import Struct
+
+from protocols.kinds import IncidentKind, IncidentState, Level, TimelineEvent
+
+
+class TimelineEntry(Struct, frozen=True, array_like=True):
+    """One step in an incident's life: when, what, at which level, to or by whom."""
+
+    t_s: float
+    event: TimelineEvent
+    level: Level | None = None
+    target: str = ""
+    actor: str = ""
+    note: str = ""
+
+
+class IncidentRecord(Struct, frozen=True):
+    """The whole state of one incident. ``version`` grows by one per change, so a reader can drop stale copies."""
+
+    id: str
+    kind: IncidentKind
+    device_id: str
+    site_id: str
+    precinct_id: str
+    host_id: str
+    priority: int
+    state: IncidentState
+    raised_s: float
+    level: Level
+    step: int = 0
+    deadline_s: float | None = None
+    repeats: int = 0
+    seq: int = 0
+    silent: bool = False
+    acked_by: str = ""
+    acked_level: Level | None = None
+    unit: str = ""
+    disposition: str = ""
+    lat: float = 0.0
+    lon: float = 0.0
+    version: int = 1
+    timeline: tuple[TimelineEntry, ...] = ()
+
+    @property
+    def is_active(self) -> bool:
+        return self.state.is_active
+
+    @property
+    def is_open(self) -> bool:
+        return not self.state.is_terminal
+
+
+class Action(StrEnum):
+    """What an operator (or a scenario's responder) can do to an incident."""
+
+    ACKNOWLEDGE = "acknowledge"
+    DISPATCH = "dispatch"
+    ON_SCENE = "on_scene"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+    CANCEL = "cancel"
+    FALSE_ALARM = "false_alarm"
+
+
+class OperatorCommand(Struct, frozen=True):
+    """A responder acting on an incident, from the level and entity (``target``) it acts for."""
+
+    action: Action
+    incident_id: str
+    operator: str
+    level: Level
+    target: str
+    unit: str = ""
+    disposition: str = ""
+    note: str = ""
+
+
+class EscalationNotice(Struct, frozen=True, tag="notice"):
+    """Tells an entity on another host (the command center) that an incident reached it, with a copy."""
+
+    target: str
+    level: Level
+    incident: IncidentRecord
+
+
+class IncidentUpdate(Struct, frozen=True, tag="update"):
+    """A changed incident, for the hosts that hold a copy (the command center) and for consoles."""
+
+    incident: IncidentRecord
+
+
+class CommandEnvelope(Struct, frozen=True, tag="command"):
+    """An operator command routed to the host that owns the incident."""
+
+    command: OperatorCommand
+    at_s: float
+
+
+HostMessage = EscalationNotice | IncidentUpdate | CommandEnvelope
