@@ -24,7 +24,12 @@ class TimelineEntry(Struct, frozen=True, array_like=True):
 
 
 class IncidentRecord(Struct, frozen=True):
-    """The whole state of one incident. ``version`` grows by one per change, so a reader can drop stale copies."""
+    """The whole state of one incident. ``version`` grows by one per change, so a reader can drop stale copies.
+
+    ``notified`` lists every responder entity ever notified; ``holders`` those of the current escalation
+    step (the ones a reminder goes to). ``deadline_s`` is the one pending deadline of an unacknowledged
+    incident (escalation or reminder), None once acknowledged.
+    """
 
     id: str
     kind: IncidentKind
@@ -48,6 +53,8 @@ class IncidentRecord(Struct, frozen=True):
     lat: float = 0.0
     lon: float = 0.0
     version: int = 1
+    notified: tuple[str, ...] = ()
+    holders: tuple[str, ...] = ()
     timeline: tuple[TimelineEntry, ...] = ()
 
     @property
@@ -84,25 +91,10 @@ class OperatorCommand(Struct, frozen=True):
     note: str = ""
 
 
-class EscalationNotice(Struct, frozen=True, tag="notice"):
-    """Tells an entity on another host (the command center) that an incident reached it, with a copy."""
-
-    target: str
-    level: Level
-    incident: IncidentRecord
-
-
 class IncidentUpdate(Struct, frozen=True, tag="update"):
-    """A changed incident, for the hosts that hold a copy (the command center) and for consoles."""
+    """A changed incident, sent by its owner host to the hosts that hold a copy (the command center's)."""
 
     incident: IncidentRecord
 
 
-class CommandEnvelope(Struct, frozen=True, tag="command"):
-    """An operator command routed to the host that owns the incident."""
-
-    command: OperatorCommand
-    at_s: float
-
-
-HostMessage = EscalationNotice | IncidentUpdate | CommandEnvelope
+HostMessage = IncidentUpdate

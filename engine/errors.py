@@ -1,0 +1,51 @@
+"""Errors of the engine, in one tree.
+
+    RedbandError                   base of every error the engine raises on purpose
+      ConfigError                  a city, policy or scenario file that cannot be used; names file, line, field
+      InvalidTransition            an incident asked to do what its state does not allow; names both
+      NotAuthorized                an actor acting on an incident it was never notified of
+      UnknownIncident              a command for an incident this host does not hold
+      Overloaded                   a bounded queue is full; the caller must retry later, nothing was taken
+
+Wire errors are ``protocols.ProtocolError``; they are not engine errors.
+"""
+
+from __future__ import annotations
+
+
+class RedbandError(Exception):
+    """Base of the engine's errors."""
+
+
+class ConfigError(RedbandError):
+    """A configuration file (city, policies, scenario) that cannot be used."""
+
+    def __init__(self, file: str, line: int | None, field: str, reason: str) -> None:
+        self.file, self.line, self.field, self.reason = file, line, field, reason
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {field}: {reason}" if field else f"{where}: {reason}")
+
+
+class InvalidTransition(RedbandError):
+    def __init__(self, incident_id: str, state: str, action: str, reason: str = "") -> None:
+        self.incident_id, self.state, self.action = incident_id, state, action
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"incident {incident_id}: cannot {action} when {state}{detail}")
+
+
+class NotAuthorized(RedbandError):
+    def __init__(self, incident_id: str, actor: str, reason: str) -> None:
+        self.incident_id, self.actor = incident_id, actor
+        super().__init__(f"incident {incident_id}: {actor} may not act: {reason}")
+
+
+class UnknownIncident(RedbandError):
+    def __init__(self, incident_id: str) -> None:
+        self.incident_id = incident_id
+        super().__init__(f"unknown incident {incident_id!r}")
+
+
+class Overloaded(RedbandError):
+    def __init__(self, what: str, limit: int) -> None:
+        self.what, self.limit = what, limit
+        super().__init__(f"overloaded: {what} holds its limit of {limit}")

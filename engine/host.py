@@ -1,0 +1,510 @@
+"""A host: the pure core of one Ray host actor. It holds the entities placed on it — devices,
+guard rooms, stations, maintenance queues, or the command center — and runs them one message at a
+time: a device event, an operator command, a deadline, a batch from another host.
+
+Sans-I/O: time comes in as ``now_s``; what must leave (acks, device commands, batches for other hosts,
+changes for observers) is collected for the shell to take. The journal is written once per step,
+before any ack leaves, so an acked alarm is durable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final
+
+from engine.entities import SUPERVISED_KINDS, DeviceEntity, Responder, SeqVerdict
+from engine.errors import Overloaded, UnknownIncident
+from engine.incident import (
+    DeviceCommand,
+    Effect,
+    NewIncident,
+    apply_command,
+    deadline_passed,
+    open_incident,
+    repeat,
+    system_cancel,
+)
+from engine.journal import AlarmSeq, AuditRow, Journal, JournalBatch
+from engine.placement import CC_HOST
+from engine.policy import PolicySet
+from engine.scheduler import DeadlineScheduler
+from engine.topology import City, Device
+from protocols import EventKind, Level
+from protocols.batch import DeviceAck, HostBatch, Ingest, IngestResult
+from protocols.kinds import AckStatus, IncidentKind
+from protocols.records import HostMessage, IncidentRecord, IncidentUpdate, OperatorCommand
+
+log = logging.getLogger(__name__)
+
+INCIDENT: Final = "i"
+SUPERVISION: Final = "s"
+HELD_OPEN: Final = "h"
+
+_INCIDENT_EVENTS: Final = {EventKind.KIOSK_FAULT: IncidentKind.KIOSK_FAULT, EventKind.PATROL_CLUE: IncidentKind.PATROL_CLUE}
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    host_id: str
+    cc_host_id: str = CC_HOST
+    heartbeat_interval_s: float = 30.0
+    heartbeat_misses: int = 3
+    alarm_seq_window: int = 64
+    max_changes: int = 100_000
+    max_outbox: int = 100_000
+    max_device_commands: int = 100_000
+    exact_deadlines: bool = False
+    """Virtual time: a deadline is handled at its due time, not at the (later) time the clock was moved to."""
+
+    def __post_init__(self) -> None:
+        if self.heartbeat_interval_s <= 0 or self.heartbeat_misses < 1:
+            raise ValueError("heartbeat_interval_s must be > 0 and heartbeat_misses >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An incident changed: the record, and the index of its first new timeline entry."""
+
+    record: IncidentRecord
+    new_from: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCommandOut:
+    device_id: str
+    command: str
+    args: dict
+    at_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostStats:
+    host_id: str
+    devices: int
+    devices_active: int
+    responders: int
+    incidents_open: int
+    deadlines: int
+    accepted: int
+    duplicates: int
+    refused: int
+    deadlines_fired: int
+    changes_dropped: int
+    device_commands_dropped: int
+    journal_writes: int
+
+
+@dataclass(slots=True)
+class _Step:
+    """What one host step changed, flushed to the journal at its end."""
+
+    dirty: dict[str, tuple[int, IncidentRecord]] = field(default_factory=dict)  # id → (journaled length, latest)
+    alarm_seqs: list[AlarmSeq] = field(default_factory=list)
+    audit: list[AuditRow] = field(default_factory=list)
+
+
+class HostCore:
+    def __init__(self, config: HostConfig, *, city: City, policies: PolicySet, journal: Journal,
+                 now_s: float) -> None:
+        self.config = config
+        self.host_id = config.host_id
+        self.city = city
+        self.policies = policies
+        self.journal = journal
+        self.is_cc = config.host_id == config.cc_host_id
+        self.devices: dict[str, DeviceEntity] = {}
+        self.responders: dict[str, Responder] = {}
+        self.incidents: dict[str, IncidentRecord] = {}
+        self.open_index: dict[tuple[str, IncidentKind], str] = {}
+        self.scheduler = DeadlineScheduler()
+        self.outbox: dict[str, list[HostMessage]] = {}
+        self.changes: deque[Change] = deque(maxlen=config.max_changes)
+        self.device_commands: deque[DeviceCommandOut] = deque(maxlen=config.max_device_commands)
+        self._residents_of_unit: dict[tuple[str, str], list[str]] = {}
+        self._recovered_seqs: dict[str, list[tuple[int, str]]] = {}
+        self._step = _Step()
+        self._counters = dict(accepted=0, duplicates=0, refused=0, deadlines_fired=0, changes_dropped=0,
+                              device_commands_dropped=0)
+        self._make_responders()
+        for resident in city.residents.values():
+            if resident.verified:
+                self._residents_of_unit.setdefault((resident.site_id, resident.unit), []).append(resident.phone_id)
+        self._recover(now_s)
+
+    # -- device events -----------------------------------------------------------------------------
+
+    def ingest(self, items: list[Ingest], *, now_s: float) -> IngestResult:
+        """Handle a batch of device messages; the journal is written before the result (the acks) returns."""
+        self._check_room()
+        acks: list[DeviceAck] = []
+        accepted = duplicates = refused = 0
+        for item in items:
+            verdict, listed = self._handle_device_message(item, now_s)
+            if verdict.status is AckStatus.ACK:
+                accepted += 1
+            elif verdict.status is AckStatus.DUPLICATE:
+                duplicates += 1
+            else:
+                refused += 1
+            if listed or verdict.status is not AckStatus.ACK:
+                acks.append(DeviceAck(item.device_id, item.message.seq, verdict.status, verdict.reason,
+                                      verdict.incident_id))
+        self._flush()
+        self._counters["accepted"] += accepted
+        self._counters["duplicates"] += duplicates
+        self._counters["refused"] += refused
+        return IngestResult(accepted, duplicates, refused, acks)
+
+    def _handle_device_message(self, item: Ingest, now_s: float) -> tuple[SeqVerdict, bool]:
+        entity = self._device(item.device_id)
+        if entity is None:
+            return SeqVerdict(AckStatus.NAK, f"device_id: unknown device {item.device_id!r}"), True
+        message = item.message
+        kind = message.event_kind
+        verdict = entity.check_kind(kind)
+        if verdict.status is AckStatus.NAK:
+            return verdict, True
+        is_alarm = kind.is_alarm
+        if is_alarm:
+            verdict = entity.check_alarm_seq(message.seq, window=self.config.alarm_seq_window)
+        else:
+            verdict = entity.check_event_seq(message.seq)
+        if verdict.status is not AckStatus.ACK:
+            return verdict, True
+        self._seen(entity, now_s)
+        if is_alarm:
+            incident_id = self._raise_or_repeat(entity.device, IncidentKind(kind.value), now_s, seq=message.seq,
+                                                note=_note_of(message))
+            entity.remember_alarm(message.seq, incident_id, window=self.config.alarm_seq_window)
+            self._step.alarm_seqs.append(AlarmSeq(entity.device.id, message.seq, incident_id))
+            return SeqVerdict(AckStatus.ACK, incident_id=incident_id), True
+        if kind in _INCIDENT_EVENTS:
+            incident_kind = _INCIDENT_EVENTS[kind]
+            fresh = incident_kind is IncidentKind.PATROL_CLUE  # every clue is its own report
+            incident_id = self._raise_or_repeat(entity.device, incident_kind, now_s, seq=message.seq,
+                                                note=_note_of(message), fresh=fresh)
+            return SeqVerdict(AckStatus.ACK, incident_id=incident_id), True
+        if kind is EventKind.DOOR_OPENED:
+            self._door_opened(entity, message.data.open, now_s)
+        elif kind is EventKind.DOOR_VISITOR:
+            self._visitor_call(entity.device, message, now_s)
+        elif kind is EventKind.PATROL_POSITION:
+            entity.position = (message.data.lat, message.data.lon)
+        return SeqVerdict(AckStatus.ACK), False
+
+    def _seen(self, entity: DeviceEntity, now_s: float) -> None:
+        entity.last_seen_s = now_s
+        device = entity.device
+        if device.kind not in SUPERVISED_KINDS:
+            return
+        if entity.offline:
+            entity.offline = False
+            self._audit(now_s, device.id, "device.online", device.id, "ok", device.precinct_id)
+            incident_id = entity.offline_incident
+            entity.offline_incident = None
+            record = self.incidents.get(incident_id) if incident_id else None
+            if record is not None and record.is_active:
+                policy = self.policies.for_incident(record.kind, device.kind)
+                updated, effects = system_cancel(record, reason="device back online", policy=policy, now_s=now_s)
+                self._store(updated, record, effects, now_s)
+        key = (SUPERVISION, device.id)
+        if self.scheduler.due_of(key) is None:
+            self.scheduler.schedule(key, now_s + self._offline_after_s(device))
+
+    def _offline_after_s(self, device: Device) -> float:
+        interval = device.heartbeat_s or self.config.heartbeat_interval_s
+        return interval * self.config.heartbeat_misses
+
+    def _door_opened(self, entity: DeviceEntity, is_open: bool, now_s: float) -> None:
+        key = (HELD_OPEN, entity.device.id)
+        if not is_open:
+            entity.door_open_since_s = None
+            self.scheduler.cancel(key)
+            return
+        if entity.door_open_since_s is None:
+            entity.door_open_since_s = now_s
+            after_s = self.policies.for_incident(IncidentKind.DOOR_HELD_OPEN, entity.device.kind).trigger_after_s
+            if after_s is not None:
+                self.scheduler.schedule(key, now_s + after_s)
+
+    def _visitor_call(self, device: Device, message, now_s: float) -> None:
+        """Ring the verified residents of the unit at the door."""
+        unit = message.data.unit or device.unit
+        for phone in self._residents_of_unit.get((device.site_id or "", unit), ()):
+            self._command_device(DeviceCommand(phone, "visitor_call", {
+                "door": device.id, "unit": unit, "snapshot": message.data.snapshot, "seq": message.seq,
+            }), now_s)
+
+    # -- incidents ---------------------------------------------------------------------------------
+
+    def _raise_or_repeat(self, device: Device, kind: IncidentKind, now_s: float, *, seq: int = 0, note: str = "",
+                         fresh: bool = False, incident_id: str | None = None) -> str:
+        key = (device.id, kind)
+        existing_id = None if fresh else self.open_index.get(key)
+        if existing_id is not None:
+            record = self.incidents[existing_id]
+            self._store(repeat(record, seq=seq), record, [], now_s)
+            return existing_id
+        incident_id = incident_id or f"{device.id}#{seq}"
+        if incident_id in self.incidents:  # an engine-made id met a device's own: keep both apart
+            incident_id = f"{incident_id}@{int(now_s * 1000)}"
+        policy = self.policies.for_incident(kind, device.kind)
+        new = NewIncident(incident_id, kind, device.id, device.site_id or "", device.precinct_id, self.host_id,
+                          seq=seq, lat=device.lat, lon=device.lon, note=note)
+        record, effects = open_incident(new, policy=policy, targets=lambda level: self.city.target_for(level, device),
+                                        now_s=now_s)
+        self._store(record, None, effects, now_s)
+        return incident_id
+
+    def command(self, command: OperatorCommand, *, now_s: float) -> IncidentRecord:
+        """An operator acts on an incident this host owns. Refusals raise and are audited."""
+        record = self.incidents.get(command.incident_id)
+        where = f"{command.level.value}:{command.target}"
+        if record is None or record.host_id != self.host_id:
+            self._audit(now_s, command.operator, command.action.value, command.incident_id, "refused", where,
+                        "unknown incident")
+            self._flush()
+            raise UnknownIncident(command.incident_id)
+        device = self.city.devices.get(record.device_id)
+        policy = self.policies.for_incident(record.kind, device.kind if device else None)
+        try:
+            updated, effects = apply_command(record, command, policy=policy, now_s=now_s)
+        except Exception as exc:
+            self._audit(now_s, command.operator, command.action.value, record.id, "refused", where, str(exc))
+            self._flush()
+            raise
+        self._store(updated, record, effects, now_s)
+        self._audit(now_s, command.operator, command.action.value, record.id, "ok", where, command.note)
+        self._flush()
+        return updated
+
+    def _store(self, record: IncidentRecord, before: IncidentRecord | None, effects: list[Effect],
+               now_s: float) -> None:
+        """Adopt a changed record: index, deadline, responders, copies elsewhere, journal, observers."""
+        incident_id = record.id
+        step = self._step
+        journaled = step.dirty[incident_id][0] if incident_id in step.dirty else (
+            len(before.timeline) if before is not None else 0)
+        step.dirty[incident_id] = (journaled, record)
+        self.changes_append(Change(record, len(before.timeline) if before is not None else 0))
+        owned = record.host_id == self.host_id
+        key = (record.device_id, record.kind)
+        if owned:
+            if record.is_active:
+                if record.kind is not IncidentKind.PATROL_CLUE:
+                    self.open_index[key] = incident_id
+            elif self.open_index.get(key) == incident_id:
+                del self.open_index[key]
+            if record.deadline_s is not None:
+                self.scheduler.schedule((INCIDENT, incident_id), record.deadline_s)
+            else:
+                self.scheduler.cancel((INCIDENT, incident_id))
+        if record.state.is_terminal:
+            self.incidents.pop(incident_id, None)
+        else:
+            self.incidents[incident_id] = record
+        for target in record.notified:  # every level notified keeps the incident until it ends
+            responder = self.responders.get(target)
+            if responder is not None:
+                responder.hold(record)
+        for effect in effects:
+            if isinstance(effect, DeviceCommand):
+                self._command_device(effect, now_s)
+        if owned and not self.is_cc and self.city.command_center.id in record.notified:
+            self._send(self.config.cc_host_id, IncidentUpdate(record))
+
+    def changes_append(self, change: Change) -> None:
+        if len(self.changes) == self.changes.maxlen:
+            self._counters["changes_dropped"] += 1
+        self.changes.append(change)
+
+    def _command_device(self, command: DeviceCommand, now_s: float) -> None:
+        if len(self.device_commands) == self.device_commands.maxlen:
+            self._counters["device_commands_dropped"] += 1
+        self.device_commands.append(DeviceCommandOut(command.device_id, command.command, command.args, now_s))
+
+    def _send(self, host_id: str, message: HostMessage) -> None:
+        self.outbox.setdefault(host_id, []).append(message)
+
+    # -- time --------------------------------------------------------------------------------------
+
+    def next_deadline_s(self) -> float | None:
+        return self.scheduler.next_due_s()
+
+    def advance(self, *, now_s: float) -> int:
+        """Handle every deadline due at or before ``now_s``; returns how many fired."""
+        fired = 0
+        for due_s, key in self.scheduler.drain_due(now_s):
+            at_s = due_s if self.config.exact_deadlines else max(due_s, now_s)
+            kind, subject = key
+            if kind == INCIDENT:
+                fired += self._incident_deadline(subject, due_s, at_s)
+            elif kind == SUPERVISION:
+                fired += self._supervision_deadline(subject, due_s, at_s)
+            elif kind == HELD_OPEN:
+                fired += self._held_open_deadline(subject, at_s)
+        self._counters["deadlines_fired"] += fired
+        self._flush()
+        return fired
+
+    def _incident_deadline(self, incident_id: str, due_s: float, at_s: float) -> int:
+        record = self.incidents.get(incident_id)
+        if record is None or record.deadline_s != due_s:
+            return 0
+        device = self.city.devices[record.device_id]
+        policy = self.policies.for_incident(record.kind, device.kind)
+        updated, effects = deadline_passed(record, policy=policy,
+                                           targets=lambda level: self.city.target_for(level, device), now_s=at_s)
+        self._store(updated, record, effects, at_s)
+        return 1
+
+    def _supervision_deadline(self, device_id: str, due_s: float, at_s: float) -> int:
+        entity = self.devices.get(device_id)
+        if entity is None or entity.last_seen_s is None or entity.offline:
+            return 0
+        offline_after_s = self._offline_after_s(entity.device)
+        still_due = entity.last_seen_s + offline_after_s
+        if still_due > due_s:
+            self.scheduler.schedule((SUPERVISION, device_id), still_due)
+            return 0
+        entity.offline = True
+        silent_s = at_s - entity.last_seen_s
+        entity.offline_incident = self._raise_or_repeat(
+            entity.device, IncidentKind.DEVICE_OFFLINE, at_s,
+            note=f"silent for {silent_s:.0f} s", incident_id=f"{device_id}#offline@{int(at_s * 1000)}",
+        )
+        self._audit(at_s, "system", "device.offline", device_id, "raised", entity.device.precinct_id)
+        return 1
+
+    def _held_open_deadline(self, device_id: str, at_s: float) -> int:
+        entity = self.devices.get(device_id)
+        if entity is None or entity.door_open_since_s is None:
+            return 0
+        open_s = at_s - entity.door_open_since_s
+        self._raise_or_repeat(entity.device, IncidentKind.DOOR_HELD_OPEN, at_s, note=f"open for {open_s:.0f} s",
+                              incident_id=f"{device_id}#held@{int(at_s * 1000)}")
+        return 1
+
+    # -- other hosts -------------------------------------------------------------------------------
+
+    def deliver(self, batch: HostBatch, *, now_s: float) -> None:
+        """Messages from another host: copies of incidents that reached an entity here."""
+        for message in batch.messages:
+            record = message.incident
+            known = self.incidents.get(record.id)
+            if known is not None and known.version >= record.version:
+                continue  # an older copy overtaken by a newer one
+            self._store(record, known, [], now_s)
+        self._flush()
+
+    def take_outbox(self, *, now_s: float) -> dict[str, HostBatch]:
+        out = {host: HostBatch(self.host_id, now_s, messages) for host, messages in self.outbox.items() if messages}
+        self.outbox = {}
+        return out
+
+    def take_changes(self) -> list[Change]:
+        out = list(self.changes)
+        self.changes.clear()
+        return out
+
+    def take_device_commands(self) -> list[DeviceCommandOut]:
+        out = list(self.device_commands)
+        self.device_commands.clear()
+        return out
+
+    def _check_room(self) -> None:
+        waiting = sum(len(m) for m in self.outbox.values())
+        if waiting >= self.config.max_outbox:
+            raise Overloaded(f"host {self.host_id} outbox", self.config.max_outbox)
+
+    # -- journal -----------------------------------------------------------------------------------
+
+    def _audit(self, t_s: float, actor: str, action: str, subject: str, outcome: str, where: str = "",
+               detail: str = "") -> None:
+        self._step.audit.append(AuditRow(t_s, actor, action, subject, outcome, where, detail))
+
+    def _flush(self) -> None:
+        step = self._step
+        if not (step.dirty or step.alarm_seqs or step.audit):
+            return
+        batch = JournalBatch(audit=step.audit, alarm_seqs=step.alarm_seqs)
+        for incident_id, (journaled, record) in step.dirty.items():
+            batch.incidents.append(record)
+            batch.transitions.extend(
+                (incident_id, index, record.timeline[index]) for index in range(journaled, len(record.timeline))
+            )
+        self._step = _Step()
+        self.journal.write(batch)
+
+    def _recover(self, now_s: float) -> None:
+        state = self.journal.load(alarm_seq_window=self.config.alarm_seq_window)
+        self._recovered_seqs = state.alarm_seqs
+        for record in state.incidents:
+            owned = record.host_id == self.host_id
+            self.incidents[record.id] = record
+            if owned:
+                if record.is_active and record.kind is not IncidentKind.PATROL_CLUE:
+                    self.open_index[(record.device_id, record.kind)] = record.id
+                if record.deadline_s is not None:
+                    self.scheduler.schedule((INCIDENT, record.id), record.deadline_s)
+            for target in record.notified:
+                responder = self.responders.get(target)
+                if responder is not None:
+                    responder.hold(record)
+
+    # -- entities ----------------------------------------------------------------------------------
+
+    def _device(self, device_id: str) -> DeviceEntity | None:
+        """Activate a device entity on its first message (virtual actor)."""
+        entity = self.devices.get(device_id)
+        if entity is None:
+            device = self.city.devices.get(device_id)
+            if device is None:
+                return None
+            entity = self.devices[device_id] = DeviceEntity(device)
+            for seq, incident_id in self._recovered_seqs.pop(device_id, ()):
+                entity.remember_alarm(seq, incident_id, window=self.config.alarm_seq_window)
+        return entity
+
+    def _make_responders(self) -> None:
+        city = self.city
+        if self.is_cc:
+            cc = city.command_center
+            self.responders[cc.id] = Responder(cc.id, Level.COMMAND_CENTER, "")
+            return
+        precincts = {d.precinct_id for d in city.devices.values()} | {s.precinct_id for s in city.sites.values()}
+        for pid in sorted(precincts):
+            precinct = city.precincts[pid]
+            self.responders[precinct.station_id] = Responder(precinct.station_id, Level.POLICE_STATION, pid)
+            self.responders[precinct.maintenance_id] = Responder(precinct.maintenance_id, Level.MAINTENANCE, pid)
+        for site in city.sites.values():
+            if site.guard_room_id:
+                self.responders[site.guard_room_id] = Responder(site.guard_room_id, Level.GUARD_ROOM, site.precinct_id)
+
+    # -- queries -----------------------------------------------------------------------------------
+
+    def incident(self, incident_id: str) -> IncidentRecord | None:
+        return self.incidents.get(incident_id) or self.journal.incident(incident_id)
+
+    def open_incidents(self) -> list[IncidentRecord]:
+        return [r for r in self.incidents.values() if r.is_open]
+
+    def statistics(self) -> HostStats:
+        c = self._counters
+        return HostStats(
+            self.host_id, len(self.city.devices), len(self.devices), len(self.responders),
+            sum(1 for r in self.incidents.values() if r.host_id == self.host_id and r.is_open),
+            len(self.scheduler), c["accepted"], c["duplicates"], c["refused"], c["deadlines_fired"],
+            c["changes_dropped"], c["device_commands_dropped"], getattr(self.journal, "writes", 0),
+        )
+
+
+def _note_of(message) -> str:
+    data = message.data
+    for name in ("zone", "snapshot", "code", "text"):
+        value = getattr(data, name, "")
+        if value:
+            return f"{name}={value}"[:200]
+    return ""

@@ -1,0 +1,227 @@
+"""The incident lifecycle: a pure state machine. Records in, records and effects (data) out.
+
+    raised ─ack─▶ acknowledged ─dispatch─▶ dispatched ─on_scene─▶ on_scene
+       │               │                        │                     │
+       └───────────────┴──────── resolve ───────┴─────────────────────┘──▶ resolved ─close─▶ closed
+    any active state ─cancel─▶ cancelled        any active state ─false_alarm─▶ false_alarm
+
+While raised, the incident has exactly one deadline: the next escalation step, or after the last step
+a reminder. An acknowledgement at any notified level clears it. Every change appends to the timeline
+(when, what, which level, which entity, who) and bumps ``version``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from msgspec.structs import replace
+
+from engine.errors import InvalidTransition, NotAuthorized
+from engine.policy import Policy
+from protocols import IncidentState, Level, TimelineEvent
+from protocols.kinds import IncidentKind
+from protocols.records import Action, IncidentRecord, OperatorCommand, TimelineEntry
+
+TargetResolver = Callable[[Level], "str | None"]
+"""For the incident's device: which entity answers at a level (None when there is none)."""
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Tell a responder entity that an incident reached it (or, ``reminder``, still waits for it)."""
+
+    target: str
+    level: Level
+    incident_id: str
+    reminder: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCommand:
+    """A command for a device, e.g. the siren of a school's panic box."""
+
+    device_id: str
+    command: str
+    args: dict = field(default_factory=dict)
+
+
+Effect = Notify | DeviceCommand
+
+
+@dataclass(frozen=True, slots=True)
+class NewIncident:
+    incident_id: str
+    kind: IncidentKind
+    device_id: str
+    site_id: str
+    precinct_id: str
+    host_id: str
+    seq: int = 0
+    lat: float = 0.0
+    lon: float = 0.0
+    note: str = ""
+
+
+def open_incident(new: NewIncident, *, policy: Policy, targets: TargetResolver, now_s: float
+                  ) -> tuple[IncidentRecord, list[Effect]]:
+    """Raise an incident and notify its first step's levels, all at ``now_s``."""
+    record = IncidentRecord(
+        id=new.incident_id, kind=new.kind, device_id=new.device_id, site_id=new.site_id,
+        precinct_id=new.precinct_id, host_id=new.host_id, priority=policy.priority,
+        state=IncidentState.RAISED, raised_s=now_s, level=policy.steps[0].notify[0], seq=new.seq,
+        silent=policy.silent, lat=new.lat, lon=new.lon,
+    )
+    record, effects = _enter_step(record, policy, 0, now_s, targets, escalated=False, raised_note=new.note)
+    if policy.siren and not policy.silent:
+        effects.append(DeviceCommand(new.device_id, "siren", {"on": True, "incident": new.incident_id}))
+    return record, effects
+
+
+def repeat(record: IncidentRecord, *, seq: int) -> IncidentRecord:
+    """The same device raised the same kind again while this incident is active: count it."""
+    if not record.is_active:
+        raise InvalidTransition(record.id, record.state, "repeat", "the incident is no longer active")
+    return replace(record, repeats=record.repeats + 1, seq=max(seq, record.seq), version=record.version + 1)
+
+
+def deadline_passed(record: IncidentRecord, *, policy: Policy, targets: TargetResolver, now_s: float
+                    ) -> tuple[IncidentRecord, list[Effect]]:
+    """The acknowledgement deadline passed: escalate to the next step, or remind the holders."""
+    if record.state is not IncidentState.RAISED or record.deadline_s is None:
+        raise InvalidTransition(record.id, record.state, "escalate", "no pending deadline")
+    if now_s < record.deadline_s:
+        raise InvalidTransition(record.id, record.state, "escalate", f"deadline is at {record.deadline_s}")
+    if record.step + 1 < len(policy.steps):
+        return _enter_step(record, policy, record.step + 1, now_s, targets, escalated=True)
+    entries = tuple(
+        TimelineEntry(now_s, TimelineEvent.REMINDER, _level_of(record, target), target, SYSTEM)
+        for target in record.holders
+    )
+    effects: list[Effect] = [Notify(e.target, e.level, record.id, reminder=True) for e in entries]
+    updated = replace(
+        record, deadline_s=now_s + policy.reminder_every_s, timeline=record.timeline + entries,
+        version=record.version + 1,
+    )
+    return updated, effects
+
+
+def apply_command(record: IncidentRecord, command: OperatorCommand, *, policy: Policy, now_s: float
+                  ) -> tuple[IncidentRecord, list[Effect]]:
+    """An operator acts on the incident from a level. Refuses what the state or the actor does not allow."""
+    _authorise(record, command)
+    state, action = record.state, command.action
+    entry = TimelineEntry(now_s, TimelineEvent(action.value), command.level, command.target, command.operator,
+                          command.note)
+    changes: dict = {}
+    match action:
+        case Action.ACKNOWLEDGE if state is IncidentState.RAISED:
+            changes = dict(state=IncidentState.ACKNOWLEDGED, deadline_s=None, acked_by=command.operator,
+                           acked_level=command.level)
+        case Action.DISPATCH if state is IncidentState.ACKNOWLEDGED:
+            if not command.unit.strip():
+                raise InvalidTransition(record.id, state, action, "a dispatch names the unit sent")
+            changes = dict(state=IncidentState.DISPATCHED, unit=command.unit)
+            entry = replace(entry, note=command.note or command.unit)
+        case Action.ON_SCENE if state is IncidentState.DISPATCHED:
+            changes = dict(state=IncidentState.ON_SCENE)
+        case Action.RESOLVE if state in (IncidentState.ACKNOWLEDGED, IncidentState.DISPATCHED,
+                                         IncidentState.ON_SCENE):
+            changes = dict(state=IncidentState.RESOLVED)
+        case Action.CLOSE if state is IncidentState.RESOLVED:
+            if not command.disposition.strip():
+                raise InvalidTransition(record.id, state, action, "closing requires a disposition")
+            changes = dict(state=IncidentState.CLOSED, disposition=command.disposition)
+            entry = replace(entry, note=command.disposition)
+        case Action.CANCEL if state.is_active:
+            if not command.disposition.strip():
+                raise InvalidTransition(record.id, state, action, "cancelling requires a disposition (the reason)")
+            changes = dict(state=IncidentState.CANCELLED, deadline_s=None, disposition=command.disposition)
+            entry = replace(entry, note=command.disposition)
+        case Action.FALSE_ALARM if state.is_active:
+            disposition = command.disposition.strip() or "false alarm"
+            changes = dict(state=IncidentState.FALSE_ALARM, deadline_s=None, disposition=disposition)
+            entry = replace(entry, note=disposition)
+        case Action.ACKNOWLEDGE:
+            raise InvalidTransition(record.id, state, action,
+                                    f"already acknowledged by {record.acked_by or 'nobody'}"
+                                    + (f" at {record.acked_level}" if record.acked_level else ""))
+        case _:
+            raise InvalidTransition(record.id, state, action)
+    updated = replace(record, **changes, timeline=record.timeline + (entry,), version=record.version + 1)
+    effects: list[Effect] = []
+    if policy.siren and not policy.silent and updated.state in (
+        IncidentState.RESOLVED, IncidentState.CANCELLED, IncidentState.FALSE_ALARM
+    ):
+        effects.append(DeviceCommand(record.device_id, "siren", {"on": False, "incident": record.id}))
+    return updated, effects
+
+
+def system_cancel(record: IncidentRecord, *, reason: str, policy: Policy, now_s: float
+                  ) -> tuple[IncidentRecord, list[Effect]]:
+    """The engine withdraws an incident whose cause went away (an offline device came back)."""
+    command = OperatorCommand(Action.CANCEL, record.id, SYSTEM, record.level, SYSTEM, disposition=reason)
+    return apply_command(record, command, policy=policy, now_s=now_s)
+
+
+def _authorise(record: IncidentRecord, command: OperatorCommand) -> None:
+    if command.incident_id != record.id:
+        raise NotAuthorized(record.id, command.operator, f"command is for {command.incident_id}")
+    if command.operator == SYSTEM and command.target == SYSTEM:
+        return
+    if command.level is Level.COMMAND_CENTER:
+        return  # the command center oversees the whole city and may take any incident
+    if command.target not in record.notified:
+        raise NotAuthorized(record.id, f"{command.operator}@{command.target}",
+                            f"{command.target} was never notified of this incident")
+    if _level_of(record, command.target) is not command.level:
+        raise NotAuthorized(record.id, f"{command.operator}@{command.target}",
+                            f"{command.target} was notified as {_level_of(record, command.target)}, "
+                            f"not {command.level}")
+
+
+def _level_of(record: IncidentRecord, target: str) -> Level | None:
+    for entry in record.timeline:
+        if entry.event is TimelineEvent.NOTIFIED and entry.target == target:
+            return entry.level
+    return None
+
+
+def _enter_step(record: IncidentRecord, policy: Policy, index: int, at_s: float, targets: TargetResolver, *,
+                escalated: bool, raised_note: str = "") -> tuple[IncidentRecord, list[Effect]]:
+    """Notify the first step from ``index`` on that has anyone to notify; arm its deadline."""
+    chosen, resolved = index, []
+    for chosen in range(index, len(policy.steps)):
+        resolved = [(level, t) for level in policy.steps[chosen].notify if (t := targets(level)) is not None]
+        if resolved:
+            break
+    entries: list[TimelineEntry] = []
+    if not escalated:
+        first_level, first_target = resolved[0] if resolved else (policy.steps[0].notify[0], "")
+        entries.append(TimelineEntry(at_s, TimelineEvent.RAISED, first_level, first_target, record.device_id,
+                                     raised_note))
+    if escalated and resolved:
+        top_level, top_target = max(resolved, key=lambda lt: lt[0].rank)
+        entries.append(TimelineEntry(at_s, TimelineEvent.ESCALATED, top_level, top_target, SYSTEM))
+    entries += [TimelineEntry(at_s, TimelineEvent.NOTIFIED, level, target, SYSTEM) for level, target in resolved]
+    step = policy.steps[chosen]
+    wait_s = step.ack_within_s if step.ack_within_s is not None else policy.reminder_every_s
+    if not resolved:  # nobody at any remaining step: keep the holders and remind them
+        chosen, wait_s = len(policy.steps) - 1, policy.reminder_every_s
+    new_targets = tuple(t for _, t in resolved)
+    levels = [record.level] + [level for level, _ in resolved]
+    updated = replace(
+        record,
+        step=chosen,
+        level=max(levels, key=lambda level: level.rank) if escalated else (
+            max((level for level, _ in resolved), key=lambda level: level.rank) if resolved else record.level),
+        deadline_s=at_s + wait_s,
+        notified=record.notified + tuple(t for t in new_targets if t not in record.notified),
+        holders=new_targets or record.holders,
+        timeline=record.timeline + tuple(entries),
+        version=record.version + (1 if escalated else 0),
+    )
+    effects: list[Effect] = [Notify(target, level, record.id) for level, target in resolved]
+    return updated, effects

@@ -1,0 +1,108 @@
+"""The journal: the store of record. Ray is not. Incidents, their transitions, pending deadlines,
+accepted alarm sequence numbers and the audit trail are written here before a device is acked, and a
+host rebuilds its state from here after a restart.
+
+This module holds the interface and an in-memory implementation for unit tests; the SQLite (WAL)
+implementation does file I/O, so it lives in ``actors/journal_sqlite.py``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from protocols.records import IncidentRecord, TimelineEntry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """Who did what to what, when, where, and how it ended."""
+
+    t_s: float
+    actor: str
+    action: str
+    subject: str
+    outcome: str
+    where: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmSeq:
+    """An accepted device alarm: ``seq`` of ``device_id`` raised or repeated ``incident_id``."""
+
+    device_id: str
+    seq: int
+    incident_id: str
+
+
+@dataclass(slots=True)
+class JournalBatch:
+    """Everything one host step changed, written in one transaction."""
+
+    incidents: list[IncidentRecord] = field(default_factory=list)
+    transitions: list[tuple[str, int, TimelineEntry]] = field(default_factory=list)  # incident, index, entry
+    alarm_seqs: list[AlarmSeq] = field(default_factory=list)
+    audit: list[AuditRow] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.incidents or self.transitions or self.alarm_seqs or self.audit)
+
+
+@dataclass(slots=True)
+class JournalState:
+    """What a host needs to rebuild itself."""
+
+    incidents: list[IncidentRecord]
+    alarm_seqs: dict[str, list[tuple[int, str]]]
+
+
+class Journal(Protocol):
+    def write(self, batch: JournalBatch) -> None:
+        """Persist the batch atomically; return only once it is durable."""
+
+    def load(self, *, alarm_seq_window: int) -> JournalState:
+        """Every incident that is not terminal, and each device's most recent accepted alarm seqs."""
+
+    def incident(self, incident_id: str) -> IncidentRecord | None: ...
+
+    def audit_rows(self, *, limit: int = 1000) -> list[AuditRow]: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryJournal:
+    """A journal in a dict, for unit tests and throwaway scenario runs."""
+
+    def __init__(self) -> None:
+        self.incidents: dict[str, IncidentRecord] = {}
+        self.transitions: list[tuple[str, int, TimelineEntry]] = []
+        self.alarm_seqs: dict[str, dict[int, str]] = defaultdict(dict)
+        self.audit: list[AuditRow] = []
+        self.writes = 0
+
+    def write(self, batch: JournalBatch) -> None:
+        self.writes += 1
+        for record in batch.incidents:
+            self.incidents[record.id] = record
+        self.transitions.extend(batch.transitions)
+        for row in batch.alarm_seqs:
+            self.alarm_seqs[row.device_id][row.seq] = row.incident_id
+        self.audit.extend(batch.audit)
+
+    def load(self, *, alarm_seq_window: int) -> JournalState:
+        open_records = [r for r in self.incidents.values() if not r.state.is_terminal]
+        seqs = {
+            device: sorted(rows.items())[-alarm_seq_window:] for device, rows in self.alarm_seqs.items()
+        }
+        return JournalState(open_records, seqs)
+
+    def incident(self, incident_id: str) -> IncidentRecord | None:
+        return self.incidents.get(incident_id)
+
+    def audit_rows(self, *, limit: int = 1000) -> list[AuditRow]:
+        return self.audit[-limit:]
+
+    def close(self) -> None:
+        pass
