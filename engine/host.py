@@ -404,6 +404,10 @@ class HostCore:
         self.outbox = {}
         return out
 
+    def requeue(self, host_id: str, messages: list[HostMessage]) -> None:
+        """Put back messages that could not be sent, ahead of newer ones (the outbox limit still holds)."""
+        self.outbox[host_id] = messages + self.outbox.get(host_id, [])
+
     def take_changes(self) -> list[Change]:
         out = list(self.changes)
         self.changes.clear()

@@ -14,7 +14,7 @@ from msgspec import Struct
 from protocols.device import AnyDeviceMessage, DeviceMessage, translate_validation_error
 from protocols.errors import ProtocolError
 from protocols.kinds import AckStatus
-from protocols.records import HostMessage
+from protocols.records import HostMessage, IncidentRecord
 
 
 class Ingest(Struct, frozen=True, array_like=True):
@@ -89,6 +89,18 @@ def encode_host_batch(batch: HostBatch) -> bytes:
 
 def decode_host_batch(payload: bytes) -> HostBatch:
     return _decode(_host_decoder, payload, "host batch")
+
+
+_changes_decoder: Final = msgspec.msgpack.Decoder(list[tuple[IncidentRecord, int]])
+
+
+def encode_changes(changes: list[tuple[IncidentRecord, int]]) -> bytes:
+    """Changed incidents for observers: each record with the index of its first new timeline entry."""
+    return _encoder.encode(changes)
+
+
+def decode_changes(payload: bytes) -> list[tuple[IncidentRecord, int]]:
+    return _decode(_changes_decoder, payload, "changes")
 
 
 def _decode(decoder: msgspec.msgpack.Decoder, payload: bytes, what: str):

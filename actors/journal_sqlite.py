@@ -1,0 +1,125 @@
+"""The journal on SQLite in WAL mode: one file per host, one transaction per host step.
+
+Tables: ``incidents`` (the latest record of each, with state and deadline as columns), ``transitions``
+(every timeline entry, append-only), ``deadlines`` (the pending deadline of each unacknowledged
+incident), ``alarm_seqs`` (accepted device alarm sequence numbers, for dedup across restarts) and
+``audit``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import msgspec
+
+from engine.journal import AuditRow, JournalBatch, JournalState
+from protocols.records import IncidentRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, device_id TEXT NOT NULL, state TEXT NOT NULL,
+    terminal INTEGER NOT NULL, version INTEGER NOT NULL, record BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents (terminal);
+CREATE TABLE IF NOT EXISTS transitions (
+    incident_id TEXT NOT NULL, idx INTEGER NOT NULL, t_s REAL NOT NULL, event TEXT NOT NULL,
+    level TEXT, target TEXT NOT NULL, actor TEXT NOT NULL, note TEXT NOT NULL,
+    PRIMARY KEY (incident_id, idx));
+CREATE TABLE IF NOT EXISTS deadlines (incident_id TEXT PRIMARY KEY, due_s REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS alarm_seqs (
+    device_id TEXT NOT NULL, seq INTEGER NOT NULL, incident_id TEXT NOT NULL, PRIMARY KEY (device_id, seq));
+CREATE TABLE IF NOT EXISTS audit (
+    rowid INTEGER PRIMARY KEY, t_s REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    subject TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL, detail TEXT NOT NULL);
+"""
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(IncidentRecord)
+
+
+class SqliteJournal:
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+        """``synchronous=NORMAL`` in WAL mode survives a process crash (our failure model: a host actor
+        dies); ``FULL`` also survives power loss, at a cost per commit."""
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous: expected NORMAL or FULL, got {synchronous!r}")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.executescript(_SCHEMA)
+        self.writes = 0
+
+    def write(self, batch: JournalBatch) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if batch.incidents:
+                db.executemany(
+                    "INSERT INTO incidents (id, kind, device_id, state, terminal, version, record) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, "
+                    "terminal = excluded.terminal, version = excluded.version, record = excluded.record "
+                    "WHERE excluded.version >= incidents.version",
+                    [(r.id, r.kind.value, r.device_id, r.state.value, int(r.state.is_terminal), r.version,
+                      _encoder.encode(r)) for r in batch.incidents],
+                )
+                db.executemany("DELETE FROM deadlines WHERE incident_id = ?",
+                               [(r.id,) for r in batch.incidents if r.deadline_s is None])
+                db.executemany("INSERT OR REPLACE INTO deadlines (incident_id, due_s) VALUES (?, ?)",
+                               [(r.id, r.deadline_s) for r in batch.incidents if r.deadline_s is not None])
+            if batch.transitions:
+                db.executemany(
+                    "INSERT OR IGNORE INTO transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(iid, idx, e.t_s, e.event.value, e.level.value if e.level else None, e.target, e.actor,
+                      e.note) for iid, idx, e in batch.transitions],
+                )
+            if batch.alarm_seqs:
+                db.executemany("INSERT OR IGNORE INTO alarm_seqs VALUES (?, ?, ?)",
+                               [(a.device_id, a.seq, a.incident_id) for a in batch.alarm_seqs])
+            if batch.audit:
+                db.executemany(
+                    "INSERT INTO audit (t_s, actor, action, subject, outcome, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(a.t_s, a.actor, a.action, a.subject, a.outcome, a.where, a.detail) for a in batch.audit],
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.writes += 1
+
+    def load(self, *, alarm_seq_window: int) -> JournalState:
+        records = [_decoder.decode(blob) for (blob,) in
+                   self._db.execute("SELECT record FROM incidents WHERE terminal = 0")]
+        seqs: dict[str, list[tuple[int, str]]] = {}
+        rows = self._db.execute(
+            "SELECT device_id, seq, incident_id FROM (SELECT device_id, seq, incident_id, ROW_NUMBER() OVER "
+            "(PARTITION BY device_id ORDER BY seq DESC) AS n FROM alarm_seqs) WHERE n <= ? ORDER BY device_id, seq",
+            (alarm_seq_window,),
+        )
+        for device_id, seq, incident_id in rows:
+            seqs.setdefault(device_id, []).append((seq, incident_id))
+        return JournalState(records, seqs)
+
+    def incident(self, incident_id: str) -> IncidentRecord | None:
+        row = self._db.execute("SELECT record FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        return _decoder.decode(row[0]) if row else None
+
+    def all_incidents(self) -> list[IncidentRecord]:
+        return [_decoder.decode(blob) for (blob,) in self._db.execute("SELECT record FROM incidents ORDER BY id")]
+
+    def transitions(self, incident_id: str) -> list[tuple[float, str, str | None, str, str, str]]:
+        return list(self._db.execute(
+            "SELECT t_s, event, level, target, actor, note FROM transitions WHERE incident_id = ? ORDER BY idx",
+            (incident_id,)))
+
+    def pending_deadlines(self) -> dict[str, float]:
+        return dict(self._db.execute("SELECT incident_id, due_s FROM deadlines"))
+
+    def audit_rows(self, *, limit: int = 1000) -> list[AuditRow]:
+        rows = self._db.execute(
+            "SELECT t_s, actor, action, subject, outcome, at, detail FROM audit ORDER BY rowid DESC LIMIT ?", (limit,))
+        return [AuditRow(*row) for row in reversed(list(rows))]
+
+    def close(self) -> None:
+        self._db.close()

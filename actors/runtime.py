@@ -1,0 +1,197 @@
+"""Starts the engine on Ray — locally or on ``--ray-address`` — and talks to its hosts.
+
+This module and ``host_actor.py`` hold every ``ray.*`` call. The runtime routes device messages to
+the hosts that own the devices (one call per host per batch), routes operator commands to the host
+that owns the incident, and in virtual mode moves every host's clock and carries batches between
+hosts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import ray
+
+from actors.host_actor import HostActor
+from engine.host import Change, HostConfig
+from engine.placement import CC_HOST, Placement
+from engine.policy import PolicySet
+from engine.topology import City
+from protocols.batch import DeviceAck, Ingest, IngestResult, decode_changes, decode_result, encode_ingest
+from protocols.kinds import AckStatus
+from protocols.records import IncidentRecord, OperatorCommand
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    precinct_hosts: int | None = None
+    max_devices_per_shard: int = 250_000
+    journal_dir: str | None = None
+    realtime: bool = True
+    ray_address: str | None = None
+    heartbeat_interval_s: float = 30.0
+    heartbeat_misses: int = 3
+    host_num_cpus: float = 0.0
+    """Ray CPUs reserved per host actor: 0 lets a 2-core laptop hold any number of hosts."""
+
+
+def ensure_ray(address: str | None = None) -> bool:
+    """Start (or join) Ray once per process; returns True if this call started it."""
+    if ray.is_initialized():
+        return False
+    kwargs: dict = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True,
+                        configure_logging=True)
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        # runtime_env would ship the working dir; our packages are installed in the venv instead
+        os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+        ray.init(num_cpus=max(2, os.cpu_count() or 2), **kwargs)
+    return True
+
+
+def shutdown_ray() -> None:
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+class Engine:
+    """A running engine: host actors for the precincts and one for the command center."""
+
+    def __init__(self, city: City, policies: PolicySet, options: EngineOptions = EngineOptions()) -> None:
+        self.city = city
+        self.policies = policies
+        self.options = options
+        self.placement = Placement.plan(city, precinct_hosts=options.precinct_hosts,
+                                        max_devices_per_shard=options.max_devices_per_shard)
+        self.hosts: dict[str, ray.actor.ActorHandle] = {}
+        self._started_ray = False
+
+    # -- life --------------------------------------------------------------------------------------
+
+    def start(self, *, start_s: float = 0.0) -> "Engine":
+        self._started_ray = ensure_ray(self.options.ray_address)
+        if self.options.journal_dir:
+            Path(self.options.journal_dir).mkdir(parents=True, exist_ok=True)
+        for host_id in self.placement.hosts:
+            config = HostConfig(host_id, heartbeat_interval_s=self.options.heartbeat_interval_s,
+                                heartbeat_misses=self.options.heartbeat_misses,
+                                exact_deadlines=not self.options.realtime)
+            self.hosts[host_id] = HostActor.options(num_cpus=self.options.host_num_cpus, max_concurrency=1000).remote(
+                config, self.placement.city_for_host(self.city, host_id), self.policies, self.options.journal_dir,
+                self.options.realtime, start_s,
+            )
+        ray.get([h.connect.remote(self.hosts) for h in self.hosts.values()], timeout=START_TIMEOUT_S)
+        return self
+
+    def stop(self) -> None:
+        """Stop every host (their journals close cleanly) and leave Ray as we found it."""
+        if self.hosts:
+            try:
+                ray.get([h.stop.remote() for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
+            finally:
+                for handle in self.hosts.values():
+                    ray.kill(handle)
+                self.hosts = {}
+
+    def kill(self) -> None:
+        """Stop every host abruptly, as a crash would: nothing but the journal survives."""
+        for handle in self.hosts.values():
+            ray.kill(handle, no_restart=True)
+        self.hosts = {}
+
+    def __enter__(self) -> "Engine":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- devices -----------------------------------------------------------------------------------
+
+    def ingest(self, items: Iterable[Ingest]) -> IngestResult:
+        """Route a batch of device messages to their hosts, one call per host; unknown devices are refused here."""
+        by_host: dict[str, list[Ingest]] = defaultdict(list)
+        refused: list[DeviceAck] = []
+        for item in items:
+            host = self.placement.host_for_device(item.device_id)
+            if host is None:
+                refused.append(DeviceAck(item.device_id, item.message.seq, AckStatus.NAK,
+                                         f"device_id: unknown device {item.device_id!r}"))
+            else:
+                by_host[host].append(item)
+        refs = [self.hosts[host].ingest.remote(encode_ingest(batch)) for host, batch in by_host.items()]
+        results = [decode_result(payload) for payload in ray.get(refs, timeout=CALL_TIMEOUT_S)]
+        return IngestResult(
+            sum(r.accepted for r in results), sum(r.duplicates for r in results),
+            sum(r.refused for r in results) + len(refused), refused + [a for r in results for a in r.acks],
+        )
+
+    def ingest_encoded(self, batches: dict[str, bytes]) -> list[IngestResult]:
+        """Pre-encoded batches per host (benchmarks, the bridge): one call each, all in flight at once."""
+        refs = [self.hosts[host].ingest.remote(payload) for host, payload in batches.items()]
+        return [decode_result(p) for p in ray.get(refs, timeout=CALL_TIMEOUT_S)]
+
+    # -- operators ---------------------------------------------------------------------------------
+
+    def owner_of(self, incident_id: str) -> str | None:
+        return self.placement.host_for_device(incident_id.split("#", 1)[0])
+
+    def command(self, command: OperatorCommand) -> dict:
+        host = self.owner_of(command.incident_id)
+        if host is None:
+            return {"ok": False, "error": f"unknown incident {command.incident_id!r}", "error_type": "UnknownIncident",
+                    "record": None}
+        return ray.get(self.hosts[host].command.remote(command), timeout=CALL_TIMEOUT_S)
+
+    def incident(self, incident_id: str) -> IncidentRecord | None:
+        host = self.owner_of(incident_id)
+        return ray.get(self.hosts[host].incident.remote(incident_id), timeout=CALL_TIMEOUT_S) if host else None
+
+    def open_incidents(self) -> list[IncidentRecord]:
+        lists = ray.get([self.hosts[h].open_incidents.remote() for h in self.placement.precinct_hosts],
+                        timeout=CALL_TIMEOUT_S)
+        return [r for records in lists for r in records]
+
+    def command_center_queue(self) -> list[IncidentRecord]:
+        return ray.get(self.hosts[CC_HOST].queue_of.remote(self.city.command_center.id), timeout=CALL_TIMEOUT_S)
+
+    # -- time --------------------------------------------------------------------------------------
+
+    def advance_to(self, t_s: float) -> None:
+        """Virtual mode: every host's clock to ``t_s``, deadlines fired at their own times, batches carried."""
+        outboxes = ray.get([h.advance_to.remote(t_s) for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
+        deliveries = [self.hosts[dest].deliver.remote(payload) for out in outboxes for dest, payload in out.items()]
+        ray.get(deliveries, timeout=CALL_TIMEOUT_S)
+
+    def next_deadline_s(self) -> float | None:
+        dues = ray.get([h.next_deadline_s.remote() for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
+        dues = [d for d in dues if d is not None]
+        return min(dues) if dues else None
+
+    # -- observing ---------------------------------------------------------------------------------
+
+    def take_changes(self) -> list[Change]:
+        """Incident changes since the last call, from the hosts that own them, in each host's order."""
+        payloads = ray.get([self.hosts[h].take_changes.remote() for h in self.placement.hosts], timeout=CALL_TIMEOUT_S)
+        changes = []
+        for host, payload in zip(self.placement.hosts, payloads):
+            changes += [Change(record, new_from) for record, new_from in decode_changes(payload)
+                        if record.host_id == host]
+        return changes
+
+    def take_device_commands(self) -> list:
+        lists = ray.get([h.take_device_commands.remote() for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
+        return [c for commands in lists for c in commands]
+
+    def statistics(self) -> list:
+        return ray.get([h.statistics.remote() for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
