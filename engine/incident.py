@@ -113,7 +113,7 @@ def apply_command(record: IncidentRecord, command: OperatorCommand, *, policy: P
     """An operator acts on the incident from a level. Refuses what the state or the actor does not allow."""
     _authorise(record, command)
     state, action = record.state, command.action
-    entry = TimelineEntry(now_s, TimelineEvent(action.value), command.level, command.target, command.operator,
+    entry = TimelineEntry(now_s, _EVENT_OF_ACTION[action], command.level, command.target, command.operator,
                           command.note)
     changes: dict = {}
     match action:
@@ -164,6 +164,17 @@ def system_cancel(record: IncidentRecord, *, reason: str, policy: Policy, now_s:
     """The engine withdraws an incident whose cause went away (an offline device came back)."""
     command = OperatorCommand(Action.CANCEL, record.id, SYSTEM, record.level, SYSTEM, disposition=reason)
     return apply_command(record, command, policy=policy, now_s=now_s)
+
+
+_EVENT_OF_ACTION = {
+    Action.ACKNOWLEDGE: TimelineEvent.ACKNOWLEDGED,
+    Action.DISPATCH: TimelineEvent.DISPATCHED,
+    Action.ON_SCENE: TimelineEvent.ON_SCENE,
+    Action.RESOLVE: TimelineEvent.RESOLVED,
+    Action.CLOSE: TimelineEvent.CLOSED,
+    Action.CANCEL: TimelineEvent.CANCELLED,
+    Action.FALSE_ALARM: TimelineEvent.FALSE_ALARM,
+}
 
 
 def _authorise(record: IncidentRecord, command: OperatorCommand) -> None:

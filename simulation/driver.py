@@ -1,0 +1,155 @@
+"""Runs a scenario against the engine on Ray, in virtual time (seconds for a 30-minute scenario)
+or in real time. Scripted device events go in as batches; scripted responders act a set time after
+they are notified; the timeline is collected from the hosts' changes and checked against expectations."""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+
+from actors.runtime import Engine, EngineOptions
+from protocols.batch import Ingest
+from protocols.records import Action, OperatorCommand
+from simulation.report import RunResult, TimelineRow, check_expectations, rows_of
+from simulation.scenario import Scenario, ScriptedEvent
+
+REALTIME_POLL_S = 0.05
+REALTIME_SLACK_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class _Act:
+    command: OperatorCommand
+
+
+class ScenarioRun:
+    def __init__(self, scenario: Scenario, *, realtime: bool = False, until_s: float | None = None,
+                 journal_dir: str | Path | None = None, ray_address: str | None = None,
+                 on_row: Callable[[TimelineRow], None] | None = None) -> None:
+        self.scenario = scenario
+        self.realtime = realtime
+        self.end_s = until_s if until_s is not None else scenario.duration_s
+        self.on_row = on_row
+        self.result = RunResult(scenario.name)
+        self._queue: list[tuple[float, int, ScriptedEvent | _Act]] = []
+        self._tiebreak = count()
+        self._planned: set[tuple[str, int]] = set()
+        self._t0_s = 0.0
+        self.engine = Engine(scenario.city, scenario.policies, EngineOptions(
+            precinct_hosts=scenario.precinct_hosts, realtime=realtime,
+            journal_dir=str(journal_dir) if journal_dir else None, ray_address=ray_address))
+
+    def run(self) -> RunResult:
+        for event in self.scenario.events:
+            self._push(event.at_s, event)
+        self.engine.start()
+        try:
+            self._run_realtime() if self.realtime else self._run_virtual()
+        finally:
+            self.engine.stop()
+        self.result.expectations = check_expectations(
+            self.scenario.expectations, self.result.timeline, lost=self.result.lost,
+            slack_s=REALTIME_SLACK_S if self.realtime else 0.0)
+        return self.result
+
+    # -- virtual time ------------------------------------------------------------------------------
+
+    def _run_virtual(self) -> None:
+        engine = self.engine
+        while True:
+            next_action = self._queue[0][0] if self._queue else math.inf
+            next_deadline = engine.next_deadline_s()
+            t = min(next_action, next_deadline if next_deadline is not None else math.inf)
+            if t > self.end_s:
+                engine.advance_to(self.end_s)
+                self._collect()
+                return
+            engine.advance_to(t)
+            self._collect()
+            while self._queue and self._queue[0][0] <= t:
+                self._perform_due(t)
+                self._collect()
+
+    # -- real time ---------------------------------------------------------------------------------
+
+    def _run_realtime(self) -> None:
+        self._t0_s = time.time()
+        end_wall = self._t0_s + self.end_s
+        while True:
+            now = time.time()
+            self._collect()
+            if now >= end_wall:
+                return
+            if self._queue and self._t0_s + self._queue[0][0] <= now:
+                self._perform_due(now - self._t0_s)
+                continue
+            next_wall = self._t0_s + self._queue[0][0] if self._queue else end_wall
+            time.sleep(max(0.0, min(REALTIME_POLL_S, next_wall - now, end_wall - now)))
+
+    # -- shared ------------------------------------------------------------------------------------
+
+    def _push(self, at_s: float, item: ScriptedEvent | _Act) -> None:
+        heapq.heappush(self._queue, (at_s, next(self._tiebreak), item))
+
+    def _perform_due(self, t: float) -> None:
+        events: list[Ingest] = []
+        acts: list[_Act] = []
+        while self._queue and self._queue[0][0] <= t:
+            _, _, item = heapq.heappop(self._queue)
+            if isinstance(item, ScriptedEvent):
+                received_ms = int((self._t0_s + item.at_s) * 1000)
+                events.append(Ingest(item.device_id, item.message, received_ms))
+            else:
+                acts.append(item)
+        if events:
+            result = self.engine.ingest(events)
+            self.result.events_sent += len(events)
+            self.result.events_accounted += result.accounted
+            self.result.refusals += [f"{a.device_id} seq {a.seq}: {a.reason}" for a in result.acks if a.reason]
+        for act in acts:
+            outcome = self.engine.command(act.command)
+            if not outcome["ok"]:
+                self.result.refusals.append(f"{act.command.action} {act.command.incident_id}: {outcome['error']}")
+
+    def _collect(self) -> None:
+        for change in self.engine.take_changes():
+            rows = rows_of(change.record, change.new_from, t0_s=self._t0_s)
+            for row in rows:
+                self.result.timeline.append(row)
+                if self.on_row:
+                    self.on_row(row)
+            for index in range(change.new_from, len(change.record.timeline)):
+                entry = change.record.timeline[index]
+                if entry.event.value == "notified":
+                    self._plan_responses(change.record, entry, t_s=entry.t_s - self._t0_s)
+
+    def _plan_responses(self, record, entry, *, t_s: float) -> None:
+        for index, rule in enumerate(self.scenario.responders):
+            if rule.level != entry.level or (rule.kind is not None and rule.kind != record.kind):
+                continue
+            key = (record.id, index)
+            if key in self._planned:
+                continue
+            self._planned.add(key)
+            operator = rule.operator or f"{entry.target}-duty"
+            steps = [
+                (rule.acknowledge_after_s, Action.ACKNOWLEDGE, {}),
+                (rule.dispatch_after_s, Action.DISPATCH, {"unit": rule.unit}),
+                (rule.on_scene_after_s, Action.ON_SCENE, {}),
+                (rule.resolve_after_s, Action.RESOLVE, {}),
+                (rule.close_after_s, Action.CLOSE, {"disposition": rule.disposition}),
+            ]
+            for after_s, action, extra in steps:
+                if after_s is None:
+                    continue
+                command = OperatorCommand(action, record.id, operator, entry.level, entry.target, **extra)
+                self._push(t_s + after_s, _Act(command))
+
+
+def run_scenario(scenario: Scenario, **kwargs) -> RunResult:
+    return ScenarioRun(scenario, **kwargs).run()

@@ -1,0 +1,106 @@
+"""Timelines and expectations of a scenario run: pure functions over rows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from protocols.records import IncidentRecord
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineRow:
+    t_s: float
+    incident: str
+    kind: str
+    event: str
+    level: str
+    target: str
+    actor: str = ""
+    note: str = ""
+
+    def public(self) -> dict:
+        return {"t_s": self.t_s, "incident": self.incident, "kind": self.kind, "event": self.event,
+                "level": self.level, "target": self.target}
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectationResult:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(slots=True)
+class RunResult:
+    scenario: str
+    timeline: list[TimelineRow] = field(default_factory=list)
+    expectations: list[ExpectationResult] = field(default_factory=list)
+    events_sent: int = 0
+    events_accounted: int = 0
+    refusals: list[str] = field(default_factory=list)
+
+    @property
+    def lost(self) -> int:
+        return self.events_sent - self.events_accounted
+
+    @property
+    def passed(self) -> bool:
+        return all(e.passed for e in self.expectations)
+
+    def to_json(self) -> dict:
+        return {
+            "passed": self.passed,
+            "expectations": [asdict(e) for e in self.expectations],
+            "timeline": [row.public() for row in self.timeline],
+            "events_sent": self.events_sent,
+            "events_accounted": self.events_accounted,
+            "lost": self.lost,
+        }
+
+
+def rows_of(record: IncidentRecord, new_from: int, *, t0_s: float = 0.0) -> list[TimelineRow]:
+    return [
+        TimelineRow(round(e.t_s - t0_s, 6), record.id, record.kind.value, e.event.value,
+                    e.level.value if e.level else "", e.target, e.actor, e.note)
+        for e in record.timeline[new_from:]
+    ]
+
+
+def format_row(row: TimelineRow) -> str:
+    who = f" by {row.actor}" if row.actor and row.actor != "system" and row.event != "raised" else ""
+    note = f"  ({row.note})" if row.note else ""
+    return f"t={row.t_s:8.2f}s  {row.incident:<28} {row.kind:<16} {row.event:<12} {row.level:<15} {row.target}{who}{note}"
+
+
+def check_expectations(expectations, timeline: list[TimelineRow], *, lost: int, slack_s: float = 0.0
+                       ) -> list[ExpectationResult]:
+    results = []
+    for ex in expectations:
+        matches = [
+            row for row in timeline
+            if row.event == ex.event
+            and (ex.level is None or row.level == ex.level)
+            and (ex.target is None or row.target == ex.target)
+            and (ex.kind is None or row.kind == ex.kind)
+        ]
+        what = " ".join(filter(None, [ex.event, ex.level and f"level={ex.level}", ex.target and f"target={ex.target}",
+                                      ex.kind and f"kind={ex.kind}"]))
+        if ex.never:
+            passed = not matches
+            detail = f"no {what}" if passed else f"{what} at t={matches[0].t_s}s ({matches[0].incident})"
+        else:
+            timed = matches
+            if ex.at_s is not None:
+                tolerance = ex.tolerance_s + slack_s
+                timed = [row for row in matches if abs(row.t_s - ex.at_s) <= tolerance]
+            if ex.count is not None:
+                passed = len(timed) == ex.count
+            else:
+                passed = bool(timed)
+            seen = ", ".join(f"{row.t_s}s" for row in matches[:5]) or "never"
+            want = f" at {ex.at_s}s ± {ex.tolerance_s + slack_s:g}s" if ex.at_s is not None else ""
+            count = f" x{ex.count}" if ex.count is not None else ""
+            detail = f"expected {what}{want}{count}; seen at: {seen}"
+        results.append(ExpectationResult(ex.name, passed, detail))
+    results.append(ExpectationResult("no event lost", lost == 0, f"lost = {lost}"))
+    return results

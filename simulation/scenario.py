@@ -1,0 +1,157 @@
+"""Scenario files: a city, scripted device events at times, responder behaviour, expectations.
+
+    name = "School panic, nobody acknowledges"
+    duration_s = 95
+    [city]
+    file = "../cities/demo.toml"          # relative to the scenario; or generate = { precincts = 2, ... }
+    [engine]
+    precinct_hosts = 2                    # optional; policies = "my_policies.toml"
+    [[events]]
+    at_s = 0
+    device = "S0001-panic1"
+    kind = "school.panic"
+    data = { zone = "main gate" }
+    [[responders]]                        # who acts, how long after being notified (none: nobody acts)
+    level = "police_station"
+    acknowledge_after_s = 12
+    [[expect]]
+    name = "station notified at once"
+    event = "notified"
+    level = "police_station"
+    at_s = 0.0                            # ± tolerance_s (0.05)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from msgspec import Meta, Struct
+
+from engine.citygen import CitySpec, generate_city
+from engine.errors import ConfigError
+from engine.policy import PolicySet, load_policy_set
+from engine.tomlconf import convert, error_at, parse_toml, read_text
+from engine.topology import City, load_city
+from protocols import EventKind, Level, ProtocolError, TimelineEvent
+from protocols.device import DeviceMessage, make_message
+from protocols.kinds import IncidentKind
+
+Seconds = Annotated[float, Meta(ge=0)]
+
+
+class _CityRef(Struct, forbid_unknown_fields=True):
+    file: str | None = None
+    generate: dict[str, int] | None = None
+
+
+class _EngineOptions(Struct, forbid_unknown_fields=True, frozen=True):
+    precinct_hosts: Annotated[int, Meta(ge=1)] | None = None
+    policies: str | None = None
+
+
+class _Event(Struct, forbid_unknown_fields=True):
+    at_s: Seconds
+    device: str
+    kind: EventKind
+    data: dict[str, Any] = {}
+    seq: Annotated[int, Meta(ge=0)] | None = None
+    count: Annotated[int, Meta(ge=1)] = 1
+    every_s: Annotated[float, Meta(gt=0)] = 1.0
+
+
+class _Responder(Struct, forbid_unknown_fields=True):
+    level: Level
+    kind: IncidentKind | None = None
+    acknowledge_after_s: Seconds | None = None
+    dispatch_after_s: Seconds | None = None
+    unit: str = "patrol car 1"
+    on_scene_after_s: Seconds | None = None
+    resolve_after_s: Seconds | None = None
+    close_after_s: Seconds | None = None
+    disposition: str = "handled"
+    operator: str = ""
+
+
+class _Expect(Struct, forbid_unknown_fields=True):
+    name: str
+    event: TimelineEvent
+    level: Level | None = None
+    target: str | None = None
+    kind: IncidentKind | None = None
+    at_s: Seconds | None = None
+    tolerance_s: Seconds = 0.05
+    count: Annotated[int, Meta(ge=0)] | None = None
+    never: bool = False
+
+
+class _ScenarioFile(Struct, forbid_unknown_fields=True):
+    name: str
+    city: _CityRef
+    duration_s: Annotated[float, Meta(gt=0)]
+    description: str = ""
+    engine: _EngineOptions = _EngineOptions()
+    events: list[_Event] = []
+    responders: list[_Responder] = []
+    expect: list[_Expect] = []
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedEvent:
+    at_s: float
+    device_id: str
+    message: DeviceMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str
+    duration_s: float
+    city: City
+    policies: PolicySet
+    precinct_hosts: int | None
+    events: tuple[ScriptedEvent, ...]
+    responders: tuple[_Responder, ...]
+    expectations: tuple[_Expect, ...]
+    file: str
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    file = str(path)
+    text = read_text(path)
+    raw = convert(parse_toml(text, file=file), _ScenarioFile, file=file, text=text)
+    base = path.parent
+
+    if (raw.city.file is None) == (raw.city.generate is None):
+        raise error_at(file, text, ("city",), "give exactly one of file or generate")
+    if raw.city.file is not None:
+        city = load_city(base / raw.city.file)
+    else:
+        try:
+            city = generate_city(CitySpec(**raw.city.generate))
+        except (TypeError, ValueError) as exc:
+            raise error_at(file, text, ("city", "generate"), str(exc)) from None
+    policies = load_policy_set(base / raw.engine.policies if raw.engine.policies else None)
+
+    events: list[ScriptedEvent] = []
+    next_seq: dict[str, int] = {}
+    for i, ev in enumerate(raw.events):
+        if ev.device not in city.devices:
+            raise error_at(file, text, ("events", i, "device"), f"unknown device {ev.device!r}")
+        for n in range(ev.count):
+            seq = (ev.seq + n) if ev.seq is not None else next_seq.get(ev.device, 1)
+            next_seq[ev.device] = max(next_seq.get(ev.device, 1), seq + 1)
+            at_s = ev.at_s + n * ev.every_s
+            try:
+                message = make_message(ev.kind, seq=seq, ts=int(at_s * 1000), data=ev.data)
+            except ProtocolError as exc:
+                raise error_at(file, text, ("events", i, *exc.field.split(".")), exc.reason) from None
+            events.append(ScriptedEvent(at_s, ev.device, message))
+    events.sort(key=lambda e: e.at_s)
+    if events and events[-1].at_s > raw.duration_s:
+        raise ConfigError(file, None, "duration_s", f"ends before the last event at {events[-1].at_s} s")
+    return Scenario(raw.name, raw.description, raw.duration_s, city, policies, raw.engine.precinct_hosts,
+                    tuple(events), tuple(raw.responders), tuple(raw.expect), file)
