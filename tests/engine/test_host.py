@@ -1,0 +1,172 @@
+from engine.journal import MemoryJournal
+from protocols import IncidentState, Level, TimelineEvent
+from protocols.kinds import AckStatus, IncidentKind
+from protocols.records import Action, OperatorCommand
+from tests.engine.helpers import Pair
+
+
+def test_alarm_is_journaled_before_its_ack_and_names_its_incident():
+    pair = Pair()
+    box = pair.device("panic_box")
+    result = pair.send(box, "school.panic", {"zone": "gate"})
+    (ack,) = result.acks
+    assert (ack.status, ack.seq, ack.incident_id) == (AckStatus.ACK, 1, f"{box}#1")
+    assert pair.journal.incidents[ack.incident_id].state is IncidentState.RAISED
+    assert pair.journal.alarm_seqs[box] == {1: ack.incident_id}
+
+
+def test_duplicate_alarm_is_acked_again_but_never_raised_twice():
+    pair = Pair()
+    box = pair.device("panic_box")
+    first = pair.send(box, "school.panic", seq=7)
+    again = pair.send(box, "school.panic", seq=7)
+    assert again.acks[0].status is AckStatus.DUPLICATE and again.acks[0].incident_id == first.acks[0].incident_id
+    assert len(pair.journal.incidents) == 1
+
+
+def test_repeat_while_open_is_counted_not_raised():
+    pair = Pair()
+    box = pair.device("panic_box")
+    pair.send(box, "school.panic")
+    second = pair.send(box, "school.panic")
+    assert second.acks[0].status is AckStatus.ACK
+    (record,) = pair.journal.incidents.values()
+    assert record.repeats == 1
+
+
+def test_resolved_incident_rearms_the_device():
+    pair = Pair()
+    box = pair.device("panic_box")
+    first = pair.send(box, "school.panic").acks[0].incident_id
+    station = pair.city.precincts["P1"].station_id
+    for action in (Action.ACKNOWLEDGE, Action.RESOLVE):
+        pair.host.command(OperatorCommand(action, first, "op", Level.POLICE_STATION, station), now_s=1)
+    second = pair.send(box, "school.panic").acks[0].incident_id
+    assert second != first
+
+
+def test_unknown_device_wrong_kind_and_stale_seq_are_refused_with_reasons():
+    pair = Pair()
+    door = pair.device("door")
+    result = pair.send("ghost", "heartbeat")
+    assert result.acks[0].reason == "device_id: unknown device 'ghost'"
+    assert pair.send(door, "school.panic").acks[0].reason == "kind: school.panic is not sent by a door"
+    pair.send(door, "heartbeat", seq=10)
+    stale = pair.send(door, "heartbeat", seq=9)
+    assert (stale.refused, stale.acks[0].reason) == (1, "seq: stale, 9 < last 10")
+    dup = pair.send(door, "heartbeat", seq=10)
+    assert dup.duplicates == 1
+
+
+def test_alarm_arriving_after_a_newer_event_is_still_accepted():
+    pair = Pair()
+    box = pair.device("panic_box")
+    pair.send(box, "heartbeat", seq=11)
+    result = pair.send(box, "school.panic", seq=10)  # the alarm lane was slower
+    assert result.acks[0].status is AckStatus.ACK and result.acks[0].incident_id
+
+
+def test_escalation_copy_reaches_the_command_center_host():
+    pair = Pair()
+    box = pair.device("panic_box")
+    incident_id = pair.send(box, "school.panic").acks[0].incident_id
+    assert pair.cc.responders["CC"].queue == {}
+    pair.advance(30.0)
+    assert pair.cc.responders["CC"].queue[incident_id].level is Level.COMMAND_CENTER
+    pair.host.command(OperatorCommand(Action.ACKNOWLEDGE, incident_id, "chief", Level.COMMAND_CENTER, "CC"), now_s=31)
+    pair.carry()
+    assert pair.cc.responders["CC"].queue[incident_id].state is IncidentState.ACKNOWLEDGED
+
+
+def test_guard_room_and_station_hold_the_incident_until_it_ends():
+    pair = Pair()
+    box = pair.device("panic_box")
+    incident_id = pair.send(box, "school.panic").acks[0].incident_id
+    site = pair.city.sites[pair.city.devices[box].site_id]
+    station = pair.city.precincts["P1"].station_id
+    assert incident_id in pair.host.responders[site.guard_room_id].queue
+    assert incident_id in pair.host.responders[station].queue
+    pair.host.command(OperatorCommand(Action.FALSE_ALARM, incident_id, "op", Level.POLICE_STATION, station), now_s=2)
+    assert incident_id not in pair.host.responders[station].queue
+
+
+def test_silent_device_goes_offline_exactly_once_and_back_online():
+    pair = Pair()
+    box = pair.device("panic_box")
+    pair.send(box, "heartbeat")
+    for t in range(10, 400, 10):
+        pair.advance(float(t))
+    offline = [r for r in pair.journal.incidents.values() if r.kind is IncidentKind.DEVICE_OFFLINE]
+    assert len(offline) == 1
+    assert offline[0].raised_s == 90.0  # 3 missed 30 s heartbeats
+    # a panic box offline for 300 s more escalates to its station
+    assert offline[0].level is Level.POLICE_STATION
+    pair.send(box, "heartbeat")
+    assert pair.journal.incidents[offline[0].id].state is IncidentState.CANCELLED
+    assert pair.journal.incidents[offline[0].id].disposition == "device back online"
+
+
+def test_heartbeats_keep_a_device_online():
+    pair = Pair()
+    camera = pair.device("camera")
+    for t in range(0, 600, 30):
+        pair.now_s = float(t)
+        pair.send(camera, "heartbeat")
+        pair.advance(float(t) + 29)
+    assert not [r for r in pair.journal.incidents.values() if r.kind is IncidentKind.DEVICE_OFFLINE]
+
+
+def test_door_held_open_past_its_limit_raises_once_closing_in_time_does_not():
+    pair = Pair()
+    door = pair.device("door")
+    pair.send(door, "door.opened", {"open": True})
+    pair.advance(100.0)
+    pair.send(door, "door.opened", {"open": False})
+    pair.advance(200.0)
+    assert not [r for r in pair.journal.incidents.values() if r.kind is IncidentKind.DOOR_HELD_OPEN]
+    pair.send(door, "door.opened", {"open": True})
+    pair.advance(400.0)
+    held = [r for r in pair.journal.incidents.values() if r.kind is IncidentKind.DOOR_HELD_OPEN]
+    assert len(held) == 1 and held[0].raised_s == 320.0
+
+
+def test_visitor_call_rings_only_verified_residents_of_the_unit():
+    pair = Pair()
+    door_id = pair.device("door")
+    door = pair.city.devices[door_id]
+    pair.send(door_id, "door.visitor", {"unit": door.unit, "snapshot": "snap/1.jpg"})
+    rung = {c.device_id for c in pair.host.take_device_commands() if c.command == "visitor_call"}
+    expected = {r.phone_id for r in pair.city.residents.values()
+                if r.site_id == door.site_id and r.unit == door.unit and r.verified}
+    assert rung == expected
+
+
+def test_restart_from_journal_keeps_deadlines_and_dedup():
+    journal = MemoryJournal()
+    pair = Pair(journal=journal)
+    box = pair.device("panic_box")
+    incident_id = pair.send(box, "school.panic", seq=5).acks[0].incident_id
+    pair.now_s = 10.0
+    pair.restart()
+    assert pair.host.next_deadline_s() == 30.0
+    again = pair.send(box, "school.panic", seq=5)
+    assert again.acks[0].status is AckStatus.DUPLICATE and again.acks[0].incident_id == incident_id
+    pair.send(box, "school.panic", seq=6)
+    assert len(journal.incidents) == 1 and journal.incidents[incident_id].repeats == 1
+    pair.advance(30.0)
+    assert journal.incidents[incident_id].timeline[-1].event is TimelineEvent.NOTIFIED
+    assert journal.incidents[incident_id].level is Level.COMMAND_CENTER
+
+
+def test_refused_command_is_audited():
+    pair = Pair()
+    box = pair.device("panic_box")
+    incident_id = pair.send(box, "school.panic").acks[0].incident_id
+    try:
+        pair.host.command(OperatorCommand(Action.ACKNOWLEDGE, incident_id, "mallory", Level.GUARD_ROOM, "X-guard"),
+                          now_s=1)
+    except Exception:
+        pass
+    row = pair.journal.audit[-1]
+    assert (row.actor, row.action, row.subject, row.outcome) == ("mallory", "acknowledge", incident_id, "refused")
+    assert "never notified" in row.detail
