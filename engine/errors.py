@@ -25,18 +25,29 @@ class ConfigError(RedbandError):
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {field}: {reason}" if field else f"{where}: {reason}")
 
+    def __reduce__(self):
+        return type(self), (self.file, self.line, self.field, self.reason)
+
 
 class InvalidTransition(RedbandError):
     def __init__(self, incident_id: str, state: str, action: str, reason: str = "") -> None:
         self.incident_id, self.state, self.action = incident_id, state, action
         detail = f": {reason}" if reason else ""
+        self.reason = reason
         super().__init__(f"incident {incident_id}: cannot {action} when {state}{detail}")
+
+    def __reduce__(self):
+        return type(self), (self.incident_id, self.state, self.action, self.reason)
 
 
 class NotAuthorized(RedbandError):
     def __init__(self, incident_id: str, actor: str, reason: str) -> None:
         self.incident_id, self.actor = incident_id, actor
+        self.reason = reason
         super().__init__(f"incident {incident_id}: {actor} may not act: {reason}")
+
+    def __reduce__(self):
+        return type(self), (self.incident_id, self.actor, self.reason)
 
 
 class UnknownIncident(RedbandError):
@@ -44,8 +55,14 @@ class UnknownIncident(RedbandError):
         self.incident_id = incident_id
         super().__init__(f"unknown incident {incident_id!r}")
 
+    def __reduce__(self):
+        return type(self), (self.incident_id,)
+
 
 class Overloaded(RedbandError):
     def __init__(self, what: str, limit: int) -> None:
         self.what, self.limit = what, limit
         super().__init__(f"overloaded: {what} holds its limit of {limit}")
+
+    def __reduce__(self):
+        return type(self), (self.what, self.limit)

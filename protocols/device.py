@@ -201,7 +201,7 @@ def translate_validation_error(exc: msgspec.ValidationError) -> ProtocolError:
     match = _AT.match(str(exc))
     assert match is not None  # the pattern accepts any text
     message, path = match["msg"], (match["path"] or "").lstrip(".")
-    path = re.sub(r"\[(\d+)\]", r".\1", path)
+    path = re.sub(r"\[(\d+)\]", r".\1", path).lstrip(".")
     if m := _EXPECTED.match(message):
         return ProtocolError(path, f"expected {m['want']}, got {m['got']}")
     if m := _MISSING.match(message):

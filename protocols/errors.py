@@ -17,3 +17,6 @@ class ProtocolError(ValueError):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}" if field else reason)
+
+    def __reduce__(self):  # crosses Ray and process boundaries intact
+        return type(self), (self.field, self.reason)

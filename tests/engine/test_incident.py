@@ -156,3 +156,13 @@ def test_every_change_bumps_version():
         record = act(record, command)
         versions.append(record.version)
     assert versions == sorted(set(versions))
+
+
+def test_engine_errors_survive_pickling():
+    import pickle
+
+    from engine.errors import ConfigError, Overloaded, UnknownIncident
+
+    for err in (ConfigError("c.toml", 3, "sites[0].kind", "bad"), InvalidTransition("i", "raised", "close", "why"),
+                NotAuthorized("i", "bob", "no"), UnknownIncident("i"), Overloaded("outbox", 10)):
+        assert str(pickle.loads(pickle.dumps(err))) == str(err)

@@ -62,3 +62,15 @@ def test_result_roundtrip():
     result = IngestResult(3, 1, 1, [DeviceAck("D1", 4, AckStatus.NAK, "unknown device")])
     assert decode_result(encode_result(result)) == result
     assert result.accounted == 5
+
+
+def test_protocol_error_survives_pickling_with_its_field():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(ProtocolError("data.floor", "expected int, got str")))
+    assert (err.field, err.reason, str(err)) == ("data.floor", "expected int, got str", "data.floor: expected int, got str")
+
+
+def test_corrupt_batch_error_names_the_item():
+    with pytest.raises(ProtocolError, match=r"^0: ingest batch: expected array, got int$"):
+        decode_ingest(b"\x93\x01\x02\x03")

@@ -1,0 +1,39 @@
+"""The SQLite journal on its own (file I/O, no Ray)."""
+
+import sqlite3
+
+from actors.journal_sqlite import SqliteJournal
+from engine.host import INCIDENT
+from tests.engine.helpers import Pair
+
+
+def test_alarm_survives_a_restart_with_its_deadline_and_seq(tmp_path):
+    journal = SqliteJournal(tmp_path / "h0.sqlite")
+    pair = Pair(journal=journal)
+    box = pair.device("panic_box")
+    incident_id = pair.send(box, "school.panic", seq=3).acks[0].incident_id
+    journal.close()
+
+    reopened = SqliteJournal(tmp_path / "h0.sqlite")
+    assert reopened.pending_deadlines() == {incident_id: 30.0}
+    pair.journal = reopened
+    pair.now_s = 5.0
+    pair.restart()
+    assert pair.host.scheduler.due_of((INCIDENT, incident_id)) == 30.0
+    assert pair.send(box, "school.panic", seq=3).acks[0].status.value == "duplicate"
+    pair.advance(30.0)
+    events = [row[1] for row in reopened.transitions(incident_id)]
+    assert events == ["raised", "notified", "notified", "escalated", "notified"]
+    assert reopened.incident(incident_id).level.value == "command_center"
+
+
+def test_journal_is_in_wal_mode_and_audits(tmp_path):
+    journal = SqliteJournal(tmp_path / "h0.sqlite")
+    pair = Pair(journal=journal)
+    box = pair.device("panic_box")
+    pair.send(box, "heartbeat")
+    for t in range(30, 121, 30):
+        pair.advance(float(t))
+    assert [row.action for row in journal.audit_rows()] == ["device.offline"]
+    mode = sqlite3.connect(tmp_path / "h0.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
