@@ -129,7 +129,7 @@ def cmd_simulate(args) -> int:
             print(f"refused: {refusal}")
         print(f"events sent {result.events_sent}, accounted {result.events_accounted}, lost {result.lost}")
         for expectation in result.expectations:
-            print(f"{'PASS' if expectation.passed else 'FAIL'}  {expectation.name}: {expectation.detail}")
+            print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")
     return 0 if result.passed else 1
 
 

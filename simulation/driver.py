@@ -54,7 +54,7 @@ class ScenarioRun:
             self.engine.stop()
         self.result.expectations = check_expectations(
             self.scenario.expectations, self.result.timeline, lost=self.result.lost,
-            slack_s=REALTIME_SLACK_S if self.realtime else 0.0)
+            slack_s=REALTIME_SLACK_S if self.realtime else 0.0, end_s=self.end_s)
         return self.result
 
     # -- virtual time ------------------------------------------------------------------------------

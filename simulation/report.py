@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from protocols.records import IncidentRecord
 
@@ -28,6 +28,11 @@ class ExpectationResult:
     name: str
     passed: bool
     detail: str
+    skipped: bool = False
+
+    @property
+    def verdict(self) -> str:
+        return "SKIP" if self.skipped else "PASS" if self.passed else "FAIL"
 
 
 @dataclass(slots=True)
@@ -50,7 +55,7 @@ class RunResult:
     def to_json(self) -> dict:
         return {
             "passed": self.passed,
-            "expectations": [asdict(e) for e in self.expectations],
+            "expectations": [{"name": e.name, "passed": e.passed, "detail": e.detail} for e in self.expectations],
             "timeline": [row.public() for row in self.timeline],
             "events_sent": self.events_sent,
             "events_accounted": self.events_accounted,
@@ -60,7 +65,7 @@ class RunResult:
 
 def rows_of(record: IncidentRecord, new_from: int, *, t0_s: float = 0.0) -> list[TimelineRow]:
     return [
-        TimelineRow(round(e.t_s - t0_s, 6), record.id, record.kind.value, e.event.value,
+        TimelineRow(round(e.t_s - t0_s, 3), record.id, record.kind.value, e.event.value,
                     e.level.value if e.level else "", e.target, e.actor, e.note)
         for e in record.timeline[new_from:]
     ]
@@ -72,10 +77,16 @@ def format_row(row: TimelineRow) -> str:
     return f"t={row.t_s:8.2f}s  {row.incident:<28} {row.kind:<16} {row.event:<12} {row.level:<15} {row.target}{who}{note}"
 
 
-def check_expectations(expectations, timeline: list[TimelineRow], *, lost: int, slack_s: float = 0.0
-                       ) -> list[ExpectationResult]:
+def check_expectations(expectations, timeline: list[TimelineRow], *, lost: int, slack_s: float = 0.0,
+                       end_s: float | None = None) -> list[ExpectationResult]:
+    """Check each expectation against the timeline. One timed after the run's end (``--until``) cannot be
+    judged: it is reported as skipped, not passed."""
     results = []
     for ex in expectations:
+        if end_s is not None and ex.at_s is not None and ex.at_s - ex.tolerance_s > end_s:
+            results.append(ExpectationResult(ex.name, True, f"skipped: expected at {ex.at_s}s, after this run "
+                                             f"ends at {end_s:g}s", skipped=True))
+            continue
         matches = [
             row for row in timeline
             if row.event == ex.event
