@@ -81,3 +81,31 @@ def test_bad_city_file_is_refused(tmp_path):
     proc = redband("city", "check", str(path))
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith(f"error: {path}:7: precincts[0].station: invalid id 'P1 station'")
+
+
+@pytest.mark.ray
+def test_run_starts_the_engine_with_journals_and_stops_cleanly_on_sigint(tmp_path):
+    import signal
+    import time
+
+    log = tmp_path / "run.log"
+    journal = tmp_path / "journal"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "simulation.cli", "run", "--journal-dir", str(journal)],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                                env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+        try:
+            deadline = time.monotonic() + 120
+            while "engine running" not in log.read_text():
+                assert proc.poll() is None, log.read_text()[-2000:]
+                assert time.monotonic() < deadline, "engine did not start within 120 s"
+                time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    text = log.read_text()
+    assert "hosts h0, h1, h2, h3, h4, h5, cc" in text and "redband engine stopped" in text
+    assert sorted(p.name for p in journal.iterdir() if p.suffix == ".sqlite") == [
+        "cc.sqlite", "h0.sqlite", "h1.sqlite", "h2.sqlite", "h3.sqlite", "h4.sqlite", "h5.sqlite"]
