@@ -97,8 +97,7 @@ class HostActor:
         return list(responder.queue.values()) if responder else []
 
     async def statistics(self):
-        stats = self._core.statistics()
-        return stats
+        return self._core.statistics()
 
     async def now_s(self) -> float:
         return self._clock.now_s()

@@ -288,7 +288,7 @@ class HostCore:
         journaled = step.dirty[incident_id][0] if incident_id in step.dirty else (
             len(before.timeline) if before is not None else 0)
         step.dirty[incident_id] = (journaled, record)
-        self.changes_append(Change(record, len(before.timeline) if before is not None else 0))
+        self._record_change(Change(record, len(before.timeline) if before is not None else 0))
         owned = record.host_id == self.host_id
         key = (record.device_id, record.kind)
         if owned:
@@ -315,7 +315,7 @@ class HostCore:
         if owned and not self.is_cc and self.city.command_center.id in record.notified:
             self._send(self.config.cc_host_id, IncidentUpdate(record))
 
-    def changes_append(self, change: Change) -> None:
+    def _record_change(self, change: Change) -> None:
         if len(self.changes) == self.changes.maxlen:
             self._counters["changes_dropped"] += 1
         self.changes.append(change)

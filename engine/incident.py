@@ -222,12 +222,11 @@ def _enter_step(record: IncidentRecord, policy: Policy, index: int, at_s: float,
     if not resolved:  # nobody at any remaining step: keep the holders and remind them
         chosen, wait_s = len(policy.steps) - 1, policy.reminder_every_s
     new_targets = tuple(t for _, t in resolved)
-    levels = [record.level] + [level for level, _ in resolved]
+    reached = [level for level, _ in resolved] + ([record.level] if escalated else [])
     updated = replace(
         record,
         step=chosen,
-        level=max(levels, key=lambda level: level.rank) if escalated else (
-            max((level for level, _ in resolved), key=lambda level: level.rank) if resolved else record.level),
+        level=max(reached, key=lambda level: level.rank) if reached else record.level,
         deadline_s=at_s + wait_s,
         notified=record.notified + tuple(t for t in new_targets if t not in record.notified),
         holders=new_targets or record.holders,

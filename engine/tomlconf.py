@@ -136,7 +136,7 @@ def _find_key(lines: list[str], start: int, key: str) -> int | None:
     pattern = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
     for number in range(start + 1, len(lines) + 1):
         line = lines[number - 1]
-        if number > start and _HEADER.match(line):
+        if _HEADER.match(line):
             break
         if pattern.match(line):
             return number

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import msgspec
 from msgspec import Meta, Struct
 
 from engine.errors import ConfigError
@@ -359,7 +358,8 @@ def city_to_dict(city: City) -> dict[str, Any]:
 
     return {
         "city": {"id": city.id, "name": city.name},
-        "command_center": drop_none(msgspec.structs.asdict(_CommandCenter(**_asdict(city.command_center)))),
+        "command_center": {"id": city.command_center.id, "name": city.command_center.name,
+                           "lat": city.command_center.lat, "lon": city.command_center.lon},
         "precincts": [
             drop_none({"id": p.id, "name": p.name, "station": p.station_id, "lat": p.lat, "lon": p.lon,
                        "bounds": list(p.bounds) if p.bounds else None})
@@ -387,6 +387,3 @@ def city_to_dict(city: City) -> dict[str, Any]:
         ],
     }
 
-
-def _asdict(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}

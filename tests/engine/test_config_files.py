@@ -13,8 +13,11 @@ from protocols import Level
 from protocols.kinds import IncidentKind
 
 
+SMALL = CitySpec(precincts=2, communities=2, schools=1, kiosk_halls=1, volunteers=3)
+
+
 def write_city(tmp_path, mutate=None):
-    data = generate_city_dict(CitySpec(precincts=2, communities=2, schools=1, kiosk_halls=1, volunteers=3))
+    data = generate_city_dict(SMALL)
     if mutate:
         mutate(data)
     path = tmp_path / "city.toml"
@@ -56,7 +59,8 @@ def test_unknown_reference_and_duplicate_id_are_refused(tmp_path):
     path = write_city(tmp_path, lambda d: d["devices"][1].update(id=d["devices"][0]["id"]))
     with pytest.raises(ConfigError, match=r"devices\[1\]\.id: duplicate id .*first used at devices\[0\]\.id$") as info:
         load_city(path)
-    assert info.value.line == line_of(path, f'id = "{generate_city_dict(CitySpec(precincts=2, communities=2, schools=1, kiosk_halls=1, volunteers=3))["devices"][0]["id"]}"', 1)
+    first_device_id = generate_city_dict(SMALL)["devices"][0]["id"]
+    assert info.value.line == line_of(path, f'id = "{first_device_id}"', 1)
 
 
 def test_misspelt_key_and_bad_toml_are_refused(tmp_path):
