@@ -22,7 +22,7 @@ from engine.host import HostConfig, HostCore
 from engine.journal import MemoryJournal
 from engine.policy import PolicySet
 from engine.topology import City
-from protocols.batch import decode_host_batch, decode_ingest, encode_changes, encode_host_batch, encode_result
+from protocols.batch import decode_host_batch, decode_ingest, decode_states, encode_changes, encode_host_batch, encode_result
 from protocols.records import OperatorCommand
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,11 @@ class HostActor:
         result = self._core.ingest(decode_ingest(payload), now_s=self._clock.now_s())
         self._wake.set()
         return encode_result(result)
+
+    async def device_states(self, payload: bytes) -> int:
+        changed = self._core.device_states(decode_states(payload), now_s=self._clock.now_s())
+        self._wake.set()
+        return changed
 
     async def deliver(self, payload: bytes) -> None:
         self._core.deliver(decode_host_batch(payload), now_s=self._clock.now_s())

@@ -32,7 +32,7 @@ from engine.policy import PolicySet
 from engine.scheduler import DeadlineScheduler
 from engine.topology import City, Device
 from protocols import EventKind, Level
-from protocols.batch import DeviceAck, HostBatch, Ingest, IngestResult
+from protocols.batch import DeviceAck, HostBatch, Ingest, IngestResult, StateChange
 from protocols.kinds import AckStatus, IncidentKind
 from protocols.records import HostMessage, IncidentRecord, IncidentUpdate, OperatorCommand
 
@@ -369,14 +369,37 @@ class HostCore:
         if still_due > due_s:
             self.scheduler.schedule((SUPERVISION, device_id), still_due)
             return 0
-        entity.offline = True
-        silent_s = at_s - entity.last_seen_s
-        entity.offline_incident = self._raise_or_repeat(
-            entity.device, IncidentKind.DEVICE_OFFLINE, at_s,
-            note=f"silent for {silent_s:.0f} s", incident_id=f"{device_id}#offline@{int(at_s * 1000)}",
-        )
-        self._audit(at_s, "system", "device.offline", device_id, "raised", entity.device.precinct_id)
+        self._go_offline(entity, at_s, f"silent for {at_s - entity.last_seen_s:.0f} s")
         return 1
+
+    def _go_offline(self, entity: DeviceEntity, at_s: float, note: str) -> None:
+        """Once per outage: the device is marked offline and a ``device.offline`` incident raised."""
+        device_id = entity.device.id
+        entity.offline = True
+        self.scheduler.cancel((SUPERVISION, device_id))
+        entity.offline_incident = self._raise_or_repeat(
+            entity.device, IncidentKind.DEVICE_OFFLINE, at_s, note=note,
+            incident_id=f"{device_id}#offline@{int(at_s * 1000)}",
+        )
+        self._audit(at_s, "system", "device.offline", device_id, "raised", entity.device.precinct_id, note)
+
+    def device_states(self, states: list[StateChange], *, now_s: float) -> int:
+        """Connection states from the broker: a Last Will ``offline`` takes a supervised device offline at
+        once (no waiting for missed heartbeats); ``online`` counts as a sign of life. Returns how many
+        states changed anything; unknown devices are ignored (the bridge refused them already)."""
+        changed = 0
+        for state in states:
+            entity = self._device(state.device_id)
+            if entity is None or entity.device.kind not in SUPERVISED_KINDS:
+                continue
+            if state.online:
+                changed += entity.offline
+                self._seen(entity, now_s)
+            elif not entity.offline:
+                self._go_offline(entity, now_s, "connection lost (last will)")
+                changed += 1
+        self._flush()
+        return changed
 
     def _held_open_deadline(self, device_id: str, at_s: float) -> int:
         entity = self.devices.get(device_id)

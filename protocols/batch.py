@@ -49,6 +49,13 @@ class IngestResult(Struct, frozen=True):
         return self.accepted + self.duplicates + self.refused
 
 
+class StateChange(Struct, frozen=True, array_like=True):
+    """A device's connection state from its ``state`` topic: ``online`` on connect, ``offline`` as its Last Will."""
+
+    device_id: str
+    online: bool
+
+
 class HostBatch(Struct, frozen=True, array_like=True):
     """Messages from one host to another, with the sender's clock at sending."""
 
@@ -61,6 +68,7 @@ _encoder: Final = msgspec.msgpack.Encoder()
 _ingest_decoder: Final = msgspec.msgpack.Decoder(list[Ingest])
 _result_decoder: Final = msgspec.msgpack.Decoder(IngestResult)
 _host_decoder: Final = msgspec.msgpack.Decoder(HostBatch)
+_states_decoder: Final = msgspec.msgpack.Decoder(list[StateChange])
 
 
 def encode_ingest(items: list[Ingest]) -> bytes:
@@ -81,6 +89,14 @@ def encode_result(result: IngestResult) -> bytes:
 
 def decode_result(payload: bytes) -> IngestResult:
     return _decode(_result_decoder, payload, "ingest result")
+
+
+def encode_states(states: list[StateChange]) -> bytes:
+    return _encoder.encode(states)
+
+
+def decode_states(payload: bytes) -> list[StateChange]:
+    return _decode(_states_decoder, payload, "state batch")
 
 
 def encode_host_batch(batch: HostBatch) -> bytes:

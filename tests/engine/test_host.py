@@ -1,4 +1,5 @@
 from engine.journal import MemoryJournal
+from protocols.batch import StateChange
 from protocols import IncidentState, Level, TimelineEvent
 from protocols.kinds import AckStatus, IncidentKind
 from protocols.records import Action, OperatorCommand
@@ -104,6 +105,42 @@ def test_silent_device_goes_offline_exactly_once_and_back_online():
     pair.send(box, "heartbeat")
     assert pair.journal.incidents[offline[0].id].state is IncidentState.CANCELLED
     assert pair.journal.incidents[offline[0].id].disposition == "device back online"
+
+
+def _offline_incidents(pair):
+    return [r for r in pair.journal.incidents.values() if r.kind is IncidentKind.DEVICE_OFFLINE]
+
+
+def test_last_will_takes_a_device_offline_at_once_and_missed_heartbeats_add_nothing():
+    pair = Pair()
+    box = pair.device("panic_box")
+    pair.send(box, "heartbeat")
+    pair.now_s = 5.0
+    assert pair.host.device_states([StateChange(box, online=False)], now_s=5.0) == 1
+    assert pair.host.device_states([StateChange(box, online=False)], now_s=6.0) == 0  # a second will: same outage
+    for t in range(10, 200, 10):
+        pair.advance(float(t))
+    offline = _offline_incidents(pair)
+    assert len(offline) == 1
+    assert offline[0].raised_s == 5.0
+    assert "last will" in offline[0].timeline[0].note
+    # the device reconnects and says so: device.online, the offline incident withdrawn
+    pair.now_s = 200.0
+    assert pair.host.device_states([StateChange(box, online=True)], now_s=200.0) == 1
+    assert pair.journal.incidents[offline[0].id].disposition == "device back online"
+    assert any(row.action == "device.online" and row.subject == box for row in pair.journal.audit)
+    # and a later silence is a new outage, raised once more
+    for t in range(210, 400, 10):
+        pair.advance(float(t))
+    assert len(_offline_incidents(pair)) == 2
+
+
+def test_states_of_unsupervised_or_unknown_devices_change_nothing():
+    pair = Pair()
+    phone = pair.device("resident_phone")
+    assert pair.host.device_states([StateChange(phone, online=False), StateChange("nope", online=False)],
+                                   now_s=1.0) == 0
+    assert _offline_incidents(pair) == []
 
 
 def test_heartbeats_keep_a_device_online():

@@ -1,0 +1,51 @@
+"""``mqtt://USER:PASS@HOST:PORT``: where a broker is and who we are on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from protocols.errors import ProtocolError
+
+DEFAULT_PORT = 1883
+
+
+@dataclass(frozen=True, slots=True)
+class MqttEndpoint:
+    host: str
+    port: int = DEFAULT_PORT
+    username: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:  # never print a password into a log
+        user = f"{self.username}:***@" if self.username else ""
+        return f"mqtt://{user}{self.host}:{self.port}"
+
+    def url(self) -> str:
+        from urllib.parse import quote
+
+        user = ""
+        if self.username:
+            user = quote(self.username, safe="") + (f":{quote(self.password, safe='')}" if self.password else "") + "@"
+        return f"mqtt://{user}{self.host}:{self.port}"
+
+    def as_user(self, username: str, password: str) -> "MqttEndpoint":
+        return MqttEndpoint(self.host, self.port, username, password)
+
+
+def parse_mqtt_url(url: str) -> MqttEndpoint:
+    """Parse ``mqtt://[USER[:PASS]@]HOST[:PORT]``; user and password may be percent-encoded."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt":
+        raise ProtocolError("mqtt", f"expected a URL like mqtt://USER:PASS@HOST:PORT, got scheme {parts.scheme!r}")
+    if not parts.hostname:
+        raise ProtocolError("mqtt", "the URL names no host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ProtocolError("mqtt", "the URL must have no path, query or fragment")
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError as exc:
+        raise ProtocolError("mqtt", f"bad port: {exc}") from None
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return MqttEndpoint(parts.hostname, port, username, password)
