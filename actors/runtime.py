@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
 
+from actors.bridge_actor import BridgeActor
 from actors.host_actor import HostActor
+from actors.mqtt_bridge import BridgeOptions
 from engine.host import Change, HostConfig
 from engine.placement import CC_HOST, Placement
 from engine.policy import PolicySet
 from engine.topology import City
-from protocols.batch import DeviceAck, Ingest, IngestResult, decode_changes, decode_result, encode_ingest
-from protocols.kinds import AckStatus
+from actors.routing import merge_results, split_by_host
+from protocols.batch import Ingest, IngestResult, decode_changes, decode_result, encode_ingest
+from protocols.endpoint import MqttEndpoint
 from protocols.records import IncidentRecord, OperatorCommand
+from protocols.replies import Notice
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,11 @@ class EngineOptions:
     heartbeat_misses: int = 3
     host_num_cpus: float = 0.0
     """Ray CPUs reserved per host actor: 0 lets a 2-core laptop hold any number of hosts."""
+    mqtt: MqttEndpoint | None = None
+    """Start MQTT bridges on this broker (as the bridge user)."""
+    bridges: int = 1
+    bridge: dict = field(default_factory=dict)
+    """Overrides of :class:`actors.mqtt_bridge.BridgeOptions` (batch sizes, backoff cap, ...)."""
 
 
 def ensure_ray(address: str | None = None) -> bool:
@@ -75,6 +83,7 @@ class Engine:
         self.placement = Placement.plan(city, precinct_hosts=options.precinct_hosts,
                                         max_devices_per_shard=options.max_devices_per_shard)
         self.hosts: dict[str, ray.actor.ActorHandle] = {}
+        self.bridges: list[ray.actor.ActorHandle] = []
         self._started_ray = False
 
     # -- life --------------------------------------------------------------------------------------
@@ -92,10 +101,45 @@ class Engine:
                 self.options.realtime, start_s,
             )
         ray.get([h.connect.remote(self.hosts) for h in self.hosts.values()], timeout=START_TIMEOUT_S)
+        if self.options.mqtt is not None:
+            self.start_bridges(self.options.mqtt, count=self.options.bridges, **self.options.bridge)
         return self
 
+    def start_bridges(self, endpoint: MqttEndpoint, *, count: int = 1, first_index: int = 0,
+                      **overrides) -> list:
+        """Start ``count`` bridge processes on the shared subscription; the first one also carries device
+        commands and notices. Waits until each has both lanes connected."""
+        started = []
+        for index in range(first_index, first_index + count):
+            options = BridgeOptions(endpoint, bridge_id=f"b{index}", poll_commands=index == 0, **overrides)
+            started.append(BridgeActor.options(num_cpus=0).remote(options, self.placement, self.hosts))
+        ready = ray.get([b.wait_connected.remote(START_TIMEOUT_S) for b in started], timeout=START_TIMEOUT_S + 10)
+        self.bridges += started
+        if not all(ready):
+            raise ConnectionError(f"MQTT bridge could not connect to {endpoint!r} in {START_TIMEOUT_S:.0f} s")
+        return started
+
+    def stop_bridges(self) -> None:
+        bridges, self.bridges = self.bridges, []
+        try:
+            ray.get([b.stop.remote() for b in bridges], timeout=CALL_TIMEOUT_S)
+        finally:
+            for bridge in bridges:
+                ray.kill(bridge)
+
+    def bridge_statistics(self) -> list[dict]:
+        return ray.get([b.statistics.remote() for b in self.bridges], timeout=CALL_TIMEOUT_S)
+
+    def post_notice(self, site_id: str, notice: Notice) -> None:
+        """A notice for a site's door screens, retained on its notice topic (needs a bridge)."""
+        if not self.bridges:
+            raise RuntimeError("no MQTT bridge is running")
+        ray.get(self.bridges[0].post_notice.remote(site_id, notice), timeout=CALL_TIMEOUT_S)
+
     def stop(self) -> None:
-        """Stop every host (their journals close cleanly) and leave Ray as we found it."""
+        """Stop the bridges, then every host (their journals close cleanly)."""
+        if self.bridges:
+            self.stop_bridges()
         if self.hosts:
             try:
                 ray.get([h.stop.remote() for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
@@ -106,6 +150,9 @@ class Engine:
 
     def kill(self) -> None:
         """Stop every host abruptly, as a crash would: nothing but the journal survives."""
+        for bridge in self.bridges:
+            ray.kill(bridge, no_restart=True)
+        self.bridges = []
         for handle in self.hosts.values():
             ray.kill(handle, no_restart=True)
         self.hosts = {}
@@ -120,21 +167,9 @@ class Engine:
 
     def ingest(self, items: Iterable[Ingest]) -> IngestResult:
         """Route a batch of device messages to their hosts, one call per host; unknown devices are refused here."""
-        by_host: dict[str, list[Ingest]] = defaultdict(list)
-        refused: list[DeviceAck] = []
-        for item in items:
-            host = self.placement.host_for_device(item.device_id)
-            if host is None:
-                refused.append(DeviceAck(item.device_id, item.message.seq, AckStatus.NAK,
-                                         f"device_id: unknown device {item.device_id!r}"))
-            else:
-                by_host[host].append(item)
+        by_host, refused = split_by_host(self.placement, items)
         refs = [self.hosts[host].ingest.remote(encode_ingest(batch)) for host, batch in by_host.items()]
-        results = [decode_result(payload) for payload in ray.get(refs, timeout=CALL_TIMEOUT_S)]
-        return IngestResult(
-            sum(r.accepted for r in results), sum(r.duplicates for r in results),
-            sum(r.refused for r in results) + len(refused), refused + [a for r in results for a in r.acks],
-        )
+        return merge_results((decode_result(p) for p in ray.get(refs, timeout=CALL_TIMEOUT_S)), refused)
 
     def ingest_encoded(self, batches: dict[str, bytes]) -> list[IngestResult]:
         """Pre-encoded batches per host (benchmarks, the bridge): one call each, all in flight at once."""

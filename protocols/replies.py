@@ -28,8 +28,10 @@ MAX_SEQ_ECHO: Final = 2**63 - 1
 
 
 class Ack(Struct, frozen=True, omit_defaults=True):
-    seq: int
+    """``seq`` is left out only when a payload was too broken to read one from."""
+
     ok: bool
+    seq: int | None = None
     reason: str = ""
     incident: str = ""
     duplicate: bool = False
@@ -69,7 +71,7 @@ def encode_ack(ack: Ack, *, json: bool) -> bytes:
     return _json_encoder.encode(ack) if json else _msgpack_encoder.encode(ack)
 
 
-def nak(seq: int, reason: str) -> Ack:
+def nak(seq: int | None, reason: str) -> Ack:
     return Ack(seq=seq, ok=False, reason=reason)
 
 

@@ -1,0 +1,102 @@
+"""The MQTT bridge as a Ray actor: one process per bridge, its own uvloop thread, routing to the hosts.
+
+The actor process only hosts the bridge: the bridge's event loop (uvloop) runs in a thread of its
+own, and calls the host actors from there (a Ray call is awaitable from any asyncio loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+import ray
+import uvloop
+
+from actors.mqtt_bridge import BridgeOptions, MqttBridge, run_until_stopped
+from actors.routing import merge_results, split_by_host, states_by_host
+from engine.placement import Placement
+from protocols.batch import Ingest, IngestResult, StateChange, decode_result, encode_ingest, encode_states
+from protocols.replies import Notice
+from protocols.topics import notice_topic
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT_S = 30.0
+
+
+class RaySink:
+    """Send each batch to the hosts that own its devices, all hosts at once."""
+
+    def __init__(self, placement: Placement, hosts: dict) -> None:
+        self.placement = placement
+        self.hosts = hosts
+
+    async def ingest(self, items: list[Ingest]) -> IngestResult:
+        by_host, refused = split_by_host(self.placement, items)
+        payloads = await asyncio.wait_for(
+            asyncio.gather(*(self.hosts[h].ingest.remote(encode_ingest(batch)) for h, batch in by_host.items())),
+            timeout=CALL_TIMEOUT_S)
+        return merge_results((decode_result(p) for p in payloads), refused)
+
+    async def states(self, states: list[StateChange]) -> None:
+        by_host = states_by_host(self.placement, states)
+        await asyncio.wait_for(asyncio.gather(
+            *(self.hosts[h].device_states.remote(encode_states(batch)) for h, batch in by_host.items())),
+            timeout=CALL_TIMEOUT_S)
+
+    async def take_device_commands(self) -> list:
+        lists = await asyncio.wait_for(asyncio.gather(*(h.take_device_commands.remote() for h in self.hosts.values())),
+                                       timeout=CALL_TIMEOUT_S)
+        return [c for commands in lists for c in commands]
+
+
+@ray.remote
+class BridgeActor:
+    def __init__(self, options: BridgeOptions, placement: Placement, hosts: dict) -> None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        self._options = options
+        self._placement = placement
+        self._hosts = hosts
+        self._bridge: MqttBridge | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._main, name=f"bridge-{options.bridge_id}", daemon=True)
+        self._thread.start()
+        self._started.wait(timeout=10.0)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._bridge = MqttBridge(self._options, RaySink(self._placement, self._hosts),
+                                      known_device=lambda d: self._placement.host_for_device(d) is not None)
+            self._started.set()
+            await run_until_stopped(self._bridge)
+
+        try:
+            uvloop.run(main())
+        except Exception:
+            log.exception("bridge %s stopped on an error", self._options.bridge_id)
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._bridge is not None and self._bridge.connected:
+                return True
+            time.sleep(0.02)  # polling a flag another thread sets; bounded by the deadline
+        return False
+
+    def statistics(self) -> dict:
+        return self._bridge.statistics() if self._bridge else {}
+
+    def post_notice(self, site_id: str, notice: Notice) -> None:
+        if self._bridge is None or self._loop is None:
+            raise RuntimeError("bridge not started")
+        notice_topic(site_id)  # a bad id is refused here, to the caller
+        self._loop.call_soon_threadsafe(self._bridge.post_notice, site_id, notice)
+
+    def stop(self) -> None:
+        if self._bridge is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._bridge.stop)
+        self._thread.join(timeout=10.0)

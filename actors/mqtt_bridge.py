@@ -1,0 +1,364 @@
+"""The MQTT bridge: devices on the broker ↔ the engine's hosts.
+
+Two lanes, each its own MQTT connection, batcher and in-flight budget, so an alarm never waits
+behind positions or heartbeats:
+
+    alarm lane   $share/<group>/rb/v1/dev/+/alarm           QoS 1
+    bulk lane    $share/<group>/rb/v1/dev/+/evt  and  /state  QoS 1 (devices may publish QoS 0)
+
+Each lane validates with ``protocols/``, closes a batch at ``batch_max`` events or ``batch_window_s``
+after its first event, and hands it to the sink (the hosts). The answers go back on each device's
+``ack`` topic in the encoding of the message they answer: an ack for every alarm (only after the host
+wrote it to its journal) and for every event that touched an incident; a NAK with the reason for every
+refusal. Plain telemetry that was accepted is not acked: at 10,000 positions a second the acks
+would double the broker's load for nothing a device can act on.
+
+Sessions are persistent (clean start off, a session expiry), so QoS 1 alarms published while the
+bridge was away are delivered when it is back; every connect subscribes again; a lost connection is
+retried after ``uniform(0, min(cap, 1.5 ** min(10, attempt)))`` seconds. Every queue is bounded.
+
+The bridge knows nothing of Ray: the sink does the routing (``actors/bridge_actor.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from protocols.batch import DeviceAck, Ingest, IngestResult, StateChange
+from protocols.endpoint import MqttEndpoint
+from protocols.inbound import EventIn, Refused, StateIn, classify
+from protocols.replies import Notice, ack_of, encode_ack, encode_command, encode_notice, nak
+from protocols.topics import Channel, device_topic, notice_topic, subscription
+
+log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    """Where the bridge sends what devices said, and where it finds what to say to them."""
+
+    async def ingest(self, items: list[Ingest]) -> IngestResult: ...
+
+    async def states(self, states: list[StateChange]) -> None: ...
+
+    async def take_device_commands(self) -> list: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeOptions:
+    endpoint: MqttEndpoint
+    bridge_id: str = "b0"
+    share_group: str = "redband"
+    batch_max: int = 2000
+    batch_window_s: float = 0.002
+    alarm_batch_max: int = 256
+    max_in_flight_batches: int = 4
+    max_queued_messages: int = 50_000
+    session_expiry_s: int = 3600
+    keepalive_s: int = 30
+    connect_timeout_s: float = 10.0
+    backoff_cap_s: float = 30.0
+    command_poll_s: float = 0.05
+    poll_commands: bool = True
+    ack_qos: int = 1
+
+
+@dataclass(slots=True)
+class LaneStats:
+    received: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    acks_sent: int = 0
+    connects: int = 0
+    batches: int = 0
+    dropped: int = 0
+    connected: bool = False
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A batch on its way to the hosts: the events and, for each answer, the encoding to use."""
+
+    items: list[Ingest] = field(default_factory=list)
+    states: list[StateChange] = field(default_factory=list)
+    json_of: dict[tuple[str, int], bool] = field(default_factory=dict)
+
+
+def backoff_s(attempt: int, *, cap_s: float, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
+    """Full jitter, capped: ``uniform(0, min(cap, 1.5 ** min(10, attempt)))``."""
+    return rng.uniform(0.0, min(cap_s, 1.5 ** min(10, attempt)))
+
+
+class _JsonDevices:
+    """Which devices speak JSON (so commands reach them in their own encoding); bounded, LRU."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._seen: OrderedDict[str, bool] = OrderedDict()
+        self._limit = limit
+
+    def note(self, device_id: str, is_json: bool) -> None:
+        self._seen[device_id] = is_json
+        self._seen.move_to_end(device_id)
+        if len(self._seen) > self._limit:
+            self._seen.popitem(last=False)
+
+    def get(self, device_id: str) -> bool:
+        return self._seen.get(device_id, False)
+
+
+class MqttBridge:
+    def __init__(self, options: BridgeOptions, sink: Sink, *, known_device=None) -> None:
+        self.options = options
+        self.sink = sink
+        self.known_device = known_device
+        self.stats = {Channel.ALARM: LaneStats(), Channel.EVT: LaneStats()}
+        self.commands_sent = 0
+        self.notices_sent = 0
+        self._json = _JsonDevices()
+        self._clients: dict[Channel, aiomqtt.Client] = {}
+        self._queues: dict[Channel, asyncio.Queue] = {}
+        self._stopping = asyncio.Event()
+        self._notices: asyncio.Queue[tuple[str, Notice]] = asyncio.Queue(maxsize=1000)
+
+    # -- life --------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run both lanes (and the command poller) until :meth:`stop`."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._lane(Channel.ALARM, [subscription(Channel.ALARM, share_group=self._group)]))
+            tasks.create_task(self._lane(Channel.EVT, [subscription(Channel.EVT, share_group=self._group),
+                                                        subscription(Channel.STATE, share_group=self._group)]))
+            if self.options.poll_commands:
+                tasks.create_task(self._commands())
+            tasks.create_task(self._stop_all_on_request())
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    @property
+    def connected(self) -> bool:
+        return all(s.connected for s in self.stats.values())
+
+    @property
+    def _group(self) -> str | None:
+        return self.options.share_group or None
+
+    async def _stop_all_on_request(self) -> None:
+        await self._stopping.wait()
+        raise _Stopped
+
+    # -- one lane ----------------------------------------------------------------------------------
+
+    def _client(self, lane: Channel) -> aiomqtt.Client:
+        o = self.options
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = o.session_expiry_s
+        props.ReceiveMaximum = 1000
+        queue_type = _recording_queue(self._queues, lane)
+        return aiomqtt.Client(
+            o.endpoint.host, o.endpoint.port, username=o.endpoint.username, password=o.endpoint.password,
+            identifier=f"redband-{o.bridge_id}-{lane.value}", protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False, properties=props, keepalive=o.keepalive_s, timeout=o.connect_timeout_s,
+            queue_type=queue_type, max_queued_incoming_messages=o.max_queued_messages, max_queued_outgoing_messages=o.max_queued_messages,
+        )
+
+    async def _lane(self, lane: Channel, topics: list[str]) -> None:
+        stats = self.stats[lane]
+        attempt = 0
+        while not self._stopping.is_set():
+            client = self._client(lane)
+            try:
+                async with client:
+                    for topic in topics:
+                        await client.subscribe(topic, qos=1, timeout=self.options.connect_timeout_s)
+                    self._clients[lane] = client
+                    stats.connected = True
+                    stats.connects += 1
+                    attempt = 0
+                    log.info("bridge %s: %s lane connected to %r", self.options.bridge_id, lane.value,
+                             self.options.endpoint)
+                    await self._pump(lane, client)
+            except aiomqtt.MqttError as exc:
+                log.warning("bridge %s: %s lane: %s", self.options.bridge_id, lane.value, exc)
+            finally:
+                stats.connected = False
+                self._clients.pop(lane, None)
+            if self._stopping.is_set():
+                return
+            attempt += 1
+            delay = backoff_s(attempt, cap_s=self.options.backoff_cap_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+
+    async def _pump(self, lane: Channel, client: aiomqtt.Client) -> None:
+        """Read messages into batches; each closed batch goes to the hosts while the next one fills.
+        Returns when the connection is lost, after the batches in flight are answered."""
+        o = self.options
+        batch_max = o.alarm_batch_max if lane is Channel.ALARM else o.batch_max
+        in_flight = asyncio.Semaphore(o.max_in_flight_batches)
+        queue = self._queues[lane]
+        messages = client.messages
+        async with asyncio.TaskGroup() as sends:
+            while True:
+                pending = _Pending()
+                try:
+                    self._take(lane, await anext(messages), pending)
+                    closes_at = time.monotonic() + o.batch_window_s
+                    while len(pending.items) + len(pending.states) < batch_max:
+                        if queue.qsize():  # what is already here needs no waiting
+                            self._take(lane, queue.get_nowait(), pending)
+                            continue
+                        left = closes_at - time.monotonic()
+                        if left <= 0:
+                            break
+                        try:  # the queue itself: a timed-out get() never swallows a message
+                            self._take(lane, await asyncio.wait_for(queue.get(), timeout=left), pending)
+                        except TimeoutError:
+                            break
+                except aiomqtt.MqttError as exc:
+                    log.warning("bridge %s: %s lane lost its connection: %s", o.bridge_id, lane.value, exc)
+                    lost = True
+                else:
+                    lost = False
+                if pending.items or pending.states:
+                    await in_flight.acquire()
+                    self.stats[lane].batches += 1
+                    task = sends.create_task(self._send(lane, client, pending))
+                    task.add_done_callback(lambda _t: in_flight.release())
+                if lost:
+                    return
+
+    def _take(self, lane: Channel, message: aiomqtt.Message, pending: _Pending) -> None:
+        stats = self.stats[lane]
+        stats.received += 1
+        payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
+        inbound = classify(message.topic.value, payload, known_device=self.known_device)
+        if isinstance(inbound, EventIn):
+            key = (inbound.device_id, inbound.message.seq)
+            pending.json_of[key] = inbound.json
+            self._json.note(inbound.device_id, inbound.json)
+            pending.items.append(Ingest(inbound.device_id, inbound.message, int(time.time() * 1000)))
+        elif isinstance(inbound, StateIn):
+            pending.states.append(inbound.change)
+        elif isinstance(inbound, Refused):
+            stats.refused += 1
+            log.info("bridge %s: refused %s: %s", self.options.bridge_id, message.topic.value, inbound.reason)
+            if inbound.device_id:
+                self._publish_later(lane, inbound.device_id, encode_ack(nak(inbound.seq, inbound.reason),
+                                                                         json=inbound.json))
+
+    async def _send(self, lane: Channel, client: aiomqtt.Client, pending: _Pending) -> None:
+        stats = self.stats[lane]
+        try:
+            if pending.states:
+                await self.sink.states(pending.states)
+            if not pending.items:
+                return
+            result = await self.sink.ingest(pending.items)
+        except Exception:
+            # nothing is acked, so each device publishes its alarm again; the hosts drop what they saw
+            stats.dropped += len(pending.items)
+            log.exception("bridge %s: %s batch of %d not taken by the hosts", self.options.bridge_id, lane.value,
+                          len(pending.items))
+            return
+        stats.accepted += result.accepted
+        stats.duplicates += result.duplicates
+        stats.refused += result.refused
+        await asyncio.gather(*(self._ack(client, ack, pending.json_of.get((ack.device_id, ack.seq), False))
+                               for ack in result.acks))
+        stats.acks_sent += len(result.acks)
+
+    async def _ack(self, client: aiomqtt.Client, ack: DeviceAck, as_json: bool) -> None:
+        await self._publish(client, device_topic(ack.device_id, Channel.ACK),
+                            encode_ack(ack_of(ack), json=as_json), qos=self.options.ack_qos)
+
+    def _publish_later(self, lane: Channel, device_id: str, payload: bytes) -> None:
+        client = self._clients.get(lane)
+        if client is not None:
+            asyncio.get_running_loop().create_task(
+                self._publish(client, device_topic(device_id, Channel.ACK), payload, qos=self.options.ack_qos))
+
+    async def _publish(self, client: aiomqtt.Client, topic: str, payload: bytes, *, qos: int,
+                       retain: bool = False) -> bool:
+        try:
+            await client.publish(topic, payload, qos=qos, retain=retain, timeout=self.options.connect_timeout_s)
+            return True
+        except aiomqtt.MqttError as exc:  # the device publishes again and gets its answer then
+            log.warning("bridge %s: publish to %s failed: %s", self.options.bridge_id, topic, exc)
+            return False
+
+    # -- engine → devices --------------------------------------------------------------------------
+
+    async def _commands(self) -> None:
+        """Carry the hosts' device commands to ``rb/v1/dev/{id}/cmd`` and notices to the site topics."""
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.options.command_poll_s)
+            client = self._clients.get(Channel.EVT)
+            if client is None:
+                continue
+            try:
+                commands = await self.sink.take_device_commands()
+            except Exception:
+                log.exception("bridge %s: could not fetch device commands", self.options.bridge_id)
+                continue
+            for command in commands:
+                payload = encode_command(command.command, dict(command.args), int(command.at_s * 1000),
+                                         json=self._json.get(command.device_id))
+                if await self._publish(client, device_topic(command.device_id, Channel.CMD), payload, qos=1):
+                    self.commands_sent += 1
+            while not self._notices.empty():
+                site_id, notice = self._notices.get_nowait()
+                if await self._publish(client, notice_topic(site_id), encode_notice(notice), qos=1, retain=True):
+                    self.notices_sent += 1
+
+    def post_notice(self, site_id: str, notice: Notice) -> None:
+        """Queue a notice for a site's door screens; it is retained, so a screen that connects later gets it."""
+        notice_topic(site_id)  # refuses a bad id now, not in the poller
+        self._notices.put_nowait((site_id, notice))
+
+    def statistics(self) -> dict:
+        return {
+            "bridge_id": self.options.bridge_id,
+            "lanes": {lane.value: _as_dict(s) for lane, s in self.stats.items()},
+            "commands_sent": self.commands_sent,
+            "notices_sent": self.notices_sent,
+        }
+
+
+def _as_dict(stats: LaneStats) -> dict:
+    return {name: getattr(stats, name) for name in LaneStats.__slots__}
+
+
+def _recording_queue(queues: dict, lane: Channel) -> type[asyncio.Queue]:
+    """aiomqtt makes its incoming queue from a class we may choose: this one lets the lane see it, so a
+    batch takes what is already waiting without one wake-up per message."""
+
+    class LaneQueue(asyncio.Queue):
+        def __init__(self, maxsize: int = 0) -> None:
+            super().__init__(maxsize)
+            queues[lane] = self
+
+    return LaneQueue
+
+
+class _Stopped(Exception):
+    pass
+
+
+async def run_until_stopped(bridge: MqttBridge) -> None:
+    try:
+        await bridge.run()
+    except* _Stopped:
+        pass

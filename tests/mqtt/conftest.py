@@ -1,0 +1,100 @@
+"""A real Mosquitto on a free loopback port, provisioned for a small city, and the engine with its
+bridge on it. Mosquitto and its clients are installed by ``make test`` (apt-get) when missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from engine.citygen import CitySpec, generate_city
+from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, Credential, broker_files, write_broker_files
+from engine.topology import City
+from protocols.endpoint import MqttEndpoint
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+SMALL = CitySpec(precincts=2, communities=2, schools=2, kiosk_halls=1, volunteers=4, doors_per_community=2,
+                 cameras_per_community=1, residents_per_door=2, seed=5)
+HEARTBEAT_S = 1.0
+MISSES = 3
+
+
+@dataclass
+class Broker:
+    city: City
+    dir: Path
+    port: int
+    credentials: dict[str, Credential]
+    process: object
+
+    def endpoint(self, username: str | None = None) -> MqttEndpoint:
+        if username is None:
+            return MqttEndpoint("127.0.0.1", self.port)
+        return MqttEndpoint("127.0.0.1", self.port, username, self.credentials[username].password)
+
+    @property
+    def bridge(self) -> MqttEndpoint:
+        return self.endpoint(BRIDGE_USER)
+
+    @property
+    def simulator(self) -> MqttEndpoint:
+        return self.endpoint(SIMULATOR_USER)
+
+    def device(self, kind: str, index: int = 0) -> str:
+        ids = sorted(d.id for d in self.city.devices.values() if d.kind == kind)
+        return ids[index]
+
+
+def _require(binary: str) -> None:
+    if shutil.which(binary) is None:
+        pytest.fail(f"{binary} is not installed: `make test` installs it (apt-get install mosquitto mosquitto-clients)")
+
+
+@pytest.fixture
+def broker(tmp_path):
+    from actors.broker import Mosquitto, free_port
+
+    for binary in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
+        _require(binary)
+    city = generate_city(SMALL)
+    port = free_port()
+    files = broker_files(city, tmp_path / "broker", port=port, simulator=True)
+    write_broker_files(files, tmp_path / "broker")
+    process = Mosquitto(tmp_path / "broker" / "mosquitto.conf", port=port).start()
+    try:
+        yield Broker(city, tmp_path / "broker", port, {c.username: c for c in files.credentials}, process)
+    finally:
+        process.stop()
+
+
+def start_engine(broker: Broker, tmp_path: Path, **bridge):
+    from actors.runtime import Engine, EngineOptions
+    from engine.policy import load_policy_set
+
+    options = EngineOptions(precinct_hosts=1, journal_dir=str(tmp_path / "journal"), realtime=True,
+                            heartbeat_interval_s=HEARTBEAT_S, heartbeat_misses=MISSES, mqtt=broker.bridge,
+                            bridge={"backoff_cap_s": 1.0, **bridge})
+    return Engine(broker.city, load_policy_set(None), options).start()
+
+
+@pytest.fixture
+def engine(ray_session, broker, tmp_path):
+    engine = start_engine(broker, tmp_path)
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    from actors.runtime import ensure_ray, shutdown_ray
+
+    started = ensure_ray()
+    yield
+    if started:
+        shutdown_ray()
