@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 
 # Mosquitto (the broker) and its command-line clients, from Debian, when missing.
 system-packages:
-	@command -v mosquitto >/dev/null && command -v mosquitto_pub >/dev/null || { \
+	@test -x /usr/sbin/mosquitto -a -x /usr/bin/mosquitto_pub -a -x /usr/bin/mosquitto_sub || { \
 	  echo "installing mosquitto and mosquitto-clients"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients; }
 

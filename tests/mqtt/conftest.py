@@ -49,17 +49,20 @@ class Broker:
         return ids[index]
 
 
-def _require(binary: str) -> None:
-    if shutil.which(binary) is None:
-        pytest.fail(f"{binary} is not installed: `make test` installs it (apt-get install mosquitto mosquitto-clients)")
+def _require_clients() -> None:
+    from actors.broker import mosquitto_binary
+
+    mosquitto_binary()
+    for binary in ("mosquitto_pub", "mosquitto_sub"):
+        if shutil.which(binary) is None:
+            pytest.fail(f"{binary} is not installed: `make test` installs it (apt-get install mosquitto-clients)")
 
 
 @pytest.fixture
 def broker(tmp_path):
     from actors.broker import Mosquitto, free_port
 
-    for binary in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
-        _require(binary)
+    _require_clients()
     city = generate_city(SMALL)
     port = free_port()
     files = broker_files(city, tmp_path / "broker", port=port, simulator=True)
