@@ -56,6 +56,7 @@ class RaySink:
 class BridgeActor:
     def __init__(self, options: BridgeOptions, placement: Placement, hosts: dict) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("mqtt").setLevel(logging.ERROR)  # aiomqtt counts pending publishes at every disconnect
         self._options = options
         self._placement = placement
         self._hosts = hosts

@@ -35,20 +35,28 @@ class SeqVerdict:
     status: AckStatus
     reason: str = ""
     incident_id: str = ""
+    late: bool = False
+    """Accepted, but a newer event of the device came first: its state (a position, a door) is old news."""
 
 
 ACCEPT = SeqVerdict(AckStatus.ACK)
+LATE = SeqVerdict(AckStatus.ACK, late=True)
+EVENT_WINDOW = 64
+"""How far behind the newest event seq a late event is still taken (several bridges share the load, so
+one device's events may reach its host out of order)."""
+_WINDOW_MASK = (1 << EVENT_WINDOW) - 1
 
 
 class DeviceEntity:
     """One device's own state. ~200 bytes until it raises alarms."""
 
-    __slots__ = ("device", "last_event_seq", "alarm_seqs", "last_seen_s", "offline", "door_open_since_s",
+    __slots__ = ("device", "last_event_seq", "event_window", "alarm_seqs", "last_seen_s", "offline", "door_open_since_s",
                  "offline_incident", "position")
 
     def __init__(self, device: Device) -> None:
         self.device = device
         self.last_event_seq = -1
+        self.event_window = 0  # bit i: event seq (last_event_seq - i) was seen
         self.alarm_seqs: dict[int, str] | None = None  # recent accepted alarm seq → incident id
         self.last_seen_s: float | None = None
         self.offline = False
@@ -62,13 +70,22 @@ class DeviceEntity:
         return ACCEPT
 
     def check_event_seq(self, seq: int) -> SeqVerdict:
-        """Events travel one ordered lane: a repeat of the last seq is a duplicate, an older one stale."""
-        if seq == self.last_event_seq:
+        """A sliding window over the newest 64 event seqs: a seq seen before is a duplicate, one that is
+        new but older than the newest is late (still counted), one behind the whole window is stale."""
+        top = self.last_event_seq
+        if seq > top:
+            shift = seq - top
+            self.event_window = ((self.event_window << shift) | 1) & _WINDOW_MASK if shift < EVENT_WINDOW else 1
+            self.last_event_seq = seq
+            return ACCEPT
+        behind = top - seq
+        if behind >= EVENT_WINDOW:
+            return SeqVerdict(AckStatus.NAK, f"seq: stale, {seq} is {behind} behind the newest {top}")
+        bit = 1 << behind
+        if self.event_window & bit:
             return SeqVerdict(AckStatus.DUPLICATE)
-        if seq < self.last_event_seq:
-            return SeqVerdict(AckStatus.NAK, f"seq: stale, {seq} < last {self.last_event_seq}")
-        self.last_event_seq = seq
-        return ACCEPT
+        self.event_window |= bit
+        return LATE
 
     def check_alarm_seq(self, seq: int, *, window: int) -> SeqVerdict:
         """Alarms are never refused for arriving out of order (they travel another lane than events, and

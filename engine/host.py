@@ -43,6 +43,7 @@ SUPERVISION: Final = "s"
 HELD_OPEN: Final = "h"
 
 _INCIDENT_EVENTS: Final = {EventKind.KIOSK_FAULT: IncidentKind.KIOSK_FAULT, EventKind.PATROL_CLUE: IncidentKind.PATROL_CLUE}
+_STATE_EVENTS: Final = frozenset({EventKind.DOOR_OPENED, EventKind.PATROL_POSITION})
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +187,8 @@ class HostCore:
             incident_id = self._raise_or_repeat(entity.device, incident_kind, now_s, seq=message.seq,
                                                 note=_note_of(message), fresh=fresh)
             return SeqVerdict(AckStatus.ACK, incident_id=incident_id), True
+        if verdict.late and kind in _STATE_EVENTS:
+            return verdict, False  # a newer door state or position is already applied
         if kind is EventKind.DOOR_OPENED:
             self._door_opened(entity, message.data.open, now_s)
         elif kind is EventKind.DOOR_VISITOR:

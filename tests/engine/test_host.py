@@ -52,11 +52,24 @@ def test_unknown_device_wrong_kind_and_stale_seq_are_refused_with_reasons():
     result = pair.send("ghost", "heartbeat")
     assert result.acks[0].reason == "device_id: unknown device 'ghost'"
     assert pair.send(door, "school.panic").acks[0].reason == "kind: school.panic is not sent by a door"
-    pair.send(door, "heartbeat", seq=10)
-    stale = pair.send(door, "heartbeat", seq=9)
-    assert (stale.refused, stale.acks[0].reason) == (1, "seq: stale, 9 < last 10")
-    dup = pair.send(door, "heartbeat", seq=10)
+    pair.send(door, "heartbeat", seq=100)
+    stale = pair.send(door, "heartbeat", seq=36)
+    assert (stale.refused, stale.acks[0].reason) == (1, "seq: stale, 36 is 64 behind the newest 100")
+    dup = pair.send(door, "heartbeat", seq=100)
     assert dup.duplicates == 1
+
+
+def test_events_reordered_by_several_bridges_are_each_taken_once_and_old_state_never_wins():
+    pair = Pair()
+    door = pair.device("door")
+    assert pair.send(door, "door.opened", {"open": True}, seq=5).accepted == 1
+    late = pair.send(door, "door.opened", {"open": False}, seq=4)  # overtaken by seq 5
+    assert (late.accepted, late.refused, late.duplicates) == (1, 0, 0)
+    assert pair.host.devices[door].door_open_since_s is not None  # the newer "open" stands
+    assert pair.send(door, "door.opened", {"open": False}, seq=4).duplicates == 1
+    for seq in (9, 7, 8, 6):
+        assert pair.send(door, "heartbeat", seq=seq).accepted == 1
+    assert pair.send(door, "heartbeat", seq=7).duplicates == 1
 
 
 def test_alarm_arriving_after_a_newer_event_is_still_accepted():

@@ -62,5 +62,5 @@ def wait_until(predicate, *, timeout_s: float, what: str, every_s: float = 0.05)
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what() if callable(what) else what}")
         time.sleep(every_s)
