@@ -1,7 +1,8 @@
 """``redband``: the command line.
 
-    redband run [--city FILE] [--ray-address ADDR] [--journal-dir DIR]
-    redband simulate SCENARIO.toml [--json] [--realtime] [--until S]
+    redband run [--city FILE] [--mqtt mqtt://USER:PASS@HOST:PORT] [--bridges N] [--journal-dir DIR]
+    redband simulate SCENARIO.toml [--json] [--realtime] [--until S] [--mqtt mqtt://redband-sim:PASS@HOST:PORT]
+    redband mqtt-config --city FILE --out DIR [--port 1883] [--bind 127.0.0.1] [--simulator]
     redband city generate [--precincts N ...] --seed N -o city.toml
     redband city check FILE
     redband demo
@@ -22,6 +23,8 @@ import tomli_w
 
 from engine.citygen import CitySpec, generate_city_dict
 from engine.errors import ConfigError
+from protocols.endpoint import parse_mqtt_url
+from protocols.errors import ProtocolError
 from engine.policy import load_policy_set
 from engine.topology import city_from_dict, load_city
 from simulation.report import format_row
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, ProtocolError, ConnectionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -57,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", default=None, help="join an existing Ray cluster instead of starting one")
     run.add_argument("--journal-dir", default="var/journal", help="where the hosts' SQLite journals live")
     run.add_argument("--precinct-hosts", type=int, default=None, help="host actors for the precincts")
+    run.add_argument("--mqtt", default=None, metavar="URL",
+                     help="bridge devices from this broker: mqtt://redband-bridge:PASS@HOST:PORT")
+    run.add_argument("--bridges", type=int, default=1, help="bridge processes on the shared subscription")
     run.set_defaults(func=cmd_run)
 
     simulate = sub.add_parser("simulate", help="run a scenario against the engine (no broker)")
@@ -65,7 +71,20 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--realtime", action="store_true", help="wall-clock time instead of virtual time")
     simulate.add_argument("--until", type=float, default=None, help="stop at this scenario time (s)")
     simulate.add_argument("--ray-address", default=None)
+    simulate.add_argument("--mqtt", default=None, metavar="URL",
+                          help="publish the events through this broker as the simulator user "
+                               "(mqtt://redband-sim:PASS@HOST:PORT) to the engine of `redband run --mqtt`")
+    simulate.add_argument("--json-devices", action="store_true", help="devices speak JSON instead of MessagePack")
     simulate.set_defaults(func=cmd_simulate)
+
+    mqtt = sub.add_parser("mqtt-config", help="broker files for a city: mosquitto.conf, passwd, acl, credentials.csv")
+    mqtt.add_argument("--city", required=True)
+    mqtt.add_argument("--out", required=True, help="directory for the files (passwords already issued there are kept)")
+    mqtt.add_argument("--port", type=int, default=1883)
+    mqtt.add_argument("--bind", default="127.0.0.1", help="listener address (loopback unless you mean it)")
+    mqtt.add_argument("--simulator", action="store_true",
+                      help="also a user that may publish for every device (load tests and the demo only)")
+    mqtt.set_defaults(func=cmd_mqtt_config)
 
     city = sub.add_parser("city", help="make or check city files").add_subparsers()
     gen = city.add_parser("generate", help="a seeded synthetic city")
@@ -82,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the shipped city and the school panic scenario, in real time")
     demo.add_argument("--until", type=float, default=35.0)
+    demo.add_argument("--dir", default="var/demo-broker", help="where the demo broker's files live")
     demo.set_defaults(func=cmd_demo)
     return parser
 
@@ -116,12 +136,15 @@ def cmd_simulate(args) -> int:
     from simulation.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
+    mqtt = parse_mqtt_url(args.mqtt) if getattr(args, "mqtt", None) else None
+    realtime = args.realtime or mqtt is not None
     if not args.json:
-        print(f"scenario: {scenario.name} ({'real time' if args.realtime else 'virtual time'}, "
-              f"{args.until or scenario.duration_s:g} s)")
+        print(f"scenario: {scenario.name} ({'real time' if realtime else 'virtual time'}, "
+              f"{args.until or scenario.duration_s:g} s{f', through {mqtt!r}' if mqtt else ''})")
     on_row = None if args.json else (lambda row: print(format_row(row), flush=True))
-    result = run_scenario(scenario, realtime=args.realtime, until_s=args.until, ray_address=args.ray_address,
-                          on_row=on_row)
+    result = run_scenario(scenario, realtime=realtime, until_s=args.until, ray_address=args.ray_address,
+                          on_row=on_row, mqtt=mqtt, own_engine=mqtt is None,
+                          json_devices=getattr(args, "json_devices", False))
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -133,12 +156,53 @@ def cmd_simulate(args) -> int:
     return 0 if result.passed else 1
 
 
+def cmd_mqtt_config(args) -> int:
+    from engine.mqtt_provision import broker_files, read_credentials, write_broker_files
+
+    city = load_city(args.city)
+    out = Path(args.out)
+    previous = out / "credentials.csv"
+    existing = read_credentials(previous.read_text(encoding="utf-8")) if previous.exists() else {}
+    files = broker_files(city, out, port=args.port, bind=args.bind, simulator=args.simulator, existing=existing)
+    written = write_broker_files(files, out)
+    kept = sum(1 for c in files.credentials if c.username in existing)
+    print(f"wrote {', '.join(str(p) for p in written)}: {len(city.devices)} devices, the bridge user"
+          f"{' and the simulator user' if args.simulator else ''}; {kept} passwords kept from before")
+    print(f"start the broker: mosquitto -c {(out / 'mosquitto.conf').resolve()}")
+    return 0
+
+
 def cmd_demo(args) -> int:
-    print("redband demo: the shipped city on a local Ray, a school panic that nobody acknowledges.")
-    print("Watch the campus guard room and the police station be notified at once, then the command")
-    print("center when the 30 s acknowledgement deadline passes.\n")
-    return cmd_simulate(argparse.Namespace(scenario=str(shipped(DEMO_SCENARIO)), json=False, realtime=True,
-                                           until=args.until, ray_address=None))
+    from actors.broker import Mosquitto, free_port
+    from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, broker_files, read_credentials, write_broker_files
+    from protocols.endpoint import MqttEndpoint
+    from simulation.driver import run_scenario
+    from simulation.scenario import load_scenario
+
+    scenario = load_scenario(shipped(DEMO_SCENARIO))
+    out = Path(args.dir)
+    previous = out / "credentials.csv"
+    existing = read_credentials(previous.read_text(encoding="utf-8")) if previous.exists() else {}
+    port = free_port()
+    files = broker_files(scenario.city, out, port=port, simulator=True, existing=existing)
+    write_broker_files(files, out)
+    password = {c.username: c.password for c in files.credentials}
+    bridge = MqttEndpoint("127.0.0.1", port, BRIDGE_USER, password[BRIDGE_USER])
+    simulator = MqttEndpoint("127.0.0.1", port, SIMULATOR_USER, password[SIMULATOR_USER])
+    print("redband demo: the shipped city, its own Mosquitto on loopback, the engine with its MQTT bridge,")
+    print("and a simulated school panic button publishing through the broker. Nobody acknowledges: the campus")
+    print("guard room and the police station are alarmed at once, the command center after 30 s.\n")
+    print(f"broker: 127.0.0.1:{port} (config in {out}); watch the devices' acks with")
+    print(f"  mosquitto_sub -p {port} -u {SIMULATOR_USER} -P {password[SIMULATOR_USER]} -t 'rb/v1/dev/+/ack' -v\n")
+    with Mosquitto(out / "mosquitto.conf", port=port):
+        result = run_scenario(scenario, realtime=True, until_s=args.until, mqtt=simulator, bridge=bridge,
+                              on_row=lambda row: print(format_row(row), flush=True))
+    for refusal in result.refusals:
+        print(f"refused: {refusal}")
+    print(f"events published {result.events_sent}, accounted {result.events_accounted}, lost {result.lost}")
+    for expectation in result.expectations:
+        print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")
+    return 0 if result.passed else 1
 
 
 def cmd_run(args) -> int:
@@ -147,14 +211,20 @@ def cmd_run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     city = load_city(args.city or shipped(DEMO_CITY))
     policies = load_policy_set(args.policies)
+    mqtt = parse_mqtt_url(args.mqtt) if args.mqtt else None
+    if args.bridges < 1:
+        print("error: --bridges: must be at least 1", file=sys.stderr)
+        return 2
     engine = Engine(city, policies, EngineOptions(precinct_hosts=args.precinct_hosts, journal_dir=args.journal_dir,
-                                                  ray_address=args.ray_address, realtime=True))
+                                                  ray_address=args.ray_address, realtime=True, mqtt=mqtt,
+                                                  bridges=args.bridges))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     engine.start()
     print(f"redband engine running: city {city.id} ({', '.join(f'{n} {k}' for k, n in city.summary().items())}), "
-          f"hosts {', '.join(engine.placement.hosts)}; journal in {args.journal_dir}. Ctrl-C stops.", flush=True)
+          f"hosts {', '.join(engine.placement.hosts)}; journal in {args.journal_dir}"
+          f"{f'; {len(engine.bridges)} MQTT bridge(s) on {mqtt!r}' if mqtt else ''}. Ctrl-C stops.", flush=True)
     try:
         while not stop.wait(0.2):
             for change in engine.take_changes():

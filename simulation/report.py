@@ -55,11 +55,13 @@ class RunResult:
     def to_json(self) -> dict:
         return {
             "passed": self.passed,
-            "expectations": [{"name": e.name, "passed": e.passed, "detail": e.detail} for e in self.expectations],
+            "expectations": [{"name": e.name, "passed": e.passed, "skipped": e.skipped, "detail": e.detail}
+                             for e in self.expectations],
             "timeline": [row.public() for row in self.timeline],
             "events_sent": self.events_sent,
             "events_accounted": self.events_accounted,
             "lost": self.lost,
+            "refusals": list(self.refusals),
         }
 
 

@@ -1,0 +1,206 @@
+"""Many simulated devices over a few MQTT connections, as the simulator user.
+
+The fleet publishes each device's messages on that device's own topics (so the engine sees exactly
+what real devices would send), reads every ack on one more connection, and publishes each alarm
+again with the same ``seq`` until its ack arrives, as a real panic button does. It runs its own
+event loop (uvloop) in a thread, so the scenario driver, which is synchronous, just hands it messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+
+import aiomqtt
+import uvloop
+
+from protocols.device import DeviceMessage, encode_device_message
+from protocols.endpoint import MqttEndpoint
+from protocols.replies import Ack, decode_ack
+from protocols.topics import Channel, channel_for, device_topic, parse_device_topic, subscription
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    device_id: str
+    message: DeviceMessage
+    json: bool = False
+
+
+@dataclass(slots=True)
+class _Unacked:
+    topic: str
+    payload: bytes
+    sent_at: float
+    tries: int = 1
+
+
+class Fleet:
+    def __init__(self, endpoint: MqttEndpoint, *, connections: int = 2, retry_s: float = 1.0,
+                 max_unacked: int = 100_000, client_prefix: str = "redband-sim") -> None:
+        self.endpoint = endpoint
+        self.connections = connections
+        self.retry_s = retry_s
+        self.max_unacked = max_unacked
+        self.prefix = client_prefix
+        self.published = 0
+        self.republished = 0
+        self._acks: list[tuple[str, Ack]] = []
+        self._acks_lock = threading.Lock()
+        self._unacked: dict[tuple[str, int], _Unacked] = {}
+        self._clients: list[aiomqtt.Client | None] = [None] * connections
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="mqtt-fleet", daemon=True)
+
+    # -- from the driver's thread ------------------------------------------------------------------
+
+    def start(self) -> "Fleet":
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT_S):
+            self.stop()
+            raise ConnectionError(f"simulator could not connect to {self.endpoint!r} in {START_TIMEOUT_S:.0f} s")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=10.0)
+
+    def send(self, items: list[Outgoing]) -> None:
+        """Publish these messages (in order per device); returns at once."""
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._send(items), self._loop).result(timeout=30.0)
+
+    def take_acks(self) -> list[tuple[str, Ack]]:
+        with self._acks_lock:
+            out, self._acks = self._acks, []
+        return out
+
+    @property
+    def unacked(self) -> int:
+        return len(self._unacked)
+
+    def __enter__(self) -> "Fleet":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- the fleet's own loop ----------------------------------------------------------------------
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            connected = [asyncio.Event() for _ in range(self.connections + 1)]
+            tasks = [asyncio.create_task(self._publisher(i, connected[i])) for i in range(self.connections)]
+            tasks += [asyncio.create_task(self._ack_reader(connected[-1])), asyncio.create_task(self._retry())]
+            try:
+                await asyncio.wait_for(asyncio.gather(*(c.wait() for c in connected)), START_TIMEOUT_S)
+                self._ready.set()
+                await self._stop.wait()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            uvloop.run(main())
+
+    def _client(self, identifier: str) -> aiomqtt.Client:
+        e = self.endpoint
+        return aiomqtt.Client(e.host, e.port, username=e.username, password=e.password, identifier=identifier,
+                              keepalive=30, timeout=10, max_queued_outgoing_messages=self.max_unacked)
+
+    async def _publisher(self, index: int, connected: asyncio.Event) -> None:
+        attempt = 0
+        while True:
+            try:
+                async with self._client(f"{self.prefix}-{index}") as client:
+                    self._clients[index] = client
+                    connected.set()
+                    attempt = 0
+                    async for _ in client.messages:  # subscribed to nothing: returns when the connection is lost
+                        pass
+            except aiomqtt.MqttError as exc:
+                log.info("simulator connection %d: %s", index, exc)
+            finally:
+                self._clients[index] = None
+            attempt += 1
+            await asyncio.sleep(min(2.0, 0.1 * 1.5 ** min(10, attempt)))
+
+    async def _ack_reader(self, connected: asyncio.Event) -> None:
+        attempt = 0
+        while True:
+            try:
+                async with self._client(f"{self.prefix}-acks") as client:
+                    await client.subscribe(subscription(Channel.ACK), qos=1)
+                    connected.set()
+                    attempt = 0
+                    async for message in client.messages:
+                        self._on_ack(message.topic.value, bytes(message.payload))
+            except aiomqtt.MqttError as exc:
+                log.info("simulator ack reader: %s", exc)
+            attempt += 1
+            await asyncio.sleep(min(2.0, 0.1 * 1.5 ** min(10, attempt)))
+
+    def _on_ack(self, topic: str, payload: bytes) -> None:
+        try:
+            device_id = parse_device_topic(topic).device_id
+            ack = decode_ack(payload)
+        except Exception as exc:  # a broken ack is reported, not fatal
+            log.warning("simulator: unreadable ack on %s: %s", topic, exc)
+            return
+        if ack.seq is not None:
+            self._unacked.pop((device_id, ack.seq), None)
+        with self._acks_lock:
+            self._acks.append((device_id, ack))
+
+    def _connection_of(self, device_id: str) -> int:
+        return zlib.crc32(device_id.encode()) % self.connections
+
+    async def _send(self, items: list[Outgoing]) -> None:
+        for item in items:
+            kind = item.message.event_kind
+            topic = device_topic(item.device_id, channel_for(kind))
+            payload = encode_device_message(item.message, json=item.json)
+            if kind.is_alarm:
+                if len(self._unacked) >= self.max_unacked:
+                    raise OverflowError(f"simulator: {self.max_unacked} alarms unacknowledged")
+                self._unacked[(item.device_id, item.message.seq)] = _Unacked(topic, payload, time.monotonic())
+            await self._publish(item.device_id, topic, payload, qos=1 if kind.is_alarm else 0)
+            self.published += 1
+
+    async def _publish(self, device_id: str, topic: str, payload: bytes, *, qos: int) -> bool:
+        client = self._clients[self._connection_of(device_id)]
+        if client is None:
+            return False  # an alarm is published again by the retry loop; an event is lost, as on a real network
+        try:
+            if qos:
+                await client.publish(topic, payload, qos=qos, timeout=10)
+            else:
+                await client.publish(topic, payload, qos=0)
+            return True
+        except aiomqtt.MqttError:
+            return False
+
+    async def _retry(self) -> None:
+        while True:
+            await asyncio.sleep(self.retry_s / 2)  # the retry period itself
+            now = time.monotonic()
+            for (device_id, _seq), pending in list(self._unacked.items()):
+                if now - pending.sent_at >= self.retry_s:
+                    pending.sent_at, pending.tries = now, pending.tries + 1
+                    self.republished += 1
+                    await self._publish(device_id, pending.topic, pending.payload, qos=1)

@@ -1,0 +1,140 @@
+"""The command line over a real broker: provision, run with a bridge, simulate through the broker."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from actors.broker import Mosquitto, free_port
+from engine.citygen import generate_city_dict
+from tests.mqtt.conftest import SMALL
+from tests.mqtt.helpers import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+
+
+def redband(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "simulation.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=ENV, timeout=timeout)
+
+
+@pytest.fixture
+def city_file(tmp_path) -> Path:
+    path = tmp_path / "city.toml"
+    path.write_text(tomli_w.dumps(generate_city_dict(SMALL)))
+    return path
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.mqtt
+def test_mqtt_config_writes_the_broker_files_and_keeps_issued_passwords(city_file, tmp_path):
+    out = tmp_path / "broker"
+    done = redband("mqtt-config", "--city", str(city_file), "--out", str(out), "--port", "18830")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["acl", "credentials.csv", "mosquitto.conf",
+                                                                     "passwd"]
+    conf = (out / "mosquitto.conf").read_text()
+    for line in ("listener 18830 127.0.0.1", "allow_anonymous false", f"password_file {out.resolve()}/passwd",
+                 f"acl_file {out.resolve()}/acl", "persistence true"):
+        assert line in conf.splitlines()
+    rows = read_csv(out / "credentials.csv")
+    assert list(rows[0]) == ["device_id", "kind", "site_id", "username", "password"]
+    devices = [r for r in rows if r["kind"] not in ("bridge", "simulator")]
+    assert len(devices) == len(generate_city_dict(SMALL)["devices"])
+    assert [r["username"] for r in rows if r["kind"] == "bridge"] == ["redband-bridge"]
+    assert not any(r["kind"] == "simulator" for r in rows)  # only when asked for
+    box = next(r for r in devices if r["kind"] == "panic_box")
+    acl = (out / "acl").read_text()
+    assert f"user {box['username']}\ntopic read rb/v1/site/{box['site_id']}/notice" in acl
+    assert "pattern write rb/v1/dev/%u/alarm" in acl and "pattern read rb/v1/dev/%u/ack" in acl
+    passwd = (out / "passwd").read_text()
+    assert box["password"] not in passwd and f"{box['username']}:$7$101$" in passwd
+    # provisioning again (say, with the simulator user) keeps every password already issued
+    again = redband("mqtt-config", "--city", str(city_file), "--out", str(out), "--simulator")
+    assert again.returncode == 0, again.stderr
+    rows_again = {r["username"]: r["password"] for r in read_csv(out / "credentials.csv")}
+    assert all(rows_again[r["username"]] == r["password"] for r in rows)
+    assert "redband-sim" in rows_again
+
+
+def test_bad_inputs_are_refused_by_name(city_file, tmp_path):
+    bad_url = redband("run", "--city", str(city_file), "--mqtt", "http://x:y@localhost:1883")
+    assert bad_url.returncode == 2 and "error: mqtt: expected a URL like mqtt://USER:PASS@HOST:PORT" in bad_url.stderr
+    bad_city = tmp_path / "bad.toml"
+    bad_city.write_text('[city]\nid = "x"\n')
+    done = redband("mqtt-config", "--city", str(bad_city), "--out", str(tmp_path / "b"))
+    assert done.returncode == 2 and done.stderr.startswith(f"error: {bad_city}")
+
+
+SCENARIO = """
+name = "Panic through the broker"
+duration_s = 3
+[city]
+file = "{city}"
+[[events]]
+at_s = 0
+device = "S0001-panic1"
+kind = "school.panic"
+data = {{ zone = "gym" }}
+[[events]]
+at_s = 0.5
+device = "S0001-panic1"
+kind = "heartbeat"
+count = 3
+every_s = 0.5
+[[events]]
+at_s = 1
+device = "C0001-door1"
+kind = "school.panic"
+"""
+
+
+@pytest.mark.ray
+@pytest.mark.mqtt
+def test_run_with_a_bridge_and_simulate_through_the_broker(city_file, tmp_path):
+    out = tmp_path / "broker"
+    port = free_port()
+    assert redband("mqtt-config", "--city", str(city_file), "--out", str(out), "--port", str(port),
+                   "--simulator").returncode == 0
+    password = {r["username"]: r["password"] for r in read_csv(out / "credentials.csv")}
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(SCENARIO.format(city=city_file))
+    log = tmp_path / "run.log"
+    with Mosquitto(out / "mosquitto.conf", port=port), log.open("w") as log_out:
+        run = subprocess.Popen([sys.executable, "-m", "simulation.cli", "run", "--city", str(city_file),
+                                "--journal-dir", str(tmp_path / "journal"),
+                                "--mqtt", f"mqtt://redband-bridge:{password['redband-bridge']}@127.0.0.1:{port}"],
+                               stdout=log_out, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV)
+        try:
+            wait_until(lambda: "engine running" in log.read_text() or run.poll() is not None, timeout_s=120,
+                       what="the engine to start", every_s=0.2)
+            assert run.poll() is None, log.read_text()[-3000:]
+            assert "1 MQTT bridge(s) on mqtt://redband-bridge:***@127.0.0.1" in log.read_text()
+            assert password["redband-bridge"] not in log.read_text()
+            done = redband("simulate", str(scenario), "--json", "--mqtt",
+                           f"mqtt://redband-sim:{password['redband-sim']}@127.0.0.1:{port}")
+            result = json.loads(done.stdout)
+            assert result["events_sent"] == 5 and result["lost"] == 0, result
+            # the door cannot raise a school panic: refused by name, and not lost
+            assert result["refusals"] == ["C0001-door1 seq 1: kind: school.panic is not sent by a door"]
+            wait_until(lambda: "S0001-panic1#1" in log.read_text(), timeout_s=10, what="the incident in the log")
+            run.send_signal(signal.SIGINT)
+            assert run.wait(timeout=60) == 0
+        finally:
+            if run.poll() is None:
+                run.kill()
+    text = log.read_text()
+    assert "S0001-panic1#1" in text and "raised" in text and "redband engine stopped" in text
