@@ -31,7 +31,8 @@ def test_simulate_school_panic_json_shows_the_escalation_chain():
     escalations = [r for r in out["timeline"] if r["event"] == "escalated" and r["level"] == "command_center"]
     assert len(escalations) == 1 and abs(escalations[0]["t_s"] - 30.0) <= 0.05
     assert all(set(r) == {"t_s", "incident", "kind", "event", "level", "target"} for r in out["timeline"])
-    assert all(set(e) == {"name", "passed", "detail"} for e in out["expectations"])
+    assert all(set(e) == {"name", "passed", "skipped", "detail"} for e in out["expectations"])
+    assert out["refusals"] == []
 
 
 @pytest.mark.ray
