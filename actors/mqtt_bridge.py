@@ -36,7 +36,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from protocols.batch import DeviceAck, Ingest, IngestResult, StateChange
-from protocols.endpoint import MqttEndpoint
+from protocols.endpoint import NO_DELAY, MqttEndpoint
 from protocols.inbound import EventIn, Refused, StateIn, classify
 from protocols.replies import Notice, ack_of, encode_ack, encode_command, encode_notice, nak
 from protocols.topics import Channel, device_topic, notice_topic, subscription
@@ -169,7 +169,8 @@ class MqttBridge:
         return aiomqtt.Client(
             o.endpoint.host, o.endpoint.port, username=o.endpoint.username, password=o.endpoint.password,
             identifier=f"redband-{o.bridge_id}-{lane.value}", protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=False, properties=props, keepalive=o.keepalive_s, timeout=o.connect_timeout_s,
+            clean_start=False, properties=props, socket_options=NO_DELAY, keepalive=o.keepalive_s,
+            timeout=o.connect_timeout_s,
             queue_type=queue_type, max_queued_incoming_messages=o.max_queued_messages, max_queued_outgoing_messages=o.max_queued_messages,
         )
 

@@ -126,6 +126,9 @@ max_inflight_messages 200
 max_packet_size 16384
 max_keepalive 300
 
+# small packets (acks, alarms) go out at once instead of waiting on Nagle's algorithm (~40 ms)
+set_tcp_nodelay true
+
 log_type error
 log_type warning
 log_type notice

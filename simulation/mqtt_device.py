@@ -19,7 +19,7 @@ import time
 import aiomqtt
 
 from protocols.device import encode_device_message, make_message
-from protocols.endpoint import MqttEndpoint, parse_mqtt_url
+from protocols.endpoint import NO_DELAY, MqttEndpoint, parse_mqtt_url
 from protocols.kinds import EventKind
 from protocols.replies import Ack, decode_ack
 from protocols.topics import Channel, DeviceState, channel_for, device_topic
@@ -53,7 +53,8 @@ class MqttDevice:
             try:
                 async with aiomqtt.Client(self.endpoint.host, self.endpoint.port, username=self.endpoint.username,
                                           password=self.endpoint.password, identifier=f"dev-{self.device_id}",
-                                          will=will, keepalive=self.keepalive_s, timeout=10) as client:
+                                          will=will, keepalive=self.keepalive_s, timeout=10,
+                                          socket_options=NO_DELAY) as client:
                     await client.subscribe(device_topic(self.device_id, Channel.ACK), qos=1)
                     await client.subscribe(device_topic(self.device_id, Channel.CMD), qos=1)
                     await client.publish(device_topic(self.device_id, Channel.STATE), DeviceState.ONLINE.value,

@@ -20,7 +20,7 @@ import aiomqtt
 import uvloop
 
 from protocols.device import DeviceMessage, encode_device_message
-from protocols.endpoint import MqttEndpoint
+from protocols.endpoint import NO_DELAY, MqttEndpoint
 from protocols.replies import Ack, decode_ack
 from protocols.topics import Channel, channel_for, device_topic, parse_device_topic, subscription
 
@@ -121,7 +121,8 @@ class Fleet:
     def _client(self, identifier: str) -> aiomqtt.Client:
         e = self.endpoint
         return aiomqtt.Client(e.host, e.port, username=e.username, password=e.password, identifier=identifier,
-                              keepalive=30, timeout=10, max_queued_outgoing_messages=self.max_unacked)
+                              keepalive=30, timeout=10, socket_options=NO_DELAY,
+                              max_queued_outgoing_messages=self.max_unacked)
 
     async def _publisher(self, index: int, connected: asyncio.Event) -> None:
         attempt = 0
