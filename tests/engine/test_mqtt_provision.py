@@ -7,7 +7,13 @@ import hashlib
 from pathlib import Path
 
 from engine.citygen import generate_city
-from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, broker_files, hash_password, read_credentials
+from engine.mqtt_provision import (
+    BRIDGE_USER,
+    SIMULATOR_USER,
+    broker_files,
+    hash_password,
+    read_credentials,
+)
 from tests.engine.helpers import SMALL
 
 
