@@ -330,9 +330,14 @@ class MqttBridge:
         self._notices.put_nowait((site_id, notice))
 
     def statistics(self) -> dict:
+        lanes = {lane.value: _as_dict(s) for lane, s in self.stats.items()}
+        for lane, queue in self._queues.items():
+            lanes[lane.value]["queue_overflowed"] = getattr(queue, "overflowed", 0)
+            lanes[lane.value]["queued"] = queue.qsize()
         return {
             "bridge_id": self.options.bridge_id,
-            "lanes": {lane.value: _as_dict(s) for lane, s in self.stats.items()},
+            "cpu_s": round(time.process_time(), 3),
+            "lanes": lanes,
             "commands_sent": self.commands_sent,
             "notices_sent": self.notices_sent,
         }
@@ -349,7 +354,15 @@ def _recording_queue(queues: dict, lane: Channel) -> type[asyncio.Queue]:
     class LaneQueue(asyncio.Queue):
         def __init__(self, maxsize: int = 0) -> None:
             super().__init__(maxsize)
+            self.overflowed = 0
             queues[lane] = self
+
+        def put_nowait(self, item) -> None:
+            try:
+                super().put_nowait(item)
+            except asyncio.QueueFull:  # aiomqtt discards the message; we count it
+                self.overflowed += 1
+                raise
 
     return LaneQueue
 
