@@ -101,15 +101,16 @@ def backoff_s(attempt: int, *, cap_s: float, rng: random.Random = random._inst) 
 
 
 class _JsonDevices:
-    """Which devices speak JSON (so commands reach them in their own encoding); bounded, LRU."""
+    """Which devices speak JSON (so commands reach them in their own encoding); bounded, oldest out first."""
 
     def __init__(self, limit: int = 200_000) -> None:
         self._seen: OrderedDict[str, bool] = OrderedDict()
         self._limit = limit
 
     def note(self, device_id: str, is_json: bool) -> None:
+        if self._seen.get(device_id) is is_json:
+            return  # the common case, once per message: nothing to change
         self._seen[device_id] = is_json
-        self._seen.move_to_end(device_id)
         if len(self._seen) > self._limit:
             self._seen.popitem(last=False)
 

@@ -121,7 +121,8 @@ def run(args) -> dict:
     with Mosquitto(work / "broker" / "mosquitto.conf", port=port) as broker:
         engine = Engine(city, default_policies(), EngineOptions(
             precinct_hosts=args.hosts, realtime=True, journal_dir=str(work / "journal"),
-            mqtt=MqttEndpoint("127.0.0.1", port, BRIDGE_USER, password[BRIDGE_USER]), bridges=args.bridges)).start()
+            mqtt=MqttEndpoint("127.0.0.1", port, BRIDGE_USER, password[BRIDGE_USER]), bridges=args.bridges,
+            bridge={"max_in_flight_batches": args.inflight, "batch_window_s": args.window_ms / 1000})).start()
         try:
             bare = subprocess.Popen([args.subscriber_python, str(ROOT / "benchmarks" / "bare_subscriber.py"),
                                      "--port", str(port), "--user", BRIDGE_USER, "--password",
@@ -181,6 +182,8 @@ def run(args) -> dict:
         "seconds": args.seconds,
         "publishers": args.publishers,
         "bridges": args.bridges,
+        "bridge_in_flight_batches": args.inflight,
+        "batch_window_ms": args.window_ms,
         "hosts": len(engine.placement.hosts),
         "devices": len(city.devices),
         "published": published,
@@ -209,6 +212,8 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--bridges", type=int, default=1)
     parser.add_argument("--hosts", type=int, default=2)
+    parser.add_argument("--inflight", type=int, default=4, help="batches in flight per bridge lane")
+    parser.add_argument("--window-ms", type=float, default=2.0, help="a batch closes this long after its first event")
     parser.add_argument("--communities", type=int, default=400)
     parser.add_argument("--alarms-per-s", type=float, default=20)
     parser.add_argument("--subscriber-python", default=sys.executable)
