@@ -212,7 +212,7 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--bridges", type=int, default=1)
     parser.add_argument("--hosts", type=int, default=2)
-    parser.add_argument("--inflight", type=int, default=4, help="batches in flight per bridge lane")
+    parser.add_argument("--inflight", type=int, default=1, help="bulk-lane batches in flight per bridge")
     parser.add_argument("--window-ms", type=float, default=2.0, help="a batch closes this long after its first event")
     parser.add_argument("--communities", type=int, default=400)
     parser.add_argument("--alarms-per-s", type=float, default=20)
