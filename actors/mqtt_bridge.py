@@ -43,6 +43,8 @@ from protocols.topics import Channel, device_topic, notice_topic, subscription
 
 log = logging.getLogger(__name__)
 
+YIELD_EVERY = 256
+
 
 class Sink(Protocol):
     """Where the bridge sends what devices said, and where it finds what to say to them."""
@@ -74,6 +76,9 @@ class BridgeOptions:
     command_poll_s: float = 0.05
     poll_commands: bool = True
     ack_qos: int = 1
+    lanes: tuple[str, ...] = ("alarm", "evt")
+    """Which lanes this bridge process runs: the engine gives the alarm lane a process of its own, so an
+    alarm never waits for the bulk lane's parsing (one event loop, one GIL)."""
 
 
 @dataclass(slots=True)
@@ -126,7 +131,7 @@ class MqttBridge:
         self.options = options
         self.sink = sink
         self.known_device = known_device
-        self.stats = {Channel.ALARM: LaneStats(), Channel.EVT: LaneStats()}
+        self.stats = {Channel(lane): LaneStats() for lane in options.lanes}
         self.commands_sent = 0
         self.notices_sent = 0
         self._json = _JsonDevices()
@@ -140,11 +145,13 @@ class MqttBridge:
     async def run(self) -> None:
         """Run both lanes (and the command poller) until :meth:`stop`."""
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._lane(Channel.ALARM, [subscription(Channel.ALARM, share_group=self._group)]))
-            tasks.create_task(self._lane(Channel.EVT, [subscription(Channel.EVT, share_group=self._group),
-                                                        subscription(Channel.STATE, share_group=self._group)]))
-            if self.options.poll_commands:
-                tasks.create_task(self._commands())
+            if Channel.ALARM in self.stats:
+                tasks.create_task(self._lane(Channel.ALARM, [subscription(Channel.ALARM, share_group=self._group)]))
+            if Channel.EVT in self.stats:
+                tasks.create_task(self._lane(Channel.EVT, [subscription(Channel.EVT, share_group=self._group),
+                                                            subscription(Channel.STATE, share_group=self._group)]))
+                if self.options.poll_commands:  # commands and notices leave on the bulk connection
+                    tasks.create_task(self._commands())
             tasks.create_task(self._stop_all_on_request())
 
     def stop(self) -> None:
@@ -224,6 +231,8 @@ class MqttBridge:
                     while len(pending.items) + len(pending.states) < batch_max:
                         if queue.qsize():  # what is already here needs no waiting
                             self._take(lane, queue.get_nowait(), pending)
+                            if len(pending.items) % YIELD_EVERY == 0:
+                                await asyncio.sleep(0)  # let the socket readers and acks run in between
                             continue
                         left = closes_at - time.monotonic()
                         if left <= 0:

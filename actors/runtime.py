@@ -49,6 +49,8 @@ class EngineOptions:
     mqtt: MqttEndpoint | None = None
     """Start MQTT bridges on this broker (as the bridge user)."""
     bridges: int = 1
+    alarm_process: bool = True
+    """Each bridge's alarm lane in a process of its own (the bulk lane's parsing never delays an alarm)."""
     bridge: dict = field(default_factory=dict)
     """Overrides of :class:`actors.mqtt_bridge.BridgeOptions` (batch sizes, backoff cap, ...)."""
 
@@ -102,17 +104,22 @@ class Engine:
             )
         ray.get([h.connect.remote(self.hosts) for h in self.hosts.values()], timeout=START_TIMEOUT_S)
         if self.options.mqtt is not None:
-            self.start_bridges(self.options.mqtt, count=self.options.bridges, **self.options.bridge)
+            self.start_bridges(self.options.mqtt, count=self.options.bridges, alarm_process=self.options.alarm_process,
+                               **self.options.bridge)
         return self
 
     def start_bridges(self, endpoint: MqttEndpoint, *, count: int = 1, first_index: int = 0,
-                      **overrides) -> list:
-        """Start ``count`` bridge processes on the shared subscription; the first one also carries device
-        commands and notices. Waits until each has both lanes connected."""
+                      alarm_process: bool = True, **overrides) -> list:
+        """Start ``count`` bridges on the shared subscription, each its bulk lane in one process and (with
+        ``alarm_process``) its alarm lane in another; bridge ``b0`` also carries device commands and notices.
+        Waits until every lane is connected."""
+        lane_sets = [("evt",), ("alarm",)] if alarm_process else [("alarm", "evt")]
         started = []
         for index in range(first_index, first_index + count):
-            options = BridgeOptions(endpoint, bridge_id=f"b{index}", poll_commands=index == 0, **overrides)
-            started.append(BridgeActor.options(num_cpus=0).remote(options, self.placement, self.hosts))
+            for lanes in lane_sets:
+                options = BridgeOptions(endpoint, bridge_id=f"b{index}", poll_commands=index == 0, lanes=lanes,
+                                        **overrides)
+                started.append(BridgeActor.options(num_cpus=0).remote(options, self.placement, self.hosts))
         ready = ray.get([b.wait_connected.remote(START_TIMEOUT_S) for b in started], timeout=START_TIMEOUT_S + 10)
         self.bridges += started
         if not all(ready):
@@ -128,13 +135,23 @@ class Engine:
                 ray.kill(bridge)
 
     def bridge_statistics(self) -> list[dict]:
+        """One entry per bridge process: its id, CPU seconds and the counters of the lanes it runs."""
         return ray.get([b.statistics.remote() for b in self.bridges], timeout=CALL_TIMEOUT_S)
+
+    def lane_statistics(self, lane: str) -> dict:
+        """One lane's counters summed over every bridge process."""
+        total: dict = {}
+        for stats in self.bridge_statistics():
+            for name, value in stats["lanes"].get(lane, {}).items():
+                if not isinstance(value, bool):
+                    total[name] = total.get(name, 0) + value
+        return total
 
     def post_notice(self, site_id: str, notice: Notice) -> None:
         """A notice for a site's door screens, retained on its notice topic (needs a bridge)."""
         if not self.bridges:
             raise RuntimeError("no MQTT bridge is running")
-        ray.get(self.bridges[0].post_notice.remote(site_id, notice), timeout=CALL_TIMEOUT_S)
+        ray.get(self.bridges[0].post_notice.remote(site_id, notice), timeout=CALL_TIMEOUT_S)  # b0's bulk lane
 
     def stop(self) -> None:
         """Stop the bridges, then every host (their journals close cleanly)."""

@@ -224,7 +224,7 @@ def cmd_run(args) -> int:
     engine.start()
     print(f"redband engine running: city {city.id} ({', '.join(f'{n} {k}' for k, n in city.summary().items())}), "
           f"hosts {', '.join(engine.placement.hosts)}; journal in {args.journal_dir}"
-          f"{f'; {len(engine.bridges)} MQTT bridge(s) on {mqtt!r}' if mqtt else ''}. Ctrl-C stops.", flush=True)
+          f"{f'; {args.bridges} MQTT bridge(s) on {mqtt!r}' if mqtt else ''}. Ctrl-C stops.", flush=True)
     try:
         while not stop.wait(0.2):
             for change in engine.take_changes():

@@ -19,3 +19,20 @@ def test_core_throughput_quick_prints_its_figures():
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     assert figures["accounted"] == figures["events"] == 20_000 and figures["lost"] == 0
     assert figures["core_events_per_s"] > 0
+
+
+@pytest.mark.ray
+@pytest.mark.mqtt
+def test_mqtt_ingest_quick_prints_its_figures():
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.mqtt_ingest", "--quick"], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["published"] == figures["expected"] == figures["engine_accepted"] == 3000
+    assert figures["lost"] == 0 and figures["bare_subscriber"]["count"] == 3000
+    assert figures["end_to_end_events_per_s"] > 0 and figures["ratio"] > 0
+    assert figures["alarms"]["published"] == figures["alarms"]["acked"] == 15
+    assert figures["alarm_publish_to_raised"]["count"] == 15 and figures["alarm_publish_to_raised"]["p99_ms"] > 0
+    lanes = {lane: stats for process in figures["bridge_stats"] for lane, stats in process["lanes"].items()}
+    assert lanes["alarm"]["received"] == 15 and lanes["evt"]["received"] == 3000  # measured apart: own lanes
+    assert len(figures["bridge_stats"]) == 2  # and own processes
