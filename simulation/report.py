@@ -43,6 +43,8 @@ class RunResult:
     events_sent: int = 0
     events_accounted: int = 0
     refusals: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    """Messages the engine had seen already (acked again, never raised twice)."""
 
     @property
     def lost(self) -> int:
@@ -62,6 +64,7 @@ class RunResult:
             "events_accounted": self.events_accounted,
             "lost": self.lost,
             "refusals": list(self.refusals),
+            "duplicates": self.duplicates,
         }
 
 
