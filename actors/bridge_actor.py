@@ -17,7 +17,14 @@ import uvloop
 from actors.mqtt_bridge import BridgeOptions, MqttBridge, run_until_stopped
 from actors.routing import merge_results, split_by_host, states_by_host
 from engine.placement import Placement
-from protocols.batch import Ingest, IngestResult, StateChange, decode_result, encode_ingest, encode_states
+from protocols.batch import (
+    Ingest,
+    IngestResult,
+    StateChange,
+    decode_result,
+    encode_ingest,
+    encode_states,
+)
 from protocols.replies import Notice
 from protocols.topics import notice_topic
 

@@ -22,7 +22,14 @@ from engine.host import HostConfig, HostCore
 from engine.journal import MemoryJournal
 from engine.policy import PolicySet
 from engine.topology import City
-from protocols.batch import decode_host_batch, decode_ingest, decode_states, encode_changes, encode_host_batch, encode_result
+from protocols.batch import (
+    decode_host_batch,
+    decode_ingest,
+    decode_states,
+    encode_changes,
+    encode_host_batch,
+    encode_result,
+)
 from protocols.records import OperatorCommand
 
 log = logging.getLogger(__name__)
@@ -71,6 +78,9 @@ class HostActor:
             return {"ok": False, "error": str(exc), "error_type": type(exc).__name__, "record": None}
         self._wake.set()
         return {"ok": True, "error": "", "error_type": "", "record": record}
+
+    async def command_device(self, device_id: str, command: str, args: dict, actor: str) -> None:
+        self._core.command_device(device_id, command, args, actor=actor, now_s=self._clock.now_s())
 
     async def advance_to(self, t_s: float) -> dict[str, bytes]:
         """Virtual time: move the clock to ``t_s`` firing each due deadline at its own time; return the

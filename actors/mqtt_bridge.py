@@ -27,7 +27,6 @@ import contextlib
 import logging
 import random
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,7 +37,14 @@ from paho.mqtt.properties import Properties
 from protocols.batch import DeviceAck, Ingest, IngestResult, StateChange
 from protocols.endpoint import NO_DELAY, MqttEndpoint
 from protocols.inbound import EventIn, Refused, StateIn, classify
-from protocols.replies import Notice, ack_of, encode_ack, encode_command, encode_notice, nak
+from protocols.replies import (
+    Notice,
+    ack_of,
+    encode_ack,
+    encode_command,
+    encode_notice,
+    nak,
+)
 from protocols.topics import Channel, device_topic, notice_topic, subscription
 
 log = logging.getLogger(__name__)
@@ -111,24 +117,6 @@ def backoff_s(attempt: int, *, cap_s: float, rng: random.Random = random._inst) 
     return rng.uniform(0.0, min(cap_s, 1.5 ** min(10, attempt)))
 
 
-class _JsonDevices:
-    """Which devices speak JSON (so commands reach them in their own encoding); bounded, oldest out first."""
-
-    def __init__(self, limit: int = 200_000) -> None:
-        self._seen: OrderedDict[str, bool] = OrderedDict()
-        self._limit = limit
-
-    def note(self, device_id: str, is_json: bool) -> None:
-        if self._seen.get(device_id) is is_json:
-            return  # the common case, once per message: nothing to change
-        self._seen[device_id] = is_json
-        if len(self._seen) > self._limit:
-            self._seen.popitem(last=False)
-
-    def get(self, device_id: str) -> bool:
-        return self._seen.get(device_id, False)
-
-
 class MqttBridge:
     def __init__(self, options: BridgeOptions, sink: Sink, *, known_device=None) -> None:
         self.options = options
@@ -139,7 +127,6 @@ class MqttBridge:
         self.notices_sent = 0
         self.naks_dropped = 0
         self._nak_tasks: set[asyncio.Task] = set()
-        self._json = _JsonDevices()
         self._clients: dict[Channel, aiomqtt.Client] = {}
         self._queues: dict[Channel, asyncio.Queue] = {}
         self._stopping = asyncio.Event()
@@ -268,8 +255,7 @@ class MqttBridge:
         if isinstance(inbound, EventIn):
             key = (inbound.device_id, inbound.message.seq)
             pending.json_of[key] = inbound.json
-            self._json.note(inbound.device_id, inbound.json)
-            pending.items.append(Ingest(inbound.device_id, inbound.message, int(time.time() * 1000)))
+            pending.items.append(Ingest(inbound.device_id, inbound.message, int(time.time() * 1000), inbound.json))
         elif isinstance(inbound, StateIn):
             pending.states.append(inbound.change)
         elif isinstance(inbound, Refused):
@@ -341,10 +327,10 @@ class MqttBridge:
                 commands = await self.sink.take_device_commands()
             except Exception:
                 log.exception("bridge %s: could not fetch device commands", self.options.bridge_id)
-                continue
+                commands = []
             for command in commands:
                 payload = encode_command(command.command, dict(command.args), int(command.at_s * 1000),
-                                         json=self._json.get(command.device_id))
+                                         json=command.json)  # the device's own encoding, known to its host
                 if await self._publish(client, device_topic(command.device_id, Channel.CMD), payload, qos=1):
                     self.commands_sent += 1
             while not self._notices.empty():

@@ -19,12 +19,19 @@ import ray
 from actors.bridge_actor import BridgeActor
 from actors.host_actor import HostActor
 from actors.mqtt_bridge import BridgeOptions
+from actors.routing import merge_results, split_by_host
+from engine.errors import UnknownDevice
 from engine.host import Change, HostConfig
 from engine.placement import CC_HOST, Placement
 from engine.policy import PolicySet
 from engine.topology import City
-from actors.routing import merge_results, split_by_host
-from protocols.batch import Ingest, IngestResult, decode_changes, decode_result, encode_ingest
+from protocols.batch import (
+    Ingest,
+    IngestResult,
+    decode_changes,
+    decode_result,
+    encode_ingest,
+)
 from protocols.endpoint import MqttEndpoint
 from protocols.records import IncidentRecord, OperatorCommand
 from protocols.replies import Notice
@@ -152,6 +159,16 @@ class Engine:
         if not self.bridges:
             raise RuntimeError("no MQTT bridge is running")
         ray.get(self.bridges[0].post_notice.remote(site_id, notice), timeout=CALL_TIMEOUT_S)  # b0's bulk lane
+
+    def command_device(self, device_id: str, cmd: str, args: dict | None = None, *, actor: str = "operator") -> None:
+        """A command for one device (e.g. ``open_door``), audited by the device's host and carried by the
+        bridge to ``rb/v1/dev/{id}/cmd`` in the device's own encoding. An unknown device raises
+        :class:`UnknownDevice`."""
+        host = self.placement.host_for_device(device_id)
+        if host is None:
+            raise UnknownDevice(device_id)
+        ray.get(self.hosts[host].command_device.remote(device_id, cmd, dict(args or {}), actor),
+                timeout=CALL_TIMEOUT_S)
 
     def stop(self) -> None:
         """Stop the bridges, then every host (their journals close cleanly)."""

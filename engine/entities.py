@@ -51,7 +51,7 @@ class DeviceEntity:
     """One device's own state. ~200 bytes until it raises alarms."""
 
     __slots__ = ("device", "last_event_seq", "event_window", "alarm_seqs", "last_seen_s", "offline", "door_open_since_s",
-                 "offline_incident", "position")
+                 "offline_incident", "position", "speaks_json")
 
     def __init__(self, device: Device) -> None:
         self.device = device
@@ -63,6 +63,7 @@ class DeviceEntity:
         self.door_open_since_s: float | None = None
         self.offline_incident: str | None = None
         self.position: tuple[float, float] | None = None
+        self.speaks_json = False  # the encoding of its last accepted message; commands follow it
 
     def check_kind(self, kind: EventKind) -> SeqVerdict:
         if kind not in ALLOWED_KINDS[self.device.kind]:

@@ -59,6 +59,15 @@ class UnknownIncident(RedbandError):
         return type(self), (self.incident_id,)
 
 
+class UnknownDevice(RedbandError):
+    def __init__(self, device_id: str) -> None:
+        self.device_id = device_id
+        super().__init__(f"unknown device {device_id!r}")
+
+    def __reduce__(self):
+        return type(self), (self.device_id,)
+
+
 class Overloaded(RedbandError):
     def __init__(self, what: str, limit: int) -> None:
         self.what, self.limit = what, limit

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from engine.entities import SUPERVISED_KINDS, DeviceEntity, Responder, SeqVerdict
-from engine.errors import Overloaded, UnknownIncident
+from engine.errors import Overloaded, UnknownDevice, UnknownIncident
 from engine.incident import (
     DeviceCommand,
     Effect,
@@ -34,7 +34,12 @@ from engine.topology import City, Device
 from protocols import EventKind, Level
 from protocols.batch import DeviceAck, HostBatch, Ingest, IngestResult, StateChange
 from protocols.kinds import AckStatus, IncidentKind
-from protocols.records import HostMessage, IncidentRecord, IncidentUpdate, OperatorCommand
+from protocols.records import (
+    HostMessage,
+    IncidentRecord,
+    IncidentUpdate,
+    OperatorCommand,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +83,8 @@ class DeviceCommandOut:
     command: str
     args: dict
     at_s: float
+    json: bool = False
+    """Encode it as JSON: the device last spoke JSON."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +181,7 @@ class HostCore:
             verdict = entity.check_event_seq(message.seq)
         if verdict.status is not AckStatus.ACK:
             return verdict, True
+        entity.speaks_json = item.json
         self._seen(entity, now_s)
         if is_alarm:
             incident_id = self._raise_or_repeat(entity.device, IncidentKind(kind.value), now_s, seq=message.seq,
@@ -323,10 +331,21 @@ class HostCore:
             self._counters["changes_dropped"] += 1
         self.changes.append(change)
 
+    def command_device(self, device_id: str, command: str, args: dict, *, actor: str, now_s: float) -> None:
+        """An operator's command for a device of this host (say, a remote door open): audited, then sent."""
+        if self._device(device_id) is None:
+            raise UnknownDevice(device_id)
+        self._audit(now_s, actor, "device.command", device_id, command, self.city.devices[device_id].precinct_id,
+                    detail=str(args)[:200])
+        self._command_device(DeviceCommand(device_id, command, dict(args)), now_s)
+        self._flush()
+
     def _command_device(self, command: DeviceCommand, now_s: float) -> None:
         if len(self.device_commands) == self.device_commands.maxlen:
             self._counters["device_commands_dropped"] += 1
-        self.device_commands.append(DeviceCommandOut(command.device_id, command.command, command.args, now_s))
+        entity = self.devices.get(command.device_id)
+        self.device_commands.append(DeviceCommandOut(command.device_id, command.command, command.args, now_s,
+                                                     json=entity.speaks_json if entity else False))
 
     def _send(self, host_id: str, message: HostMessage) -> None:
         self.outbox.setdefault(host_id, []).append(message)

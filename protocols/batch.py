@@ -23,6 +23,8 @@ class Ingest(Struct, frozen=True, array_like=True):
     device_id: str
     message: AnyDeviceMessage  # type: ignore[valid-type]
     received_ms: int = 0
+    json: bool = False
+    """The device spoke JSON: its acks and commands go back in JSON."""
 
 
 class DeviceAck(Struct, frozen=True, array_like=True):

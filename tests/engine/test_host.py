@@ -1,6 +1,10 @@
+import pytest
+
+from engine.errors import UnknownDevice
 from engine.journal import MemoryJournal
-from protocols.batch import StateChange
 from protocols import IncidentState, Level, TimelineEvent
+from protocols.batch import Ingest, StateChange
+from protocols.device import make_message
 from protocols.kinds import AckStatus, IncidentKind
 from protocols.records import Action, OperatorCommand
 from tests.engine.helpers import Pair
@@ -220,3 +224,20 @@ def test_refused_command_is_audited():
     row = pair.journal.audit[-1]
     assert (row.actor, row.action, row.subject, row.outcome) == ("mallory", "acknowledge", incident_id, "refused")
     assert "never notified" in row.detail
+
+
+def test_device_commands_follow_the_devices_encoding_and_operator_commands_are_audited():
+    pair = Pair()
+    box = pair.device("panic_box")
+    message = make_message("school.panic", seq=1, ts=0)
+    pair.host.ingest([Ingest(box, message, 0, json=True)], now_s=0.0)
+    (siren,) = pair.host.take_device_commands()
+    assert (siren.device_id, siren.command, siren.json) == (box, "siren", True)
+    door = pair.device("door")
+    pair.host.command_device(door, "open_door", {"by": "duty"}, actor="P1-station-duty", now_s=1.0)
+    (opened,) = pair.host.take_device_commands()
+    assert (opened.command, opened.args, opened.json) == ("open_door", {"by": "duty"}, False)
+    assert any(r.action == "device.command" and r.subject == door and r.actor == "P1-station-duty"
+               for r in pair.journal.audit)
+    with pytest.raises(UnknownDevice):
+        pair.host.command_device("ghost", "open_door", {}, actor="x", now_s=1.0)

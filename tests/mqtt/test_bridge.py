@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from engine.errors import UnknownDevice
 from protocols.kinds import IncidentKind
 from protocols.replies import Notice, decode_command, decode_notice
 from tests.mqtt.helpers import Inbox, pub, wait_until
@@ -101,3 +102,31 @@ def test_notices_are_retained_per_site_and_readable_only_by_that_sites_devices(b
     other_site_door = next(d.id for d in broker.city.devices.values() if d.kind == "door" and d.site_id != site)
     spy = Inbox(broker, other_site_door, f"rb/v1/site/{site}/notice")
     assert not spy.subscribed or spy.read(1, timeout_s=1) == []
+
+
+def test_an_operator_command_reaches_the_device_in_its_own_encoding(broker, engine):
+    door = broker.device("door")
+    commands = Inbox(broker, door, f"rb/v1/dev/{door}/cmd")
+    acks = Inbox(broker, door, f"rb/v1/dev/{door}/ack")
+    pub(broker, door, f"rb/v1/dev/{door}/alarm", {"seq": 3, "ts": 1, "kind": "door.forced"})  # the door speaks JSON
+    acks.read_json(1)
+    engine.command_device(door, "open_door", {"by": "P1-station-duty"})
+    payloads = commands.read(1)
+    assert payloads and payloads[0].startswith(b"{")
+    command = decode_command(payloads[0])
+    assert (command.cmd, command.args) == ("open_door", {"by": "P1-station-duty"})
+    with pytest.raises(UnknownDevice):
+        engine.command_device("ghost-1", "open_door")
+
+
+def test_alarms_published_while_the_bridge_is_away_arrive_when_it_returns(broker, engine):
+    """The bridge's sessions persist (clean start off, session expiry): the broker keeps the QoS 1 alarms."""
+    box = broker.device("panic_box")
+    acks = Inbox(broker, box, f"rb/v1/dev/{box}/ack")
+    engine.stop_bridges()
+    done = pub(broker, box, f"rb/v1/dev/{box}/alarm", panic(31))  # published once, never again
+    assert done.returncode == 0
+    assert engine.incident(f"{box}#31") is None
+    engine.start_bridges(broker.bridge, backoff_cap_s=1.0)
+    assert acks.read_json(1) == [{"ok": True, "seq": 31, "incident": f"{box}#31"}]
+    assert engine.incident(f"{box}#31") is not None
