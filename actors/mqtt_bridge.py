@@ -101,6 +101,7 @@ class LaneStats:
     batches: int = 0
     dropped: int = 0
     connected: bool = False
+    last_error: str = ""
 
 
 @dataclass(slots=True)
@@ -194,6 +195,7 @@ class MqttBridge:
                              self.options.endpoint)
                     await self._pump(lane, client)
             except aiomqtt.MqttError as exc:
+                stats.last_error = str(exc)
                 log.warning("bridge %s: %s lane: %s", self.options.bridge_id, lane.value, exc)
             finally:
                 stats.connected = False

@@ -57,6 +57,8 @@ class EngineOptions:
     """Start MQTT bridges on this broker (as the bridge user)."""
     bridges: int = 1
     alarm_process: bool = True
+    bridge_connect_timeout_s: float = 30.0
+    """How long ``start`` waits for the bridges' first connection before it gives up with the broker's reason."""
     """Each bridge's alarm lane in a process of its own (the bulk lane's parsing never delays an alarm)."""
     bridge: dict = field(default_factory=dict)
     """Overrides of :class:`actors.mqtt_bridge.BridgeOptions` (batch sizes, backoff cap, ...)."""
@@ -127,10 +129,14 @@ class Engine:
                 options = BridgeOptions(endpoint, bridge_id=f"b{index}", poll_commands=index == 0, lanes=lanes,
                                         **overrides)
                 started.append(BridgeActor.options(num_cpus=0).remote(options, self.placement, self.hosts))
-        ready = ray.get([b.wait_connected.remote(START_TIMEOUT_S) for b in started], timeout=START_TIMEOUT_S + 10)
+        wait_s = self.options.bridge_connect_timeout_s
+        ready = ray.get([b.wait_connected.remote(wait_s) for b in started], timeout=wait_s + START_TIMEOUT_S)
         self.bridges += started
         if not all(ready):
-            raise ConnectionError(f"MQTT bridge could not connect to {endpoint!r} in {START_TIMEOUT_S:.0f} s")
+            stats = ray.get([b.statistics.remote() for b in started], timeout=CALL_TIMEOUT_S)
+            reasons = sorted({lane["last_error"] for s in stats for lane in s["lanes"].values() if lane["last_error"]})
+            raise ConnectionError(f"MQTT bridge could not connect to {endpoint!r} in {wait_s:.0f} s: "
+                                  + ("; ".join(reasons) or "no answer"))
         return started
 
     def stop_bridges(self) -> None:
@@ -150,7 +156,7 @@ class Engine:
         total: dict = {}
         for stats in self.bridge_statistics():
             for name, value in stats["lanes"].get(lane, {}).items():
-                if not isinstance(value, bool):
+                if isinstance(value, int) and not isinstance(value, bool):
                     total[name] = total.get(name, 0) + value
         return total
 

@@ -225,8 +225,9 @@ class HostCore:
             self.scheduler.schedule(key, now_s + self._offline_after_s(device))
 
     def _offline_after_s(self, device: Device) -> float:
-        interval = device.heartbeat_s or self.config.heartbeat_interval_s
-        return interval * self.config.heartbeat_misses
+        """``interval × misses``: the device's own interval, else its kind's (policies), else the engine's."""
+        interval = device.heartbeat_s or self.policies.heartbeat_s.get(device.kind) or self.config.heartbeat_interval_s
+        return interval * (self.policies.misses or self.config.heartbeat_misses)
 
     def _door_opened(self, entity: DeviceEntity, is_open: bool, now_s: float) -> None:
         key = (HELD_OPEN, entity.device.id)

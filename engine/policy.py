@@ -8,12 +8,13 @@ one pending deadline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
 from msgspec import Meta, Struct
+from msgspec import field as struct_field
 
 from engine.tomlconf import convert, error_at, parse_toml, read_text
 from protocols import DeviceKind, Level
@@ -37,8 +38,14 @@ class _Policy(Struct, forbid_unknown_fields=True):
     device: dict[DeviceKind, "_Policy"] = {}
 
 
+class _Supervision(Struct, forbid_unknown_fields=True, frozen=True):
+    misses: Annotated[int, Meta(ge=1, le=100)] | None = None
+    heartbeat_s: dict[DeviceKind, Seconds] = {}
+
+
 class _PolicyFile(Struct, forbid_unknown_fields=True):
-    policies: dict[IncidentKind, _Policy]
+    policies: dict[IncidentKind, _Policy] = {}
+    supervision: _Supervision = struct_field(default_factory=_Supervision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,11 @@ class PolicySet:
 
     by_kind: dict[IncidentKind, Policy]
     overrides: dict[tuple[IncidentKind, DeviceKind], Policy]
+    heartbeat_s: dict[DeviceKind, float] = field(default_factory=dict)
+    """Supervision: the heartbeat interval expected of each device kind (a device's own ``heartbeat_s`` in
+    the city wins; kinds not named here use the engine's default, 30 s)."""
+    misses: int | None = None
+    """Supervision: heartbeats missed before a device is offline (None: the engine's default, 3)."""
 
     def for_incident(self, kind: IncidentKind, device_kind: DeviceKind | None = None) -> Policy:
         if device_kind is not None and (kind, device_kind) in self.overrides:
@@ -75,7 +87,8 @@ class PolicySet:
         by_kind = {**self.by_kind, **other.by_kind}
         overrides = {key: p for key, p in self.overrides.items() if key[0] not in other.by_kind}
         overrides.update(other.overrides)
-        return PolicySet(by_kind, overrides)
+        return PolicySet(by_kind, overrides, {**self.heartbeat_s, **other.heartbeat_s},
+                         other.misses if other.misses is not None else self.misses)
 
 
 DEFAULT_POLICY_FILE = "default_policies.toml"
@@ -97,7 +110,7 @@ def policies_from_text(text: str, *, file: str) -> PolicySet:
             if sub.device:
                 raise error_at(file, text, path + ("device",), "overrides do not nest")
             overrides[(kind, device_kind)] = _build(kind, sub, path, file, text)
-    return PolicySet(by_kind, overrides)
+    return PolicySet(by_kind, overrides, dict(raw.supervision.heartbeat_s), raw.supervision.misses)
 
 
 def default_policies() -> PolicySet:

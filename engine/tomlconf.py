@@ -40,7 +40,9 @@ def convert(data: dict[str, Any], type_: type[T], *, file: str, text: str | None
     try:
         return msgspec.convert(data, type_, str_keys=True)
     except msgspec.ValidationError as exc:
-        message, _, at = str(exc).partition(" - at `$")
+        raw = str(exc)
+        marker = " - at `key` in `$" if " - at `key` in `$" in raw else " - at `$"  # a bad dict key, or a value
+        message, _, at = raw.partition(marker)
         path_text = at.rstrip("`")
         path = parse_path(path_text)
         missing = re.match(r"Object missing required field `([^`]+)`", message)

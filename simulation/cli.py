@@ -221,7 +221,11 @@ def cmd_run(args) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    engine.start()
+    try:
+        engine.start()
+    except ConnectionError:
+        engine.stop()
+        raise
     print(f"redband engine running: city {city.id} ({', '.join(f'{n} {k}' for k, n in city.summary().items())}), "
           f"hosts {', '.join(engine.placement.hosts)}; journal in {args.journal_dir}"
           f"{f'; {args.bridges} MQTT bridge(s) on {mqtt!r}' if mqtt else ''}. Ctrl-C stops.", flush=True)

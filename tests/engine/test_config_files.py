@@ -10,8 +10,7 @@ from engine.policy import default_policies, load_policies, load_policy_set
 from engine.scheduler import DeadlineScheduler
 from engine.topology import city_from_dict, city_to_dict, load_city
 from protocols import Level
-from protocols.kinds import IncidentKind
-
+from protocols.kinds import DeviceKind, IncidentKind
 
 SMALL = CitySpec(precincts=2, communities=2, schools=1, kiosk_halls=1, volunteers=3)
 
@@ -112,6 +111,20 @@ def test_policy_file_overrides_only_the_kinds_it_names(tmp_path):
     policies = load_policy_set(path)
     assert policies.for_incident(IncidentKind.SCHOOL_PANIC).steps[0].ack_within_s == 5
     assert policies.for_incident(IncidentKind.KIOSK_SOS) == default_policies().for_incident(IncidentKind.KIOSK_SOS)
+
+
+def test_supervision_intervals_per_device_kind(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text("[supervision]\nmisses = 2\nheartbeat_s = { camera = 60 }\n")
+    policies = load_policy_set(path)
+    assert policies.heartbeat_s == {DeviceKind.CAMERA: 60.0} and policies.misses == 2
+    assert policies.for_incident(IncidentKind.SCHOOL_PANIC) == default_policies().for_incident(IncidentKind.SCHOOL_PANIC)
+    path.write_text("[supervision]\nheartbeat_s = { toaster = 60 }\n")
+    with pytest.raises(ConfigError, match=r"p\.toml:2: supervision\.heartbeat_s.*invalid enum value 'toaster'"):
+        load_policies(path)
+    path.write_text("[supervision]\nmisses = 0\n")
+    with pytest.raises(ConfigError, match=r"supervision\.misses: expected int >= 1"):
+        load_policies(path)
 
 
 def test_scheduler_keeps_one_live_deadline_per_key():

@@ -2,10 +2,11 @@ import pytest
 
 from engine.errors import UnknownDevice
 from engine.journal import MemoryJournal
+from engine.policy import PolicySet, default_policies
 from protocols import IncidentState, Level, TimelineEvent
 from protocols.batch import Ingest, StateChange
 from protocols.device import make_message
-from protocols.kinds import AckStatus, IncidentKind
+from protocols.kinds import AckStatus, DeviceKind, IncidentKind
 from protocols.records import Action, OperatorCommand
 from tests.engine.helpers import Pair
 
@@ -158,6 +159,18 @@ def test_states_of_unsupervised_or_unknown_devices_change_nothing():
     assert pair.host.device_states([StateChange(phone, online=False), StateChange("nope", online=False)],
                                    now_s=1.0) == 0
     assert _offline_incidents(pair) == []
+
+
+def test_supervision_interval_per_device_kind_from_the_policies():
+    policies = default_policies()
+    pair = Pair(policies=PolicySet(policies.by_kind, policies.overrides, {DeviceKind.CAMERA: 60.0}, 2))
+    camera, box = pair.device("camera"), pair.device("panic_box")
+    pair.send(camera, "heartbeat")
+    pair.send(box, "heartbeat")
+    for t in range(10, 200, 10):
+        pair.advance(float(t))
+    raised = {r.device_id: r.raised_s for r in _offline_incidents(pair)}
+    assert raised == {camera: 120.0, box: 60.0}  # 2 × 60 s for cameras; 2 × the engine's 30 s otherwise
 
 
 def test_heartbeats_keep_a_device_online():

@@ -3,7 +3,6 @@ bridge on it. Mosquitto and its clients are installed by ``make test`` (apt-get)
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,6 @@ from engine.citygen import CitySpec, generate_city
 from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, Credential, broker_files, write_broker_files
 from engine.topology import City
 from protocols.endpoint import MqttEndpoint
-
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 SMALL = CitySpec(precincts=2, communities=2, schools=2, kiosk_halls=1, volunteers=4, doors_per_community=2,
                  cameras_per_community=1, residents_per_door=2, seed=5)
@@ -91,13 +88,3 @@ def engine(ray_session, broker, tmp_path):
         yield engine
     finally:
         engine.stop()
-
-
-@pytest.fixture(scope="session")
-def ray_session():
-    from actors.runtime import ensure_ray, shutdown_ray
-
-    started = ensure_ray()
-    yield
-    if started:
-        shutdown_ray()

@@ -130,3 +130,17 @@ def test_alarms_published_while_the_bridge_is_away_arrive_when_it_returns(broker
     engine.start_bridges(broker.bridge, backoff_cap_s=1.0)
     assert acks.read_json(1) == [{"ok": True, "seq": 31, "incident": f"{box}#31"}]
     assert engine.incident(f"{box}#31") is not None
+
+
+def test_an_engine_whose_bridge_the_broker_refuses_says_why(ray_session, broker, tmp_path):
+    from actors.runtime import Engine, EngineOptions
+    from engine.policy import default_policies
+
+    wrong = broker.bridge.as_user("redband-bridge", "not-the-password")
+    engine = Engine(broker.city, default_policies(), EngineOptions(precinct_hosts=1, mqtt=wrong,
+                                                                   bridge_connect_timeout_s=3.0))
+    try:
+        with pytest.raises(ConnectionError, match="(?i)not authori[sz]ed"):
+            engine.start()
+    finally:
+        engine.stop()
