@@ -148,12 +148,16 @@ def cmd_simulate(args) -> int:
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        for refusal in result.refusals:
-            print(f"refused: {refusal}")
-        print(f"events sent {result.events_sent}, accounted {result.events_accounted}, lost {result.lost}")
-        for expectation in result.expectations:
-            print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")
+        _print_outcome(result, "sent")
     return 0 if result.passed else 1
+
+
+def _print_outcome(result, verb: str) -> None:
+    for refusal in result.refusals:
+        print(f"refused: {refusal}")
+    print(f"events {verb} {result.events_sent}, accounted {result.events_accounted}, lost {result.lost}")
+    for expectation in result.expectations:
+        print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")
 
 
 def cmd_mqtt_config(args) -> int:
@@ -197,11 +201,7 @@ def cmd_demo(args) -> int:
     with Mosquitto(out / "mosquitto.conf", port=port):
         result = run_scenario(scenario, realtime=True, until_s=args.until, mqtt=simulator, bridge=bridge,
                               on_row=lambda row: print(format_row(row), flush=True))
-    for refusal in result.refusals:
-        print(f"refused: {refusal}")
-    print(f"events published {result.events_sent}, accounted {result.events_accounted}, lost {result.lost}")
-    for expectation in result.expectations:
-        print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")
+    _print_outcome(result, "published")
     return 0 if result.passed else 1
 
 
