@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -88,6 +89,10 @@ class BridgeOptions:
     lanes: tuple[str, ...] = ("alarm", "evt")
     """Which lanes this bridge process runs: the engine gives the alarm lane a process of its own, so an
     alarm never waits for the bulk lane's parsing (one event loop, one GIL)."""
+    reap_bridge_ids: tuple[str, ...] = ()
+    """Bridge ids of an earlier, larger run whose persistent sessions must go before this one starts:
+    Mosquitto hands a shared subscription's messages round-robin to offline sessions too, so a bridge that
+    will not return would hold a share of the alarms until its session expired."""
 
 
 @dataclass(slots=True)
@@ -137,6 +142,8 @@ class MqttBridge:
 
     async def run(self) -> None:
         """Run both lanes (and the command poller) until :meth:`stop`."""
+        if self.options.reap_bridge_ids:
+            await self._reap_sessions(self.options.reap_bridge_ids)
         async with asyncio.TaskGroup() as tasks:
             if Channel.ALARM in self.stats:
                 tasks.create_task(self._lane(Channel.ALARM, [subscription(Channel.ALARM, share_group=self._group)]))
@@ -157,6 +164,24 @@ class MqttBridge:
     @property
     def _group(self) -> str | None:
         return self.options.share_group or None
+
+    async def _reap_sessions(self, bridge_ids: tuple[str, ...]) -> None:
+        """End the sessions of bridges that are gone: connect as each with clean start and no expiry."""
+        o = self.options
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0
+        for bridge_id in bridge_ids:
+            for lane in (Channel.ALARM, Channel.EVT):
+                identifier = f"redband-{bridge_id}-{lane.value}"
+                try:
+                    async with aiomqtt.Client(o.endpoint.host, o.endpoint.port, username=o.endpoint.username,
+                                              password=o.endpoint.password, identifier=identifier,
+                                              protocol=aiomqtt.ProtocolVersion.V5, clean_start=True,
+                                              properties=props, timeout=o.connect_timeout_s):
+                        pass
+                except aiomqtt.MqttError as exc:  # the lanes will meet the same broker trouble and report it
+                    log.warning("bridge %s: could not end the session of %s: %s", o.bridge_id, identifier, exc)
+                    return
 
     async def _stop_all_on_request(self) -> None:
         await self._stopping.wait()
@@ -352,6 +377,7 @@ class MqttBridge:
             lanes[lane.value]["queued"] = queue.qsize()
         return {
             "bridge_id": self.options.bridge_id,
+            "pid": os.getpid(),
             "cpu_s": round(time.process_time(), 3),
             "lanes": lanes,
             "commands_sent": self.commands_sent,

@@ -39,6 +39,8 @@ from protocols.replies import Notice
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 60.0
+MAX_REAPED_BRIDGES = 8
+BRIDGE_RESTARTS = 5
 START_TIMEOUT_S = 120.0
 
 
@@ -123,12 +125,16 @@ class Engine:
         ``alarm_process``) its alarm lane in another; bridge ``b0`` also carries device commands and notices.
         Waits until every lane is connected."""
         lane_sets = [("evt",), ("alarm",)] if alarm_process else [("alarm", "evt")]
+        # a fresh start ends the sessions of bridge ids beyond this run's (an earlier run had more bridges)
+        reap = tuple(f"b{i}" for i in range(count, count + MAX_REAPED_BRIDGES)) if first_index == 0 else ()
         started = []
         for index in range(first_index, first_index + count):
             for lanes in lane_sets:
                 options = BridgeOptions(endpoint, bridge_id=f"b{index}", poll_commands=index == 0, lanes=lanes,
-                                        **overrides)
-                started.append(BridgeActor.options(num_cpus=0).remote(options, self.placement, self.hosts))
+                                        reap_bridge_ids=reap if index == 0 and "evt" in lanes else (), **overrides)
+                # a bridge process that dies comes back and resumes its session (its queued alarms with it)
+                started.append(BridgeActor.options(num_cpus=0, max_restarts=BRIDGE_RESTARTS).remote(
+                    options, self.placement, self.hosts))
         wait_s = self.options.bridge_connect_timeout_s
         ready = ray.get([b.wait_connected.remote(wait_s) for b in started], timeout=wait_s + START_TIMEOUT_S)
         self.bridges += started

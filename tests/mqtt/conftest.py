@@ -71,12 +71,13 @@ def broker(tmp_path):
         process.stop()
 
 
-def start_engine(broker: Broker, tmp_path: Path, **bridge):
+def start_engine(broker: Broker, tmp_path: Path, *, bridges: int = 1, **bridge):
     from actors.runtime import Engine, EngineOptions
     from engine.policy import load_policy_set
 
     options = EngineOptions(precinct_hosts=1, journal_dir=str(tmp_path / "journal"), realtime=True,
                             heartbeat_interval_s=HEARTBEAT_S, heartbeat_misses=MISSES, mqtt=broker.bridge,
+                            bridges=bridges,
                             bridge={"backoff_cap_s": 1.0, **bridge})
     return Engine(broker.city, load_policy_set(None), options).start()
 

@@ -14,7 +14,7 @@ import pytest
 from protocols.kinds import EventKind, IncidentKind, IncidentState
 from simulation.mqtt_device import MqttDevice
 from tests.mqtt.conftest import HEARTBEAT_S, MISSES, start_engine
-from tests.mqtt.helpers import wait_until
+from tests.mqtt.helpers import Inbox, pub, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.mqtt]
 
@@ -201,3 +201,33 @@ def test_two_bridges_on_the_shared_subscription_handle_every_event_exactly_once(
         assert all(n > 0 for n in received.values()), received  # both bridges took a share
     finally:
         engine.stop()
+
+
+def test_a_restart_with_fewer_bridges_leaves_no_alarm_in_a_departed_bridges_session(ray_session, broker, tmp_path):
+    """Mosquitto deals a shared subscription's messages to offline sessions too: the sessions of bridges
+    that are not coming back are ended at start, or they would sit on half the alarms."""
+    start_engine(broker, tmp_path / "before", bridges=2).stop()  # b0 and b1 leave persistent sessions
+    engine = start_engine(broker, tmp_path / "after", bridges=1)
+    try:
+        acks = Inbox(broker, "redband-sim", "rb/v1/dev/+/ack")
+        boxes = [device_id for device_id, kind in alarm_devices(broker, per_kind=3)][:10]
+        for device_id in boxes:  # each published once, no device retries
+            kind = {"panic_box": "school.panic", "door": "door.forced", "camera": "camera.intrusion",
+                    "kiosk": "kiosk.sos"}[broker.city.devices[device_id].kind.value]
+            assert pub(broker, "redband-sim", f"rb/v1/dev/{device_id}/alarm",
+                       {"seq": 1, "ts": 1, "kind": kind}).returncode == 0
+        answers = acks.read_json(len(boxes), timeout_s=10)
+        assert len(answers) == len(boxes) and all(a["ok"] for a in answers), answers
+    finally:
+        engine.stop()
+
+
+def test_a_bridge_process_that_dies_comes_back_with_the_alarms_published_meanwhile(broker, engine):
+    box = broker.device("panic_box")
+    acks = Inbox(broker, box, f"rb/v1/dev/{box}/ack")
+    (alarm_process,) = [b for b in engine.bridge_statistics() if "alarm" in b["lanes"]]
+    os.kill(alarm_process["pid"], signal.SIGKILL)
+    assert pub(broker, box, f"rb/v1/dev/{box}/alarm", {"seq": 41, "ts": 1, "kind": "school.panic"}).returncode == 0
+    assert acks.read_json(1, timeout_s=60) == [{"ok": True, "seq": 41, "incident": f"{box}#41"}]
+    (restarted,) = [b for b in engine.bridge_statistics() if "alarm" in b["lanes"]]
+    assert restarted["pid"] != alarm_process["pid"]
