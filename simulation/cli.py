@@ -16,6 +16,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mqtt", default=None, metavar="URL",
                      help="bridge devices from this broker: mqtt://redband-bridge:PASS@HOST:PORT")
     run.add_argument("--bridges", type=int, default=1, help="bridge processes on the shared subscription")
+    run.add_argument("--stats-every", type=float, default=60.0, metavar="S",
+                     help="print the bridges' counters every S seconds (0: never)")
     run.set_defaults(func=cmd_run)
 
     simulate = sub.add_parser("simulate", help="run a scenario against the engine (no broker)")
@@ -205,6 +208,17 @@ def cmd_demo(args) -> int:
     return 0 if result.passed else 1
 
 
+def _bridge_summary(engine) -> str:
+    """One line for the operator: what the bridges took, refused and shed since they started."""
+    parts = []
+    for lane in ("alarm", "evt"):
+        s = engine.lane_statistics(lane)
+        parts.append(f"{lane}: received {s.get('received', 0)}, accepted {s.get('accepted', 0)}, "
+                     f"duplicates {s.get('duplicates', 0)}, refused {s.get('refused', 0)}, "
+                     f"overflowed {s.get('queue_overflowed', 0)}, reconnects {max(0, s.get('connects', 0) - 1)}")
+    return "bridge " + "; ".join(parts)
+
+
 def cmd_run(args) -> int:
     from actors.runtime import Engine, EngineOptions
 
@@ -229,13 +243,17 @@ def cmd_run(args) -> int:
     print(f"redband engine running: city {city.id} ({', '.join(f'{n} {k}' for k, n in city.summary().items())}), "
           f"hosts {', '.join(engine.placement.hosts)}; journal in {args.journal_dir}"
           f"{f'; {args.bridges} MQTT bridge(s) on {mqtt!r}' if mqtt else ''}. Ctrl-C stops.", flush=True)
+    from simulation.report import rows_of
+
+    next_stats = time.monotonic() + args.stats_every
     try:
         while not stop.wait(0.2):
             for change in engine.take_changes():
-                from simulation.report import rows_of
-
                 for row in rows_of(change.record, change.new_from):
                     print(format_row(row), flush=True)
+            if mqtt and args.stats_every and time.monotonic() >= next_stats:
+                next_stats += args.stats_every
+                print(_bridge_summary(engine), flush=True)
     finally:
         engine.stop()
         print("redband engine stopped", flush=True)

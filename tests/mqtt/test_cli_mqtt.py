@@ -103,6 +103,10 @@ kind = "school.panic"
 """
 
 
+SUMMARY = ("bridge alarm: received 4, accepted 2, duplicates 0, refused 2, overflowed 0, reconnects 0; "
+           "evt: received 6, accepted 6, duplicates 0, refused 0")
+
+
 @pytest.mark.ray
 @pytest.mark.mqtt
 def test_run_with_a_bridge_and_simulate_through_the_broker(city_file, tmp_path):
@@ -117,7 +121,8 @@ def test_run_with_a_bridge_and_simulate_through_the_broker(city_file, tmp_path):
     with Mosquitto(out / "mosquitto.conf", port=port), log.open("w") as log_out:
         run = subprocess.Popen([sys.executable, "-m", "simulation.cli", "run", "--city", str(city_file),
                                 "--journal-dir", str(tmp_path / "journal"),
-                                "--mqtt", f"mqtt://redband-bridge:{password['redband-bridge']}@127.0.0.1:{port}"],
+                                "--mqtt", f"mqtt://redband-bridge:{password['redband-bridge']}@127.0.0.1:{port}",
+                                "--stats-every", "1"],
                                stdout=log_out, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV)
         try:
             wait_until(lambda: "engine running" in log.read_text() or run.poll() is not None, timeout_s=120,
@@ -136,6 +141,8 @@ def test_run_with_a_bridge_and_simulate_through_the_broker(city_file, tmp_path):
                     ": kind: school.panic is not sent by a door")
                 assert all(e["skipped"] for e in result["expectations"] if e["name"] != "no event lost")
             wait_until(lambda: "S0001-panic1#" in log.read_text(), timeout_s=10, what="the incident in the log")
+            # two runs: two panics accepted, two doors refused; six heartbeats (printed every second)
+            wait_until(lambda: SUMMARY in log.read_text(), timeout_s=10, what=f"the bridge summary {SUMMARY!r}")
             run.send_signal(signal.SIGINT)
             assert run.wait(timeout=60) == 0
         finally:
@@ -146,3 +153,4 @@ def test_run_with_a_bridge_and_simulate_through_the_broker(city_file, tmp_path):
     raised = re.findall(r"(S0001-panic1#\d+)\s+school\.panic\s+raised\b", text)
     assert len(raised) == 1, text[-3000:]
     assert "redband engine stopped" in text
+    assert text.count("bridge alarm: received") >= 1
