@@ -159,8 +159,9 @@ class Engine:
 
     def lane_statistics(self, lane: str) -> dict:
         """One lane's counters summed over every bridge process."""
-        total: dict = {}
+        total: dict = {"processes": 0}
         for stats in self.bridge_statistics():
+            total["processes"] += lane in stats["lanes"]
             for name, value in stats["lanes"].get(lane, {}).items():
                 if isinstance(value, int) and not isinstance(value, bool):
                     total[name] = total.get(name, 0) + value

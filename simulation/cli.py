@@ -215,7 +215,7 @@ def _bridge_summary(engine) -> str:
         s = engine.lane_statistics(lane)
         parts.append(f"{lane}: received {s.get('received', 0)}, accepted {s.get('accepted', 0)}, "
                      f"duplicates {s.get('duplicates', 0)}, refused {s.get('refused', 0)}, "
-                     f"overflowed {s.get('queue_overflowed', 0)}, reconnects {max(0, s.get('connects', 0) - 1)}")
+                     f"overflowed {s.get('queue_overflowed', 0)}, reconnects {s.get('connects', 0) - s['processes']}")
     return "bridge " + "; ".join(parts)
 
 
