@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test bench clean system-packages
 
-# Mosquitto (the broker) and its command-line clients, from Debian, when missing.
+# Mosquitto (the broker) and its command-line clients, and Chromium for the console's browser tests,
+# from Debian, when missing.
 system-packages:
-	@test -x /usr/sbin/mosquitto -a -x /usr/bin/mosquitto_pub -a -x /usr/bin/mosquitto_sub || { \
-	  echo "installing mosquitto and mosquitto-clients"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients; }
+	@test -x /usr/sbin/mosquitto -a -x /usr/bin/mosquitto_pub -a -x /usr/bin/mosquitto_sub -a -x /usr/bin/chromium || { \
+	  echo "installing mosquitto, mosquitto-clients and chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients chromium; }
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

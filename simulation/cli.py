@@ -80,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--json-devices", action="store_true", help="devices speak JSON instead of MessagePack")
     simulate.set_defaults(func=cmd_simulate)
 
+    user = sub.add_parser("user", help="console operators").add_subparsers()
+    add = user.add_parser("add", help="add or replace an operator (argon2-hashed password)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["command_center", "station", "guard_room"])
+    add.add_argument("--scope", default="", help="a station's precinct id, a guard room's site id")
+    add.add_argument("--users", default="var/users.toml", help="the users file")
+    add.add_argument("--city", default=None, help="check the scope against this city (default: the demo city)")
+    add.add_argument("--password", default=None, help="default: asked for on the terminal")
+    add.set_defaults(func=cmd_user_add)
+
     mqtt = sub.add_parser("mqtt-config", help="broker files for a city: mosquitto.conf, passwd, acl, credentials.csv")
     mqtt.add_argument("--city", required=True)
     mqtt.add_argument("--out", required=True, help="directory for the files (passwords already issued there are kept)")
@@ -161,6 +171,23 @@ def _print_outcome(result, verb: str) -> None:
     print(f"events {verb} {result.events_sent}, accounted {result.events_accounted}, lost {result.lost}")
     for expectation in result.expectations:
         print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")
+
+
+def cmd_user_add(args) -> int:
+    import getpass
+
+    from engine.operators import Role, add_operator
+
+    city = load_city(args.city or shipped(DEMO_CITY))
+    password = args.password or getpass.getpass(f"password for {args.name}: ")
+    if not password:
+        print("error: password: must not be empty", file=sys.stderr)
+        return 2
+    operator = add_operator(Path(args.users), name=args.name, role=Role(args.role), scope=args.scope,
+                            password=password, city=city)
+    where = f" for {operator.jurisdiction.scope}" if operator.jurisdiction.scope else ""
+    print(f"{args.users}: operator {operator.name}, {operator.jurisdiction.role.value}{where}")
+    return 0
 
 
 def cmd_mqtt_config(args) -> int:

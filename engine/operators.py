@@ -1,0 +1,220 @@
+"""Console operators: who may log in, what each sees, and the signed tokens that carry it.
+
+Operators live in a users TOML with argon2 password hashes::
+
+    [[operators]]
+    name = "p3-duty"
+    role = "station"          # command_center | station | guard_room
+    scope = "P3"              # the precinct of a station, the site of a guard room; "" for the command center
+    password = "$argon2id$v=19$..."
+
+A station sees its precinct's incidents, a guard room its site's, the command center everything. Each
+acts for one responder entity: the precinct's station, the site's guard room, the command center.
+
+Tokens are ``base64url(claims JSON).base64url(HMAC-SHA256)``, with an expiry; the secret is the gateway's.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import argon2
+import tomli_w
+from msgspec import Meta, Struct
+
+from engine.errors import ConfigError
+from engine.tomlconf import convert, error_at, parse_toml, read_text
+from engine.topology import City
+from protocols import Level
+from protocols.records import IncidentRecord
+
+TOKEN_TTL_S = 8 * 3600.0
+_hasher = argon2.PasswordHasher()
+
+
+class Role(StrEnum):
+    COMMAND_CENTER = "command_center"
+    STATION = "station"
+    GUARD_ROOM = "guard_room"
+
+
+_LEVEL_OF_ROLE = {Role.COMMAND_CENTER: Level.COMMAND_CENTER, Role.STATION: Level.POLICE_STATION,
+                  Role.GUARD_ROOM: Level.GUARD_ROOM}
+
+Name = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")]
+
+
+class _Operator(Struct, forbid_unknown_fields=True):
+    name: Name
+    role: Role
+    password: str
+    scope: str = ""
+
+
+class _UsersFile(Struct, forbid_unknown_fields=True):
+    operators: list[_Operator] = []
+
+
+@dataclass(frozen=True, slots=True)
+class Jurisdiction:
+    """What an operator sees and acts for."""
+
+    role: Role
+    scope: str
+
+    @property
+    def level(self) -> Level:
+        return _LEVEL_OF_ROLE[self.role]
+
+    def sees(self, record: IncidentRecord) -> bool:
+        match self.role:
+            case Role.COMMAND_CENTER:
+                return True
+            case Role.STATION:
+                return record.precinct_id == self.scope
+            case Role.GUARD_ROOM:
+                return record.site_id == self.scope
+        return False  # pragma: no cover - Role is closed
+
+    def sees_site(self, site_id: str | None, precinct_id: str) -> bool:
+        if self.role is Role.COMMAND_CENTER:
+            return True
+        if self.role is Role.STATION:
+            return precinct_id == self.scope
+        return site_id == self.scope
+
+    def responder(self, city: City) -> str:
+        """The entity this operator acts for: the command center, the station, the guard room."""
+        match self.role:
+            case Role.COMMAND_CENTER:
+                return city.command_center.id
+            case Role.STATION:
+                return city.precincts[self.scope].station_id
+            case Role.GUARD_ROOM:
+                guard_room = city.sites[self.scope].guard_room_id
+                assert guard_room is not None  # checked when the operator was loaded
+                return guard_room
+        raise AssertionError(self.role)  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    name: str
+    jurisdiction: Jurisdiction
+    password_hash: str
+
+    def check_password(self, password: str) -> bool:
+        try:
+            return _hasher.verify(self.password_hash, password)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_scope(city: City, role: Role, scope: str) -> str | None:
+    """Why ``scope`` does not fit ``role`` in this city, or None."""
+    if role is Role.COMMAND_CENTER:
+        return None if scope in ("", city.command_center.id) else "the command center's scope is empty"
+    if role is Role.STATION:
+        return None if scope in city.precincts else f"no precinct {scope!r} in city {city.id}"
+    site = city.sites.get(scope)
+    if site is None:
+        return f"no site {scope!r} in city {city.id}"
+    return None if site.guard_room_id else f"site {scope!r} has no guard room"
+
+
+def operators_from_text(text: str, *, file: str, city: City | None = None) -> dict[str, Operator]:
+    raw = convert(parse_toml(text, file=file), _UsersFile, file=file, text=text)
+    out: dict[str, Operator] = {}
+    for i, op in enumerate(raw.operators):
+        if op.name in out:
+            raise error_at(file, text, ("operators", i, "name"), f"operator {op.name!r} is named twice")
+        if not op.password.startswith("$argon2"):
+            raise error_at(file, text, ("operators", i, "password"), "must be an argon2 hash (redband user add)")
+        if city is not None and (why := check_scope(city, op.role, op.scope)):
+            raise error_at(file, text, ("operators", i, "scope"), why)
+        scope = "" if op.role is Role.COMMAND_CENTER else op.scope
+        out[op.name] = Operator(op.name, Jurisdiction(op.role, scope), op.password)
+    return out
+
+
+def load_operators(path: str | Path, *, city: City | None = None) -> dict[str, Operator]:
+    return operators_from_text(read_text(path), file=str(path), city=city)
+
+
+def add_operator(path: Path, *, name: str, role: Role, scope: str, password: str,
+                 city: City | None = None) -> Operator:
+    """Add (or replace) one operator in the users file, creating it if needed."""
+    data = parse_toml(read_text(path), file=str(path)) if path.exists() else {}
+    if path.exists():
+        operators_from_text(read_text(path), file=str(path))  # a broken file is refused, not overwritten
+    if city is not None and (why := check_scope(city, role, scope)):
+        raise ConfigError(str(path), None, "scope", why)
+    entry = {"name": name, "role": role.value, "scope": "" if role is Role.COMMAND_CENTER else scope,
+             "password": hash_password(password)}
+    operators = [o for o in data.get("operators", []) if o.get("name") != name] + [entry]
+    text = tomli_w.dumps({"operators": operators})
+    added = operators_from_text(text, file=str(path))[name]  # validates the name too
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return added
+
+
+# -- tokens ------------------------------------------------------------------------------------------
+
+
+class TokenError(Exception):
+    """A token that cannot be used; the message says why (expired, bad signature, malformed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    operator: str
+    role: Role
+    scope: str
+    expires_s: float
+
+
+class TokenSigner:
+    def __init__(self, secret: bytes | None = None) -> None:
+        self.secret = secret or secrets.token_bytes(32)
+
+    def issue(self, operator: Operator, *, now_s: float, ttl_s: float = TOKEN_TTL_S) -> tuple[str, Claims]:
+        claims = Claims(operator.name, operator.jurisdiction.role, operator.jurisdiction.scope, now_s + ttl_s)
+        body = _b64(json.dumps({"op": claims.operator, "role": claims.role.value, "scope": claims.scope,
+                                "exp": claims.expires_s}, separators=(",", ":")).encode())
+        return f"{body}.{_b64(self._sign(body))}", claims
+
+    def verify(self, token: str, *, now_s: float) -> Claims:
+        body, _, signature = token.partition(".")
+        if not body or not signature:
+            raise TokenError("malformed token")
+        if not hmac.compare_digest(_b64(self._sign(body)), signature):
+            raise TokenError("bad token signature")
+        try:
+            data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            claims = Claims(str(data["op"]), Role(data["role"]), str(data["scope"]), float(data["exp"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TokenError(f"malformed token: {exc}") from None
+        if claims.expires_s <= now_s:
+            raise TokenError("token expired")
+        return claims
+
+    def _sign(self, body: str) -> bytes:
+        return hmac.new(self.secret, body.encode(), hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
