@@ -79,6 +79,12 @@ class HostActor:
         self._wake.set()
         return {"ok": True, "error": "", "error_type": "", "record": record}
 
+    async def record_audit(self, rows: list) -> None:
+        self._core.record_audit(rows)
+
+    async def audit_rows(self, limit: int) -> list:
+        return self._core.journal.audit_rows(limit=limit)
+
     async def command_device(self, device_id: str, command: str, args: dict, actor: str) -> None:
         self._core.command_device(device_id, command, args, actor=actor, now_s=self._clock.now_s())
 

@@ -22,6 +22,7 @@ from actors.mqtt_bridge import BridgeOptions
 from actors.routing import merge_results, split_by_host
 from engine.errors import UnknownDevice
 from engine.host import Change, HostConfig
+from engine.journal import AuditRow
 from engine.placement import CC_HOST, Placement
 from engine.policy import PolicySet
 from engine.topology import City
@@ -172,6 +173,15 @@ class Engine:
         if not self.bridges:
             raise RuntimeError("no MQTT bridge is running")
         ray.get(self.bridges[0].post_notice.remote(site_id, notice), timeout=CALL_TIMEOUT_S)  # b0's bulk lane
+
+    def audit(self, rows: list[AuditRow]) -> None:
+        """Rows from outside the hosts (console logins, refusals) go to the command center's journal."""
+        ray.get(self.hosts[CC_HOST].record_audit.remote(rows), timeout=CALL_TIMEOUT_S)
+
+    def audit_rows(self, limit: int = 200) -> list[AuditRow]:
+        """The newest ``limit`` audit rows of every host, newest first."""
+        lists = ray.get([h.audit_rows.remote(limit) for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
+        return sorted((r for rows in lists for r in rows), key=lambda r: r.t_s, reverse=True)[:limit]
 
     def command_device(self, device_id: str, cmd: str, args: dict | None = None, *, actor: str = "operator") -> None:
         """A command for one device (e.g. ``open_door``), audited by the device's host and carried by the

@@ -381,6 +381,8 @@ class HostCore:
         updated, effects = deadline_passed(record, policy=policy,
                                            targets=lambda level: self.city.target_for(level, device), now_s=at_s)
         self._store(updated, record, effects, at_s)
+        if updated.level is not record.level:
+            self._audit(at_s, "system", "escalated", record.id, updated.level.value, record.precinct_id)
         return 1
 
     def _supervision_deadline(self, device_id: str, due_s: float, at_s: float) -> int:
@@ -470,6 +472,11 @@ class HostCore:
             raise Overloaded(f"host {self.host_id} outbox", self.config.max_outbox)
 
     # -- journal -----------------------------------------------------------------------------------
+
+    def record_audit(self, rows: list[AuditRow]) -> None:
+        """Audit rows from outside the host (the console gateway: logins, refusals), journaled here."""
+        self._step.audit.extend(rows)
+        self._flush()
 
     def _audit(self, t_s: float, actor: str, action: str, subject: str, outcome: str, where: str = "",
                detail: str = "") -> None:

@@ -1,0 +1,341 @@
+"""The console gateway: the static console and a WebSocket API, fanned out by jurisdiction.
+
+    GET  /            the console (``web_console/``)
+    WS   /login       {"type":"login",...} → {"type":"token",...}
+    WS   /ws          {"type":"auth","token":...} first; then a welcome, a snapshot and deltas
+
+The gateway owns the engine's change stream: every incident change gets the next ``seq``, is kept in
+the gateway's view (open incidents, and closed ones for a while) and is sent at once to every console
+whose operator sees it. A console that connects (or reconnects) gets a snapshot at some ``seq``, then
+every delta after it: nothing twice, nothing missed. Each console has a bounded send queue; one that
+cannot keep up is closed (code 1013) and resyncs when it reconnects. A heartbeat every second lets a
+console tell a silent server from a quiet city.
+
+Every command is authorised here by jurisdiction (the incident must be one the operator sees, acted on
+for the operator's own responder) before the owner host authorises it against the notified entities.
+Logins (both outcomes) and refusals are audited in the command center's journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import mimetypes
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvloop
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from engine.journal import AuditRow
+from engine.operators import Claims, Jurisdiction, Operator, Role, TokenError, TokenSigner
+from engine.topology import City
+from protocols.console import (Auth, AuditQuery, AuditRows, AuditRowView, CityMap, Command, Error, Heartbeat,
+                               IncidentChanged, Login, MapDevice, MapPrecinct, MapSite, Resync, Result, Snapshot,
+                               Token, Welcome, decode_client, encode, incident_view)
+from protocols.errors import ProtocolError
+from protocols.records import IncidentRecord, OperatorCommand
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "web_console"
+AUTH_TIMEOUT_S = 5.0
+SEND_QUEUE = 2000
+CLOSED_KEPT_S = 600.0
+
+
+@dataclass(eq=False)
+class _Console:
+    connection: ServerConnection
+    claims: Claims
+    jurisdiction: Jurisdiction
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE))
+    dropped: bool = False
+
+
+class ConsoleGateway:
+    def __init__(self, engine, operators: dict[str, Operator], *, host: str = "127.0.0.1", port: int = 8080,
+                 signer: TokenSigner | None = None, allowed_origins: list[str] | None = None,
+                 static_dir: Path = STATIC_DIR, poll_s: float = 0.02, heartbeat_s: float = 1.0,
+                 token_ttl_s: float = 8 * 3600.0, clock: Callable[[], float] = time.time,
+                 on_change: Callable[[object], None] | None = None) -> None:
+        self.engine = engine
+        self.city: City = engine.city
+        self.operators = operators
+        self.host, self.port = host, port
+        self.signer = signer or TokenSigner()
+        self.origins = allowed_origins
+        self.static_dir = static_dir
+        self.poll_s, self.heartbeat_s, self.token_ttl_s = poll_s, heartbeat_s, token_ttl_s
+        self.clock = clock
+        self.on_change = on_change
+        self.seq = 0
+        self.incidents: dict[str, IncidentRecord] = {}
+        self.consoles: set[_Console] = set()
+        self.sent = 0
+        self._paused = False
+        self._server = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    # -- life (a thread with its own loop, for the CLI and the tests) --------------------------------
+
+    def start(self) -> "ConsoleGateway":
+        self._thread = threading.Thread(target=self._main, name="console-gateway", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(30) or self._error is not None:
+            raise RuntimeError(f"console gateway did not start: {self._error}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def pause(self, paused: bool = True) -> None:
+        """Tests: stop sending anything (heartbeats included), as a hung server would."""
+        self._paused = paused
+
+    def _main(self) -> None:
+        try:
+            uvloop.run(self._serve())
+        except BaseException as exc:  # surfaced to start()
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        origins = self.origins or [f"http://{h}:{self.port}" for h in {self.host, "127.0.0.1", "localhost"}]
+        for record in await asyncio.to_thread(self.engine.open_incidents):
+            self.incidents[record.id] = record
+        async with serve(self._handle, self.host, self.port, origins=[*origins, None],
+                         process_request=self._http, max_size=65_536, ping_interval=20) as server:
+            self._server = server
+            tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._heartbeats())]
+            self._ready.set()
+            try:
+                await self._stop.wait()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- HTTP: the static console ----------------------------------------------------------------------
+
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path in ("/ws", "/login"):
+            return None  # a WebSocket handshake (the Origin is checked by websockets)
+        name = "index.html" if path == "/" else path.lstrip("/")
+        file = (self.static_dir / name).resolve()
+        if self.static_dir.resolve() not in file.parents or not file.is_file():
+            return connection.respond(404, "not found\n")
+        body = file.read_bytes()
+        kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        headers = Headers({"Content-Type": kind, "Content-Length": str(len(body)), "Cache-Control": "no-cache",
+                           "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:"})
+        return Response(200, "OK", headers, body)
+
+    # -- WebSocket ---------------------------------------------------------------------------------------
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        path = connection.request.path.split("?", 1)[0]
+        try:
+            first = await asyncio.wait_for(connection.recv(), AUTH_TIMEOUT_S)
+            message = decode_client(first)
+        except (TimeoutError, ProtocolError, ConnectionClosed) as exc:
+            await self._refuse(connection, f"first message: {exc or 'none in time'}")
+            return
+        if path == "/login":
+            await self._login(connection, message)
+        else:
+            await self._session(connection, message)
+
+    async def _refuse(self, connection: ServerConnection, reason: str) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await connection.send(encode(Error(reason)))
+            await connection.close(4001, reason[:100])
+
+    async def _login(self, connection: ServerConnection, message) -> None:
+        if not isinstance(message, Login):
+            await self._refuse(connection, "expected a login message")
+            return
+        operator = self.operators.get(message.username)
+        ok = operator is not None and await asyncio.to_thread(operator.check_password, message.password)
+        where = operator.jurisdiction.scope if operator else ""
+        await self._audit(message.username, "login", message.username, "ok" if ok else "refused", where,
+                          "" if ok else "unknown operator or wrong password")
+        if not ok:
+            await self._refuse(connection, "unknown operator or wrong password")
+            return
+        token, claims = self.signer.issue(operator, now_s=self.clock(), ttl_s=self.token_ttl_s)
+        with contextlib.suppress(ConnectionClosed):
+            await connection.send(encode(Token(token, claims.expires_s, claims.operator, claims.role.value,
+                                               claims.scope)))
+            await connection.close()
+
+    async def _session(self, connection: ServerConnection, message) -> None:
+        if not isinstance(message, Auth):
+            await self._refuse(connection, "the first message must be auth with a token")
+            return
+        try:
+            claims = self.signer.verify(message.token, now_s=self.clock())
+        except TokenError as exc:
+            await self._refuse(connection, str(exc))
+            return
+        console = _Console(connection, claims, Jurisdiction(claims.role, claims.scope))
+        # no await from the snapshot to registering: every delta after the snapshot's seq is queued behind it
+        self._push(console, encode(self._welcome(console)))
+        self._push(console, encode(self._snapshot(console)))
+        self.consoles.add(console)
+        writer = asyncio.create_task(self._writer(console))
+        try:
+            async for raw in connection:
+                try:
+                    await self._on_message(console, raw)
+                except Exception:  # one bad turn must not end the operator's session
+                    log.exception("console gateway: message from %s failed", console.claims.operator)
+                    self._push(console, encode(Error("internal error: the server logged it")))
+        except ConnectionClosed:
+            pass
+        finally:
+            self.consoles.discard(console)
+            writer.cancel()
+
+    async def _writer(self, console: _Console) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                payload = await console.queue.get()
+                await console.connection.send(payload)
+
+    def _push(self, console: _Console, payload: bytes) -> None:
+        try:
+            console.queue.put_nowait(payload)
+        except asyncio.QueueFull:  # too slow: it will reconnect and resync from a snapshot
+            if not console.dropped:
+                console.dropped = True
+                asyncio.get_running_loop().create_task(console.connection.close(1013, "too slow, resync"))
+
+    async def _on_message(self, console: _Console, raw) -> None:
+        try:
+            message = decode_client(raw)
+        except ProtocolError as exc:
+            self._push(console, encode(Error(str(exc))))
+            return
+        if isinstance(message, Command):
+            self._push(console, encode(await self._command(console, message)))
+        elif isinstance(message, Resync):
+            self._push(console, encode(self._snapshot(console)))
+        elif isinstance(message, AuditQuery):
+            if console.jurisdiction.role is not Role.COMMAND_CENTER:
+                self._push(console, encode(Error("audit: the command center's only")))
+                return
+            rows = await asyncio.to_thread(self.engine.audit_rows, message.limit)
+            self._push(console, encode(AuditRows([AuditRowView(r.t_s, r.actor, r.action, r.subject, r.outcome, r.where,
+                                                               r.detail) for r in rows])))
+        else:
+            self._push(console, encode(Error(f"type: not expected now: {type(message).__name__.lower()}")))
+
+    async def _command(self, console: _Console, message: Command) -> Result:
+        operator, jurisdiction = console.claims.operator, console.jurisdiction
+        record = self.incidents.get(message.incident)
+        if record is None or not jurisdiction.sees(record):
+            reason = f"incident {message.incident!r} is not in your jurisdiction"
+            await self._audit(operator, message.action.value, message.incident, "refused", jurisdiction.scope, reason)
+            return Result(message.id, False, reason)
+        command = OperatorCommand(message.action, message.incident, operator, jurisdiction.level,
+                                  jurisdiction.responder(self.city), unit=message.unit,
+                                  disposition=message.disposition, note=message.note)
+        outcome = await asyncio.to_thread(self.engine.command, command)  # the host audits ok and refused
+        if outcome["ok"]:
+            self._apply(outcome["record"])
+        return Result(message.id, outcome["ok"], outcome["error"])
+
+    async def _audit(self, actor: str, action: str, subject: str, outcome: str, where: str, detail: str) -> None:
+        row = AuditRow(self.clock(), actor, action, subject, outcome, where, detail)
+        try:
+            await asyncio.to_thread(self.engine.audit, [row])
+        except Exception:  # an audit that cannot be written is logged loudly, the console keeps serving
+            log.exception("console gateway: audit row not written: %s", row)
+
+    # -- the change stream -------------------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        while True:
+            try:
+                changes = await asyncio.to_thread(self.engine.take_changes)
+            except Exception:
+                log.exception("console gateway: could not take changes")
+                changes = []
+            for change in changes:
+                self._apply(change.record)
+                if self.on_change is not None:
+                    self.on_change(change)
+            self._forget_old()
+            await asyncio.sleep(self.poll_s)  # the polling period of the hosts' change buffers
+
+    def _apply(self, record: IncidentRecord) -> None:
+        known = self.incidents.get(record.id)
+        if known is not None and known.version >= record.version:
+            return  # already sent (a command's own answer overtook the change stream, or a copy)
+        self.incidents[record.id] = record
+        self.seq += 1
+        payload = encode(IncidentChanged(self.seq, incident_view(record)))
+        if self._paused:
+            return
+        for console in list(self.consoles):
+            if console.jurisdiction.sees(record):
+                self._push(console, payload)
+                self.sent += 1
+
+    def _forget_old(self) -> None:
+        horizon = self.clock() - CLOSED_KEPT_S
+        for incident_id in [i for i, r in self.incidents.items()
+                            if r.state.is_terminal and (r.timeline[-1].t_s if r.timeline else 0) < horizon]:
+            del self.incidents[incident_id]
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)  # the heartbeat period
+            if self._paused:
+                continue
+            payload = encode(Heartbeat(self.clock(), self.seq))
+            for console in list(self.consoles):
+                self._push(console, payload)
+
+    # -- views ---------------------------------------------------------------------------------------
+
+    def _snapshot(self, console: _Console) -> Snapshot:
+        seen = [incident_view(r) for r in self.incidents.values() if console.jurisdiction.sees(r)]
+        return Snapshot(self.seq, self.clock(), seen)
+
+    def _welcome(self, console: _Console) -> Welcome:
+        j, city = console.jurisdiction, self.city
+        sites = [s for s in city.sites.values() if j.sees_site(s.id, s.precinct_id)]
+        site_ids = {s.id for s in sites}
+        precincts = [p for p in city.precincts.values() if j.role is Role.COMMAND_CENTER or p.id ==
+                     (j.scope if j.role is Role.STATION else city.sites[j.scope].precinct_id)]
+        devices = [d for d in city.devices.values() if d.site_id in site_ids]
+        city_map = CityMap(
+            [MapPrecinct(p.id, p.name, p.station_id, p.bounds) for p in precincts],
+            [MapSite(s.id, s.kind.value, s.name, s.precinct_id, s.lat, s.lon) for s in sites],
+            [MapDevice(d.id, d.kind.value, d.site_id or "", d.lat, d.lon) for d in devices],
+        )
+        return Welcome(console.claims.operator, j.role.value, j.scope, j.responder(city), j.level, self.clock(),
+                       city_map)

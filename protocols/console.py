@@ -1,0 +1,227 @@
+"""The console protocol: JSON over a WebSocket, one object per message, tagged by ``type``.
+
+Documented for other clients in ``docs/console-protocol.md``. Encoded with orjson; decoded with msgspec,
+so a bad message is refused with the field that is wrong (``command.action: invalid enum value 'x'``).
+The enums are the engine's own (``Level``, ``IncidentState``, ``IncidentKind``, ``Action``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Final, Union
+
+import msgspec
+import orjson
+from msgspec import Meta, Struct
+
+from protocols.errors import ProtocolError
+from protocols.kinds import IncidentKind, IncidentState, Level, TimelineEvent
+from protocols.records import Action, IncidentRecord
+
+MAX_CLIENT_MESSAGE_BYTES: Final = 16_384
+Text = Annotated[str, Meta(max_length=512)]
+
+
+# -- client → server ---------------------------------------------------------------------------------
+
+
+class Login(Struct, tag="login", forbid_unknown_fields=True):
+    username: Annotated[str, Meta(max_length=64)]
+    password: Annotated[str, Meta(max_length=256)]
+
+
+class Auth(Struct, tag="auth", forbid_unknown_fields=True):
+    token: Annotated[str, Meta(max_length=2048)]
+
+
+class Command(Struct, tag="command", forbid_unknown_fields=True):
+    id: int
+    action: Action
+    incident: Annotated[str, Meta(max_length=128)]
+    unit: Text = ""
+    disposition: Text = ""
+    note: Text = ""
+
+
+class Resync(Struct, tag="resync", forbid_unknown_fields=True):
+    pass
+
+
+class AuditQuery(Struct, tag="audit", forbid_unknown_fields=True):
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 200
+
+
+ClientMessage = Union[Login, Auth, Command, Resync, AuditQuery]
+
+
+# -- server → client ---------------------------------------------------------------------------------
+
+
+class TimelineView(Struct):
+    t_s: float
+    event: TimelineEvent
+    level: Level | None
+    target: str
+    actor: str
+    note: str
+
+
+class IncidentView(Struct):
+    id: str
+    kind: IncidentKind
+    device_id: str
+    site_id: str
+    precinct_id: str
+    priority: int
+    state: IncidentState
+    raised_s: float
+    level: Level
+    deadline_s: float | None
+    repeats: int
+    acked_by: str
+    acked_level: Level | None
+    unit: str
+    disposition: str
+    lat: float
+    lon: float
+    version: int
+    notified: list[str]
+    holders: list[str]
+    timeline: list[TimelineView]
+
+
+class Token(Struct, tag="token"):
+    token: str
+    expires_s: float
+    operator: str
+    role: str
+    scope: str
+
+
+class MapPrecinct(Struct):
+    id: str
+    name: str
+    station: str
+    bounds: tuple[float, float, float, float] | None
+
+
+class MapSite(Struct):
+    id: str
+    kind: str
+    name: str
+    precinct: str
+    lat: float
+    lon: float
+
+
+class MapDevice(Struct):
+    id: str
+    kind: str
+    site: str
+    lat: float
+    lon: float
+
+
+class CityMap(Struct):
+    precincts: list[MapPrecinct]
+    sites: list[MapSite]
+    devices: list[MapDevice]
+
+
+class Welcome(Struct, tag="welcome"):
+    operator: str
+    role: str
+    scope: str
+    responder: str
+    level: Level
+    server_s: float
+    map: CityMap
+
+
+class Snapshot(Struct, tag="snapshot"):
+    seq: int
+    server_s: float
+    incidents: list[IncidentView]
+
+
+class IncidentChanged(Struct, tag="incident"):
+    seq: int
+    incident: IncidentView
+
+
+class Result(Struct, tag="result"):
+    id: int
+    ok: bool
+    error: str = ""
+
+
+class Heartbeat(Struct, tag="heartbeat"):
+    server_s: float
+    seq: int
+
+
+class AuditRowView(Struct):
+    t_s: float
+    actor: str
+    action: str
+    subject: str
+    outcome: str
+    where: str
+    detail: str
+
+
+class AuditRows(Struct, tag="audit"):
+    rows: list[AuditRowView]
+
+
+class Error(Struct, tag="error"):
+    reason: str
+
+
+ServerMessage = Union[Token, Welcome, Snapshot, IncidentChanged, Result, Heartbeat, AuditRows, Error]
+
+_client_type: Final = ClientMessage
+_server_type: Final = ServerMessage
+
+
+def incident_view(record: IncidentRecord) -> IncidentView:
+    return IncidentView(
+        record.id, record.kind, record.device_id, record.site_id, record.precinct_id, record.priority, record.state,
+        record.raised_s, record.level, record.deadline_s, record.repeats, record.acked_by, record.acked_level,
+        record.unit, record.disposition, record.lat, record.lon, record.version, list(record.notified),
+        list(record.holders),
+        [TimelineView(e.t_s, e.event, e.level, e.target, e.actor, e.note) for e in record.timeline],
+    )
+
+
+def encode(message: Struct) -> bytes:
+    return orjson.dumps(msgspec.to_builtins(message))
+
+
+def decode_client(payload: bytes | str) -> Any:
+    """One client message, validated; a :class:`ProtocolError` names what is wrong."""
+    if len(payload) > MAX_CLIENT_MESSAGE_BYTES:
+        raise ProtocolError("", f"message too large: {len(payload)} bytes, limit {MAX_CLIENT_MESSAGE_BYTES}")
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError("", f"malformed JSON: {exc}") from None
+    return _convert(data, _client_type)
+
+
+def decode_server(payload: bytes | str) -> Any:
+    """For clients written in Python (tests, the fan-out benchmark)."""
+    return _convert(orjson.loads(payload), _server_type)
+
+
+def _convert(data: Any, type_: Any) -> Any:
+    try:
+        return msgspec.convert(data, type_)
+    except msgspec.ValidationError as exc:
+        message, _, at = str(exc).partition(" - at `$")
+        field = at.rstrip("`").lstrip(".")
+        if missing := re.match(r"Object missing required field `([^`]+)`", message):
+            name = missing.group(1)
+            raise ProtocolError(f"{field}.{name}" if field else name, "required field missing") from None
+        reason = message.replace("`", "")
+        raise ProtocolError(field or "type", reason[:1].lower() + reason[1:]) from None

@@ -1,0 +1,62 @@
+"""An engine on Ray (no broker) with the console gateway on a free loopback port, and operators for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from engine.citygen import CitySpec, generate_city
+from engine.operators import Role, add_operator, load_operators
+
+SPEC = CitySpec(precincts=2, communities=2, schools=2, kiosk_halls=1, volunteers=4, doors_per_community=2,
+                cameras_per_community=1, residents_per_door=2, seed=5)
+PASSWORD = "correct horse"
+ESCALATE_AFTER_S = 2.0
+
+
+@dataclass
+class Console:
+    engine: object
+    gateway: object
+    city: object
+    users: Path
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.gateway.port}/ws"
+
+    @property
+    def login_url(self) -> str:
+        return f"ws://127.0.0.1:{self.gateway.port}/login"
+
+    def device_in(self, precinct: str, kind: str = "panic_box") -> str:
+        return sorted(d.id for d in self.city.devices.values() if d.kind == kind and d.precinct_id == precinct)[0]
+
+
+@pytest.fixture
+def console(ray_session, tmp_path):
+    from actors.broker import free_port
+    from actors.console_gateway import ConsoleGateway
+    from actors.runtime import Engine, EngineOptions
+    from engine.policy import load_policy_set
+
+    city = generate_city(SPEC)
+    users = tmp_path / "users.toml"
+    school_p1 = next(s.id for s in city.sites.values() if s.kind.value == "school" and s.precinct_id == "P1")
+    for name, role, scope in (("cc", Role.COMMAND_CENTER, ""), ("p1", Role.STATION, "P1"),
+                              ("p2", Role.STATION, "P2"), ("guard", Role.GUARD_ROOM, school_p1)):
+        add_operator(users, name=name, role=role, scope=scope, password=PASSWORD, city=city)
+    policies = tmp_path / "policies.toml"  # escalation in 2 s, not 30, so a test can watch it happen
+    policies.write_text('[policies."school.panic"]\npriority = 1\nsteps = [\n'
+                        '  { notify = ["guard_room", "police_station"], ack_within_s = 2 },\n'
+                        '  { notify = ["command_center"], ack_within_s = 60 },\n]\n')
+    engine = Engine(city, load_policy_set(policies), EngineOptions(precinct_hosts=1, realtime=True,
+                                                                 journal_dir=str(tmp_path / "journal"))).start()
+    gateway = ConsoleGateway(engine, load_operators(users, city=city), port=free_port()).start()
+    try:
+        yield Console(engine, gateway, city, users)
+    finally:
+        gateway.stop()
+        engine.stop()
