@@ -169,7 +169,7 @@ class ConsoleGateway:
 
     async def _refuse(self, connection: ServerConnection, reason: str) -> None:
         with contextlib.suppress(ConnectionClosed):
-            await connection.send(encode(Error(reason)))
+            await connection.send(encode(Error(reason)), text=True)
             await connection.close(4001, reason[:100])
 
     async def _login(self, connection: ServerConnection, message) -> None:
@@ -187,7 +187,7 @@ class ConsoleGateway:
         token, claims = self.signer.issue(operator, now_s=self.clock(), ttl_s=self.token_ttl_s)
         with contextlib.suppress(ConnectionClosed):
             await connection.send(encode(Token(token, claims.expires_s, claims.operator, claims.role.value,
-                                               claims.scope)))
+                                               claims.scope)), text=True)
             await connection.close()
 
     async def _session(self, connection: ServerConnection, message) -> None:
@@ -222,7 +222,7 @@ class ConsoleGateway:
         with contextlib.suppress(ConnectionClosed):
             while True:
                 payload = await console.queue.get()
-                await console.connection.send(payload)
+                await console.connection.send(payload, text=True)
 
     def _push(self, console: _Console, payload: bytes) -> None:
         try:

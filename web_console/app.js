@@ -1,0 +1,376 @@
+// redband console: one WebSocket, a snapshot then deltas; see docs/console-protocol.md.
+"use strict";
+
+const LEVELS = ["guard_room", "police_station", "command_center"];
+const LEVEL_NAMES = { guard_room: "Guard room", police_station: "Police station", command_center: "Command center",
+                      maintenance: "Maintenance" };
+const TERMINAL = new Set(["closed", "cancelled", "false_alarm"]);
+const STALE_AFTER_MS = 5000;
+
+const state = {
+  token: sessionStorage.getItem("redband.token"),
+  ws: null, welcome: null, incidents: new Map(), seq: 0, selected: null,
+  offsetMs: 0, lastMessageMs: 0, reconnectTimer: null, attempts: 0, nextId: 1, pending: new Map(),
+  soundOn: false, audio: null, alerted: new Set(), stale: false,
+};
+const $ = (id) => document.getElementById(id);
+
+// -- login ----------------------------------------------------------------------------------------
+
+function wsUrl(path) { return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`; }
+
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  const ws = new WebSocket(wsUrl("/login"));
+  ws.onopen = () => ws.send(JSON.stringify({ type: "login", username: $("username").value, password: $("password").value }));
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.type === "token") {
+      state.token = msg.token;
+      sessionStorage.setItem("redband.token", msg.token);
+      start();
+    } else {
+      $("login-error").textContent = msg.reason || "login refused";
+    }
+  };
+  ws.onerror = () => { $("login-error").textContent = "cannot reach the server"; };
+});
+
+$("logout").addEventListener("click", () => {
+  sessionStorage.removeItem("redband.token");
+  state.token = null;
+  if (state.ws) state.ws.close();
+  location.reload();
+});
+
+function start() {
+  $("login").hidden = true;
+  $("app").hidden = false;
+  connect();
+}
+
+// -- the connection: snapshot, deltas, heartbeats, staleness, reconnects ----------------------------
+
+function connect() {
+  clearTimeout(state.reconnectTimer);
+  const ws = new WebSocket(wsUrl("/ws"));
+  state.ws = ws;
+  $("status").textContent = "connecting…";
+  $("status").classList.remove("live");
+  ws.onopen = () => { ws.send(JSON.stringify({ type: "auth", token: state.token })); state.lastMessageMs = Date.now(); };
+  ws.onmessage = (m) => { if (ws === state.ws) onMessage(JSON.parse(m.data)); };
+  ws.onclose = () => { if (ws === state.ws) scheduleReconnect(); };
+}
+
+function scheduleReconnect() {
+  state.ws = null;
+  $("status").textContent = "reconnecting…";
+  $("status").classList.remove("live");
+  const delay = Math.min(5000, 250 * 2 ** state.attempts++) * (0.5 + Math.random() / 2);
+  state.reconnectTimer = setTimeout(connect, delay);
+}
+
+function onMessage(msg) {
+  state.lastMessageMs = Date.now();
+  if (state.stale) setStale(false);
+  switch (msg.type) {
+    case "welcome":
+      state.welcome = msg;
+      state.offsetMs = msg.server_s * 1000 - Date.now();
+      $("who").textContent = `${msg.operator} — ${LEVEL_NAMES[msg.level]}${msg.scope ? " " + msg.scope : ""}`;
+      $("audit-button").hidden = msg.role !== "command_center";
+      drawMap();
+      break;
+    case "snapshot":  // replaces everything: a reconnect never duplicates nor misses
+      state.incidents = new Map(msg.incidents.map((i) => [i.id, i]));
+      state.seq = msg.seq;
+      state.attempts = 0;
+      state.offsetMs = msg.server_s * 1000 - Date.now();
+      $("status").textContent = "live";
+      $("status").classList.add("live");
+      for (const i of msg.incidents) state.alerted.add(i.id);  // no siren for what was already there
+      render();
+      break;
+    case "incident":
+      if (msg.seq <= state.seq) break;  // already in the snapshot
+      state.seq = msg.seq;
+      state.incidents.set(msg.incident.id, msg.incident);
+      alertIfUrgent(msg.incident);
+      render();
+      break;
+    case "heartbeat":
+      state.offsetMs = msg.server_s * 1000 - Date.now();
+      break;
+    case "result": {
+      const what = state.pending.get(msg.id);
+      state.pending.delete(msg.id);
+      toast(msg.ok ? `${what}: done` : `${what}: refused — ${msg.error}`, !msg.ok);
+      break;
+    }
+    case "audit":
+      renderAudit(msg.rows);
+      break;
+    case "error":
+      toast(msg.reason, true);
+      if (/token|auth/.test(msg.reason)) { sessionStorage.removeItem("redband.token"); location.reload(); }
+      break;
+  }
+}
+
+function setStale(stale) {
+  state.stale = stale;
+  $("stale").hidden = !stale;
+}
+
+setInterval(() => {
+  if (!state.ws || !state.lastMessageMs) return;
+  if (Date.now() - state.lastMessageMs > STALE_AFTER_MS && !state.stale) {
+    setStale(true);
+    const ws = state.ws;
+    state.ws = null;
+    ws.close();
+    scheduleReconnect();
+  }
+  renderClock();
+}, 250);
+
+function send(message, label) {
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) { toast("not connected", true); return; }
+  const id = state.nextId++;
+  state.pending.set(id, label || message.type);
+  state.ws.send(JSON.stringify({ ...message, id }));
+}
+
+function command(action, extra = {}) {
+  if (!state.selected) return;
+  send({ type: "command", action, incident: state.selected, ...extra }, `${action} ${state.selected}`);
+}
+
+window.redband = { send: (m) => state.ws && state.ws.send(JSON.stringify(m)), state };  // for integrators' tests
+
+// -- keyboard and buttons ---------------------------------------------------------------------------
+
+document.addEventListener("keydown", (event) => {
+  if (event.target.tagName === "INPUT") return;
+  const rows = sortedOpen();
+  const index = rows.findIndex((i) => i.id === state.selected);
+  if (event.key === "a" || event.key === "A") { command("acknowledge"); event.preventDefault(); }
+  else if (event.key === "ArrowDown") { select(rows[Math.min(rows.length - 1, index + 1)]?.id); event.preventDefault(); }
+  else if (event.key === "ArrowUp") { select(rows[Math.max(0, index - 1)]?.id); event.preventDefault(); }
+});
+$("act-acknowledge").onclick = () => command("acknowledge");
+$("act-dispatch").onclick = () => command("dispatch", { unit: $("unit").value });
+$("act-on_scene").onclick = () => command("on_scene");
+$("act-resolve").onclick = () => command("resolve");
+$("act-close").onclick = () => command("close", { disposition: $("disposition").value });
+$("act-false_alarm").onclick = () => command("false_alarm", { disposition: $("disposition").value });
+$("audit-button").onclick = () => send({ type: "audit", limit: 200 }, "audit");
+$("sound").onclick = () => {
+  state.audio = state.audio || new AudioContext();
+  state.audio.resume().then(() => {
+    state.soundOn = state.audio.state === "running";
+    $("sound-warning").hidden = state.soundOn;
+    $("sound").textContent = state.soundOn ? "Sound on" : "Enable sound";
+  });
+};
+
+function alertIfUrgent(incident) {
+  if (incident.priority !== 1 || incident.state !== "raised" || state.alerted.has(incident.id)) return;
+  state.alerted.add(incident.id);
+  if (!state.soundOn || !state.audio) { $("sound-warning").hidden = false; return; }
+  const osc = state.audio.createOscillator();
+  const gain = state.audio.createGain();
+  osc.frequency.value = 880;
+  gain.gain.value = 0.2;
+  osc.connect(gain).connect(state.audio.destination);
+  osc.start();
+  osc.stop(state.audio.currentTime + 0.6);
+}
+
+// -- rendering ------------------------------------------------------------------------------------
+
+function nowS() { return (Date.now() + state.offsetMs) / 1000; }
+
+function sortedOpen() {
+  return [...state.incidents.values()].filter((i) => !TERMINAL.has(i.state))
+    .sort((a, b) => a.priority - b.priority || a.raised_s - b.raised_s);
+}
+
+function fmtSeconds(s) {
+  s = Math.max(0, Math.round(s));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+}
+
+function select(id) {
+  if (!id) return;
+  state.selected = id;
+  render();
+}
+
+function render() {
+  const tbody = $("queue").querySelector("tbody");
+  const rows = sortedOpen();
+  if (state.selected && !state.incidents.has(state.selected)) state.selected = null;
+  if (!state.selected && rows.length) state.selected = rows[0].id;
+  tbody.replaceChildren(...rows.map((i) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = i.id;
+    tr.className = `state-${i.state}${i.priority === 1 ? " p1" : ""}${i.id === state.selected ? " selected" : ""}`;
+    tr.innerHTML = `<td class="prio">P${i.priority}</td><td class="id"></td><td>${i.kind}</td>` +
+      `<td class="state">${i.state}</td><td class="level">${i.level}</td><td class="age"></td><td class="countdown"></td>`;
+    tr.querySelector(".id").textContent = i.id;
+    tr.onclick = () => select(i.id);
+    return tr;
+  }));
+  $("empty").hidden = rows.length > 0;
+  renderDetail();
+  renderHealth();
+  renderFigures();
+  drawIncidents();
+  renderClock();
+}
+
+function renderClock() {
+  const now = nowS();
+  for (const tr of $("queue").querySelectorAll("tbody tr")) {
+    const i = state.incidents.get(tr.dataset.id);
+    if (!i) continue;
+    const age = now - i.raised_s;
+    tr.classList.toggle("age-fresh", age < 30);
+    tr.classList.toggle("age-warm", age >= 30 && age < 120);
+    tr.classList.toggle("age-old", age >= 120);
+    tr.querySelector(".age").textContent = fmtSeconds(age);
+    tr.querySelector(".countdown").textContent = i.deadline_s == null ? "—" : fmtSeconds(i.deadline_s - now);
+  }
+}
+
+function renderDetail() {
+  const i = state.incidents.get(state.selected);
+  $("detail").hidden = !i;
+  if (!i) return;
+  $("detail-title").textContent = `${i.id} · ${i.kind} · ${i.state}${i.unit ? " · " + i.unit : ""}`;
+  const chain = LEVELS.map((level) => {
+    const li = document.createElement("li");
+    const notified = i.timeline.find((e) => e.event === "notified" && e.level === level);
+    const acked = i.acked_level === level;
+    li.className = `${notified ? "notified" : ""}${i.level === level && !TERMINAL.has(i.state) ? " holds" : ""}${acked ? " acked" : ""}`;
+    li.dataset.level = level;
+    const when = notified ? `notified +${fmtSeconds(notified.t_s - i.raised_s)} (${notified.target})` : "not notified";
+    li.textContent = `${LEVEL_NAMES[level]}: ${when}${acked ? ` · acknowledged by ${i.acked_by}` : ""}`;
+    return li;
+  });
+  $("chain").replaceChildren(...chain);
+  $("timeline").replaceChildren(...i.timeline.map((e) => {
+    const li = document.createElement("li");
+    li.textContent = `+${fmtSeconds(e.t_s - i.raised_s)} ${e.event}${e.level ? " " + e.level : ""}` +
+      `${e.target ? " → " + e.target : ""}${e.actor && e.actor !== "system" ? " by " + e.actor : ""}${e.note ? " (" + e.note + ")" : ""}`;
+    return li;
+  }));
+}
+
+function renderHealth() {
+  const offline = sortedOpen().filter((i) => i.kind === "device.offline");
+  $("health").replaceChildren(...(offline.length ? offline.map((i) => {
+    const li = document.createElement("li");
+    li.textContent = `${i.device_id} offline since +${fmtSeconds(nowS() - i.raised_s)} ago`;
+    return li;
+  }) : [Object.assign(document.createElement("li"), { textContent: "all devices reporting", className: "muted" })]));
+  for (const dot of document.querySelectorAll("#map .device")) {
+    dot.classList.toggle("offline", offline.some((i) => i.device_id === dot.dataset.id));
+  }
+}
+
+function renderFigures() {
+  const open = sortedOpen();
+  const byLevel = {};
+  for (const i of open) byLevel[i.level] = (byLevel[i.level] || 0) + 1;
+  const ackTimes = [...state.incidents.values()].map((i) => {
+    const ack = i.timeline.find((e) => e.event === "acknowledged");
+    return ack ? ack.t_s - i.raised_s : null;
+  }).filter((t) => t !== null);
+  const mean = ackTimes.length ? ackTimes.reduce((a, b) => a + b, 0) / ackTimes.length : null;
+  const items = [["Open incidents", open.length], ...Object.entries(byLevel).map(([l, n]) => [`at ${LEVEL_NAMES[l] || l}`, n]),
+                 ["Mean time to acknowledge", mean === null ? "—" : fmtSeconds(mean)]];
+  $("figures").replaceChildren(...items.flatMap(([k, v]) => [
+    Object.assign(document.createElement("dt"), { textContent: k }),
+    Object.assign(document.createElement("dd"), { textContent: String(v) })]));
+}
+
+function renderAudit(rows) {
+  $("audit").hidden = false;
+  $("audit").querySelector("tbody").replaceChildren(...rows.map((r) => {
+    const tr = document.createElement("tr");
+    for (const v of [new Date(r.t_s * 1000).toLocaleTimeString(), r.actor, r.action, r.subject, r.outcome, r.where, r.detail]) {
+      tr.appendChild(Object.assign(document.createElement("td"), { textContent: v }));
+    }
+    return tr;
+  }));
+}
+
+let toastTimer = null;
+function toast(text, bad = false) {
+  const el = $("toast");
+  el.textContent = text;
+  el.className = `toast${bad ? " bad" : ""}`;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.hidden = true; }, 6000);
+}
+
+// -- the map (offline SVG: no tiles, no CDN) ------------------------------------------------------
+
+let project = null;
+
+function drawMap() {
+  const svg = $("map");
+  const m = state.welcome.map;
+  const pts = [...m.sites.map((s) => [s.lat, s.lon]), ...m.precincts.filter((p) => p.bounds)
+    .flatMap((p) => [[p.bounds[0], p.bounds[1]], [p.bounds[2], p.bounds[3]]])];
+  if (!pts.length) { svg.replaceChildren(); return; }
+  const lats = pts.map((p) => p[0]), lons = pts.map((p) => p[1]);
+  const [la0, la1, lo0, lo1] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
+  const sx = 380 / Math.max(1e-6, lo1 - lo0), sy = 280 / Math.max(1e-6, la1 - la0);
+  project = (lat, lon) => [10 + (lon - lo0) * sx, 290 - (lat - la0) * sy];
+  const ns = "http://www.w3.org/2000/svg";
+  const el = (tag, attrs) => { const e = document.createElementNS(ns, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); return e; };
+  const layer = [];
+  for (const p of m.precincts) {
+    if (!p.bounds) continue;
+    const [x0, y0] = project(p.bounds[0], p.bounds[1]), [x1, y1] = project(p.bounds[2], p.bounds[3]);
+    layer.push(el("rect", { class: "precinct", x: Math.min(x0, x1), y: Math.min(y0, y1), width: Math.abs(x1 - x0), height: Math.abs(y1 - y0) }));
+    const label = el("text", { x: Math.min(x0, x1) + 3, y: Math.min(y0, y1) + 10 });
+    label.textContent = p.id;
+    layer.push(label);
+  }
+  for (const d of m.devices) {
+    const [x, y] = project(d.lat, d.lon);
+    layer.push(el("circle", { class: "device", cx: x, cy: y, r: 1.5, "data-id": d.id }));
+  }
+  for (const s of m.sites) {
+    const [x, y] = project(s.lat, s.lon);
+    const c = el("circle", { class: "site", cx: x, cy: y, r: 3 });
+    c.appendChild(el("title", {})).textContent = `${s.id} ${s.name}`;
+    layer.push(c);
+  }
+  layer.push(el("g", { id: "incident-layer" }));
+  svg.replaceChildren(...layer);
+  drawIncidents();
+}
+
+function drawIncidents() {
+  const g = document.getElementById("incident-layer");
+  if (!g || !project) return;
+  const ns = "http://www.w3.org/2000/svg";
+  g.replaceChildren(...sortedOpen().filter((i) => i.kind !== "device.offline").map((i) => {
+    const [x, y] = project(i.lat, i.lon);
+    const c = document.createElementNS(ns, "circle");
+    c.setAttribute("class", `incident${i.id === state.selected ? " selected" : ""}`);
+    c.setAttribute("cx", x); c.setAttribute("cy", y); c.setAttribute("r", 6);
+    c.dataset.id = i.id;
+    c.addEventListener("click", () => select(i.id));
+    return c;
+  }));
+}
+
+if (state.token) start();
