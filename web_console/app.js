@@ -137,9 +137,11 @@ setInterval(() => {
 
 function send(message, label) {
   if (!state.ws || state.ws.readyState !== WebSocket.OPEN) { toast("not connected", true); return; }
-  const id = state.nextId++;
-  state.pending.set(id, label || message.type);
-  state.ws.send(JSON.stringify({ ...message, id }));
+  if (message.type === "command") {  // commands carry an id, echoed by their result
+    message = { ...message, id: state.nextId++ };
+    state.pending.set(message.id, label || message.action);
+  }
+  state.ws.send(JSON.stringify(message));
 }
 
 function command(action, extra = {}) {

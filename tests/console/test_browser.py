@@ -1,0 +1,136 @@
+"""The console in the system Chromium, driven by Playwright, as duty officers would use it.
+Screenshots of each view go to ``test-artifacts/console/``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from protocols.batch import Ingest
+from protocols.device import make_message
+from tests.console.conftest import ESCALATE_AFTER_S, PASSWORD
+
+pytestmark = [pytest.mark.ray, pytest.mark.browser]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--autoplay-policy=no-user-gesture-required"])
+        yield browser
+        browser.close()
+
+
+def open_console(browser, console, name: str):
+    page = browser.new_page(viewport={"width": 1500, "height": 850})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(console.gateway.url)
+    page.fill("#username", name)
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    page.wait_for_selector("#status.live", timeout=10_000)
+    page.errors = errors
+    return page
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def row(incident_id: str) -> str:
+    return f"#queue tbody tr[data-id='{incident_id}']"
+
+
+def panic(console, precinct: str, seq: int = 1) -> str:
+    box = console.device_in(precinct)
+    return console.engine.ingest([Ingest(box, make_message("school.panic", seq=seq, ts=1))]).acks[0].incident_id
+
+
+def test_a_station_sees_its_panic_at_once_and_acknowledges_with_one_key(browser, console):
+    station_a, station_b = open_console(browser, console, "p1"), open_console(browser, console, "p2")
+    incident = panic(console, "P1")
+    station_a.wait_for_selector(row(incident), timeout=1_000)  # within 1 s of the alarm
+    assert station_a.text_content(f"{row(incident)} .state") == "raised"
+    assert station_a.text_content(f"{row(incident)} .countdown").endswith("s")  # counting down
+    assert "Police station: notified" in station_a.text_content("#chain")
+    shot(station_a, "station-a-raised")
+    station_a.keyboard.press("a")
+    station_a.wait_for_selector(f"{row(incident)}.state-acknowledged", timeout=5_000)
+    assert station_a.text_content(f"{row(incident)} .countdown") == "—"  # the countdown stopped
+    assert "acknowledged by p1" in station_a.text_content("#chain")
+    shot(station_a, "station-a-acknowledged")
+    # station B never sees it, and its forged acknowledgement is refused (and audited)
+    assert station_b.query_selector(row(incident)) is None
+    station_b.evaluate(f"window.redband.send({{type: 'command', id: 99, action: 'acknowledge', incident: '{incident}'}})")
+    station_b.wait_for_selector("#toast.bad", timeout=5_000)
+    shot(station_b, "station-b-forged-ack-refused")
+    assert station_b.query_selector(row(incident)) is None
+    assert any(r.actor == "p2" and r.outcome == "refused" and r.subject == incident
+               for r in console.engine.audit_rows(100))
+    assert station_a.errors == [] and station_b.errors == []
+
+
+def test_the_command_center_sees_an_incident_escalate_and_its_audit(browser, console):
+    cc = open_console(browser, console, "cc")
+    incident = panic(console, "P2")
+    cc.wait_for_selector(row(incident), timeout=1_000)
+    cc.wait_for_selector(f"{row(incident)} .level:text-is('command_center')", timeout=(ESCALATE_AFTER_S + 5) * 1000)
+    cc.click(row(incident))
+    assert "Command center: notified" in cc.text_content("#chain")
+    shot(cc, "command-center-escalated")
+    cc.click("#audit-button")
+    cc.wait_for_selector("#audit:not([hidden]) td:text-is('escalated')", timeout=5_000)
+    shot(cc, "command-center-audit")
+
+
+def test_closing_needs_a_disposition_and_the_map_selects(browser, console):
+    page = open_console(browser, console, "p1")
+    incident = panic(console, "P1")
+    page.wait_for_selector(row(incident), timeout=1_000)
+    page.click(f"#map .incident[data-id='{incident}']")
+    for button in ("#act-acknowledge", "#act-resolve"):
+        page.click(button)
+        page.wait_for_selector("#toast:not(.bad)", timeout=5_000)
+        page.evaluate("document.getElementById('toast').hidden = true")
+    page.wait_for_selector(f"{row(incident)}.state-resolved", timeout=5_000)
+    page.click("#act-close")  # no disposition
+    page.wait_for_selector("#toast.bad", timeout=5_000)
+    assert "disposition" in page.text_content("#toast")
+    shot(page, "close-without-disposition-refused")
+    page.fill("#disposition", "drill")
+    page.click("#act-close")
+    page.wait_for_selector(row(incident), state="detached", timeout=5_000)  # closed: off the queue
+
+
+def test_the_stale_banner_shows_when_the_server_goes_quiet_and_a_resync_matches_the_server(browser, console):
+    page = open_console(browser, console, "p1")
+    first = panic(console, "P1")
+    page.wait_for_selector(row(first), timeout=1_000)
+    console.gateway.pause()  # no deltas, no heartbeats
+    kiosk = console.device_in("P1", "kiosk")
+    console.engine.ingest([Ingest(kiosk, make_message("kiosk.sos", seq=1, ts=1))])
+    page.wait_for_selector("#stale:not([hidden])", timeout=8_000)
+    shot(page, "stale-banner")
+    console.gateway.pause(False)
+    page.wait_for_selector("#stale", state="hidden", timeout=15_000)
+    page.wait_for_selector(row(f"{kiosk}#1"), timeout=5_000)
+    deadline = time.monotonic() + 5
+    while True:  # the queue on screen equals the server's open incidents for P1
+        shown = set(page.eval_on_selector_all("#queue tbody tr", "rows => rows.map(r => r.dataset.id)"))
+        server = {r.id for r in console.gateway.incidents.values() if r.precinct_id == "P1" and r.is_open}
+        if shown == server or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)  # polling the page against a deadline
+    assert shown == server and len(server) == 2
+    assert page.errors == []
