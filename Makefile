@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP) system-packages
-	$(VENV)/bin/redband demo
+	$(VENV)/bin/redband demo --keep
 
 test: $(STAMP) system-packages
 	$(PY) -m pytest

@@ -98,6 +98,7 @@ class Engine:
                                         max_devices_per_shard=options.max_devices_per_shard)
         self.hosts: dict[str, ray.actor.ActorHandle] = {}
         self.bridges: list[ray.actor.ActorHandle] = []
+        self._placement_ref = None
         self._started_ray = False
 
     # -- life --------------------------------------------------------------------------------------
@@ -129,13 +130,15 @@ class Engine:
         # a fresh start ends the sessions of bridge ids beyond this run's (an earlier run had more bridges)
         reap = tuple(f"b{i}" for i in range(count, count + MAX_REAPED_BRIDGES)) if first_index == 0 else ()
         started = []
+        if self._placement_ref is None:  # held here: a restarted bridge gets its arguments from the object store
+            self._placement_ref = ray.put(self.placement)
         for index in range(first_index, first_index + count):
             for lanes in lane_sets:
                 options = BridgeOptions(endpoint, bridge_id=f"b{index}", poll_commands=index == 0, lanes=lanes,
                                         reap_bridge_ids=reap if index == 0 and "evt" in lanes else (), **overrides)
                 # a bridge process that dies comes back and resumes its session (its queued alarms with it)
                 started.append(BridgeActor.options(num_cpus=0, max_restarts=BRIDGE_RESTARTS).remote(
-                    options, self.placement, self.hosts))
+                    options, self._placement_ref, self.hosts))
         wait_s = self.options.bridge_connect_timeout_s
         ready = ray.get([b.wait_connected.remote(wait_s) for b in started], timeout=wait_s + START_TIMEOUT_S)
         self.bridges += started

@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mqtt", default=None, metavar="URL",
                      help="bridge devices from this broker: mqtt://redband-bridge:PASS@HOST:PORT")
     run.add_argument("--bridges", type=int, default=1, help="bridge processes on the shared subscription")
+    run.add_argument("--users", default=None, help="console operators (redband user add); serves the console")
+    run.add_argument("--console", default="127.0.0.1:8080", metavar="HOST:PORT", help="where the console listens")
     run.add_argument("--stats-every", type=float, default=60.0, metavar="S",
                      help="print the bridges' counters every S seconds (0: never)")
     run.set_defaults(func=cmd_run)
@@ -113,8 +115,10 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_city_check)
 
     demo = sub.add_parser("demo", help="the shipped city and the school panic scenario, in real time")
-    demo.add_argument("--until", type=float, default=35.0)
-    demo.add_argument("--dir", default="var/demo-broker", help="where the demo broker's files live")
+    demo.add_argument("--until", type=float, default=35.0, help="length of the school panic scenario (s)")
+    demo.add_argument("--dir", default="var/demo", help="where the demo's broker files and operators live")
+    demo.add_argument("--keep", action="store_true", help="then keep incidents coming until Ctrl-C")
+    demo.add_argument("--every", type=float, default=20.0, help="with --keep: seconds between alarms")
     demo.set_defaults(func=cmd_demo)
     return parser
 
@@ -207,32 +211,11 @@ def cmd_mqtt_config(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from actors.broker import Mosquitto, free_port
-    from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, broker_files, read_credentials, write_broker_files
-    from protocols.endpoint import MqttEndpoint
-    from simulation.driver import run_scenario
+    from simulation.demo import run_demo
     from simulation.scenario import load_scenario
 
-    scenario = load_scenario(shipped(DEMO_SCENARIO))
-    out = Path(args.dir)
-    previous = out / "credentials.csv"
-    existing = read_credentials(previous.read_text(encoding="utf-8")) if previous.exists() else {}
-    port = free_port()
-    files = broker_files(scenario.city, out, port=port, simulator=True, existing=existing)
-    write_broker_files(files, out)
-    password = {c.username: c.password for c in files.credentials}
-    bridge = MqttEndpoint("127.0.0.1", port, BRIDGE_USER, password[BRIDGE_USER])
-    simulator = MqttEndpoint("127.0.0.1", port, SIMULATOR_USER, password[SIMULATOR_USER])
-    print("redband demo: the shipped city, its own Mosquitto on loopback, the engine with its MQTT bridge,")
-    print("and a simulated school panic button publishing through the broker. Nobody acknowledges: the campus")
-    print("guard room and the police station are alarmed at once, the command center after 30 s.\n")
-    print(f"broker: 127.0.0.1:{port} (config in {out}); watch the devices' acks with")
-    print(f"  mosquitto_sub -p {port} -u {SIMULATOR_USER} -P {password[SIMULATOR_USER]} -t 'rb/v1/dev/+/ack' -v\n")
-    with Mosquitto(out / "mosquitto.conf", port=port):
-        result = run_scenario(scenario, realtime=True, until_s=args.until, mqtt=simulator, bridge=bridge,
-                              on_row=lambda row: print(format_row(row), flush=True))
-    _print_outcome(result, "published")
-    return 0 if result.passed else 1
+    return run_demo(load_scenario(shipped(DEMO_SCENARIO)), out=Path(args.dir), until_s=args.until, keep=args.keep,
+                    every_s=args.every)
 
 
 def _bridge_summary(engine) -> str:
@@ -272,16 +255,31 @@ def cmd_run(args) -> int:
           f"{f'; {args.bridges} MQTT bridge(s) on {mqtt!r}' if mqtt else ''}. Ctrl-C stops.", flush=True)
     from simulation.report import rows_of
 
+    def show(change) -> None:
+        for row in rows_of(change.record, change.new_from):
+            print(format_row(row), flush=True)
+
+    gateway = None
     next_stats = time.monotonic() + args.stats_every
     try:
+        if args.users:  # the console owns the change stream and hands each change to the log
+            from actors.console_gateway import ConsoleGateway
+            from engine.operators import load_operators
+
+            host, _, port = args.console.rpartition(":")
+            gateway = ConsoleGateway(engine, load_operators(args.users, city=city), host=host or "127.0.0.1",
+                                     port=int(port), on_change=show).start()
+            print(f"console: {gateway.url} ({len(gateway.operators)} operators from {args.users})", flush=True)
         while not stop.wait(0.2):
-            for change in engine.take_changes():
-                for row in rows_of(change.record, change.new_from):
-                    print(format_row(row), flush=True)
+            if gateway is None:
+                for change in engine.take_changes():
+                    show(change)
             if mqtt and args.stats_every and time.monotonic() >= next_stats:
                 next_stats += args.stats_every
                 print(_bridge_summary(engine), flush=True)
     finally:
+        if gateway is not None:
+            gateway.stop()
         engine.stop()
         print("redband engine stopped", flush=True)
     return 0

@@ -42,7 +42,8 @@ class ScenarioRun:
     def __init__(self, scenario: Scenario, *, realtime: bool = False, until_s: float | None = None,
                  journal_dir: str | Path | None = None, ray_address: str | None = None,
                  on_row: Callable[[TimelineRow], None] | None = None, mqtt: MqttEndpoint | None = None,
-                 bridge: MqttEndpoint | None = None, own_engine: bool = True, json_devices: bool = False) -> None:
+                 bridge: MqttEndpoint | None = None, own_engine: bool = True, json_devices: bool = False,
+                 engine: Engine | None = None, take_changes: Callable[[], list] | None = None) -> None:
         self.scenario = scenario
         self.realtime = realtime or mqtt is not None
         self.mqtt = mqtt
@@ -58,17 +59,20 @@ class ScenarioRun:
         self._tiebreak = count()
         self._planned: set[tuple[str, int]] = set()
         self._t0_s = 0.0
-        self.engine = Engine(scenario.city, scenario.policies, EngineOptions(
+        self._started_engine = own_engine and engine is None
+        self.engine = engine if engine is not None else Engine(scenario.city, scenario.policies, EngineOptions(
             precinct_hosts=scenario.precinct_hosts, realtime=self.realtime,
             journal_dir=str(journal_dir) if journal_dir else None, ray_address=ray_address,
             mqtt=bridge)) if own_engine else None
+        # whoever else consumes the engine's changes (the console gateway) hands them over instead
+        self._take_changes = take_changes or (self.engine.take_changes if self.engine is not None else list)
 
     def run(self) -> RunResult:
         from simulation.mqtt_fleet import Fleet
 
         for event in self.scenario.events:
             self._push(event.at_s, event)
-        if self.engine is not None:
+        if self._started_engine:
             self.engine.start()
         try:
             if self.mqtt is not None:
@@ -79,7 +83,7 @@ class ScenarioRun:
         finally:
             if self.fleet is not None:
                 self.fleet.stop()
-            if self.engine is not None:
+            if self._started_engine:
                 self.engine.stop()
         self.result.expectations = check_expectations(
             self.scenario.expectations, self.result.timeline, lost=self.result.lost,
@@ -182,7 +186,7 @@ class ScenarioRun:
                     self.result.refusals.append(f"{device_id} seq {ack.seq}: {ack.reason}")
         if self.engine is None:
             return
-        for change in self.engine.take_changes():
+        for change in self._take_changes():
             rows = rows_of(change.record, change.new_from, t0_s=self._t0_s)
             for row in rows:
                 self.result.timeline.append(row)
