@@ -63,7 +63,8 @@ class _Console:
 class ConsoleGateway:
     def __init__(self, engine, operators: dict[str, Operator], *, host: str = "127.0.0.1", port: int = 8080,
                  signer: TokenSigner | None = None, allowed_origins: list[str] | None = None,
-                 static_dir: Path = STATIC_DIR, poll_s: float = 0.02, heartbeat_s: float = 1.0,
+                 static_dir: Path = STATIC_DIR, poll_s: float = 0.01, idle_poll_s: float = 0.04,
+                 heartbeat_s: float = 1.0,
                  token_ttl_s: float = 8 * 3600.0, clock: Callable[[], float] = time.time,
                  on_change: Callable[[object], None] | None = None) -> None:
         self.engine = engine
@@ -73,13 +74,16 @@ class ConsoleGateway:
         self.signer = signer or TokenSigner()
         self.origins = allowed_origins
         self.static_dir = static_dir
-        self.poll_s, self.heartbeat_s, self.token_ttl_s = poll_s, heartbeat_s, token_ttl_s
+        self.poll_s, self.idle_poll_s = poll_s, max(poll_s, idle_poll_s)
+        self.heartbeat_s, self.token_ttl_s = heartbeat_s, token_ttl_s
         self.clock = clock
         self.on_change = on_change
         self.seq = 0
         self.incidents: dict[str, IncidentRecord] = {}
         self.consoles: set[_Console] = set()
         self.sent = 0
+        self.frames = 0
+        self._outgoing: list[tuple[IncidentRecord, bytes]] = []
         self._paused = False
         self._server = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -124,7 +128,8 @@ class ConsoleGateway:
         origins = self.origins or [f"http://{h}:{self.port}" for h in {self.host, "127.0.0.1", "localhost"}]
         for record in await asyncio.to_thread(self.engine.open_incidents):
             self.incidents[record.id] = record
-        async with serve(self._handle, self.host, self.port, origins=[*origins, None],
+        # no per-message deflate: compressing every frame for every console cost more than the fan-out itself
+        async with serve(self._handle, self.host, self.port, origins=[*origins, None], compression=None,
                          process_request=self._http, max_size=65_536, ping_interval=20) as server:
             self._server = server
             tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._heartbeats())]
@@ -265,6 +270,7 @@ class ConsoleGateway:
         outcome = await asyncio.to_thread(self.engine.command, command)  # the host audits ok and refused
         if outcome["ok"]:
             self._apply(outcome["record"])
+            self._send_changes()
         return Result(message.id, outcome["ok"], outcome["error"])
 
     async def _audit(self, actor: str, action: str, subject: str, outcome: str, where: str, detail: str) -> None:
@@ -277,6 +283,9 @@ class ConsoleGateway:
     # -- the change stream -------------------------------------------------------------------------------
 
     async def _pump(self) -> None:
+        """Poll the hosts' change buffers: every ``poll_s`` while changes come, backing off to ``idle_poll_s``
+        when the city is quiet (each poll is one Ray call per host)."""
+        delay_s = self.poll_s
         while True:
             try:
                 changes = await asyncio.to_thread(self.engine.take_changes)
@@ -287,8 +296,10 @@ class ConsoleGateway:
                 self._apply(change.record)
                 if self.on_change is not None:
                     self.on_change(change)
+            self._send_changes()
             self._forget_old()
-            await asyncio.sleep(self.poll_s)  # the polling period of the hosts' change buffers
+            delay_s = self.poll_s if changes else min(self.idle_poll_s, delay_s * 2)
+            await asyncio.sleep(delay_s)  # the polling period of the hosts' change buffers
 
     def _apply(self, record: IncidentRecord) -> None:
         known = self.incidents.get(record.id)
@@ -296,13 +307,26 @@ class ConsoleGateway:
             return  # already sent (a command's own answer overtook the change stream, or a copy)
         self.incidents[record.id] = record
         self.seq += 1
-        payload = encode(IncidentChanged(self.seq, incident_view(record)))
-        if self._paused:
+        self._outgoing.append((record, encode(IncidentChanged(self.seq, incident_view(record)))))
+
+    def _send_changes(self) -> None:
+        """One frame per console for this tick's changes: each change encoded once, each jurisdiction's frame
+        assembled once, then queued for every console of that jurisdiction."""
+        outgoing, self._outgoing = self._outgoing, []
+        if not outgoing or self._paused:
             return
-        for console in list(self.consoles):
-            if console.jurisdiction.sees(record):
-                self._push(console, payload)
-                self.sent += 1
+        by_jurisdiction: dict[Jurisdiction, list[_Console]] = {}
+        for console in self.consoles:
+            by_jurisdiction.setdefault(console.jurisdiction, []).append(console)
+        for jurisdiction, consoles in by_jurisdiction.items():
+            parts = [payload for record, payload in outgoing if jurisdiction.sees(record)]
+            if not parts:
+                continue
+            frame = b'{"type":"changes","items":[' + b",".join(parts) + b"]}"
+            for console in consoles:
+                self._push(console, frame)
+            self.sent += len(parts) * len(consoles)
+            self.frames += len(consoles)
 
     def _forget_old(self) -> None:
         horizon = self.clock() - CLOSED_KEPT_S

@@ -92,13 +92,18 @@ function onMessage(msg) {
       for (const i of msg.incidents) state.alerted.add(i.id);  // no siren for what was already there
       render();
       break;
-    case "incident":
-      if (msg.seq <= state.seq) break;  // already in the snapshot
-      state.seq = msg.seq;
-      state.incidents.set(msg.incident.id, msg.incident);
-      alertIfUrgent(msg.incident);
-      render();
+    case "changes": {  // one frame per server tick: every change since the last, in seq order
+      let changed = false;
+      for (const item of msg.items) {
+        if (item.seq <= state.seq) continue;  // already in the snapshot
+        state.seq = item.seq;
+        state.incidents.set(item.incident.id, item.incident);
+        alertIfUrgent(item.incident);
+        changed = true;
+      }
+      if (changed) render();
       break;
+    }
     case "heartbeat":
       state.offsetMs = msg.server_s * 1000 - Date.now();
       break;

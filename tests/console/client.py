@@ -6,7 +6,7 @@ import time
 
 from websockets.sync.client import connect
 
-from protocols.console import Auth, Login, decode_server, encode
+from protocols.console import Auth, Changes, Login, decode_server, encode
 
 
 def login(url: str, username: str, password: str, *, origin: str | None = None):
@@ -23,26 +23,29 @@ class ConsoleClient:
         self.received: list = []
 
     def next(self, timeout_s: float = 10.0):
+        """The next frame, decoded; a ``changes`` frame also files each of its changes in ``received``."""
         message = decode_server(self.ws.recv(timeout=timeout_s))
         self.received.append(message)
+        if isinstance(message, Changes):
+            self.received.extend(message.items)
         return message
 
     def until(self, predicate, *, timeout_s: float = 10.0, what: str = "a message"):
         """The first message, received already or to come, that satisfies ``predicate``; fail at the deadline."""
-        for message in self.received:
-            if predicate(message):
-                return message
         deadline = time.monotonic() + timeout_s
+        scanned = 0
         while True:
+            for message in self.received[scanned:]:
+                if predicate(message):
+                    return message
+            scanned = len(self.received)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
             try:
-                message = self.next(left)
+                self.next(left)
             except TimeoutError:
                 continue
-            if predicate(message):
-                return message
 
     def send(self, message) -> None:
         self.ws.send(encode(message))

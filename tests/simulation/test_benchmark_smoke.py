@@ -36,3 +36,16 @@ def test_mqtt_ingest_quick_prints_its_figures():
     lanes = {lane: stats for process in figures["bridge_stats"] for lane, stats in process["lanes"].items()}
     assert lanes["alarm"]["received"] == 15 and lanes["evt"]["received"] == 3000  # measured apart: own lanes
     assert len(figures["bridge_stats"]) == 2  # and own processes
+
+
+@pytest.mark.ray
+def test_console_fanout_quick_prints_its_figures():
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.console_fanout", "--quick"], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["changes"] > 0 and figures["gateway_changes_seen"] >= figures["changes"]
+    # every change reached both command-center consoles, and its own station's consoles
+    assert figures["delay_cc"]["deliveries"] == 2 * figures["gateway_changes_seen"]
+    assert figures["deliveries"] == figures["gateway_pushed"] > figures["delay_cc"]["deliveries"]
+    assert 0 < figures["delay_p99_ms_worst"] < 10_000
