@@ -227,8 +227,9 @@ def _convert(data: Any, type_: Any) -> Any:
     except msgspec.ValidationError as exc:
         message, _, at = str(exc).partition(" - at `$")
         field = at.rstrip("`").lstrip(".")
-        if missing := re.match(r"Object missing required field `([^`]+)`", message):
-            name = missing.group(1)
-            raise ProtocolError(f"{field}.{name}" if field else name, "required field missing") from None
+        if missing := re.match(r"Object (missing required|contains unknown) field `([^`]+)`", message):
+            name = missing.group(2)
+            reason = "required field missing" if missing.group(1).startswith("missing") else "unknown field"
+            raise ProtocolError(f"{field}.{name}" if field else name, reason) from None
         reason = message.replace("`", "")
         raise ProtocolError(field or "type", reason[:1].lower() + reason[1:]) from None

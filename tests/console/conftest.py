@@ -37,6 +37,16 @@ class Console:
 
 @pytest.fixture
 def console(ray_session, tmp_path):
+    yield from _console(tmp_path)
+
+
+@pytest.fixture
+def console_supervised(ray_session, tmp_path):
+    """Heartbeats every 0.5 s, offline after 2 missed: a silent device is reported within a second."""
+    yield from _console(tmp_path, heartbeat_interval_s=0.5, heartbeat_misses=2)
+
+
+def _console(tmp_path, **engine_options):
     from actors.broker import free_port
     from actors.console_gateway import ConsoleGateway
     from actors.runtime import Engine, EngineOptions
@@ -53,7 +63,8 @@ def console(ray_session, tmp_path):
                         '  { notify = ["guard_room", "police_station"], ack_within_s = 2 },\n'
                         '  { notify = ["command_center"], ack_within_s = 60 },\n]\n')
     engine = Engine(city, load_policy_set(policies), EngineOptions(precinct_hosts=1, realtime=True,
-                                                                 journal_dir=str(tmp_path / "journal"))).start()
+                                                                 journal_dir=str(tmp_path / "journal"),
+                                                                 **engine_options)).start()
     gateway = ConsoleGateway(engine, load_operators(users, city=city), port=free_port()).start()
     try:
         yield Console(engine, gateway, city, users)

@@ -134,3 +134,18 @@ def test_the_stale_banner_shows_when_the_server_goes_quiet_and_a_resync_matches_
         time.sleep(0.1)  # polling the page against a deadline
     assert shown == server and len(server) == 2
     assert page.errors == []
+
+
+def test_sound_needs_a_click_and_offline_devices_are_greyed(browser, console_supervised):
+    console = console_supervised
+    page = open_console(browser, console, "p1")
+    assert page.is_visible("#sound-warning")  # the operator is told P1 alarms are silent for now
+    page.click("#sound")
+    page.wait_for_selector("#sound-warning", state="hidden", timeout=5_000)
+    assert page.text_content("#sound") == "Sound on"
+    kiosk = console.device_in("P1", "kiosk")
+    console.engine.ingest([Ingest(kiosk, make_message("heartbeat", seq=1, ts=1))])  # then silence
+    page.wait_for_selector(f"#health li:has-text('{kiosk} offline')", timeout=5_000)
+    assert "offline" in page.get_attribute(f"#map .device[data-id='{kiosk}']", "class")
+    shot(page, "device-health-offline")
+    assert page.errors == []
