@@ -32,6 +32,7 @@ from simulation.report import format_row
 
 DEMO_CITY = "cities/demo.toml"
 DEMO_SCENARIO = "scenarios/school_panic.toml"
+DEFAULT_USERS = "var/users.toml"
 
 
 def shipped(relative: str) -> Path:
@@ -64,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mqtt", default=None, metavar="URL",
                      help="bridge devices from this broker: mqtt://redband-bridge:PASS@HOST:PORT")
     run.add_argument("--bridges", type=int, default=1, help="bridge processes on the shared subscription")
-    run.add_argument("--users", default=None, help="console operators (redband user add); serves the console")
+    run.add_argument("--users", default=DEFAULT_USERS,
+                     help=f"console operators (redband user add); the console is served when this file exists "
+                          f"(default {DEFAULT_USERS})")
     run.add_argument("--console", default="127.0.0.1:8080", metavar="HOST:PORT", help="where the console listens")
     run.add_argument("--stats-every", type=float, default=60.0, metavar="S",
                      help="print the bridges' counters every S seconds (0: never)")
@@ -87,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["command_center", "station", "guard_room"])
     add.add_argument("--scope", default="", help="a station's precinct id, a guard room's site id")
-    add.add_argument("--users", default="var/users.toml", help="the users file")
+    add.add_argument("--users", default=DEFAULT_USERS, help="the users file")
     add.add_argument("--city", default=None, help="check the scope against this city (default: the demo city)")
     add.add_argument("--password", default=None, help="default: asked for on the terminal")
     add.set_defaults(func=cmd_user_add)
@@ -236,6 +239,10 @@ def cmd_run(args) -> int:
     city = load_city(args.city or shipped(DEMO_CITY))
     policies = load_policy_set(args.policies)
     mqtt = parse_mqtt_url(args.mqtt) if args.mqtt else None
+    console_host, _, console_port = args.console.rpartition(":")
+    if not console_port.isdigit() or not 0 < int(console_port) < 65536:
+        print(f"error: --console: expected HOST:PORT, got {args.console!r}", file=sys.stderr)
+        return 2
     if args.bridges < 1:
         print("error: --bridges: must be at least 1", file=sys.stderr)
         return 2
@@ -262,13 +269,21 @@ def cmd_run(args) -> int:
     gateway = None
     next_stats = time.monotonic() + args.stats_every
     try:
-        if args.users:  # the console owns the change stream and hands each change to the log
+        if not Path(args.users).exists():
+            print(f"console off: no operators in {args.users} (add one with `redband user add NAME --role ...`)",
+                  flush=True)
+        else:  # the console owns the change stream and hands each change to the log
             from actors.console_gateway import ConsoleGateway
             from engine.operators import load_operators
 
-            host, _, port = args.console.rpartition(":")
-            gateway = ConsoleGateway(engine, load_operators(args.users, city=city), host=host or "127.0.0.1",
-                                     port=int(port), on_change=show).start()
+            gateway = ConsoleGateway(engine, load_operators(args.users, city=city),
+                                     host=console_host or "127.0.0.1", port=int(console_port), on_change=show)
+            try:
+                gateway.start()
+            except RuntimeError as exc:  # e.g. the port is taken
+                print(f"error: --console {args.console}: {exc}", file=sys.stderr)
+                gateway = None
+                return 2
             print(f"console: {gateway.url} ({len(gateway.operators)} operators from {args.users})", flush=True)
         while not stop.wait(0.2):
             if gateway is None:

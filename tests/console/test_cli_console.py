@@ -68,3 +68,8 @@ def test_demo_prints_the_console_and_its_logins_and_runs_the_panic_through_the_b
     assert sorted(name for name, _ in logins) == ["cc-duty", "p5-duty", "s0001-guard"]
     assert "S0001-panic1#1" in done.stdout and "PASS  police station alarmed in the same instant" in done.stdout
     assert (tmp_path / "demo" / "users.toml").exists() and (tmp_path / "demo" / "broker" / "mosquitto.conf").exists()
+
+
+def test_a_bad_console_address_is_refused_before_anything_starts(tmp_path):
+    done = redband("run", "--console", "127.0.0.1:http", "--users", str(tmp_path / "none.toml"))
+    assert done.returncode == 2 and "error: --console: expected HOST:PORT, got '127.0.0.1:http'" in done.stderr
