@@ -11,12 +11,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def quick_run(module: str) -> dict:
+    """Run ``python -m benchmarks.<module> --quick`` and return the JSON it printed last."""
+    proc = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", "--quick"], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.ray
 def test_core_throughput_quick_prints_its_figures():
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.core_throughput", "--quick"], capture_output=True,
-                          text=True, timeout=240, cwd=ROOT, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures = quick_run("core_throughput")
     assert figures["accounted"] == figures["events"] == 20_000 and figures["lost"] == 0
     assert figures["core_events_per_s"] > 0
 
@@ -24,10 +29,7 @@ def test_core_throughput_quick_prints_its_figures():
 @pytest.mark.ray
 @pytest.mark.mqtt
 def test_mqtt_ingest_quick_prints_its_figures():
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.mqtt_ingest", "--quick"], capture_output=True,
-                          text=True, timeout=300, cwd=ROOT, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures = quick_run("mqtt_ingest")
     assert figures["published"] == figures["expected"] == figures["engine_accepted"] == 3000
     assert figures["lost"] == 0 and figures["bare_subscriber"]["count"] == 3000
     assert figures["end_to_end_events_per_s"] > 0 and figures["ratio"] > 0
@@ -40,10 +42,7 @@ def test_mqtt_ingest_quick_prints_its_figures():
 
 @pytest.mark.ray
 def test_console_fanout_quick_prints_its_figures():
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.console_fanout", "--quick"], capture_output=True,
-                          text=True, timeout=300, cwd=ROOT, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures = quick_run("console_fanout")
     assert figures["changes"] > 0 and figures["gateway_changes_seen"] >= figures["changes"]
     # every change reached both command-center consoles, and its own station's consoles
     assert figures["delay_cc"]["deliveries"] == 2 * figures["gateway_changes_seen"]
