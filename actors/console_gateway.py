@@ -84,7 +84,7 @@ class ConsoleGateway:
         self.sent = 0
         self.frames = 0
         self._outgoing: list[tuple[IncidentRecord, bytes]] = []
-        self._paused = False
+        self._sending: asyncio.Event | None = None
         self._server = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -112,8 +112,10 @@ class ConsoleGateway:
         return f"http://{self.host}:{self.port}/"
 
     def pause(self, paused: bool = True) -> None:
-        """Tests: stop sending anything (heartbeats included), as a hung server would."""
-        self._paused = paused
+        """Tests: send nothing at all (changes, heartbeats, a reconnecting console's snapshot), as a hung
+        server would; what is queued meanwhile goes out on resuming."""
+        assert self._loop is not None and self._sending is not None
+        self._loop.call_soon_threadsafe(self._sending.clear if paused else self._sending.set)
 
     def _main(self) -> None:
         try:
@@ -125,6 +127,8 @@ class ConsoleGateway:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        self._sending = asyncio.Event()
+        self._sending.set()
         origins = self.origins or [f"http://{h}:{self.port}" for h in {self.host, "127.0.0.1", "localhost"}]
         for record in await asyncio.to_thread(self.engine.open_incidents):
             self.incidents[record.id] = record
@@ -227,6 +231,7 @@ class ConsoleGateway:
         with contextlib.suppress(ConnectionClosed):
             while True:
                 payload = await console.queue.get()
+                await self._sending.wait()
                 await console.connection.send(payload, text=True)
 
     def _push(self, console: _Console, payload: bytes) -> None:
@@ -313,7 +318,7 @@ class ConsoleGateway:
         """One frame per console for this tick's changes: each change encoded once, each jurisdiction's frame
         assembled once, then queued for every console of that jurisdiction."""
         outgoing, self._outgoing = self._outgoing, []
-        if not outgoing or self._paused:
+        if not outgoing:
             return
         by_jurisdiction: dict[Jurisdiction, list[_Console]] = {}
         for console in self.consoles:
@@ -337,8 +342,6 @@ class ConsoleGateway:
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_s)  # the heartbeat period
-            if self._paused:
-                continue
             payload = encode(Heartbeat(self.clock(), self.seq))
             for console in list(self.consoles):
                 self._push(console, payload)
