@@ -12,6 +12,7 @@ import time
 import pytest
 
 from protocols.kinds import EventKind, IncidentKind, IncidentState
+from simulation.checker import check_alarms
 from simulation.mqtt_device import MqttDevice
 from tests.mqtt.conftest import HEARTBEAT_S, MISSES, start_engine
 from tests.mqtt.helpers import Inbox, pub, wait_until
@@ -31,17 +32,10 @@ def alarm_devices(broker, per_kind: int) -> list[tuple[str, EventKind]]:
 
 
 def check_exactly_once(engine, sent: dict[str, list[int]]) -> tuple[int, int]:
-    """(lost, duplicated) over every alarm sent: each device's incident counts its alarms as 1 + repeats."""
-    lost = duplicated = 0
-    for device_id, seqs in sent.items():
-        record = engine.incident(f"{device_id}#{seqs[0]}")
-        raised = 0 if record is None else 1 + record.repeats
-        others = [r for r in engine.open_incidents() if r.device_id == device_id and r.id != f"{device_id}#{seqs[0]}"
-                  and r.kind is not IncidentKind.DEVICE_OFFLINE]
-        raised += sum(1 + r.repeats for r in others)
-        lost += max(0, len(seqs) - raised)
-        duplicated += max(0, raised - len(seqs))
-    return lost, duplicated
+    """(lost, duplicated) over every alarm sent, by the simulator's checker, against the engine's incidents."""
+    verdict = check_alarms([(d, seq) for d, seqs in sent.items() for seq in seqs], engine.open_incidents())
+    assert verdict.unexpected == 0, verdict.details
+    return verdict.lost, verdict.duplicated
 
 
 async def _connected(devices: list[MqttDevice], tasks: list[asyncio.Task], timeout_s: float = 20.0) -> None:
