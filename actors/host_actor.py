@@ -79,6 +79,9 @@ class HostActor:
         self._wake.set()
         return {"ok": True, "error": "", "error_type": "", "record": record}
 
+    async def deadline_lateness_s(self) -> list[float]:
+        return list(self._core.deadline_lateness_s)
+
     async def record_audit(self, rows: list) -> None:
         self._core.record_audit(rows)
 

@@ -288,5 +288,10 @@ class Engine:
         lists = ray.get([h.take_device_commands.remote() for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
         return [c for commands in lists for c in commands]
 
+    def deadline_lateness_s(self) -> list[float]:
+        """How late each recent escalation deadline fired, over every host (real time only)."""
+        lists = ray.get([h.deadline_lateness_s.remote() for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
+        return [x for lateness in lists for x in lateness]
+
     def statistics(self) -> list:
         return ray.get([h.statistics.remote() for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)

@@ -130,6 +130,8 @@ class HostCore:
         self.outbox: dict[str, list[HostMessage]] = {}
         self.changes: deque[Change] = deque(maxlen=config.max_changes)
         self.device_commands: deque[DeviceCommandOut] = deque(maxlen=config.max_device_commands)
+        self.deadline_lateness_s: deque[float] = deque(maxlen=10_000)
+        """How late each escalation deadline fired (real time): the newest 10,000, for the benchmarks."""
         self._residents_of_unit: dict[tuple[str, str], list[str]] = {}
         self._recovered_seqs: dict[str, list[tuple[int, str]]] = {}
         self._step = _Step()
@@ -363,7 +365,10 @@ class HostCore:
             at_s = due_s if self.config.exact_deadlines else max(due_s, now_s)
             kind, subject = key
             if kind == INCIDENT:
-                fired += self._incident_deadline(subject, due_s, at_s)
+                hit = self._incident_deadline(subject, due_s, at_s)
+                if hit and not self.config.exact_deadlines:
+                    self.deadline_lateness_s.append(now_s - due_s)
+                fired += hit
             elif kind == SUPERVISION:
                 fired += self._supervision_deadline(subject, due_s, at_s)
             elif kind == HELD_OPEN:

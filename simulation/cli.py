@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--json-devices", action="store_true", help="devices speak JSON instead of MessagePack")
     simulate.set_defaults(func=cmd_simulate)
 
+    bench = sub.add_parser("bench", help="run the benchmark programs and sum them up in one JSON object")
+    bench.add_argument("--quick", action="store_true", help="smoke runs: seconds each, figures not meaningful")
+    bench.add_argument("--json", default=None, metavar="FILE", help="also write the JSON here")
+    bench.add_argument("--only", default=None, help="comma-separated program names (default: all)")
+    bench.set_defaults(func=cmd_bench)
+
     user = sub.add_parser("user", help="console operators").add_subparsers()
     add = user.add_parser("add", help="add or replace an operator (argon2-hashed password)")
     add.add_argument("name")
@@ -178,6 +184,25 @@ def _print_outcome(result, verb: str) -> None:
     print(f"events {verb} {result.events_sent}, accounted {result.events_accounted}, lost {result.lost}")
     for expectation in result.expectations:
         print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")
+
+
+def cmd_bench(args) -> int:
+    from simulation.bench import PROGRAMS, run_bench
+
+    programs = tuple(args.only.split(",")) if args.only else PROGRAMS
+    unknown = sorted(set(programs) - set(PROGRAMS))
+    if unknown:
+        print(f"error: --only: unknown programs {unknown}; known: {', '.join(PROGRAMS)}", file=sys.stderr)
+        return 2
+    result = run_bench(quick=args.quick, programs=programs,
+                       on_done=lambda name, figures: print(f"{name}: {'error' if 'error' in figures else 'done'} "
+                                                           f"({figures.get('wall_s', '?')} s)", file=sys.stderr))
+    text = json.dumps(result)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 1 if any("error" in figures for figures in result["runs"].values()) else 0
 
 
 def cmd_user_add(args) -> int:

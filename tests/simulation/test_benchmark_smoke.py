@@ -1,4 +1,5 @@
-"""Benchmarks are not tests, but their programs must keep running: a quick smoke run."""
+"""Benchmarks are not tests, but their programs must keep running: `redband bench --quick` runs every one
+of them for a few seconds and sums them up; the figures of a quick run mean nothing, their shape does."""
 
 import json
 import os
@@ -11,40 +12,37 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def quick_run(module: str) -> dict:
-    """Run ``python -m benchmarks.<module> --quick`` and return the JSON it printed last."""
-    proc = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", "--quick"], capture_output=True,
-                          text=True, timeout=300, cwd=ROOT, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-@pytest.mark.ray
-def test_core_throughput_quick_prints_its_figures():
-    figures = quick_run("core_throughput")
-    assert figures["accounted"] == figures["events"] == 20_000 and figures["lost"] == 0
-    assert figures["core_events_per_s"] > 0
-
-
 @pytest.mark.ray
 @pytest.mark.mqtt
-def test_mqtt_ingest_quick_prints_its_figures():
-    figures = quick_run("mqtt_ingest")
-    assert figures["published"] == figures["expected"] == figures["engine_accepted"] == 3000
-    assert figures["lost"] == 0 and figures["bare_subscriber"]["count"] == 3000
-    assert figures["end_to_end_events_per_s"] > 0 and figures["ratio"] > 0
-    assert figures["alarms"]["published"] == figures["alarms"]["acked"] == 15
-    assert figures["alarm_publish_to_raised"]["count"] == 15 and figures["alarm_publish_to_raised"]["p99_ms"] > 0
-    lanes = {lane: stats for process in figures["bridge_stats"] for lane, stats in process["lanes"].items()}
-    assert lanes["alarm"]["received"] == 15 and lanes["evt"]["received"] == 3000  # measured apart: own lanes
-    assert len(figures["bridge_stats"]) == 2  # and own processes
-
-
-@pytest.mark.ray
-def test_console_fanout_quick_prints_its_figures():
-    figures = quick_run("console_fanout")
-    assert figures["changes"] > 0 and figures["gateway_changes_seen"] >= figures["changes"]
-    # every change reached both command-center consoles, and its own station's consoles
-    assert figures["delay_cc"]["deliveries"] == 2 * figures["gateway_changes_seen"]
-    assert figures["deliveries"] == figures["gateway_pushed"] > figures["delay_cc"]["deliveries"]
-    assert 0 < figures["delay_p99_ms_worst"] < 10_000
+def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "simulation.cli", "bench", "--quick", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT,
+                          env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == result
+    runs, summary = result["runs"], result["summary"]
+    assert not [name for name, figures in runs.items() if "error" in figures]
+    assert runs["core_throughput"]["accounted"] == runs["core_throughput"]["events"] == 20_000
+    assert runs["core_throughput"]["lost"] == 0
+    mqtt = runs["mqtt_ingest"]
+    assert mqtt["published"] == mqtt["engine_accepted"] == 3000 and mqtt["lost"] == 0
+    assert mqtt["bare_subscriber"]["count"] == 3000 and mqtt["alarms"]["acked"] == mqtt["alarms"]["published"] == 15
+    lanes = {lane: stats for process in mqtt["bridge_stats"] for lane, stats in process["lanes"].items()}
+    assert lanes["alarm"]["received"] == 15 and lanes["evt"]["received"] == 3000  # the alarm lane measured apart
+    late = runs["escalation_lateness"]
+    assert late["deadlines_fired"] == late["incidents"] > 0
+    assert runs["device_memory"]["devices_active"] == runs["device_memory"]["devices"] > 5000
+    actors = runs["actor_per_device"]
+    assert actors["accepted"] == actors["events"] and actors["bytes_per_actor"] > 0
+    fanout = runs["console_fanout"]
+    assert fanout["delay_cc"]["deliveries"] == 2 * fanout["gateway_changes_seen"] > 0
+    assert fanout["deliveries"] == fanout["gateway_pushed"]
+    for key in ("core_events_per_s", "mqtt_events_per_s", "bare_subscriber_events_per_s", "mqtt_ratio",
+                "alarm_to_incident_p50_ms", "alarm_to_incident_p99_ms", "escalation_lateness_p99_ms",
+                "bytes_per_device", "actor_per_device_events_per_s", "actor_per_device_max_devices",
+                "engine_vs_actor_per_device", "console_fanout_p99_ms"):
+        assert isinstance(summary[key], (int, float)) and summary[key] > 0, key
+    assert set(summary["targets"]) >= {"core_events_per_s", "mqtt_ratio", "bytes_per_device",
+                                       "engine_vs_actor_per_device"}

@@ -1,0 +1,74 @@
+"""Bytes per device: a city of about a million devices hosted by the engine's host core, every device
+activated (one heartbeat each: its entity, its sequence window, its supervision deadline). Prints one JSON
+object. Memory is the process's resident set, measured after a full collection.
+
+    python -m benchmarks.device_memory [--communities 20000] [--quick]
+
+The host core runs in this process without Ray: a host actor holds exactly this, plus the actor's
+fixed cost (one Python process, about 100 MB, for any number of devices).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import time
+
+from engine.citygen import CitySpec, generate_city
+from engine.host import HostConfig, HostCore
+from engine.journal import MemoryJournal
+from engine.policy import default_policies
+from protocols.batch import Ingest
+from protocols.device import make_message
+
+
+def rss_bytes() -> int:
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def run(communities: int) -> dict:
+    base = rss_bytes()
+    started = time.perf_counter()
+    city = generate_city(CitySpec(precincts=6, communities=communities, schools=max(10, communities // 100),
+                                  kiosk_halls=max(2, communities // 1000), volunteers=communities * 5,
+                                  doors_per_community=8, cameras_per_community=4, residents_per_door=4, seed=11))
+    built_s = time.perf_counter() - started
+    with_city = rss_bytes()
+    core = HostCore(HostConfig("h0"), city=city, policies=default_policies(), journal=MemoryJournal(), now_s=0.0)
+    with_core = rss_bytes()
+    devices = list(city.devices)
+    heartbeat = make_message("heartbeat", seq=1, ts=1)
+    started = time.perf_counter()
+    for i in range(0, len(devices), 10_000):
+        result = core.ingest([Ingest(d, heartbeat) for d in devices[i:i + 10_000]], now_s=1.0)
+        assert result.accepted == len(devices[i:i + 10_000]), result
+    ingest_s = time.perf_counter() - started
+    activated = rss_bytes()
+    n = len(devices)
+    return {
+        "benchmark": "device_memory",
+        "devices": n,
+        "devices_active": core.statistics().devices_active,
+        "bytes_per_device": round((activated - base) / n),
+        "bytes_per_device_topology": round((with_city - base) / n),
+        "bytes_per_device_entity": round((activated - with_core) / n),
+        "rss_mb": round(activated / 2**20),
+        "city_build_s": round(built_s, 2),
+        "activation_events_per_s": round(n / ingest_s),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--communities", type=int, default=20_000, help="20,000 makes about 1,000,000 devices")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: about 10,000 devices")
+    args = parser.parse_args()
+    print(json.dumps(run(200 if args.quick else args.communities)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""``redband bench``: every benchmark program in ``benchmarks/``, one after another (each its own process,
+so none measures another's leftovers), summed up in one JSON object with the targets beside the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROGRAMS = ("core_throughput", "mqtt_ingest", "escalation_lateness", "device_memory", "actor_per_device",
+            "console_fanout")
+
+# figure: (target, "min" if it must be at least the target, "max" if at most)
+TARGETS = {
+    "core_events_per_s": (150_000, "min"),
+    "mqtt_events_per_s": (10_000, "min"),
+    "mqtt_ratio": (0.8, "min"),
+    "alarm_to_incident_p99_ms": (25.0, "max"),
+    "escalation_lateness_p99_ms": (50.0, "max"),
+    "bytes_per_device": (2048, "max"),
+    "engine_vs_actor_per_device": (20.0, "min"),
+    "console_fanout_p99_ms": (50.0, "max"),
+}
+
+
+def run_program(name: str, *, quick: bool, timeout_s: float = 900) -> dict:
+    args = [sys.executable, "-m", f"benchmarks.{name}"] + (["--quick"] if quick else [])
+    started = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT,
+                          env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-1500:]}"}
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures["wall_s"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def summarize(runs: dict[str, dict]) -> dict:
+    core, mqtt, late = runs.get("core_throughput", {}), runs.get("mqtt_ingest", {}), runs.get("escalation_lateness", {})
+    memory, actors, fanout = runs.get("device_memory", {}), runs.get("actor_per_device", {}), runs.get("console_fanout", {})
+    raised = mqtt.get("alarm_publish_to_raised", {})
+    summary = {
+        "core_events_per_s": core.get("core_events_per_s"),
+        "mqtt_events_per_s": mqtt.get("end_to_end_events_per_s"),
+        "bare_subscriber_events_per_s": mqtt.get("bare_subscriber_events_per_s"),
+        "mqtt_ratio": mqtt.get("ratio"),
+        "alarm_to_incident_p50_ms": raised.get("p50_ms"),
+        "alarm_to_incident_p99_ms": raised.get("p99_ms"),
+        "escalation_lateness_p99_ms": late.get("escalation_lateness_p99_ms"),
+        "bytes_per_device": memory.get("bytes_per_device"),
+        "devices_hosted": memory.get("devices"),
+        "actor_per_device_events_per_s": actors.get("actor_per_device_events_per_s"),
+        "actor_per_device_max_devices": actors.get("actor_per_device_max_devices"),
+        "console_fanout_p99_ms": fanout.get("delay_p99_ms_worst"),
+    }
+    if summary["core_events_per_s"] and summary["actor_per_device_events_per_s"]:
+        summary["engine_vs_actor_per_device"] = round(
+            summary["core_events_per_s"] / summary["actor_per_device_events_per_s"], 1)
+    if summary["bytes_per_device"] and actors.get("bytes_per_actor"):
+        summary["devices_per_gib"] = {"engine": int(2**30 / summary["bytes_per_device"]),
+                                      "actor_per_device": int(2**30 / actors["bytes_per_actor"])}
+    summary["targets"] = {
+        name: {"target": target, "kind": kind, "value": summary.get(name),
+               "met": summary.get(name) is not None and (summary[name] >= target if kind == "min"
+                                                          else summary[name] <= target)}
+        for name, (target, kind) in TARGETS.items()
+    }
+    return summary
+
+
+def run_bench(*, quick: bool, programs: tuple[str, ...] = PROGRAMS, on_done=None) -> dict:
+    runs = {}
+    for name in programs:
+        runs[name] = run_program(name, quick=quick)
+        if on_done:
+            on_done(name, runs[name])
+    return {"quick": quick, "summary": summarize(runs), "runs": runs}
