@@ -125,14 +125,15 @@ def run(args) -> dict:
             bridge={"max_in_flight_batches": args.inflight, "batch_window_s": args.window_ms / 1000})).start()
         try:
             bare = subprocess.Popen([args.subscriber_python, str(ROOT / "benchmarks" / "bare_subscriber.py"),
-                                     "--port", str(port), "--user", BRIDGE_USER, "--password",
-                                     password[BRIDGE_USER], "--seconds", str(args.seconds + 60)],
+                                     "--port", str(port), "--user", BRIDGE_USER,
+                                     f"--password={password[BRIDGE_USER]}",  # a password may start with "-"
+                                     "--seconds", str(args.seconds + 60)],
                                     stdout=subprocess.PIPE, text=True, cwd=ROOT)
             assert json.loads(bare.stdout.readline()).get("subscribed"), "bare subscriber did not subscribe"
             start_at = time.time() + 3.0 + args.rate * args.seconds / args.publishers / 150_000  # time to pre-encode
             publishers = [subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.mqtt_publisher", "--port", str(port), "--user", SIMULATOR_USER,
-                 "--password", password[SIMULATOR_USER], "--devices", str(devices_file), "--index", str(i),
+                 f"--password={password[SIMULATOR_USER]}", "--devices", str(devices_file), "--index", str(i),
                  "--of", str(args.publishers), "--rate", str(args.rate / args.publishers), "--seconds",
                  str(args.seconds), "--start-at", str(start_at)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
                 for i in range(args.publishers)]
