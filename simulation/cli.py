@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="publish the events through this broker as the simulator user "
                                "(mqtt://redband-sim:PASS@HOST:PORT) to the engine of `redband run --mqtt`")
     simulate.add_argument("--json-devices", action="store_true", help="devices speak JSON instead of MessagePack")
+    simulate.add_argument("--report", default=None, metavar="DIR",
+                          help="write summary.json and report.html (with plots) here")
     simulate.set_defaults(func=cmd_simulate)
 
     bench = sub.add_parser("bench", help="run the benchmark programs and sum them up in one JSON object")
@@ -171,10 +173,23 @@ def cmd_simulate(args) -> int:
     result = run_scenario(scenario, realtime=realtime, until_s=args.until, ray_address=args.ray_address,
                           on_row=on_row, mqtt=mqtt, own_engine=mqtt is None,
                           json_devices=getattr(args, "json_devices", False))
+    if getattr(args, "report", None):
+        from simulation.report_html import write_report
+
+        written = write_report(result, Path(args.report), title=scenario.name)
+        if not args.json:
+            print(f"report: {written[1]}")
     if args.json:
         print(json.dumps(result.to_json()))
     else:
         _print_outcome(result, "sent")
+        latency = result.metrics.get("alarm_latency", {})
+        if latency.get("count"):
+            print(f"alarm latency ({latency['measured']}): p50 {latency['p50_ms']:.2f} ms, "
+                  f"p99 {latency['p99_ms']:.2f} ms, max {latency['max_ms']:.2f} ms over {latency['count']} alarms")
+        if checker := result.metrics.get("checker"):
+            print(f"checker: lost {checker['lost']}, duplicated {checker['duplicated']}, "
+                  f"unexpected {checker['unexpected']}")
     return 0 if result.passed else 1
 
 

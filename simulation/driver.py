@@ -24,6 +24,7 @@ from actors.runtime import Engine, EngineOptions
 from protocols.batch import Ingest
 from protocols.endpoint import MqttEndpoint
 from protocols.records import Action, OperatorCommand
+from simulation.metrics import RunMetrics
 from simulation.report import ExpectationResult, RunResult, TimelineRow, check_expectations, rows_of
 from simulation.scenario import Scenario, ScriptedEvent
 
@@ -55,6 +56,7 @@ class ScenarioRun:
         self.end_s = until_s if until_s is not None else scenario.duration_s
         self.on_row = on_row
         self.result = RunResult(scenario.name)
+        self.metrics = RunMetrics()
         self._queue: list[tuple[float, int, ScriptedEvent | _Act]] = []
         self._tiebreak = count()
         self._planned: set[tuple[str, int]] = set()
@@ -85,6 +87,7 @@ class ScenarioRun:
                 self.fleet.stop()
             if self._started_engine:
                 self.engine.stop()
+        self.result.metrics = self.metrics.finish(engine_seen=self.engine is not None)
         self.result.expectations = check_expectations(
             self.scenario.expectations, self.result.timeline, lost=self.result.lost,
             slack_s=REALTIME_SLACK_S if self.realtime else 0.0, end_s=self.end_s)
@@ -128,9 +131,13 @@ class ScenarioRun:
     def _run_realtime(self) -> None:
         self._t0_s = time.time()
         end_wall = self._t0_s + self.end_s
+        next_sample = self._t0_s
         while True:
             now = time.time()
             self._collect()
+            if now >= next_sample:  # the throughput curve: events sent and taken, once a second
+                next_sample += 1.0
+                self.metrics.sample(now - self._t0_s, self.result.events_sent, self._accepted())
             if now >= end_wall:
                 return
             if self._queue and self._t0_s + self._queue[0][0] <= now:
@@ -154,6 +161,11 @@ class ScenarioRun:
                 events.append(Ingest(item.device_id, item.message, received_ms))
             else:
                 acts.append(item)
+        sent_at = time.time() if self.realtime else self._t0_s + t
+        for e in events:
+            if e.message.event_kind.is_alarm:
+                seq = e.message.seq + self.seq_offset
+                self.metrics.alarm_sent(e.device_id, seq, sent_at)
         if events and self.fleet is not None:
             from simulation.mqtt_fleet import Outgoing
 
@@ -173,6 +185,11 @@ class ScenarioRun:
             if not outcome["ok"]:
                 self.result.refusals.append(f"{act.command.action} {act.command.incident_id}: {outcome['error']}")
 
+    def _accepted(self) -> int | None:
+        if self.engine is None:
+            return None
+        return sum(s.accepted + s.duplicates + s.refused for s in self.engine.statistics())
+
     def _lifted(self, message):
         if not self.seq_offset:
             return message
@@ -181,12 +198,14 @@ class ScenarioRun:
     def _collect(self) -> None:
         if self.fleet is not None:
             for device_id, ack in self.fleet.take_acks():
+                self.metrics.acked(device_id, ack, time.time(), t0_s=self._t0_s)
                 self.result.duplicates += ack.duplicate
                 if not ack.ok:
                     self.result.refusals.append(f"{device_id} seq {ack.seq}: {ack.reason}")
         if self.engine is None:
             return
         for change in self._take_changes():
+            self.metrics.incident(change.record, new=change.new_from == 0, t0_s=self._t0_s)
             rows = rows_of(change.record, change.new_from, t0_s=self._t0_s)
             for row in rows:
                 self.result.timeline.append(row)

@@ -45,6 +45,8 @@ class RunResult:
     refusals: list[str] = field(default_factory=list)
     duplicates: int = 0
     """Messages the engine had seen already (acked again, never raised twice)."""
+    metrics: dict = field(default_factory=dict)
+    """Latency percentiles, throughput over time and the checker's verdict (``simulation/metrics.py``)."""
 
     @property
     def lost(self) -> int:
@@ -65,6 +67,7 @@ class RunResult:
             "lost": self.lost,
             "refusals": list(self.refusals),
             "duplicates": self.duplicates,
+            "metrics": self.metrics,
         }
 
 

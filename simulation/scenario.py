@@ -23,18 +23,21 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 from msgspec import Meta, Struct
 
 from engine.citygen import CitySpec, generate_city
 from engine.errors import ConfigError
 from engine.policy import PolicySet, load_policy_set
 from engine.tomlconf import convert, error_at, parse_toml, read_text
+from engine.entities import ALLOWED_KINDS
 from engine.topology import City, load_city
-from protocols import EventKind, Level, ProtocolError, TimelineEvent
+from protocols import DeviceKind, EventKind, Level, ProtocolError, TimelineEvent
 from protocols.device import DeviceMessage, make_message
 from protocols.kinds import IncidentKind
 
@@ -59,6 +62,20 @@ class _Event(Struct, forbid_unknown_fields=True):
     seq: Annotated[int, Meta(ge=0)] | None = None
     count: Annotated[int, Meta(ge=1)] = 1
     every_s: Annotated[float, Meta(gt=0)] = 1.0
+
+
+class _Phase(Struct, forbid_unknown_fields=True):
+    """Load: events of one kind arriving as a Poisson process at ``rate_per_s``, each from a device picked
+    at random among those that send that kind (optionally only devices of ``device_kind``)."""
+
+    kind: EventKind
+    rate_per_s: Annotated[float, Meta(gt=0, le=200_000)]
+    duration_s: Annotated[float, Meta(gt=0)]
+    start_s: Seconds = 0.0
+    name: str = ""
+    device_kind: DeviceKind | None = None
+    data: dict[str, Any] = {}
+    seed: int = 1
 
 
 class _Responder(Struct, forbid_unknown_fields=True):
@@ -93,6 +110,7 @@ class _ScenarioFile(Struct, forbid_unknown_fields=True):
     description: str = ""
     engine: _EngineOptions = _EngineOptions()
     events: list[_Event] = []
+    phases: list[_Phase] = []
     responders: list[_Responder] = []
     expect: list[_Expect] = []
 
@@ -150,8 +168,44 @@ def load_scenario(path: str | Path) -> Scenario:
             except ProtocolError as exc:
                 raise error_at(file, text, ("events", i, *exc.field.split(".")), exc.reason) from None
             events.append(ScriptedEvent(at_s, ev.device, message))
+    load: list[ScriptedEvent] = []
+    for i, phase in enumerate(raw.phases):
+        load += _phase_events(phase, city, where=(file, text, ("phases", i)))
+    load.sort(key=lambda e: e.at_s)
+    for n, event in enumerate(load):  # seqs in time order per device, above the scripted events' own
+        seq = next_seq.get(event.device_id, 1)
+        next_seq[event.device_id] = seq + 1
+        load[n] = ScriptedEvent(event.at_s, event.device_id, msgspec.structs.replace(event.message, seq=seq))
+    events += load
     events.sort(key=lambda e: e.at_s)
     if events and events[-1].at_s > raw.duration_s:
         raise ConfigError(file, None, "duration_s", f"ends before the last event at {events[-1].at_s} s")
     return Scenario(raw.name, raw.description, raw.duration_s, city, policies, raw.engine.precinct_hosts,
                     tuple(events), tuple(raw.responders), tuple(raw.expect), file)
+
+
+def _phase_events(phase: _Phase, city: City, *, where) -> list[ScriptedEvent]:
+    """Poisson arrivals (exponential gaps, seeded) over the phase; each event from a random eligible device
+    (its seq is given later, in time order over all phases). Positions without data stay near home."""
+    file, text, path = where
+    devices = [d for d in city.devices.values() if phase.kind in ALLOWED_KINDS[d.kind]
+               and (phase.device_kind is None or d.kind is phase.device_kind)]
+    if not devices:
+        raise error_at(file, text, path + ("kind",), f"no device in the city sends {phase.kind.value}"
+                       + (f" among {phase.device_kind.value}s" if phase.device_kind else ""))
+    rng = random.Random(phase.seed)
+    out: list[ScriptedEvent] = []
+    t, end = phase.start_s, phase.start_s + phase.duration_s
+    while True:
+        t += rng.expovariate(phase.rate_per_s)
+        if t >= end:
+            return out
+        device = devices[rng.randrange(len(devices))]
+        data = phase.data
+        if phase.kind is EventKind.PATROL_POSITION and not data:
+            data = {"lat": device.lat + rng.uniform(-0.002, 0.002), "lon": device.lon + rng.uniform(-0.002, 0.002)}
+        try:
+            message = make_message(phase.kind, seq=0, ts=int(t * 1000), data=data)
+        except ProtocolError as exc:
+            raise error_at(file, text, path + ("data", *exc.field.split(".")[1:]), exc.reason) from None
+        out.append(ScriptedEvent(t, device.id, message))

@@ -1,0 +1,92 @@
+"""Load phases (Poisson arrivals) and the run report: pure parts, and one real run in virtual time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ConfigError
+from simulation.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PHASES = """
+name = "phases"
+duration_s = 20
+[city]
+generate = {{ seed = 1 }}
+[[phases]]
+kind = "heartbeat"
+rate_per_s = {rate}
+duration_s = 10
+start_s = 5
+seed = {seed}
+[[phases]]
+kind = "patrol.position"
+rate_per_s = 50
+duration_s = 10
+[[phases]]
+kind = "school.panic"
+rate_per_s = 1
+duration_s = 10
+"""
+
+
+def scenario(tmp_path, *, rate: float = 500, seed: int = 1, text: str | None = None):
+    path = tmp_path / "s.toml"
+    path.write_text(text or PHASES.format(rate=rate, seed=seed))
+    return load_scenario(path)
+
+
+def test_phases_arrive_as_a_seeded_poisson_process_with_increasing_seqs_per_device(tmp_path):
+    s = scenario(tmp_path)
+    beats = [e for e in s.events if e.message.event_kind.value == "heartbeat"]
+    assert 4500 < len(beats) < 5500  # 500/s for 10 s, Poisson: ±10 % is 7 standard deviations
+    assert all(5 <= e.at_s < 15 for e in beats)
+    gaps = [b.at_s - a.at_s for a, b in zip(beats, beats[1:])]
+    assert 0.0016 < sum(gaps) / len(gaps) < 0.0024 and min(gaps) < 0.0002  # exponential gaps: many tiny ones
+    assert [e.at_s for e in scenario(tmp_path).events] == [e.at_s for e in s.events]  # the seed fixes the run
+    assert [e.at_s for e in scenario(tmp_path, seed=2).events] != [e.at_s for e in s.events]
+    last: dict[str, int] = {}
+    for e in s.events:
+        assert e.message.seq > last.get(e.device_id, 0)
+        last[e.device_id] = e.message.seq
+    positions = [e for e in s.events if e.message.event_kind.value == "patrol.position"]
+    assert positions and all(abs(p.message.data.lat) > 1 for p in positions)  # near the phone's home
+    panics = [e for e in s.events if e.message.event_kind.value == "school.panic"]
+    assert panics and {s.city.devices[e.device_id].kind.value for e in panics} == {"panic_box"}
+
+
+def test_a_phase_no_device_can_send_is_refused_by_line_and_field(tmp_path):
+    bad = PHASES.format(rate=1, seed=1).replace('kind = "school.panic"\nrate_per_s = 1',
+                                                'kind = "school.panic"\ndevice_kind = "camera"\nrate_per_s = 1')
+    with pytest.raises(ConfigError, match=r"phases\[2\]\.kind: no device in the city sends school\.panic among cameras"):
+        scenario(tmp_path, text=bad)
+    with pytest.raises(ConfigError, match=r"phases\[0\]\.rate_per_s: expected float > 0"):
+        scenario(tmp_path, rate=0)
+
+
+@pytest.mark.ray
+def test_simulate_writes_a_report_with_figures_plots_and_the_checkers_verdict(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(PHASES.format(rate=200, seed=3) + '\n[[expect]]\nname = "panics raised"\nevent = "raised"\n'
+                    'kind = "school.panic"\n')
+    out = tmp_path / "report"
+    done = subprocess.run([sys.executable, "-m", "simulation.cli", "simulate", str(path), "--report", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["lost"] == 0 and summary["passed"] is True
+    checker = summary["metrics"]["checker"]
+    assert checker["sent"] == checker["counted"] >= 5 and checker["ok"]
+    assert summary["metrics"]["alarm_latency"]["count"] >= 1
+    assert {"report.html", "timeline.png", "latency_histogram.png"} <= {p.name for p in out.iterdir()}
+    page = (out / "report.html").read_text()
+    assert "phases: PASSED" in page and "PASS</td><td>panics raised" in page
+    assert "checker: lost 0, duplicated 0, unexpected 0" in done.stdout
