@@ -30,6 +30,8 @@ from simulation.scenario import Scenario, ScriptedEvent
 
 REALTIME_POLL_S = 0.05
 REALTIME_SLACK_S = 0.5
+VIRTUAL_TICK_S = 0.01
+"""Virtual time delivers the events of each 10 ms tick together (a Poisson phase has no two equal times)."""
 ACK_GRACE_S = 10.0
 """Over MQTT, how long after the scenario's end the run still waits for alarms to be acknowledged."""
 
@@ -70,19 +72,36 @@ class ScenarioRun:
         self._take_changes = take_changes or (self.engine.take_changes if self.engine is not None else list)
 
     def run(self) -> RunResult:
+        from simulation.load_processes import BULK_THRESHOLD, LoadProcesses
         from simulation.mqtt_fleet import Fleet
 
-        for event in self.scenario.events:
+        events = [e for e in self.scenario.events if e.at_s <= self.end_s]
+        bulk = [e for e in events if not e.message.event_kind.is_alarm] if self.mqtt is not None else []
+        if len(bulk) < BULK_THRESHOLD:
+            bulk = []
+        for event in (events if not bulk else [e for e in events if e.message.event_kind.is_alarm]):
             self._push(event.at_s, event)
         if self._started_engine:
             self.engine.start()
+        load = None
         try:
             if self.mqtt is not None:
                 self.fleet = Fleet(self.mqtt).start()
-            self._run_realtime() if self.realtime else self._run_virtual()
+            start_at = None
+            if bulk:  # telemetry at rate: pre-encoded, from processes of its own, so the driver is not the limit
+                load = LoadProcesses(self.mqtt, bulk, seq_offset=self.seq_offset, json=self.json_devices).start()
+                start_at = load.start_at
+            self._run_realtime(start_at) if self.realtime else self._run_virtual()
+            if load is not None:
+                published = load.finish()
+                self.result.events_sent += published
+                self.result.events_accounted += published  # QoS 0: what left is all a device can know
+                self.result.load = load.results
             if self.fleet is not None:
                 self._await_acks()
         finally:
+            if load is not None:
+                load.stop()
             if self.fleet is not None:
                 self.fleet.stop()
             if self._started_engine:
@@ -114,6 +133,8 @@ class ScenarioRun:
         engine = self.engine
         while True:
             next_action = self._queue[0][0] if self._queue else math.inf
+            if next_action < math.inf:  # load phases: deliver a tick's arrivals together, not one Ray call each
+                next_action = math.ceil(next_action / VIRTUAL_TICK_S - 1e-9) * VIRTUAL_TICK_S
             next_deadline = engine.next_deadline_s()
             t = min(next_action, next_deadline if next_deadline is not None else math.inf)
             if t > self.end_s:
@@ -128,8 +149,10 @@ class ScenarioRun:
 
     # -- real time ---------------------------------------------------------------------------------
 
-    def _run_realtime(self) -> None:
-        self._t0_s = time.time()
+    def _run_realtime(self, start_at: float | None = None) -> None:
+        if start_at is not None:
+            time.sleep(max(0.0, start_at - time.time()))  # the load processes start at the same instant
+        self._t0_s = start_at or time.time()
         end_wall = self._t0_s + self.end_s
         next_sample = self._t0_s
         while True:

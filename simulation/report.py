@@ -45,6 +45,8 @@ class RunResult:
     refusals: list[str] = field(default_factory=list)
     duplicates: int = 0
     """Messages the engine had seen already (acked again, never raised twice)."""
+    load: list = field(default_factory=list)
+    """What each load process published (``--mqtt`` with load phases)."""
     metrics: dict = field(default_factory=dict)
     """Latency percentiles, throughput over time and the checker's verdict (``simulation/metrics.py``)."""
 
@@ -68,6 +70,7 @@ class RunResult:
             "refusals": list(self.refusals),
             "duplicates": self.duplicates,
             "metrics": self.metrics,
+            "load_processes": self.load,
         }
 
 
