@@ -1,0 +1,60 @@
+"""The tester's command: the city at load through a real broker, against `redband run --mqtt`, with a report."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from actors.broker import Mosquitto, free_port
+from simulation.cli import shipped
+from tests.mqtt.helpers import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+UNTIL_S = 15  # of the scenario's 60 s: the suite has 15 minutes for everything
+
+
+@pytest.mark.ray
+@pytest.mark.mqtt
+def test_city_load_through_the_broker_writes_a_report_and_loses_nothing(tmp_path):
+    city = shipped("cities/demo.toml")
+    broker_dir, port = tmp_path / "broker", free_port()
+    config = subprocess.run([sys.executable, "-m", "simulation.cli", "mqtt-config", "--city", str(city), "--out",
+                             str(broker_dir), "--port", str(port), "--simulator"], capture_output=True, text=True,
+                            cwd=ROOT, env=ENV, timeout=120)
+    assert config.returncode == 0, config.stderr
+    password = {line.split(",")[3]: line.split(",")[4]
+                for line in (broker_dir / "credentials.csv").read_text().splitlines()[1:]}
+    log = tmp_path / "run.log"
+    with Mosquitto(broker_dir / "mosquitto.conf", port=port), log.open("w") as out:
+        run = subprocess.Popen([sys.executable, "-m", "simulation.cli", "run", "--journal-dir", str(tmp_path / "j"),
+                                "--users", str(tmp_path / "no-users.toml"),
+                                "--mqtt", f"mqtt://redband-bridge:{password['redband-bridge']}@127.0.0.1:{port}"],
+                               stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV)
+        try:
+            wait_until(lambda: "engine running" in log.read_text() or run.poll() is not None, timeout_s=120,
+                       what="the engine", every_s=0.2)
+            report = tmp_path / "report"
+            done = subprocess.run(
+                [sys.executable, "-m", "simulation.cli", "simulate", str(shipped("scenarios/city_load.toml")),
+                 "--mqtt", f"mqtt://redband-sim:{password['redband-sim']}@127.0.0.1:{port}", "--until", str(UNTIL_S),
+                 "--report", str(report)], capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=300)
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        finally:
+            run.send_signal(signal.SIGINT)
+            run.wait(timeout=60)
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["lost"] == 0 and summary["events_sent"] > 9000 * UNTIL_S
+    latency = summary["metrics"]["alarm_latency"]
+    assert latency["measured"] == "device publish → ack received" and latency["count"] >= 3
+    assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    assert [r["published"] for r in summary["load_processes"]] and all("error" not in r for r in summary["load_processes"])
+    page = (report / "report.html").read_text()
+    assert "alarm latency p50 / p99 / max (ms)" in page and "throughput.png" in page
+    assert "p99" in done.stdout
