@@ -220,8 +220,8 @@ class ScenarioRun:
 
     def _collect(self) -> None:
         if self.fleet is not None:
-            for device_id, ack in self.fleet.take_acks():
-                self.metrics.acked(device_id, ack, time.time(), t0_s=self._t0_s)
+            for device_id, ack, arrived_s in self.fleet.take_acks():
+                self.metrics.acked(device_id, ack, arrived_s, t0_s=self._t0_s)
                 self.result.duplicates += ack.duplicate
                 if not ack.ok:
                     self.result.refusals.append(f"{device_id} seq {ack.seq}: {ack.reason}")

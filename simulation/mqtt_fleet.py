@@ -54,7 +54,7 @@ class Fleet:
         self.prefix = client_prefix
         self.published = 0
         self.republished = 0
-        self._acks: list[tuple[str, Ack]] = []
+        self._acks: list[tuple[str, Ack, float]] = []
         self._acks_lock = threading.Lock()
         self._unacked: dict[tuple[str, int], _Unacked] = {}
         self._clients: list[aiomqtt.Client | None] = [None] * connections
@@ -82,7 +82,8 @@ class Fleet:
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(self._send(items), self._loop).result(timeout=30.0)
 
-    def take_acks(self) -> list[tuple[str, Ack]]:
+    def take_acks(self) -> list[tuple[str, Ack, float]]:
+        """Acks received since the last call: (device id, ack, wall time of arrival)."""
         with self._acks_lock:
             out, self._acks = self._acks, []
         return out
@@ -166,7 +167,7 @@ class Fleet:
         if ack.seq is not None:
             self._unacked.pop((device_id, ack.seq), None)
         with self._acks_lock:
-            self._acks.append((device_id, ack))
+            self._acks.append((device_id, ack, time.time()))
 
     def _connection_of(self, device_id: str) -> int:
         return zlib.crc32(device_id.encode()) % self.connections
