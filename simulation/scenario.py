@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -78,6 +78,18 @@ class _Phase(Struct, forbid_unknown_fields=True):
     seed: int = 1
 
 
+class _Fault(Struct, forbid_unknown_fields=True):
+    """``silence``: from ``at_s`` the device sends nothing more (its scripted and load events are dropped), as a
+    device that lost power would; the engine's supervision must notice. ``gps_jump``: one position report
+    ``jump_m`` metres away from the phone's home."""
+
+    at_s: Seconds
+    kind: Literal["silence", "gps_jump"]
+    device: str
+    until_s: Seconds | None = None
+    jump_m: Annotated[float, Meta(gt=0)] = 5000.0
+
+
 class _Responder(Struct, forbid_unknown_fields=True):
     level: Level
     kind: IncidentKind | None = None
@@ -111,6 +123,7 @@ class _ScenarioFile(Struct, forbid_unknown_fields=True):
     engine: _EngineOptions = _EngineOptions()
     events: list[_Event] = []
     phases: list[_Phase] = []
+    faults: list[_Fault] = []
     responders: list[_Responder] = []
     expect: list[_Expect] = []
 
@@ -177,6 +190,7 @@ def load_scenario(path: str | Path) -> Scenario:
         next_seq[event.device_id] = seq + 1
         load[n] = ScriptedEvent(event.at_s, event.device_id, msgspec.structs.replace(event.message, seq=seq))
     events += load
+    events = _with_faults(events, raw.faults, city, where=(file, text))
     events.sort(key=lambda e: e.at_s)
     if events and events[-1].at_s > raw.duration_s:
         raise ConfigError(file, None, "duration_s", f"ends before the last event at {events[-1].at_s} s")
@@ -209,3 +223,29 @@ def _phase_events(phase: _Phase, city: City, *, where) -> list[ScriptedEvent]:
         except ProtocolError as exc:
             raise error_at(file, text, path + ("data", *exc.field.split(".")[1:]), exc.reason) from None
         out.append(ScriptedEvent(t, device.id, message))
+
+
+def _with_faults(events: list[ScriptedEvent], faults: list[_Fault], city: City, *, where) -> list[ScriptedEvent]:
+    file, text = where
+    for i, fault in enumerate(faults):
+        device = city.devices.get(fault.device)
+        if device is None:
+            raise error_at(file, text, ("faults", i, "device"), f"unknown device {fault.device!r}")
+        if fault.kind == "silence":
+            end = fault.until_s if fault.until_s is not None else float("inf")
+            events = [e for e in events if e.device_id != fault.device or not fault.at_s <= e.at_s < end]
+        else:
+            if EventKind.PATROL_POSITION not in ALLOWED_KINDS[device.kind]:
+                raise error_at(file, text, ("faults", i, "device"), f"{fault.device} reports no position")
+            seq = 1 + max((e.message.seq for e in events if e.device_id == fault.device and e.at_s < fault.at_s),
+                          default=0)
+            later = [e for e in events if e.device_id == fault.device and e.at_s >= fault.at_s]
+            moved = {id(e) for e in later}  # renumbered after the jump, to keep the device's seqs in time order
+            events = [e for e in events if id(e) not in moved]
+            lat = device.lat + fault.jump_m / 111_320.0
+            jump = make_message(EventKind.PATROL_POSITION, seq=seq, ts=int(fault.at_s * 1000),
+                                data={"lat": max(-90.0, min(90.0, lat)), "lon": device.lon})
+            events.append(ScriptedEvent(fault.at_s, fault.device, jump))
+            events += [ScriptedEvent(e.at_s, e.device_id, msgspec.structs.replace(e.message, seq=seq + n + 1))
+                       for n, e in enumerate(sorted(later, key=lambda e: e.at_s))]
+    return events

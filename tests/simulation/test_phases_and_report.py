@@ -90,3 +90,59 @@ def test_simulate_writes_a_report_with_figures_plots_and_the_checkers_verdict(tm
     page = (out / "report.html").read_text()
     assert "phases: PASSED" in page and "PASS</td><td>panics raised" in page
     assert "checker: lost 0, duplicated 0, unexpected 0" in done.stdout
+
+
+FAULTS = """
+name = "faults"
+duration_s = 130
+[city]
+generate = { precincts = 1, communities = 1, schools = 1, kiosk_halls = 1, volunteers = 2, seed = 3 }
+[[phases]]
+kind = "heartbeat"
+device_kind = "panic_box"
+rate_per_s = 2
+duration_s = 125
+[[phases]]
+kind = "patrol.position"
+rate_per_s = 1
+duration_s = 30
+[[faults]]
+at_s = 10
+kind = "silence"
+device = "S0001-panic1"
+[[faults]]
+at_s = 12.5
+kind = "gps_jump"
+device = "V00001-phone"
+jump_m = 10000
+[[expect]]
+name = "the silenced panic box is reported offline, once"
+event = "raised"
+kind = "device.offline"
+count = 1
+"""
+
+
+def test_faults_silence_a_device_and_jump_a_phones_position(tmp_path):
+    s = scenario(tmp_path, text=FAULTS)
+    assert not [e for e in s.events if e.device_id == "S0001-panic1" and e.at_s >= 10]
+    assert [e for e in s.events if e.device_id == "S0001-panic2" and e.at_s >= 10]  # the other box goes on
+    phone = [e for e in s.events if e.device_id == "V00001-phone"]
+    jump = next(e for e in phone if e.at_s == 12.5)
+    home = s.city.devices["V00001-phone"].lat
+    assert abs(jump.message.data.lat - home - 10_000 / 111_320) < 1e-9
+    assert [e.message.seq for e in phone] == sorted(e.message.seq for e in phone)  # still in time order
+    assert len({e.message.seq for e in phone}) == len(phone)
+
+
+@pytest.mark.ray
+def test_a_silenced_device_is_reported_offline_exactly_once_in_a_scenario(tmp_path):
+    path = tmp_path / "faults.toml"
+    path.write_text(FAULTS)
+    done = subprocess.run([sys.executable, "-m", "simulation.cli", "simulate", str(path), "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0 and result["passed"], result["expectations"]
+    offline = [r for r in result["timeline"] if r["kind"] == "device.offline" and r["event"] == "raised"]
+    assert [r["incident"].split("#")[0] for r in offline] == ["S0001-panic1"]
