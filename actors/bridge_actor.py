@@ -87,6 +87,10 @@ class BridgeActor:
         except Exception:
             log.exception("bridge %s stopped on an error", self._options.bridge_id)
 
+    def set_hosts(self, hosts: dict) -> None:
+        """A host was restarted: route to its new handle."""
+        self._hosts.update(hosts)  # the sink holds this same dict
+
     def wait_connected(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -108,18 +108,31 @@ class Engine:
         if self.options.journal_dir:
             Path(self.options.journal_dir).mkdir(parents=True, exist_ok=True)
         for host_id in self.placement.hosts:
-            config = HostConfig(host_id, heartbeat_interval_s=self.options.heartbeat_interval_s,
-                                heartbeat_misses=self.options.heartbeat_misses,
-                                exact_deadlines=not self.options.realtime)
-            self.hosts[host_id] = HostActor.options(num_cpus=self.options.host_num_cpus, max_concurrency=1000).remote(
-                config, self.placement.city_for_host(self.city, host_id), self.policies, self.options.journal_dir,
-                self.options.realtime, start_s,
-            )
+            self.hosts[host_id] = self._host_actor(host_id, start_s)
         ray.get([h.connect.remote(self.hosts) for h in self.hosts.values()], timeout=START_TIMEOUT_S)
         if self.options.mqtt is not None:
             self.start_bridges(self.options.mqtt, count=self.options.bridges, alarm_process=self.options.alarm_process,
                                **self.options.bridge)
         return self
+
+    def _host_actor(self, host_id: str, start_s: float = 0.0):
+        config = HostConfig(host_id, heartbeat_interval_s=self.options.heartbeat_interval_s,
+                            heartbeat_misses=self.options.heartbeat_misses, exact_deadlines=not self.options.realtime)
+        return HostActor.options(num_cpus=self.options.host_num_cpus, max_concurrency=1000).remote(
+            config, self.placement.city_for_host(self.city, host_id), self.policies, self.options.journal_dir,
+            self.options.realtime, start_s,
+        )
+
+    def restart_host(self, host_id: str, *, start_s: float = 0.0) -> None:
+        """Kill one host actor as a crash would and start it again from its journal (fault injection; the
+        journal must be on disk, ``journal_dir``). The other hosts and the bridges are told its new handle."""
+        if not self.options.journal_dir:
+            raise RuntimeError("restarting a host needs a journal on disk (EngineOptions.journal_dir)")
+        ray.kill(self.hosts[host_id], no_restart=True)
+        self.hosts[host_id] = self._host_actor(host_id, start_s)
+        ray.get([h.connect.remote(self.hosts) for h in self.hosts.values()], timeout=START_TIMEOUT_S)
+        if self.bridges:
+            ray.get([b.set_hosts.remote(self.hosts) for b in self.bridges], timeout=CALL_TIMEOUT_S)
 
     def start_bridges(self, endpoint: MqttEndpoint, *, count: int = 1, first_index: int = 0,
                       alarm_process: bool = True, **overrides) -> list:

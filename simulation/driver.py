@@ -41,6 +41,11 @@ class _Act:
     command: OperatorCommand
 
 
+@dataclass(frozen=True, slots=True)
+class _HostKill:
+    device_id: str
+
+
 class ScenarioRun:
     def __init__(self, scenario: Scenario, *, realtime: bool = False, until_s: float | None = None,
                  journal_dir: str | Path | None = None, ray_address: str | None = None,
@@ -59,10 +64,14 @@ class ScenarioRun:
         self.on_row = on_row
         self.result = RunResult(scenario.name)
         self.metrics = RunMetrics()
-        self._queue: list[tuple[float, int, ScriptedEvent | _Act]] = []
+        self._queue: list[tuple[float, int, ScriptedEvent | _Act | _HostKill]] = []
         self._tiebreak = count()
         self._planned: set[tuple[str, int]] = set()
         self._t0_s = 0.0
+        if scenario.host_kills and journal_dir is None:  # a host restarts from its journal: it must be on disk
+            import tempfile
+
+            journal_dir = tempfile.mkdtemp(prefix="redband-journal-")
         self._started_engine = own_engine and engine is None
         self.engine = engine if engine is not None else Engine(scenario.city, scenario.policies, EngineOptions(
             precinct_hosts=scenario.precinct_hosts, realtime=self.realtime,
@@ -81,6 +90,8 @@ class ScenarioRun:
             bulk = []
         for event in (events if not bulk else [e for e in events if e.message.event_kind.is_alarm]):
             self._push(event.at_s, event)
+        for at_s, device_id in self.scenario.host_kills:
+            self._push(at_s, _HostKill(device_id))
         if self._started_engine:
             self.engine.start()
         load = None
@@ -171,7 +182,7 @@ class ScenarioRun:
 
     # -- shared ------------------------------------------------------------------------------------
 
-    def _push(self, at_s: float, item: ScriptedEvent | _Act) -> None:
+    def _push(self, at_s: float, item: ScriptedEvent | _Act | _HostKill) -> None:
         heapq.heappush(self._queue, (at_s, next(self._tiebreak), item))
 
     def _perform_due(self, t: float) -> None:
@@ -179,6 +190,12 @@ class ScenarioRun:
         acts: list[_Act] = []
         while self._queue and self._queue[0][0] <= t:
             _, _, item = heapq.heappop(self._queue)
+            if isinstance(item, _HostKill):
+                if self.engine is not None:
+                    host = self.engine.placement.host_for_device(item.device_id)
+                    self.engine.restart_host(host, start_s=t)
+                    self.result.faults.append(f"host {host} killed and restarted at {t:g} s")
+                continue
             if isinstance(item, ScriptedEvent):
                 received_ms = int((self._t0_s + item.at_s) * 1000)
                 events.append(Ingest(item.device_id, item.message, received_ms))

@@ -45,6 +45,8 @@ class RunResult:
     refusals: list[str] = field(default_factory=list)
     duplicates: int = 0
     """Messages the engine had seen already (acked again, never raised twice)."""
+    faults: list[str] = field(default_factory=list)
+    """Faults the driver carried out (host kills), with their times."""
     load: list = field(default_factory=list)
     """What each load process published (``--mqtt`` with load phases)."""
     metrics: dict = field(default_factory=dict)
@@ -71,6 +73,7 @@ class RunResult:
             "duplicates": self.duplicates,
             "metrics": self.metrics,
             "load_processes": self.load,
+            "faults": self.faults,
         }
 
 

@@ -81,10 +81,11 @@ class _Phase(Struct, forbid_unknown_fields=True):
 class _Fault(Struct, forbid_unknown_fields=True):
     """``silence``: from ``at_s`` the device sends nothing more (its scripted and load events are dropped), as a
     device that lost power would; the engine's supervision must notice. ``gps_jump``: one position report
-    ``jump_m`` metres away from the phone's home."""
+    ``jump_m`` metres away from the phone's home. ``host_kill``: the host actor that owns ``device`` is killed
+    as a crash would and started again from its journal."""
 
     at_s: Seconds
-    kind: Literal["silence", "gps_jump"]
+    kind: Literal["silence", "gps_jump", "host_kill"]
     device: str
     until_s: Seconds | None = None
     jump_m: Annotated[float, Meta(gt=0)] = 5000.0
@@ -147,6 +148,8 @@ class Scenario:
     responders: tuple[_Responder, ...]
     expectations: tuple[_Expect, ...]
     file: str
+    host_kills: tuple[tuple[float, str], ...] = ()
+    """(at_s, device id): the host owning the device is killed and restarted then."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -195,7 +198,8 @@ def load_scenario(path: str | Path) -> Scenario:
     if events and events[-1].at_s > raw.duration_s:
         raise ConfigError(file, None, "duration_s", f"ends before the last event at {events[-1].at_s} s")
     return Scenario(raw.name, raw.description, raw.duration_s, city, policies, raw.engine.precinct_hosts,
-                    tuple(events), tuple(raw.responders), tuple(raw.expect), file)
+                    tuple(events), tuple(raw.responders), tuple(raw.expect), file,
+                    tuple((f.at_s, f.device) for f in raw.faults if f.kind == "host_kill"))
 
 
 def _phase_events(phase: _Phase, city: City, *, where) -> list[ScriptedEvent]:
@@ -231,6 +235,8 @@ def _with_faults(events: list[ScriptedEvent], faults: list[_Fault], city: City, 
         device = city.devices.get(fault.device)
         if device is None:
             raise error_at(file, text, ("faults", i, "device"), f"unknown device {fault.device!r}")
+        if fault.kind == "host_kill":
+            continue  # carried out by the driver at its time
         if fault.kind == "silence":
             end = fault.until_s if fault.until_s is not None else float("inf")
             events = [e for e in events if e.device_id != fault.device or not fault.at_s <= e.at_s < end]

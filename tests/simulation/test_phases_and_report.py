@@ -146,3 +146,40 @@ def test_a_silenced_device_is_reported_offline_exactly_once_in_a_scenario(tmp_pa
     assert done.returncode == 0 and result["passed"], result["expectations"]
     offline = [r for r in result["timeline"] if r["kind"] == "device.offline" and r["event"] == "raised"]
     assert [r["incident"].split("#")[0] for r in offline] == ["S0001-panic1"]
+
+
+HOST_KILL = """
+name = "host killed mid-escalation"
+duration_s = 40
+[city]
+generate = { precincts = 1, communities = 1, schools = 1, kiosk_halls = 1, volunteers = 2, seed = 3 }
+[[events]]
+at_s = 1
+device = "S0001-panic1"
+kind = "school.panic"
+[[faults]]
+at_s = 10
+kind = "host_kill"
+device = "S0001-panic1"
+[[expect]]
+name = "escalated to the command center on time despite the crash"
+event = "escalated"
+level = "command_center"
+at_s = 31
+[[expect]]
+name = "raised once"
+event = "raised"
+count = 1
+"""
+
+
+@pytest.mark.ray
+def test_a_host_killed_mid_escalation_comes_back_from_its_journal_and_escalates_on_time(tmp_path):
+    path = tmp_path / "kill.toml"
+    path.write_text(HOST_KILL)
+    done = subprocess.run([sys.executable, "-m", "simulation.cli", "simulate", str(path), "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0 and result["passed"], (result["expectations"], done.stderr[-2000:])
+    assert result["faults"] == ["host h0 killed and restarted at 10 s"]
