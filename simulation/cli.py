@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
@@ -83,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="publish the events through this broker as the simulator user "
                                "(mqtt://redband-sim:PASS@HOST:PORT) to the engine of `redband run --mqtt`")
     simulate.add_argument("--json-devices", action="store_true", help="devices speak JSON instead of MessagePack")
+    simulate.add_argument("--progress", action="store_true",
+                          help="show the live progress bar even when stderr is not a terminal (real time only)")
     simulate.add_argument("--report", default=None, metavar="DIR",
                           help="write summary.json and report.html (with plots) here")
     simulate.set_defaults(func=cmd_simulate)
@@ -169,10 +172,19 @@ def cmd_simulate(args) -> int:
     if not args.json:
         print(f"scenario: {scenario.name} ({'real time' if realtime else 'virtual time'}, "
               f"{args.until or scenario.duration_s:g} s{f', through {mqtt!r}' if mqtt else ''})")
-    on_row = None if args.json else (lambda row: print(format_row(row), flush=True))
-    result = run_scenario(scenario, realtime=realtime, until_s=args.until, ray_address=args.ray_address,
-                          on_row=on_row, mqtt=mqtt, own_engine=mqtt is None,
-                          json_devices=getattr(args, "json_devices", False))
+    show_progress = realtime and not args.json and (getattr(args, "progress", False) or sys.stderr.isatty())
+    quiet_rows = show_progress and len(scenario.events) > 1000  # a load run: the bar, not a line per change
+    on_row = None if args.json or quiet_rows else (lambda row: print(format_row(row), flush=True))
+    progress = None
+    if show_progress:
+        from simulation.progress import LiveProgress
+
+        progress = LiveProgress(scenario.name, args.until or scenario.duration_s)
+    with progress or contextlib.nullcontext():
+        result = run_scenario(scenario, realtime=realtime, until_s=args.until, ray_address=args.ray_address,
+                              on_row=on_row, mqtt=mqtt, own_engine=mqtt is None,
+                              json_devices=getattr(args, "json_devices", False),
+                              on_progress=progress.update if progress else None)
     if getattr(args, "report", None):
         from simulation.report_html import write_report
 

@@ -51,7 +51,10 @@ class ScenarioRun:
                  journal_dir: str | Path | None = None, ray_address: str | None = None,
                  on_row: Callable[[TimelineRow], None] | None = None, mqtt: MqttEndpoint | None = None,
                  bridge: MqttEndpoint | None = None, own_engine: bool = True, json_devices: bool = False,
-                 engine: Engine | None = None, take_changes: Callable[[], list] | None = None) -> None:
+                 engine: Engine | None = None, take_changes: Callable[[], list] | None = None,
+                 on_progress: Callable[[float, int, object], None] | None = None) -> None:
+        self.on_progress = on_progress
+        self._load_times: list[float] = []
         self.scenario = scenario
         self.realtime = realtime or mqtt is not None
         self.mqtt = mqtt
@@ -101,6 +104,7 @@ class ScenarioRun:
             start_at = None
             if bulk:  # telemetry at rate: pre-encoded, from processes of its own, so the driver is not the limit
                 load = LoadProcesses(self.mqtt, bulk, seq_offset=self.seq_offset, json=self.json_devices).start()
+                self._load_times = sorted(e.at_s for e in bulk)
                 start_at = load.start_at
             self._run_realtime(start_at) if self.realtime else self._run_virtual()
             if load is not None:
@@ -172,6 +176,8 @@ class ScenarioRun:
             if now >= next_sample:  # the throughput curve: events sent and taken, once a second
                 next_sample += 1.0
                 self.metrics.sample(now - self._t0_s, self.result.events_sent, self._accepted())
+                if self.on_progress is not None:
+                    self.on_progress(now - self._t0_s, self._sent_so_far(now - self._t0_s), self.metrics)
             if now >= end_wall:
                 return
             if self._queue and self._t0_s + self._queue[0][0] <= now:
@@ -224,6 +230,12 @@ class ScenarioRun:
             outcome = self.engine.command(act.command)
             if not outcome["ok"]:
                 self.result.refusals.append(f"{act.command.action} {act.command.incident_id}: {outcome['error']}")
+
+    def _sent_so_far(self, t_s: float) -> int:
+        """Events sent by now: the driver's own, and the load processes' by their schedule."""
+        from bisect import bisect_right
+
+        return self.result.events_sent + bisect_right(self._load_times, t_s)
 
     def _accepted(self) -> int | None:
         if self.engine is None:

@@ -183,3 +183,23 @@ def test_a_host_killed_mid_escalation_comes_back_from_its_journal_and_escalates_
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 0 and result["passed"], (result["expectations"], done.stderr[-2000:])
     assert result["faults"] == ["host h0 killed and restarted at 10 s"]
+
+
+def test_status_line_of_the_progress_bar():
+    from simulation.progress import status_line
+
+    assert status_line(events_per_s=10234.4, sent=61234, alarms=3, p99_ms=12.345) == (
+        "10,234 events/s · 61,234 sent · 3 alarms · alarm p99 12.3 ms")
+    assert status_line(events_per_s=0, sent=0, alarms=0, p99_ms=None).endswith("no alarm yet")
+
+
+@pytest.mark.ray
+def test_a_real_time_run_shows_live_progress(tmp_path):
+    path = tmp_path / "live.toml"
+    path.write_text(PHASES.format(rate=300, seed=5).replace("duration_s = 20", "duration_s = 4")
+                    .replace("duration_s = 10", "duration_s = 3").replace("start_s = 5", "start_s = 0"))
+    done = subprocess.run([sys.executable, "-m", "simulation.cli", "simulate", str(path), "--realtime", "--progress"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**os.environ, "RAY_AUTH_MODE": "disabled", "COLUMNS": "160"})
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    assert "events/s" in done.stderr and "sent" in done.stderr, done.stderr[-2000:]
