@@ -24,7 +24,7 @@ from actors.runtime import Engine, EngineOptions
 from protocols.batch import Ingest
 from protocols.endpoint import MqttEndpoint
 from protocols.records import Action, OperatorCommand
-from simulation.metrics import RunMetrics
+from simulation.metrics import RunMetrics, lateness_summary
 from simulation.report import ExpectationResult, RunResult, TimelineRow, check_expectations, rows_of
 from simulation.scenario import Scenario, ScriptedEvent
 
@@ -54,6 +54,7 @@ class ScenarioRun:
                  engine: Engine | None = None, take_changes: Callable[[], list] | None = None,
                  on_progress: Callable[[float, int, object], None] | None = None) -> None:
         self.on_progress = on_progress
+        self._lateness_s: list[float] | None = None
         self._load_times: list[float] = []
         self.scenario = scenario
         self.realtime = realtime or mqtt is not None
@@ -119,9 +120,12 @@ class ScenarioRun:
                 load.stop()
             if self.fleet is not None:
                 self.fleet.stop()
+            self._lateness_s = self._escalation_lateness()
             if self._started_engine:
                 self.engine.stop()
         self.result.metrics = self.metrics.finish(engine_seen=self.engine is not None)
+        if self._lateness_s is not None:
+            self.result.metrics["escalation_lateness"] = lateness_summary(self._lateness_s)
         self.result.expectations = check_expectations(
             self.scenario.expectations, self.result.timeline, lost=self.result.lost,
             slack_s=REALTIME_SLACK_S if self.realtime else 0.0, end_s=self.end_s)
@@ -230,6 +234,15 @@ class ScenarioRun:
             outcome = self.engine.command(act.command)
             if not outcome["ok"]:
                 self.result.refusals.append(f"{act.command.action} {act.command.incident_id}: {outcome['error']}")
+
+    def _escalation_lateness(self) -> list[float] | None:
+        """How late the hosts fired each escalation deadline (real time, own engine only)."""
+        if self.engine is None or not self.realtime or not self.engine.hosts:
+            return None
+        try:
+            return self.engine.deadline_lateness_s()
+        except Exception:  # a host that died with the run must not cost the report
+            return None
 
     def _sent_so_far(self, t_s: float) -> int:
         """Events sent by now: the driver's own, and the load processes' by their schedule."""

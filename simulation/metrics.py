@@ -69,3 +69,14 @@ class RunMetrics:
         if engine_seen:
             summary["checker"] = check_alarms(self.sent, self.incidents.values()).to_json()
         return summary
+
+
+def lateness_summary(lateness_s: list[float]) -> dict:
+    """Escalation deadlines: how late each fired, p50/p99/max in an HDR histogram (microsecond precision)."""
+    h = HdrHistogram(1, MAX_LATENCY_US, 3)
+    for late in lateness_s:
+        h.record_value(max(1, min(MAX_LATENCY_US, int(late * 1_000_000))))
+    count = h.get_total_count()
+    return {"count": count, **({"p50_ms": h.get_value_at_percentile(50) / 1000,
+                                "p99_ms": h.get_value_at_percentile(99) / 1000,
+                                "max_ms": h.get_max_value() / 1000} if count else {})}

@@ -110,6 +110,10 @@ def _html(summary: dict, result: RunResult, images: list[Path]) -> str:
                ("alarms measured", latency.get("count", 0)), ("latency measured as", latency.get("measured", "")),
                ("alarm latency p50 / p99 / max (ms)",
                 " / ".join(f"{latency[k]:.2f}" for k in ("p50_ms", "p99_ms", "max_ms")) if "p50_ms" in latency else "—")]
+    lateness = result.metrics.get("escalation_lateness") or {}
+    if lateness.get("count"):
+        figures += [("escalation lateness p50 / p99 / max (ms)",
+                     " / ".join(f"{lateness[k]:.2f}" for k in ("p50_ms", "p99_ms", "max_ms")))]
     if checker:
         figures += [("checker: lost / duplicated / unexpected",
                      f"{checker['lost']} / {checker['duplicated']} / {checker['unexpected']}")]

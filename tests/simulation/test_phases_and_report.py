@@ -203,3 +203,24 @@ def test_a_real_time_run_shows_live_progress(tmp_path):
                           env={**os.environ, "RAY_AUTH_MODE": "disabled", "COLUMNS": "160"})
     assert done.returncode in (0, 1), done.stderr[-2000:]
     assert "events/s" in done.stderr and "sent" in done.stderr, done.stderr[-2000:]
+
+
+@pytest.mark.ray
+def test_a_real_time_report_carries_the_escalation_lateness(tmp_path):
+    (tmp_path / "p.toml").write_text('[policies."school.panic"]\npriority = 1\nsteps = [\n'
+                                     '  { notify = ["guard_room", "police_station"], ack_within_s = 1 },\n'
+                                     '  { notify = ["command_center"], ack_within_s = 60 },\n]\n')
+    path = tmp_path / "s.toml"
+    path.write_text('name = "late"\nduration_s = 3\n[city]\ngenerate = { precincts = 1, communities = 1, schools = 1, '
+                    'kiosk_halls = 1, volunteers = 2, seed = 3 }\n[engine]\npolicies = "p.toml"\n[[events]]\n'
+                    'at_s = 0.2\ndevice = "S0001-panic1"\nkind = "school.panic"\n[[expect]]\nname = "escalated"\n'
+                    'event = "escalated"\nlevel = "command_center"\nat_s = 1.2\n')
+    out = tmp_path / "report"
+    done = subprocess.run([sys.executable, "-m", "simulation.cli", "simulate", str(path), "--realtime", "--json",
+                           "--report", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0 and result["passed"], result["expectations"]
+    lateness = result["metrics"]["escalation_lateness"]
+    assert lateness["count"] == 1 and 0 < lateness["p99_ms"] < 500
+    assert "escalation lateness p50 / p99 / max (ms)" in (out / "report.html").read_text()
