@@ -2,7 +2,7 @@
 activated (one heartbeat each: its entity, its sequence window, its supervision deadline). Prints one JSON
 object. Memory is the process's resident set, measured after a full collection.
 
-    python -m benchmarks.device_memory [--communities 20000] [--quick]
+    python -m benchmarks.device_memory [--devices 1000000] [--quick]
 
 The host core runs in this process without Ray: a host actor holds exactly this, plus the actor's
 fixed cost (one Python process, about 100 MB, for any number of devices).
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import time
 
@@ -30,13 +31,28 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def run(communities: int) -> dict:
+def city_spec(communities: int) -> CitySpec:
+    return CitySpec(precincts=6, communities=communities, schools=max(10, communities // 100),
+                    kiosk_halls=max(2, communities // 1000), volunteers=communities * 5,
+                    doors_per_community=8, cameras_per_community=4, residents_per_door=4, seed=11)
+
+
+def communities_for(devices: int) -> int:
+    """Communities whose city holds at least ``devices`` devices: measured on a small city, then scaled (every
+    part of the spec grows with the communities), with a margin that the caller checks."""
+    sample = 1_000
+    per_community = len(generate_city(city_spec(sample)).devices) / sample
+    return max(10, math.ceil(devices / per_community * 1.002))
+
+
+def run(asked: int) -> dict:
+    communities = communities_for(asked)
     base = rss_bytes()
     started = time.perf_counter()
-    city = generate_city(CitySpec(precincts=6, communities=communities, schools=max(10, communities // 100),
-                                  kiosk_halls=max(2, communities // 1000), volunteers=communities * 5,
-                                  doors_per_community=8, cameras_per_community=4, residents_per_door=4, seed=11))
+    city = generate_city(city_spec(communities))
     built_s = time.perf_counter() - started
+    if len(city.devices) < asked:
+        raise SystemExit(f"--devices {asked}: the city came out with {len(city.devices)} devices")
     with_city = rss_bytes()
     core = HostCore(HostConfig("h0"), city=city, policies=default_policies(), journal=MemoryJournal(), now_s=0.0)
     with_core = rss_bytes()
@@ -52,6 +68,8 @@ def run(communities: int) -> dict:
     return {
         "benchmark": "device_memory",
         "devices": n,
+        "devices_asked": asked,
+        "communities": communities,
         "devices_active": core.statistics().devices_active,
         "bytes_per_device": round((activated - base) / n),
         "bytes_per_device_topology": round((with_city - base) / n),
@@ -64,10 +82,12 @@ def run(communities: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--communities", type=int, default=20_000, help="20,000 makes about 1,000,000 devices")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: about 10,000 devices")
+    parser.add_argument("--devices", type=int, default=1_000_000, help="at least this many devices are hosted")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 10,000 devices")
     args = parser.parse_args()
-    print(json.dumps(run(200 if args.quick else args.communities)), flush=True)
+    if args.devices < 1:
+        parser.error("--devices: must be at least 1")
+    print(json.dumps(run(10_000 if args.quick else args.devices)), flush=True)
 
 
 if __name__ == "__main__":
