@@ -10,7 +10,8 @@ with the number of distinct alarms sent:
   same alarm);
 - **unexpected**: alarm incidents of devices that sent no alarm, or opened by an alarm nobody sent.
 
-Pure: it is fed the sent alarms and the final incident records, and is tested against harnesses that
+Pure: it is fed the sent alarms and the final incident records (or the console's views of them: the same
+fields), and is tested against harnesses that
 drop or double a message (``tests/simulation/test_checker.py``).
 """
 
@@ -44,6 +45,13 @@ class Verdict:
                 "unexpected": self.unexpected, "ok": self.ok, "details": self.details[:50]}
 
 
+def opener_seq(incident_id: str) -> int | None:
+    """The seq of the alarm that opened an alarm incident (its id is ``device#seq``); None for the incidents the
+    engine raises itself (a door held open: ``device#held@ms``)."""
+    tail = incident_id.rpartition("#")[2]
+    return int(tail) if tail.isdigit() else None
+
+
 def check_alarms(sent: Iterable[tuple[str, int]], incidents: Iterable[IncidentRecord], *,
                  kinds: frozenset[IncidentKind] = ALARM_INCIDENTS) -> Verdict:
     """``sent``: every (device id, seq) alarm published (repeats of one alarm, same seq, count once)."""
@@ -54,13 +62,14 @@ def check_alarms(sent: Iterable[tuple[str, int]], incidents: Iterable[IncidentRe
     openers: dict[tuple[str, int], list[str]] = defaultdict(list)
     unexpected, details = 0, []
     for record in incidents:
-        if record.kind not in kinds or not record.id.rpartition("#")[2].isdigit():
-            continue  # not an alarm incident, or one the engine raised itself (a door held open: ``#held@ms``)
+        seq = opener_seq(record.id)
+        if record.kind not in kinds or seq is None:
+            continue  # not an alarm incident, or one the engine raised itself
         counted_by_device[record.device_id] += 1 + record.repeats
-        openers[(record.device_id, record.seq)].append(record.id)
-        if record.seq not in sent_by_device.get(record.device_id, ()):
+        openers[(record.device_id, seq)].append(record.id)
+        if seq not in sent_by_device.get(record.device_id, ()):
             unexpected += 1
-            details.append(f"unexpected: {record.id} opened by seq {record.seq}, which {record.device_id} never sent")
+            details.append(f"unexpected: {record.id} opened by seq {seq}, which {record.device_id} never sent")
     lost = duplicated = 0
     for device_id in sorted(set(sent_by_device) | set(counted_by_device)):
         want, got = len(sent_by_device.get(device_id, ())), counted_by_device.get(device_id, 0)

@@ -4,45 +4,21 @@ from a random device of the city until Ctrl-C."""
 
 from __future__ import annotations
 
-import queue
 import random
 import secrets
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from actors.broker import Mosquitto, free_port
-from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, broker_files, read_credentials, write_broker_files
-from engine.operators import Role, add_operator, load_operators
+from actors.broker import free_port
+from engine.operators import Role, add_operator
 from engine.topology import City
 from protocols.device import make_message
-from protocols.endpoint import MqttEndpoint
 from simulation.report import format_row, rows_of
 
 ALARM_OF = {"panic_box": "school.panic", "door": "door.forced", "camera": "camera.intrusion", "kiosk": "kiosk.sos"}
 CONSOLE_PORT = 8080
-
-
-@dataclass(frozen=True)
-class DemoBroker:
-    port: int
-    bridge: MqttEndpoint
-    simulator: MqttEndpoint
-    conf: Path
-
-
-def provision_broker(city: City, out: Path) -> DemoBroker:
-    previous = out / "credentials.csv"
-    existing = read_credentials(previous.read_text(encoding="utf-8")) if previous.exists() else {}
-    port = free_port()
-    files = broker_files(city, out, port=port, simulator=True, existing=existing)
-    write_broker_files(files, out)
-    password = {c.username: c.password for c in files.credentials}
-    return DemoBroker(port, MqttEndpoint("127.0.0.1", port, BRIDGE_USER, password[BRIDGE_USER]),
-                      MqttEndpoint("127.0.0.1", port, SIMULATOR_USER, password[SIMULATOR_USER]),
-                      out / "mosquitto.conf")
 
 
 def demo_operators(city: City, users: Path, school_id: str) -> dict[str, str]:
@@ -69,57 +45,36 @@ def console_port(preferred: int = CONSOLE_PORT) -> int:
 
 
 def run_demo(scenario, *, out: Path, until_s: float, keep: bool, every_s: float = 20.0) -> int:
-    from actors.console_gateway import ConsoleGateway
-    from actors.runtime import Engine, EngineOptions
     from simulation.driver import ScenarioRun
     from simulation.mqtt_fleet import Fleet, Outgoing
+    from simulation.stack import Stack
 
     city = scenario.city
-    broker = provision_broker(city, out / "broker")
     school = city.devices[scenario.events[0].device_id].site_id
-    logins = demo_operators(city, out / "users.toml", school)
-    port = console_port()
-    changes: queue.SimpleQueue = queue.SimpleQueue()
+    stack = Stack(city, scenario.policies, out, console_port=console_port())
+    logins = demo_operators(city, stack.users, school)
     print("redband demo: the shipped city, its own Mosquitto on loopback, the engine with its MQTT bridge, the")
     print("console, and a simulated school panic button publishing through the broker. Nobody acknowledges: the")
     print("campus guard room and the police station are alarmed at once, the command center after 30 s.\n")
-    print(f"broker: 127.0.0.1:{broker.port} (config in {out / 'broker'})")
-    with Mosquitto(broker.conf, port=broker.port):
-        engine = Engine(city, scenario.policies, EngineOptions(realtime=True, mqtt=broker.bridge)).start()
-        gateway = ConsoleGateway(engine, load_operators(out / "users.toml", city=city), port=port,
-                                 on_change=changes.put).start()
-        print(f"console: {gateway.url}  logins:")
+    with stack:
+        print(f"broker: 127.0.0.1:{stack.provisioned.port} (config in {out / 'broker'})")
+        print(f"console: {stack.gateway.url}  logins:")
         for name, password in logins.items():
             print(f"  {name:<16} {password}")
         print(flush=True)
-        try:
-            run = ScenarioRun(scenario, realtime=True, until_s=until_s, mqtt=broker.simulator, engine=engine,
-                              take_changes=lambda: _drain(changes),
-                              on_row=lambda row: print(format_row(row), flush=True))
-            result = run.run()
-            for expectation in result.expectations:
-                print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")
-            if keep:
-                print(f"\nthe demo goes on: an alarm every {every_s:g} s from a random device; Ctrl-C stops.",
-                      flush=True)
-                with Fleet(broker.simulator) as fleet:
-                    _keep_incidents_coming(city, fleet, changes, every_s, Outgoing)
-        finally:
-            gateway.stop()
-            engine.stop()
+        run = ScenarioRun(scenario, realtime=True, until_s=until_s, mqtt=stack.simulator, engine=stack.engine,
+                          take_changes=stack.take_changes, on_row=lambda row: print(format_row(row), flush=True))
+        result = run.run()
+        for expectation in result.expectations:
+            print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")
+        if keep:
+            print(f"\nthe demo goes on: an alarm every {every_s:g} s from a random device; Ctrl-C stops.", flush=True)
+            with Fleet(stack.simulator) as fleet:
+                _keep_incidents_coming(city, fleet, stack.take_changes, every_s, Outgoing)
     return 0 if result.passed else 1
 
 
-def _drain(changes: queue.SimpleQueue) -> list:
-    out = []
-    while True:
-        try:
-            out.append(changes.get_nowait())
-        except queue.Empty:
-            return out
-
-
-def _keep_incidents_coming(city: City, fleet, changes: queue.SimpleQueue, every_s: float, outgoing) -> None:
+def _keep_incidents_coming(city: City, fleet, take_changes, every_s: float, outgoing) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -128,7 +83,7 @@ def _keep_incidents_coming(city: City, fleet, changes: queue.SimpleQueue, every_
     seq = 100  # above the scenario's; the engine is this demo's own, so its devices start from nothing
     next_alarm = time.monotonic()
     while not stop.wait(0.2):
-        for change in _drain(changes):
+        for change in take_changes():
             for row in rows_of(change.record, change.new_from):
                 print(format_row(row), flush=True)
         if time.monotonic() >= next_alarm:

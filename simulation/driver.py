@@ -26,6 +26,7 @@ from protocols.endpoint import MqttEndpoint
 from protocols.records import Action, OperatorCommand
 from simulation.metrics import RunMetrics, lateness_summary
 from simulation.report import ExpectationResult, RunResult, TimelineRow, check_expectations, rows_of
+from engine.errors import ConfigError
 from simulation.scenario import Scenario, ScriptedEvent
 
 REALTIME_POLL_S = 0.05
@@ -33,6 +34,10 @@ REALTIME_SLACK_S = 0.5
 VIRTUAL_TICK_S = 0.01
 """Virtual time delivers the events of each 10 ms tick together (a Poisson phase has no two equal times)."""
 ACK_GRACE_S = 10.0
+DRAIN_GRACE_S = 15.0
+DRAIN_STEADY_S = 1.0
+"""After the load: how long the run waits for the engine to take the last of it, and how long a count that does
+not move means nothing more is coming."""
 """Over MQTT, how long after the scenario's end the run still waits for alarms to be acknowledged."""
 
 
@@ -46,13 +51,33 @@ class _HostKill:
     device_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class _BrokerKill:
+    down_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class _BrokerStart:
+    pass
+
+
+_Fault = _HostKill | _BrokerKill | _BrokerStart
+
+
 class ScenarioRun:
     def __init__(self, scenario: Scenario, *, realtime: bool = False, until_s: float | None = None,
                  journal_dir: str | Path | None = None, ray_address: str | None = None,
                  on_row: Callable[[TimelineRow], None] | None = None, mqtt: MqttEndpoint | None = None,
                  bridge: MqttEndpoint | None = None, own_engine: bool = True, json_devices: bool = False,
                  engine: Engine | None = None, take_changes: Callable[[], list] | None = None,
-                 on_progress: Callable[[float, int, object], None] | None = None) -> None:
+                 on_progress: Callable[[float, int, object], None] | None = None, broker=None,
+                 console=None) -> None:
+        if scenario.broker_kills and broker is None:
+            at_s = scenario.broker_kills[0][0]
+            raise ConfigError(scenario.file, None, "faults", f"the broker_kill at {at_s:g} s needs a broker this run "
+                              "owns: run with --stack (simulate --mqtt URL talks to someone else's broker)")
+        self.broker = broker
+        self.console = console
         self.on_progress = on_progress
         self._lateness_s: list[float] | None = None
         self._load_times: list[float] = []
@@ -67,8 +92,9 @@ class ScenarioRun:
         self.end_s = until_s if until_s is not None else scenario.duration_s
         self.on_row = on_row
         self.result = RunResult(scenario.name)
-        self.metrics = RunMetrics()
-        self._queue: list[tuple[float, int, ScriptedEvent | _Act | _HostKill]] = []
+        self.metrics = RunMetrics(incidents_from="engine" if own_engine or engine is not None
+                                  else "console" if console is not None else "")
+        self._queue: list[tuple[float, int, ScriptedEvent | _Act | _Fault]] = []
         self._tiebreak = count()
         self._planned: set[tuple[str, int]] = set()
         self._t0_s = 0.0
@@ -96,8 +122,13 @@ class ScenarioRun:
             self._push(event.at_s, event)
         for at_s, device_id in self.scenario.host_kills:
             self._push(at_s, _HostKill(device_id))
+        for at_s, down_s in self.scenario.broker_kills:
+            if at_s <= self.end_s:
+                self._push(at_s, _BrokerKill(down_s))
+                self._push(at_s + down_s, _BrokerStart())
         if self._started_engine:
             self.engine.start()
+        taken_before = self._taken()
         load = None
         try:
             if self.mqtt is not None:
@@ -115,6 +146,8 @@ class ScenarioRun:
                 self.result.load = load.results
             if self.fleet is not None:
                 self._await_acks()
+            if load is not None and taken_before is not None:
+                self._account_telemetry(taken_before, load)
         finally:
             if load is not None:
                 load.stop()
@@ -123,7 +156,12 @@ class ScenarioRun:
             self._lateness_s = self._escalation_lateness()
             if self._started_engine:
                 self.engine.stop()
-        self.result.metrics = self.metrics.finish(engine_seen=self.engine is not None)
+        scope = self.console.devices_in_view() if self.console is not None and self.engine is None else None
+        self.result.metrics = self.metrics.finish(checker_scope=scope)
+        if self.console is not None:
+            self.result.metrics["console"] = {"operator": self.console.endpoint.username, "role": self.console.role,
+                                              "connects": self.console.connects, "frames": self.console.frames,
+                                              "dropped": self.console.dropped}
         if self._lateness_s is not None:
             self.result.metrics["escalation_lateness"] = lateness_summary(self._lateness_s)
         self.result.expectations = check_expectations(
@@ -136,6 +174,27 @@ class ScenarioRun:
                                   "`redband run`", skipped=True)
                 for e in self.result.expectations]
         return self.result
+
+    def _account_telemetry(self, taken_before: int, load) -> None:
+        """With the engine in sight: how much of the load the engine took (QoS 0 telemetry has no ack, so only the
+        engine's own counters can tell). Waits, within a deadline, for the last of it to drain into the hosts."""
+        deadline, last, steady_since = time.monotonic() + DRAIN_GRACE_S, -1, time.monotonic()
+        while time.monotonic() < deadline:
+            taken = self._taken() - taken_before
+            if taken >= self.result.events_sent:
+                break
+            if taken != last:
+                last, steady_since = taken, time.monotonic()
+            elif time.monotonic() - steady_since >= DRAIN_STEADY_S:
+                break  # nothing more is coming
+            time.sleep(REALTIME_POLL_S)  # polling the hosts' counters, bounded by the deadline
+        alarms_taken = len(self.metrics.sent) - (self.fleet.unacked if self.fleet is not None else 0)
+        taken = self._taken() - taken_before - alarms_taken
+        published = sum(r.get("published", 0) for r in load.results)
+        offline = sum(r.get("not_sent_offline", 0) for r in load.results)
+        self.metrics.telemetry = {"scheduled": published + offline, "published": published,
+                                  "not_sent_while_disconnected": offline, "taken_by_engine": taken,
+                                  "lost_after_publish": max(0, published - taken)}
 
     def _await_acks(self) -> None:
         """Give the last alarms their round trip, then count the ones never acknowledged as lost."""
@@ -192,7 +251,7 @@ class ScenarioRun:
 
     # -- shared ------------------------------------------------------------------------------------
 
-    def _push(self, at_s: float, item: ScriptedEvent | _Act | _HostKill) -> None:
+    def _push(self, at_s: float, item: ScriptedEvent | _Act | _Fault) -> None:
         heapq.heappush(self._queue, (at_s, next(self._tiebreak), item))
 
     def _perform_due(self, t: float) -> None:
@@ -200,11 +259,8 @@ class ScenarioRun:
         acts: list[_Act] = []
         while self._queue and self._queue[0][0] <= t:
             _, _, item = heapq.heappop(self._queue)
-            if isinstance(item, _HostKill):
-                if self.engine is not None:
-                    host = self.engine.placement.host_for_device(item.device_id)
-                    self.engine.restart_host(host, start_s=t)
-                    self.result.faults.append(f"host {host} killed and restarted at {t:g} s")
+            if isinstance(item, _HostKill | _BrokerKill | _BrokerStart):
+                self._fault(item, t)
                 continue
             if isinstance(item, ScriptedEvent):
                 received_ms = int((self._t0_s + item.at_s) * 1000)
@@ -235,6 +291,21 @@ class ScenarioRun:
             if not outcome["ok"]:
                 self.result.refusals.append(f"{act.command.action} {act.command.incident_id}: {outcome['error']}")
 
+    def _fault(self, fault: _Fault, t: float) -> None:
+        if isinstance(fault, _HostKill):
+            if self.engine is not None:
+                host = self.engine.placement.host_for_device(fault.device_id)
+                self.engine.restart_host(host, start_s=t)
+                self.result.faults.append(f"host {host} killed and restarted at {t:g} s")
+        elif isinstance(fault, _BrokerKill):
+            self.broker.kill()
+            self.result.faults.append(f"broker killed at {t:.2f} s, down for {fault.down_s:g} s")
+        else:
+            started = time.monotonic()
+            self.broker.start()
+            self.result.faults.append(f"broker started again at {t:.2f} s, listening "
+                                      f"{(time.monotonic() - started) * 1000:.0f} ms later")
+
     def _escalation_lateness(self) -> list[float] | None:
         """How late the hosts fired each escalation deadline (real time, own engine only)."""
         if self.engine is None or not self.realtime or not self.engine.hosts:
@@ -255,6 +326,12 @@ class ScenarioRun:
             return None
         return sum(s.accepted + s.duplicates + s.refused for s in self.engine.statistics())
 
+    def _taken(self) -> int | None:
+        """Distinct events the engine took in (accepted or refused; a resent alarm's duplicate not again)."""
+        if self.engine is None:
+            return None
+        return sum(s.accepted + s.refused for s in self.engine.statistics())
+
     def _lifted(self, message):
         if not self.seq_offset:
             return message
@@ -267,6 +344,9 @@ class ScenarioRun:
                 self.result.duplicates += ack.duplicate
                 if not ack.ok:
                     self.result.refusals.append(f"{device_id} seq {ack.seq}: {ack.reason}")
+        if self.console is not None:
+            for view, arrived_s, first in self.console.take():
+                self.metrics.console_saw(view, arrived_s, first=first, t0_s=self._t0_s)
         if self.engine is None:
             return
         for change in self._take_changes():

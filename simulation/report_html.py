@@ -1,6 +1,6 @@
 """``--report DIR``: ``summary.json`` and ``report.html`` with its plots (matplotlib PNGs, no network).
 
-Plots: alarm latency over the run, the latency histogram, throughput (events sent and taken per second),
+Plots: alarm latency over the run and its histogram (one series per path measured: raised, ack, console), throughput (events sent and taken per second),
 the escalation timeline of the first scripted incidents; tables: the figures, the checker's verdict,
 every expectation with PASS / FAIL / SKIP.
 """
@@ -41,26 +41,42 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _paths(result: RunResult) -> dict[str, list]:
+    """Latency points per path (``raised``, ``ack``, ``console``); older summaries had one list."""
+    points = result.metrics.get("latency_points")
+    if points:
+        return points
+    return {"alarm": result.metrics.get("latencies") or []} if result.metrics.get("latencies") else {}
+
+
+def _label(result: RunResult, name: str) -> str:
+    return result.metrics.get("latency_paths", {}).get(name, {}).get("measured", name)
+
+
 def _latency_over_time(result: RunResult, out: Path) -> Path | None:
-    points = result.metrics.get("latencies") or []
-    if not points:
+    paths = _paths(result)
+    if not paths:
         return None
     fig, ax = plt.subplots(figsize=(8, 3))
-    ax.scatter([t for t, _ in points], [ms for _, ms in points], s=6)
+    for name, points in paths.items():
+        ax.scatter([t for t, _ in points], [ms for _, ms in points], s=6, label=_label(result, name))
     ax.set_xlabel("run time (s)")
     ax.set_ylabel("alarm latency (ms)")
-    ax.set_title(result.metrics["alarm_latency"]["measured"])
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
     return _save(fig, out / "latency_over_time.png")
 
 
 def _latency_histogram(result: RunResult, out: Path) -> Path | None:
-    points = result.metrics.get("latencies") or []
-    if not points:
+    paths = _paths(result)
+    if not paths:
         return None
     fig, ax = plt.subplots(figsize=(8, 3))
-    ax.hist([ms for _, ms in points], bins=50)
+    ax.hist([[ms for _, ms in points] for points in paths.values()], bins=50,
+            label=[_label(result, name) for name in paths])
     ax.set_xlabel("alarm latency (ms)")
     ax.set_ylabel("alarms")
+    ax.legend(fontsize=7)
     return _save(fig, out / "latency_histogram.png")
 
 
@@ -110,13 +126,24 @@ def _html(summary: dict, result: RunResult, images: list[Path]) -> str:
                ("alarms measured", latency.get("count", 0)), ("latency measured as", latency.get("measured", "")),
                ("alarm latency p50 / p99 / max (ms)",
                 " / ".join(f"{latency[k]:.2f}" for k in ("p50_ms", "p99_ms", "max_ms")) if "p50_ms" in latency else "—")]
+    for path in (result.metrics.get("latency_paths") or {}).values():
+        figures += [(f"{path['measured']}: p50 / p99 / max (ms), alarms",
+                     " / ".join(f"{path[k]:.2f}" for k in ("p50_ms", "p99_ms", "max_ms")) + f", {path['count']}")]
+    if telemetry := result.metrics.get("telemetry"):
+        figures += [("telemetry (QoS 0): published / taken by the engine / lost after publish",
+                     f"{telemetry['published']} / {telemetry['taken_by_engine']} / {telemetry['lost_after_publish']}"),
+                    ("telemetry not sent while disconnected", telemetry["not_sent_while_disconnected"])]
+    if console := result.metrics.get("console"):
+        figures += [("console watched as", f"{console['operator']} ({console['role']}), {console['connects']} "
+                                           f"connection(s), {console['frames']} frames")]
+    figures += [("fault", fault) for fault in result.faults]
     lateness = result.metrics.get("escalation_lateness") or {}
     if lateness.get("count"):
         figures += [("escalation lateness p50 / p99 / max (ms)",
                      " / ".join(f"{lateness[k]:.2f}" for k in ("p50_ms", "p99_ms", "max_ms")))]
     if checker:
-        figures += [("checker: lost / duplicated / unexpected",
-                     f"{checker['lost']} / {checker['duplicated']} / {checker['unexpected']}")]
+        figures += [(f"checker ({checker.get('incidents_from', 'engine')}): alarms sent / lost / duplicated / unexpected",
+                     f"{checker['sent']} / {checker['lost']} / {checker['duplicated']} / {checker['unexpected']}")]
     rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in figures)
     expectations = "".join(
         f"<tr class='{x.verdict.lower()}'><td>{x.verdict}</td><td>{e(x.name)}</td><td>{e(x.detail)}</td></tr>"

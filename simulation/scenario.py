@@ -82,13 +82,15 @@ class _Fault(Struct, forbid_unknown_fields=True):
     """``silence``: from ``at_s`` the device sends nothing more (its scripted and load events are dropped), as a
     device that lost power would; the engine's supervision must notice. ``gps_jump``: one position report
     ``jump_m`` metres away from the phone's home. ``host_kill``: the host actor that owns ``device`` is killed
-    as a crash would and started again from its journal."""
+    as a crash would and started again from its journal. ``broker_kill``: the MQTT broker is killed (SIGKILL)
+    and started again ``down_s`` later; only a run that owns its broker can do it (``simulate --stack``)."""
 
     at_s: Seconds
-    kind: Literal["silence", "gps_jump", "host_kill"]
-    device: str
+    kind: Literal["silence", "gps_jump", "host_kill", "broker_kill"]
+    device: str | None = None
     until_s: Seconds | None = None
     jump_m: Annotated[float, Meta(gt=0)] = 5000.0
+    down_s: Annotated[float, Meta(gt=0, le=600)] = 5.0
 
 
 class _Responder(Struct, forbid_unknown_fields=True):
@@ -150,6 +152,8 @@ class Scenario:
     file: str
     host_kills: tuple[tuple[float, str], ...] = ()
     """(at_s, device id): the host owning the device is killed and restarted then."""
+    broker_kills: tuple[tuple[float, float], ...] = ()
+    """(at_s, down_s): the broker is killed then and started again ``down_s`` later."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -199,7 +203,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ConfigError(file, None, "duration_s", f"ends before the last event at {events[-1].at_s} s")
     return Scenario(raw.name, raw.description, raw.duration_s, city, policies, raw.engine.precinct_hosts,
                     tuple(events), tuple(raw.responders), tuple(raw.expect), file,
-                    tuple((f.at_s, f.device) for f in raw.faults if f.kind == "host_kill"))
+                    tuple((f.at_s, f.device) for f in raw.faults if f.kind == "host_kill"),
+                    tuple((f.at_s, f.down_s) for f in raw.faults if f.kind == "broker_kill"))
 
 
 def _phase_events(phase: _Phase, city: City, *, where) -> list[ScriptedEvent]:
@@ -232,6 +237,12 @@ def _phase_events(phase: _Phase, city: City, *, where) -> list[ScriptedEvent]:
 def _with_faults(events: list[ScriptedEvent], faults: list[_Fault], city: City, *, where) -> list[ScriptedEvent]:
     file, text = where
     for i, fault in enumerate(faults):
+        if fault.kind == "broker_kill":
+            if fault.device is not None:
+                raise error_at(file, text, ("faults", i, "device"), "a broker_kill concerns no one device")
+            continue  # carried out by the driver at its time
+        if fault.device is None:
+            raise error_at(file, text, ("faults", i, "device"), f"required for a {fault.kind} fault")
         device = city.devices.get(fault.device)
         if device is None:
             raise error_at(file, text, ("faults", i, "device"), f"unknown device {fault.device!r}")

@@ -2,7 +2,8 @@
 
 The driver writes this process's share of the events (``[[at_s, topic, payload], ...]``, MessagePack) to a
 file; the process encodes every PUBLISH packet before the start instant, then writes, every 5 ms, the
-packets whose time has come — QoS 0, as telemetry is. Alarms do not come here: the driver's fleet sends
+packets whose time has come — QoS 0, as telemetry is. A lost connection is opened again; what falls due
+while it is down is counted as not sent. Alarms do not come here: the driver's fleet sends
 them, at QoS 1, and publishes them again until acked. Prints one JSON object at the end.
 
     python -m simulation.wire_publisher --port P --user U --password=W --file F --start-at EPOCH
@@ -23,26 +24,52 @@ import uvloop
 from simulation.mqtt_wire import open_connection, publish_packet
 
 TICK_S = 0.005
+RECONNECT_S = 0.2
 
 
 async def publish(args, times: list[float], packets: list[bytes]) -> dict:
-    _, writer = await open_connection(args.host, args.port, f"redband-load-{args.index}", username=args.user,
-                                      password=args.password)
+    """Write each packet when its time comes. A lost connection is opened again (every ``RECONNECT_S``); what
+    falls due meanwhile is not sent, as a device without a network drops QoS 0 telemetry, and is counted."""
+    client_id = f"redband-load-{args.index}"
+
+    async def connect():
+        return await open_connection(args.host, args.port, client_id, username=args.user, password=args.password)
+
+    reader, writer = await connect()
     delay = args.start_at - time.time()
     if delay > 0:
         await asyncio.sleep(delay)  # every load process starts at the same instant as the driver
-    sent, late_s = 0, 0.0
-    while sent < len(packets):
+    done = sent = not_sent = reconnects = 0
+    late_s, next_try = 0.0, 0.0
+    while done < len(packets):
         now = time.time() - args.start_at
         due = bisect_right(times, now)
-        if due > sent:
-            late_s = max(late_s, now - times[sent])
-            writer.write(b"".join(packets[sent:due]))
-            sent = due
-            await writer.drain()
+        if due > done:
+            if writer is not None and (reader.at_eof() or writer.is_closing()):
+                writer = None  # the broker went away
+            if writer is None and time.monotonic() >= next_try:
+                try:
+                    reader, writer = await connect()
+                    reconnects += 1
+                except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                    next_try = time.monotonic() + RECONNECT_S
+            if writer is None:
+                not_sent += due - done
+            else:
+                late_s = max(late_s, now - times[done])
+                try:
+                    writer.write(b"".join(packets[done:due]))
+                    await writer.drain()
+                    sent += due - done
+                except (OSError, ConnectionError):
+                    not_sent += due - done
+                    writer = None
+            done = due
         await asyncio.sleep(TICK_S)  # the pacing tick
-    writer.close()
-    return {"published": sent, "max_late_ms": round(late_s * 1000, 2)}
+    if writer is not None:
+        writer.close()
+    return {"published": sent, "not_sent_offline": not_sent, "reconnects": reconnects,
+            "max_late_ms": round(late_s * 1000, 2)}
 
 
 def main() -> None:

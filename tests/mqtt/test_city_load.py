@@ -31,20 +31,32 @@ def test_city_load_through_the_broker_writes_a_report_and_loses_nothing(tmp_path
     assert config.returncode == 0, config.stderr
     password = {line.split(",")[3]: line.split(",")[4]
                 for line in (broker_dir / "credentials.csv").read_text().splitlines()[1:]}
+    users, console_port = tmp_path / "users.toml", free_port()
+    added = subprocess.run([sys.executable, "-m", "simulation.cli", "user", "add", "watch", "--role", "command_center",
+                            "--users", str(users), "--city", str(city), "--password=watch-pw"],
+                           capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=120)
+    assert added.returncode == 0, added.stderr
     log = tmp_path / "run.log"
     with Mosquitto(broker_dir / "mosquitto.conf", port=port), log.open("w") as out:
         run = subprocess.Popen([sys.executable, "-m", "simulation.cli", "run", "--journal-dir", str(tmp_path / "j"),
-                                "--users", str(tmp_path / "no-users.toml"),
+                                "--users", str(users), "--console", f"127.0.0.1:{console_port}",
                                 "--mqtt", f"mqtt://redband-bridge:{password['redband-bridge']}@127.0.0.1:{port}"],
                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV)
         try:
-            wait_until(lambda: "engine running" in log.read_text() or run.poll() is not None, timeout_s=120,
-                       what="the engine", every_s=0.2)
+            wait_until(lambda: "console:" in log.read_text() or run.poll() is not None, timeout_s=120,
+                       what="the engine and its console", every_s=0.2)
+
+            def simulate(console_password: str, *extra: str) -> subprocess.CompletedProcess:
+                return subprocess.run(
+                    [sys.executable, "-m", "simulation.cli", "simulate", str(shipped("scenarios/city_load.toml")),
+                     "--mqtt", f"mqtt://redband-sim:{password['redband-sim']}@127.0.0.1:{port}",
+                     "--console", f"ws://watch:{console_password}@127.0.0.1:{console_port}", *extra],
+                    capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=300)
+
+            refused = simulate("wrong")
+            assert refused.returncode == 2 and "login as 'watch' refused" in refused.stderr, refused.stderr[-2000:]
             report = tmp_path / "report"
-            done = subprocess.run(
-                [sys.executable, "-m", "simulation.cli", "simulate", str(shipped("scenarios/city_load.toml")),
-                 "--mqtt", f"mqtt://redband-sim:{password['redband-sim']}@127.0.0.1:{port}", "--until", str(UNTIL_S),
-                 "--report", str(report)], capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=300)
+            done = simulate("watch-pw", "--until", str(UNTIL_S), "--report", str(report))
             assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         finally:
             run.send_signal(signal.SIGINT)
@@ -54,6 +66,11 @@ def test_city_load_through_the_broker_writes_a_report_and_loses_nothing(tmp_path
     latency = summary["metrics"]["alarm_latency"]
     assert latency["measured"] == "device publish → ack received" and latency["count"] >= 3
     assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    console = summary["metrics"]["latency_paths"]["console"]  # the other process's console, watched
+    assert console["count"] >= 3 and 0 < console["p50_ms"] <= console["max_ms"]
+    checker = summary["metrics"]["checker"]  # judged on the command center's view of the other engine
+    assert checker["incidents_from"] == "console" and checker["sent"] >= 3
+    assert (checker["lost"], checker["duplicated"], checker["unexpected"]) == (0, 0, 0), checker["details"]
     assert [r["published"] for r in summary["load_processes"]] and all("error" not in r for r in summary["load_processes"])
     page = (report / "report.html").read_text()
     assert "alarm latency p50 / p99 / max (ms)" in page and "throughput.png" in page

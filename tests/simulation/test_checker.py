@@ -63,3 +63,18 @@ def test_resending_the_same_alarm_is_one_alarm_and_a_stranger_is_unexpected():
     assert check_alarms([(box, 3)] * 3, pair.host.incidents.values()).ok
     verdict = check_alarms([], pair.host.incidents.values())
     assert verdict.unexpected == 1 and not verdict.ok
+
+
+def test_the_console_views_of_the_incidents_get_the_same_verdict():
+    """Against another process's engine the checker reads the command center's console: same fields, same
+    verdict, the lost one included."""
+    from protocols.console import incident_view
+
+    pair, sent = Pair(), []
+    for n, device in enumerate(d.id for d in pair.city.devices.values() if d.kind.value == "panic_box"):
+        sent.append((device, 5))
+        if n != 2:
+            pair.host.ingest([Ingest(device, make_message("school.panic", seq=5, ts=0))], now_s=float(n))
+    records = list(pair.host.incidents.values())
+    direct, seen = check_alarms(sent, records), check_alarms(sent, [incident_view(r) for r in records])
+    assert (direct.lost, direct.duplicated, direct.unexpected) == (seen.lost, seen.duplicated, seen.unexpected) == (1, 0, 0)
