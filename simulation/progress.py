@@ -31,7 +31,6 @@ class LiveProgress:
         last_t, last_sent = self._last
         rate = (sent - last_sent) / (t_s - last_t) if t_s > last_t else 0.0
         self._last = (t_s, sent)
-        h = metrics.histogram
-        p99 = h.get_value_at_percentile(99) / 1000 if h.get_total_count() else None
+        p99 = metrics.p99_ms()
         self.progress.update(self.task, completed=t_s, status=status_line(
-            events_per_s=rate, sent=sent, alarms=h.get_total_count(), p99_ms=p99))
+            events_per_s=rate, sent=sent, alarms=metrics.alarms_measured, p99_ms=p99))

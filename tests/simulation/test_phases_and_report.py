@@ -94,7 +94,7 @@ def test_simulate_writes_a_report_with_figures_plots_and_the_checkers_verdict(tm
     assert {"report.html", "timeline.png", "latency_histogram.png"} <= {p.name for p in out.iterdir()}
     page = (out / "report.html").read_text()
     assert "phases: PASSED" in page and "PASS</td><td>panics raised" in page
-    assert "checker: lost 0, duplicated 0, unexpected 0" in done.stdout
+    assert f"checker (engine): alarms sent {checker['sent']}, lost 0, duplicated 0, unexpected 0" in done.stdout
 
 
 FAULTS = """
