@@ -62,3 +62,11 @@ def test_console_urls_carry_an_operator_and_never_print_the_password():
         with pytest.raises(ProtocolError) as err:
             parse_console_url(url)
         assert err.value.field == "console" and reason in str(err.value)
+
+
+def test_the_shipped_broker_restart_scenario_kills_the_broker_once_under_load():
+    from simulation.cli import shipped
+
+    s = load_scenario(shipped("scenarios/broker_restart.toml"))
+    assert s.broker_kills == ((15.0, 5.0),)
+    assert 140_000 < len(s.events) < 180_000  # 4,000 events/s for 40 s
