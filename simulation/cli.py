@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--policies", default=None, help="policy TOML overriding the shipped defaults per kind")
     run.add_argument("--ray-address", default=None, help="join an existing Ray cluster instead of starting one")
     run.add_argument("--journal-dir", default="var/journal", help="where the hosts' SQLite journals live")
-    run.add_argument("--precinct-hosts", type=int, default=None, help="host actors for the precincts")
+    run.add_argument("--precinct-hosts", type=int, default=None,
+                     help="host actors for the precincts (default: one per CPU core, at most one per precinct)")
     run.add_argument("--mqtt", default=None, metavar="URL",
                      help="bridge devices from this broker: mqtt://redband-bridge:PASS@HOST:PORT")
     run.add_argument("--bridges", type=int, default=1, help="bridge processes on the shared subscription")
@@ -360,7 +361,7 @@ def _bridge_summary(engine) -> str:
 
 
 def cmd_run(args) -> int:
-    from actors.runtime import Engine, EngineOptions
+    from actors.runtime import Engine, EngineOptions, default_precinct_hosts
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     city = load_city(args.city or shipped(DEMO_CITY))
@@ -373,7 +374,11 @@ def cmd_run(args) -> int:
     if args.bridges < 1:
         print("error: --bridges: must be at least 1", file=sys.stderr)
         return 2
-    engine = Engine(city, policies, EngineOptions(precinct_hosts=args.precinct_hosts, journal_dir=args.journal_dir,
+    if args.precinct_hosts is not None and args.precinct_hosts < 1:
+        print("error: --precinct-hosts: must be at least 1", file=sys.stderr)
+        return 2
+    precinct_hosts = args.precinct_hosts or default_precinct_hosts(city)
+    engine = Engine(city, policies, EngineOptions(precinct_hosts=precinct_hosts, journal_dir=args.journal_dir,
                                                   ray_address=args.ray_address, realtime=True, mqtt=mqtt,
                                                   bridges=args.bridges))
     stop = threading.Event()

@@ -199,6 +199,10 @@ class ScenarioRun:
         self.metrics.telemetry = {"scheduled": published + offline, "published": published,
                                   "not_sent_while_disconnected": offline, "taken_by_engine": taken,
                                   "lost_after_publish": max(0, published - taken)}
+        if self.engine.bridges:  # where a loss happened: before the bridge (the broker) or in it
+            lane = self.engine.lane_statistics("evt")
+            self.metrics.telemetry["bridge"] = {k: lane.get(k, 0) for k in (
+                "received", "accepted", "duplicates", "refused", "dropped", "queue_overflowed", "connects")}
 
     def _await_acks(self) -> None:
         """Give the last alarms their round trip, then count the ones never acknowledged as lost."""

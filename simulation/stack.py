@@ -54,7 +54,7 @@ class Stack:
                  precinct_hosts: int | None = None) -> None:
         self.city, self.policies, self.out = city, policies, out
         self.console_port = console_port or free_port()
-        self.precinct_hosts = precinct_hosts
+        self.precinct_hosts = precinct_hosts  # None: one per CPU core (``default_precinct_hosts``)
         self.users = out / "users.toml"
         self.broker: Mosquitto | None = None
         self.engine = None
@@ -66,7 +66,7 @@ class Stack:
 
     def start(self) -> "Stack":
         from actors.console_gateway import ConsoleGateway
-        from actors.runtime import Engine, EngineOptions
+        from actors.runtime import Engine, EngineOptions, default_precinct_hosts
 
         self.out.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.out / "journal", ignore_errors=True)  # a run's journal is its own: devices start afresh
@@ -78,7 +78,7 @@ class Stack:
             self.broker = Mosquitto(self.provisioned.conf, port=self.provisioned.port).start()
             self.engine = Engine(self.city, self.policies, EngineOptions(
                 realtime=True, mqtt=self.provisioned.bridge, journal_dir=str(self.out / "journal"),
-                precinct_hosts=self.precinct_hosts)).start()
+                precinct_hosts=self.precinct_hosts or default_precinct_hosts(self.city))).start()
             self.gateway = ConsoleGateway(self.engine, load_operators(self.users, city=self.city),
                                           port=self.console_port, on_change=self._on_change).start()
         except BaseException:

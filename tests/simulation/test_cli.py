@@ -92,7 +92,8 @@ def test_run_starts_the_engine_with_journals_and_stops_cleanly_on_sigint(tmp_pat
     log = tmp_path / "run.log"
     journal = tmp_path / "journal"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "simulation.cli", "run", "--journal-dir", str(journal)],
+        proc = subprocess.Popen([sys.executable, "-m", "simulation.cli", "run", "--journal-dir", str(journal),
+                                 "--precinct-hosts", "6"],
                                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                                 env={**os.environ, "RAY_AUTH_MODE": "disabled"})
         try:
