@@ -49,6 +49,7 @@ class ConsoleWatch:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._failure: Exception | None = None
+        self._last_error = ""
         self._thread = threading.Thread(target=self._main, name="console-watch", daemon=True)
 
     # -- from the driver's thread ------------------------------------------------------------------
@@ -57,7 +58,8 @@ class ConsoleWatch:
         self._thread.start()
         if not self._ready.wait(timeout_s) or self._failure is not None:
             self.stop()
-            reason = self._failure or f"no snapshot in {timeout_s:.0f} s"
+            reason = self._failure or f"no snapshot in {timeout_s:.0f} s" + (
+                f" (last error: {self._last_error})" if self._last_error else "")
             raise ConnectionError(f"console {self.endpoint!r}: {reason}")
         return self
 
@@ -102,6 +104,7 @@ class ConsoleWatch:
                     return
                 log.warning("console watch: %s", exc)
             except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError, ProtocolError) as exc:
+                self._last_error = f"{type(exc).__name__}: {exc}"
                 log.info("console watch: connection lost: %s", exc)
             attempt += 1
             self._stop.wait(min(2.0, 0.1 * 1.5 ** min(10, attempt)))  # the reconnect backoff
