@@ -246,7 +246,7 @@ class ScenarioRun:
             self._collect()
             if now >= next_sample:  # the throughput curve: events sent and taken, once a second
                 next_sample += 1.0
-                self.metrics.sample(now - self._t0_s, self.result.events_sent, self._accepted())
+                self.metrics.sample(now - self._t0_s, self._sent_so_far(now - self._t0_s), self._accepted())
                 if self.on_progress is not None:
                     self.on_progress(now - self._t0_s, self._sent_so_far(now - self._t0_s), self.metrics)
             if now >= end_wall:
@@ -305,10 +305,13 @@ class ScenarioRun:
                 host = self.engine.placement.host_for_device(fault.device_id)
                 self.engine.restart_host(host, start_s=t)
                 self.result.faults.append(f"host {host} killed and restarted at {t:g} s")
+                self.result.fault_marks.append((t, f"{host} killed"))
         elif isinstance(fault, _BrokerKill):
             self.broker.kill()
             self.result.faults.append(f"broker killed at {t:.2f} s, down for {fault.down_s:g} s")
+            self.result.fault_marks.append((t, "broker killed"))
         else:
+            self.result.fault_marks.append((t, "broker started"))
             started = time.monotonic()
             self.broker.start()
             self.result.faults.append(f"broker started again at {t:.2f} s, listening "

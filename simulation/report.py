@@ -46,7 +46,9 @@ class RunResult:
     duplicates: int = 0
     """Messages the engine had seen already (acked again, never raised twice)."""
     faults: list[str] = field(default_factory=list)
-    """Faults the driver carried out (host kills), with their times."""
+    """Faults the driver carried out (host kills, broker kills and restarts), with their times."""
+    fault_marks: list[tuple[float, str]] = field(default_factory=list)
+    """(run time s, short label) of each fault carried out, for the plots."""
     load: list = field(default_factory=list)
     """What each load process published (``--mqtt`` with load phases)."""
     metrics: dict = field(default_factory=dict)
@@ -74,6 +76,7 @@ class RunResult:
             "metrics": self.metrics,
             "load_processes": self.load,
             "faults": self.faults,
+            "fault_marks": [{"t_s": t, "label": label} for t, label in self.fault_marks],
         }
 
 

@@ -64,7 +64,15 @@ def _latency_over_time(result: RunResult, out: Path) -> Path | None:
     ax.set_ylabel("alarm latency (ms)")
     ax.set_yscale("log")
     ax.legend(fontsize=7)
+    _mark_faults(ax, result)
     return _save(fig, out / "latency_over_time.png")
+
+
+def _mark_faults(ax, result: RunResult) -> None:
+    for t, label in result.fault_marks:
+        ax.axvline(t, color="#c00", lw=1, ls="--")
+        ax.annotate(label, (t, 1), xycoords=("data", "axes fraction"), fontsize=7, color="#c00", rotation=90,
+                    xytext=(2, -2), textcoords="offset points", va="top")
 
 
 def _latency_histogram(result: RunResult, out: Path) -> Path | None:
@@ -87,12 +95,13 @@ def _throughput(result: RunResult, out: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(8, 3))
     t = [p["t_s"] for p in series]
     sent = [b["sent"] - a["sent"] for a, b in zip(series, series[1:])]
-    ax.plot(t[1:], sent, label="sent /s")
+    ax.plot(t[1:], sent, label="offered /s (the scenario's schedule)")
     if all(p["taken"] is not None for p in series):
         ax.plot(t[1:], [b["taken"] - a["taken"] for a, b in zip(series, series[1:])], label="taken by the engine /s")
     ax.set_xlabel("run time (s)")
     ax.set_ylabel("events per second")
     ax.legend()
+    _mark_faults(ax, result)
     return _save(fig, out / "throughput.png")
 
 

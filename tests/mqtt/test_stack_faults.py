@@ -57,6 +57,8 @@ def test_a_broker_killed_mid_run_loses_no_alarm_and_the_report_says_what_telemet
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert summary["faults"][0] == "broker killed at 3.00 s, down for 2 s"
     assert summary["faults"][1].startswith("broker started again at 5.00 s")
+    marks = [(round(m["t_s"]), m["label"]) for m in summary["fault_marks"]]
+    assert marks == [(3, "broker killed"), (5, "broker started")]  # drawn on the plots
     metrics = summary["metrics"]
     checker = metrics["checker"]
     assert checker["incidents_from"] == "engine" and checker["sent"] >= 15
@@ -70,6 +72,8 @@ def test_a_broker_killed_mid_run_loses_no_alarm_and_the_report_says_what_telemet
     assert telemetry["not_sent_while_disconnected"] > 0 and telemetry["published"] > 0
     assert telemetry["taken_by_engine"] + telemetry["lost_after_publish"] >= telemetry["published"]
     assert any(r["reconnects"] >= 1 for r in summary["load_processes"])
+    curve = metrics["throughput"]  # offered (the schedule) and taken, once a second
+    assert curve[-1]["sent"] >= 5000 and curve[-1]["taken"] >= 0.8 * telemetry["taken_by_engine"]
     assert metrics["console"]["role"] == "command_center" and metrics["console"]["connects"] == 1
     page = (tmp_path / "report" / "report.html").read_text()
     assert "device publish → console received" in page and "broker killed at 3.00 s" in page
