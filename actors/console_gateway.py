@@ -37,9 +37,9 @@ from websockets.http11 import Request, Response
 from engine.journal import AuditRow
 from engine.operators import Claims, Jurisdiction, Operator, Role, TokenError, TokenSigner
 from engine.topology import City
-from protocols.console import (Auth, AuditQuery, AuditRows, AuditRowView, CityMap, Command, Error, Heartbeat,
-                               IncidentChanged, Login, MapDevice, MapPrecinct, MapSite, Resync, Result, Snapshot,
-                               Token, Welcome, decode_client, encode, incident_view)
+from protocols.console import (Auth, AuditQuery, AuditRows, AuditRowView, CityMap, Command, EngineFigures, Error,
+                               Heartbeat, IncidentChanged, Login, MapDevice, MapPrecinct, MapSite, Resync, Result,
+                               Snapshot, Token, Welcome, decode_client, encode, incident_view)
 from protocols.errors import ProtocolError
 from protocols.records import IncidentRecord, OperatorCommand
 
@@ -340,11 +340,30 @@ class ConsoleGateway:
             del self.incidents[incident_id]
 
     async def _heartbeats(self) -> None:
+        last: tuple[float, int] | None = None
         while True:
             await asyncio.sleep(self.heartbeat_s)  # the heartbeat period
-            payload = encode(Heartbeat(self.clock(), self.seq))
+            figures, last = await self._engine_figures(last)
+            plain = encode(Heartbeat(self.clock(), self.seq))
+            full = encode(Heartbeat(self.clock(), self.seq, figures)) if figures is not None else plain
             for console in list(self.consoles):
-                self._push(console, payload)
+                self._push(console, full if console.jurisdiction.role is Role.COMMAND_CENTER else plain)
+
+    async def _engine_figures(self, last: tuple[float, int] | None
+                              ) -> tuple[EngineFigures | None, tuple[float, int] | None]:
+        """The engine's counters for the command center (one Ray call per host, off the loop); None when a
+        host does not answer, so a heartbeat is never held up by it."""
+        if not any(c.jurisdiction.role is Role.COMMAND_CENTER for c in self.consoles):
+            return None, last
+        try:
+            stats = await asyncio.to_thread(self.engine.statistics)
+        except Exception as exc:  # a host restarting: this beat goes without figures
+            log.info("console gateway: no engine figures this beat: %s", exc)
+            return None, last
+        now, taken = time.monotonic(), sum(s.accepted + s.refused for s in stats)
+        rate = (taken - last[1]) / (now - last[0]) if last is not None and now > last[0] else 0.0
+        return EngineFigures(taken, sum(s.duplicates for s in stats), round(rate, 1), sum(s.devices for s in stats),
+                             sum(s.devices_active for s in stats), sum(s.incidents_open for s in stats)), (now, taken)
 
     # -- views ---------------------------------------------------------------------------------------
 

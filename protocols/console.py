@@ -162,9 +162,23 @@ class Result(Struct, tag="result"):
     error: str = ""
 
 
+class EngineFigures(Struct):
+    """The whole engine's counters, in the command center's heartbeats only (every host, since it started)."""
+
+    events_taken: int
+    """Device events accepted or refused (a resent duplicate not again)."""
+    duplicates: int
+    events_per_s: float
+    """Events taken per second over the last heartbeat period."""
+    devices: int
+    devices_active: int
+    incidents_open: int
+
+
 class Heartbeat(Struct, tag="heartbeat"):
     server_s: float
     seq: int
+    engine: EngineFigures | None = None
 
 
 class AuditRowView(Struct):

@@ -3,7 +3,8 @@
 It stamps the arrival of every frame and hands the driver each incident view it carries, flagging the first
 sighting of each incident: *device publish → console received* is that stamp minus the moment the alarm left
 the simulator. It also keeps the newest view of every incident, which lets the checker judge a run against an
-engine of another process (``simulate --mqtt URL --console ws://...``). Incidents raised before the watch
+engine of another process (``simulate --mqtt URL --console ws://...``), and the engine's counters from the
+command center's heartbeats, which tell how much of the telemetry that engine took. Incidents raised before the watch
 started are left out. A dropped connection is opened again (login, then a fresh snapshot) until stopped.
 """
 
@@ -16,8 +17,8 @@ import time
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
-from protocols.console import (Auth, Changes, Error, IncidentChanged, IncidentView, Login, Snapshot, Token, Welcome,
-                               decode_server, encode)
+from protocols.console import (Auth, Changes, EngineFigures, Error, Heartbeat, IncidentChanged, IncidentView, Login,
+                               Snapshot, Token, Welcome, decode_server, encode)
 from protocols.endpoint import ConsoleEndpoint
 from protocols.errors import ProtocolError
 
@@ -43,11 +44,14 @@ class ConsoleWatch:
         self.frames = 0
         self.dropped = 0
         """Sightings not handed over because the driver fell behind (bounded buffer)."""
+        self.engine_figures: EngineFigures | None = None
+        """The newest engine counters from a heartbeat (command-center operators only)."""
         self._seen: set[str] = set()
         self._pending: list[tuple[IncidentView, float, bool]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
+        self._beat = threading.Event()
         self._failure: Exception | None = None
         self._last_error = ""
         self._thread = threading.Thread(target=self._main, name="console-watch", daemon=True)
@@ -56,9 +60,12 @@ class ConsoleWatch:
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> "ConsoleWatch":
         self._thread.start()
-        if not self._ready.wait(timeout_s) or self._failure is not None:
+        deadline = time.monotonic() + timeout_s
+        ready = self._ready.wait(timeout_s) and self._failure is None
+        ready = ready and self._beat.wait(max(0.0, deadline - time.monotonic()))  # the first heartbeat: figures
+        if not ready or self._failure is not None:
             self.stop()
-            reason = self._failure or f"no snapshot in {timeout_s:.0f} s" + (
+            reason = self._failure or f"no snapshot and heartbeat in {timeout_s:.0f} s" + (
                 f" (last error: {self._last_error})" if self._last_error else "")
             raise ConnectionError(f"console {self.endpoint!r}: {reason}")
         return self
@@ -142,6 +149,10 @@ class ConsoleWatch:
             self._saw([item.incident for item in message.items], arrived_s)
         elif isinstance(message, IncidentChanged):
             self._saw([message.incident], arrived_s)
+        elif isinstance(message, Heartbeat):
+            if message.engine is not None:
+                self.engine_figures = message.engine
+            self._beat.set()
         elif isinstance(message, Error):
             log.warning("console watch: the gateway said: %s", message.reason)
 

@@ -182,6 +182,7 @@ class ScenarioRun:
     def _account_telemetry(self, taken_before: int, load) -> None:
         """With the engine in sight: how much of the load the engine took (QoS 0 telemetry has no ack, so only the
         engine's own counters can tell). Waits, within a deadline, for the last of it to drain into the hosts."""
+        steady_s = DRAIN_STEADY_S if self.engine is not None else 2.5 * DRAIN_STEADY_S  # heartbeats: once a second
         deadline, last, steady_since = time.monotonic() + DRAIN_GRACE_S, -1, time.monotonic()
         while time.monotonic() < deadline:
             taken = self._taken() - taken_before
@@ -189,7 +190,7 @@ class ScenarioRun:
                 break
             if taken != last:
                 last, steady_since = taken, time.monotonic()
-            elif time.monotonic() - steady_since >= DRAIN_STEADY_S:
+            elif time.monotonic() - steady_since >= steady_s:
                 break  # nothing more is coming
             time.sleep(REALTIME_POLL_S)  # polling the hosts' counters, bounded by the deadline
         alarms_taken = len(self.metrics.sent) - (self.fleet.unacked if self.fleet is not None else 0)
@@ -198,8 +199,10 @@ class ScenarioRun:
         offline = sum(r.get("not_sent_offline", 0) for r in load.results)
         self.metrics.telemetry = {"scheduled": published + offline, "published": published,
                                   "not_sent_while_disconnected": offline, "taken_by_engine": taken,
-                                  "lost_after_publish": max(0, published - taken)}
-        if self.engine.bridges:  # where a loss happened: before the bridge (the broker) or in it
+                                  "lost_after_publish": max(0, published - taken),
+                                  "counted_by": "the engine" if self.engine is not None else
+                                  "the command center's heartbeats (every event the engine took meanwhile)"}
+        if self.engine is not None and self.engine.bridges:  # where a loss happened: before the bridge (the broker) or in it
             lane = self.engine.lane_statistics("evt")
             self.metrics.telemetry["bridge"] = {k: lane.get(k, 0) for k in (
                 "received", "accepted", "duplicates", "refused", "dropped", "queue_overflowed", "connects")}
@@ -334,14 +337,20 @@ class ScenarioRun:
 
     def _accepted(self) -> int | None:
         if self.engine is None:
-            return None
+            figures = self._console_figures()
+            return figures.events_taken + figures.duplicates if figures is not None else None
         return sum(s.accepted + s.duplicates + s.refused for s in self.engine.statistics())
 
     def _taken(self) -> int | None:
-        """Distinct events the engine took in (accepted or refused; a resent alarm's duplicate not again)."""
+        """Distinct events the engine took in (accepted or refused; a resent alarm's duplicate not again): from
+        the engine itself, or from the command center's heartbeats (once a second) when it is another's."""
         if self.engine is None:
-            return None
+            figures = self._console_figures()
+            return figures.events_taken if figures is not None else None
         return sum(s.accepted + s.refused for s in self.engine.statistics())
+
+    def _console_figures(self):
+        return self.console.engine_figures if self.console is not None else None
 
     def _lifted(self, message):
         if not self.seq_offset:

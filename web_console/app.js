@@ -11,7 +11,7 @@ const state = {
   token: sessionStorage.getItem("redband.token"),
   ws: null, welcome: null, incidents: new Map(), seq: 0, selected: null,
   offsetMs: 0, lastMessageMs: 0, reconnectTimer: null, attempts: 0, nextId: 1, pending: new Map(),
-  soundOn: false, audio: null, alerted: new Set(), stale: false,
+  soundOn: false, audio: null, alerted: new Set(), stale: false, engine: null,
 };
 const $ = (id) => document.getElementById(id);
 
@@ -106,6 +106,10 @@ function onMessage(msg) {
     }
     case "heartbeat":
       state.offsetMs = msg.server_s * 1000 - Date.now();
+      if (msg.engine) {  // the command center's heartbeats carry the engine's counters
+        state.engine = msg.engine;
+        renderFigures();
+      }
       break;
     case "result": {
       const what = state.pending.get(msg.id);
@@ -299,6 +303,11 @@ function renderFigures() {
   const mean = ackTimes.length ? ackTimes.reduce((a, b) => a + b, 0) / ackTimes.length : null;
   const items = [["Open incidents", open.length], ...Object.entries(byLevel).map(([l, n]) => [`at ${LEVEL_NAMES[l] || l}`, n]),
                  ["Mean time to acknowledge", mean === null ? "—" : fmtSeconds(mean)]];
+  if (state.engine) {
+    const e = state.engine;
+    items.push(["Device events /s", Math.round(e.events_per_s).toLocaleString()],
+               ["Devices reporting", `${e.devices_active.toLocaleString()} of ${e.devices.toLocaleString()}`]);
+  }
   $("figures").replaceChildren(...items.flatMap(([k, v]) => [
     Object.assign(document.createElement("dt"), { textContent: k }),
     Object.assign(document.createElement("dd"), { textContent: String(v) })]));

@@ -88,6 +88,8 @@ def test_the_command_center_sees_an_incident_escalate_and_its_audit(browser, con
     cc.wait_for_selector(f"{row(incident)} .level:text-is('command_center')", timeout=(ESCALATE_AFTER_S + 5) * 1000)
     cc.click(row(incident))
     assert "Command center: notified" in cc.text_content("#chain")
+    cc.wait_for_selector("#figures dt:text-is('Devices reporting')", timeout=5_000)  # the engine's counters
+    assert f"of {len(console.city.devices)}" in cc.text_content("#figures")
     shot(cc, "command-center-escalated")
     cc.click("#audit-button")
     cc.wait_for_selector("#audit:not([hidden]) td:text-is('escalated')", timeout=5_000)

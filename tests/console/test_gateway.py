@@ -153,3 +153,16 @@ def p1_jurisdiction(console):
     from engine.operators import Jurisdiction, Role
 
     return Jurisdiction(Role.STATION, "P1")
+
+
+def test_the_command_centers_heartbeats_carry_the_engines_counters_and_no_one_elses_do(console):
+    cc, p1 = session(console, "cc"), session(console, "p1")
+    before = cc.until(lambda m: isinstance(m, Heartbeat) and m.engine is not None, what="a first figure")
+    devices = sorted(d for d in console.city.devices)[:5]
+    console.engine.ingest([Ingest(d, make_message("heartbeat", seq=1, ts=1)) for d in devices])
+    after = cc.until(lambda m: isinstance(m, Heartbeat) and m.engine is not None
+                     and m.engine.events_taken >= before.engine.events_taken + 5, what="the five events counted")
+    assert after.engine.devices == len(console.city.devices)
+    assert after.engine.devices_active >= 5 and after.engine.events_per_s >= 0
+    beat = p1.until(lambda m: isinstance(m, Heartbeat) and m.seq >= after.seq, what="P1's heartbeat")
+    assert beat.engine is None  # a station sees its precinct, not the engine's totals

@@ -71,6 +71,9 @@ def test_city_load_through_the_broker_writes_a_report_and_loses_nothing(tmp_path
     checker = summary["metrics"]["checker"]  # judged on the command center's view of the other engine
     assert checker["incidents_from"] == "console" and checker["sent"] >= 3
     assert (checker["lost"], checker["duplicated"], checker["unexpected"]) == (0, 0, 0), checker["details"]
+    telemetry = summary["metrics"]["telemetry"]  # QoS 0: counted by the engine, read from the heartbeats
+    assert telemetry["counted_by"].startswith("the command center's heartbeats")
+    assert 0.9 * telemetry["published"] <= telemetry["taken_by_engine"] <= telemetry["published"], telemetry
     judged = {e["name"]: e for e in summary["expectations"]}  # on the timeline the console showed
     assert judged["school panics raised"]["passed"] and not judged["school panics raised"]["skipped"]
     assert any(row["event"] == "notified" for row in summary["timeline"])
