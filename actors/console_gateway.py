@@ -63,7 +63,7 @@ class _Console:
 class ConsoleGateway:
     def __init__(self, engine, operators: dict[str, Operator], *, host: str = "127.0.0.1", port: int = 8080,
                  signer: TokenSigner | None = None, allowed_origins: list[str] | None = None,
-                 static_dir: Path = STATIC_DIR, poll_s: float = 0.01, idle_poll_s: float = 0.04,
+                 static_dir: Path = STATIC_DIR, poll_s: float = 0.01, idle_poll_s: float = 0.5,
                  heartbeat_s: float = 1.0,
                  token_ttl_s: float = 8 * 3600.0, clock: Callable[[], float] = time.time,
                  on_change: Callable[[object], None] | None = None) -> None:
@@ -288,23 +288,24 @@ class ConsoleGateway:
     # -- the change stream -------------------------------------------------------------------------------
 
     async def _pump(self) -> None:
-        """Poll the hosts' change buffers: every ``poll_s`` while changes come, backing off to ``idle_poll_s``
-        when the city is quiet (each poll is one Ray call per host)."""
-        delay_s = self.poll_s
+        """Take the hosts' changes as they are made: a long poll per host (``Engine.next_changes``) returns the
+        moment one has changes. While changes keep coming, wait ``poll_s`` between takes, so a burst goes out
+        as one frame per console instead of one per change."""
         while True:
             try:
-                changes = await asyncio.to_thread(self.engine.take_changes)
+                changes = await asyncio.to_thread(self.engine.next_changes, self.idle_poll_s)
             except Exception:
                 log.exception("console gateway: could not take changes")
                 changes = []
+                await asyncio.sleep(self.idle_poll_s)  # a failing engine is not polled in a tight loop
             for change in changes:
                 self._apply(change.record)
                 if self.on_change is not None:
                     self.on_change(change)
             self._send_changes()
             self._forget_old()
-            delay_s = self.poll_s if changes else min(self.idle_poll_s, delay_s * 2)
-            await asyncio.sleep(delay_s)  # the polling period of the hosts' change buffers
+            if changes:
+                await asyncio.sleep(self.poll_s)  # the coalescing period of a burst
 
     def _apply(self, record: IncidentRecord) -> None:
         known = self.incidents.get(record.id)

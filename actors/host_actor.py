@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 10.0
 MAX_IDLE_SLEEP_S = 1.0
+MAX_LONG_POLL_S = 5.0
 
 
 @ray.remote
@@ -49,6 +50,7 @@ class HostActor:
         self._realtime = realtime
         self._peers: dict[str, ray.actor.ActorHandle] = {}
         self._wake = asyncio.Event()
+        self._changed = asyncio.Event()  # set after anything that may have changed an incident
         self._loop_task: asyncio.Task | None = None
         self._stopping = False
         self._send_failures = 0
@@ -61,15 +63,18 @@ class HostActor:
     async def ingest(self, payload: bytes) -> bytes:
         result = self._core.ingest(decode_ingest(payload), now_s=self._clock.now_s())
         self._wake.set()
+        self._changed.set()
         return encode_result(result)
 
     async def device_states(self, payload: bytes) -> int:
         changed = self._core.device_states(decode_states(payload), now_s=self._clock.now_s())
         self._wake.set()
+        self._changed.set()
         return changed
 
     async def deliver(self, payload: bytes) -> None:
         self._core.deliver(decode_host_batch(payload), now_s=self._clock.now_s())
+        self._changed.set()
 
     async def command(self, command: OperatorCommand) -> dict:
         try:
@@ -77,6 +82,7 @@ class HostActor:
         except RedbandError as exc:
             return {"ok": False, "error": str(exc), "error_type": type(exc).__name__, "record": None}
         self._wake.set()
+        self._changed.set()
         return {"ok": True, "error": "", "error_type": "", "record": record}
 
     async def deadline_lateness_s(self) -> list[float]:
@@ -107,6 +113,15 @@ class HostActor:
         changes = self._core.take_changes()
         return encode_changes([(c.record, c.new_from) for c in changes])
 
+    async def wait_changes(self, timeout_s: float) -> bytes:
+        """The console gateway's long poll: the changes as soon as there are any, or none after ``timeout_s``.
+        One caller at a time (the gateway keeps one outstanding per host)."""
+        if not self._core.changes:
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=min(timeout_s, MAX_LONG_POLL_S))
+        return await self.take_changes()
+
     async def take_device_commands(self) -> list:
         return self._core.take_device_commands()
 
@@ -129,6 +144,7 @@ class HostActor:
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+        self._changed.set()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -149,6 +165,8 @@ class HostActor:
                 core.advance(now_s=self._clock.now_s())
             except Exception:  # one failing deadline must not stop the host's clock
                 log.exception("host %s: deadline handling failed", core.host_id)
+            if core.changes:
+                self._changed.set()
             await self._send_outbox()
 
     async def _send_outbox(self) -> None:

@@ -40,6 +40,9 @@ from protocols.replies import Notice
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 60.0
+LONG_POLL_S = 1.0
+GATHER_S = 0.002
+"""How long a host holds the console gateway's change poll when nothing changes."""
 MAX_REAPED_BRIDGES = 8
 BRIDGE_RESTARTS = 5
 START_TIMEOUT_S = 120.0
@@ -108,6 +111,7 @@ class Engine:
         self.bridges: list[ray.actor.ActorHandle] = []
         self._placement_ref = None
         self._started_ray = False
+        self._change_polls: dict[str, ray.ObjectRef] = {}  # next_changes: one outstanding long poll per host
 
     # -- life --------------------------------------------------------------------------------------
 
@@ -304,6 +308,46 @@ class Engine:
             changes += [Change(record, new_from) for record, new_from in decode_changes(payload)
                         if record.host_id == host]
         return changes
+
+    def next_changes(self, wait_s: float) -> list[Change]:
+        """Changes as soon as a host has some, or none after ``wait_s``. For one consumer (the console gateway).
+
+        A quiet host holds a long poll (``HostActor.wait_changes``) that returns the moment it makes a change;
+        a busy one (it had changes last time) is simply asked for them, all busy hosts in one round trip, as
+        the gateway takes a burst in ticks."""
+        takes = {h: self.hosts[h].take_changes.remote() for h in self.placement.hosts if h not in self._change_polls}
+        changes = self._collect_changes(takes)
+        polls = list(self._change_polls.values())
+        ready, _ = ray.wait(polls, num_returns=len(polls), timeout=0) if polls else ([], [])
+        changes += self._collect_polls(set(ready))
+        if changes:
+            return changes
+        for host_id in self.placement.hosts:  # nothing anywhere: every host holds a long poll
+            if host_id not in self._change_polls:
+                self._change_polls[host_id] = self.hosts[host_id].wait_changes.remote(LONG_POLL_S)
+        polls = list(self._change_polls.values())
+        ready, _ = ray.wait(polls, num_returns=1, timeout=wait_s)
+        if ready and len(polls) > 1:  # and whatever else is ready by now
+            ready, _ = ray.wait(polls, num_returns=len(polls), timeout=GATHER_S)
+        return self._collect_polls(set(ready))
+
+    def _collect_changes(self, refs: dict[str, ray.ObjectRef]) -> list[Change]:
+        changes = []
+        for host_id, ref in refs.items():
+            try:
+                payload = ray.get(ref, timeout=CALL_TIMEOUT_S)
+            except Exception:  # a host that died or restarted: the next call goes to the new handle
+                log.warning("host %s: taking its changes failed", host_id)
+                continue
+            changes += [Change(record, new_from) for record, new_from in decode_changes(payload)
+                        if record.host_id == host_id]
+        return changes
+
+    def _collect_polls(self, ready: set) -> list[Change]:
+        done = {h: ref for h, ref in list(self._change_polls.items()) if ref in ready}
+        for host_id in done:
+            del self._change_polls[host_id]
+        return self._collect_changes(done)
 
     def take_device_commands(self) -> list:
         lists = ray.get([h.take_device_commands.remote() for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
