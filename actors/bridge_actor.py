@@ -31,6 +31,8 @@ from protocols.topics import notice_topic
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 30.0
+COMMAND_LONG_POLL_S = 1.0
+"""How long a host holds the bridge's device-command poll when it has none."""
 
 
 class RaySink:
@@ -39,6 +41,7 @@ class RaySink:
     def __init__(self, placement: Placement, hosts: dict) -> None:
         self.placement = placement
         self.hosts = hosts
+        self._command_polls: dict[str, asyncio.Future] = {}
 
     async def ingest(self, items: list[Ingest]) -> IngestResult:
         by_host, refused = split_by_host(self.placement, items)
@@ -53,10 +56,29 @@ class RaySink:
             *(self.hosts[h].device_states.remote(encode_states(batch)) for h, batch in by_host.items())),
             timeout=CALL_TIMEOUT_S)
 
-    async def take_device_commands(self) -> list:
-        lists = await asyncio.wait_for(asyncio.gather(*(h.take_device_commands.remote() for h in self.hosts.values())),
-                                       timeout=CALL_TIMEOUT_S)
-        return [c for commands in lists for c in commands]
+    async def take_device_commands(self, wait_s: float = 0.0) -> list:
+        """Device commands from every host; with ``wait_s``, as soon as one host has any (each host holds a long
+        poll, ``HostActor.wait_device_commands``), or none after ``wait_s``."""
+        if wait_s <= 0:
+            lists = await asyncio.wait_for(
+                asyncio.gather(*(h.take_device_commands.remote() for h in self.hosts.values())), timeout=CALL_TIMEOUT_S)
+            return [c for commands in lists for c in commands]
+        for host_id, handle in self.hosts.items():
+            if host_id not in self._command_polls:
+                self._command_polls[host_id] = asyncio.ensure_future(
+                    handle.wait_device_commands.remote(COMMAND_LONG_POLL_S))
+        done, _ = await asyncio.wait(self._command_polls.values(), timeout=wait_s,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        commands = []
+        for host_id, task in list(self._command_polls.items()):
+            if task not in done:
+                continue
+            del self._command_polls[host_id]
+            try:
+                commands += task.result()
+            except Exception:  # a host restarted: its next poll goes to the new handle
+                log.warning("bridge: the device-command poll of host %s failed; polling again", host_id)
+        return commands
 
 
 @ray.remote

@@ -51,6 +51,7 @@ class HostActor:
         self._peers: dict[str, ray.actor.ActorHandle] = {}
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()  # set after anything that may have changed an incident
+        self._commanded = asyncio.Event()  # set after anything that may have queued a device command
         self._loop_task: asyncio.Task | None = None
         self._stopping = False
         self._send_failures = 0
@@ -60,29 +61,33 @@ class HostActor:
         if self._realtime and self._loop_task is None:
             self._loop_task = asyncio.get_running_loop().create_task(self._run(), name=f"host-{self._core.host_id}")
 
-    async def ingest(self, payload: bytes) -> bytes:
-        result = self._core.ingest(decode_ingest(payload), now_s=self._clock.now_s())
+    def _signal(self) -> None:
+        """Wake the deadline loop and whoever long-polls for changes or device commands."""
         self._wake.set()
         self._changed.set()
+        if self._core.device_commands:
+            self._commanded.set()
+
+    async def ingest(self, payload: bytes) -> bytes:
+        result = self._core.ingest(decode_ingest(payload), now_s=self._clock.now_s())
+        self._signal()
         return encode_result(result)
 
     async def device_states(self, payload: bytes) -> int:
         changed = self._core.device_states(decode_states(payload), now_s=self._clock.now_s())
-        self._wake.set()
-        self._changed.set()
+        self._signal()
         return changed
 
     async def deliver(self, payload: bytes) -> None:
         self._core.deliver(decode_host_batch(payload), now_s=self._clock.now_s())
-        self._changed.set()
+        self._signal()
 
     async def command(self, command: OperatorCommand) -> dict:
         try:
             record = self._core.command(command, now_s=self._clock.now_s())
         except RedbandError as exc:
             return {"ok": False, "error": str(exc), "error_type": type(exc).__name__, "record": None}
-        self._wake.set()
-        self._changed.set()
+        self._signal()
         return {"ok": True, "error": "", "error_type": "", "record": record}
 
     async def deadline_lateness_s(self) -> list[float]:
@@ -96,6 +101,7 @@ class HostActor:
 
     async def command_device(self, device_id: str, command: str, args: dict, actor: str) -> None:
         self._core.command_device(device_id, command, args, actor=actor, now_s=self._clock.now_s())
+        self._signal()
 
     async def advance_to(self, t_s: float) -> dict[str, bytes]:
         """Virtual time: move the clock to ``t_s`` firing each due deadline at its own time; return the
@@ -125,6 +131,15 @@ class HostActor:
     async def take_device_commands(self) -> list:
         return self._core.take_device_commands()
 
+    async def wait_device_commands(self, timeout_s: float) -> list:
+        """The bridge's long poll: device commands (sirens, visitor calls) as soon as there are any, or none after
+        ``timeout_s``. One caller at a time (bridge ``b0``)."""
+        if not self._core.device_commands:
+            self._commanded.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._commanded.wait(), timeout=min(timeout_s, MAX_LONG_POLL_S))
+        return self._core.take_device_commands()
+
     async def open_incidents(self) -> list:
         return self._core.open_incidents()
 
@@ -145,6 +160,7 @@ class HostActor:
         self._stopping = True
         self._wake.set()
         self._changed.set()
+        self._commanded.set()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -167,6 +183,8 @@ class HostActor:
                 log.exception("host %s: deadline handling failed", core.host_id)
             if core.changes:
                 self._changed.set()
+            if core.device_commands:
+                self._commanded.set()
             await self._send_outbox()
 
     async def _send_outbox(self) -> None:

@@ -61,7 +61,9 @@ class Sink(Protocol):
 
     async def states(self, states: list[StateChange]) -> None: ...
 
-    async def take_device_commands(self) -> list: ...
+    async def take_device_commands(self, wait_s: float = 0.0) -> list:
+        """Pending device commands; with ``wait_s``, wait up to that long for the first."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,9 @@ class BridgeOptions:
     and every second it stays away after the broker is back is a second of alarms not raised. At 30 s, a 5 s
     broker outage kept the bulk lane away 4.6 s after the broker returned (``broker_restart.toml``)."""
     command_poll_s: float = 0.05
+    """How often to look again for the bulk connection while it is down (commands wait with their hosts)."""
+    command_wait_s: float = 0.5
+    """How long one device-command long poll waits for the first command before looking at the connection."""
     poll_commands: bool = True
     ack_qos: int = 1
     lanes: tuple[str, ...] = ("alarm", "evt")
@@ -346,27 +351,41 @@ class MqttBridge:
     # -- engine → devices --------------------------------------------------------------------------
 
     async def _commands(self) -> None:
-        """Carry the hosts' device commands to ``rb/v1/dev/{id}/cmd`` and notices to the site topics."""
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.options.command_poll_s)
+        """Carry the hosts' device commands to ``rb/v1/dev/{id}/cmd`` the moment they are queued (the hosts hold
+        a long poll), and notices to the site topics (a task of their own: they do not wait for a command)."""
+        notices = asyncio.get_running_loop().create_task(self._notices_out())
+        try:
+            while not self._stopping.is_set():
+                client = self._clients.get(Channel.EVT)
+                if client is None:  # commands stay with their hosts until there is a connection to send them on
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), timeout=self.options.command_poll_s)
+                    continue
+                try:
+                    commands = await self.sink.take_device_commands(wait_s=self.options.command_wait_s)
+                except Exception:
+                    log.exception("bridge %s: could not fetch device commands", self.options.bridge_id)
+                    with contextlib.suppress(TimeoutError):  # not in a tight loop
+                        await asyncio.wait_for(self._stopping.wait(), timeout=self.options.command_poll_s)
+                    continue
+                for command in commands:
+                    payload = encode_command(command.command, dict(command.args), int(command.at_s * 1000),
+                                             json=command.json)  # the device's own encoding, known to its host
+                    if await self._publish(client, device_topic(command.device_id, Channel.CMD), payload, qos=1):
+                        self.commands_sent += 1
+        finally:
+            notices.cancel()
+
+    async def _notices_out(self) -> None:
+        while True:
+            site_id, notice = await self._notices.get()
             client = self._clients.get(Channel.EVT)
-            if client is None:
-                continue
-            try:
-                commands = await self.sink.take_device_commands()
-            except Exception:
-                log.exception("bridge %s: could not fetch device commands", self.options.bridge_id)
-                commands = []
-            for command in commands:
-                payload = encode_command(command.command, dict(command.args), int(command.at_s * 1000),
-                                         json=command.json)  # the device's own encoding, known to its host
-                if await self._publish(client, device_topic(command.device_id, Channel.CMD), payload, qos=1):
-                    self.commands_sent += 1
-            while not self._notices.empty():
-                site_id, notice = self._notices.get_nowait()
-                if await self._publish(client, notice_topic(site_id), encode_notice(notice), qos=1, retain=True):
-                    self.notices_sent += 1
+            while client is None and not self._stopping.is_set():  # kept until the bulk lane is connected
+                await asyncio.sleep(self.options.command_poll_s)  # waiting for the connection
+                client = self._clients.get(Channel.EVT)
+            if client is not None and await self._publish(client, notice_topic(site_id), encode_notice(notice), qos=1,
+                                                          retain=True):
+                self.notices_sent += 1
 
     def post_notice(self, site_id: str, notice: Notice) -> None:
         """Queue a notice for a site's door screens; it is retained, so a screen that connects later gets it."""

@@ -36,6 +36,8 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
     assert runs["device_memory"]["devices_active"] == runs["device_memory"]["devices"] > 5000
     actors = runs["actor_per_device"]
     assert actors["accepted"] == actors["events"] and actors["bytes_per_actor"] > 0
+    command = runs["device_command"]
+    assert command["sirens_received"] == command["alarms"] == 5 and summary["device_command_p99_ms"] > 0
     fanout = runs["console_fanout"]
     assert fanout["delay_cc"]["deliveries"] == 2 * fanout["gateway_changes_seen"] > 0
     assert fanout["deliveries"] == fanout["gateway_pushed"]
