@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 60.0
 LONG_POLL_S = 1.0
-GATHER_S = 0.002
 """How long a host holds the console gateway's change poll when nothing changes."""
+GATHER_S = 0.002
+"""Once one host's poll has answered, how long to wait for the others that are answering too."""
 MAX_REAPED_BRIDGES = 8
 BRIDGE_RESTARTS = 5
 START_TIMEOUT_S = 120.0
@@ -96,6 +97,11 @@ def default_precinct_hosts(city: City, *, cores: int | None = None) -> int:
     hosts took 7,800 telemetry events/s where 2 took all 10,000 (``docs/benchmarks.md``)."""
     shards = len(Placement.plan(city).precinct_hosts)
     return max(1, min(shards, cores or os.cpu_count() or 1))
+
+
+def _changes_of(host_id: str, payload: bytes) -> list[Change]:
+    """A host's change buffer, decoded; copies of incidents it does not own (a stale replica) left out."""
+    return [Change(record, new_from) for record, new_from in decode_changes(payload) if record.host_id == host_id]
 
 
 class Engine:
@@ -303,11 +309,7 @@ class Engine:
     def take_changes(self) -> list[Change]:
         """Incident changes since the last call, from the hosts that own them, in each host's order."""
         payloads = ray.get([self.hosts[h].take_changes.remote() for h in self.placement.hosts], timeout=CALL_TIMEOUT_S)
-        changes = []
-        for host, payload in zip(self.placement.hosts, payloads):
-            changes += [Change(record, new_from) for record, new_from in decode_changes(payload)
-                        if record.host_id == host]
-        return changes
+        return [c for host, payload in zip(self.placement.hosts, payloads) for c in _changes_of(host, payload)]
 
     def next_changes(self, wait_s: float) -> list[Change]:
         """Changes as soon as a host has some, or none after ``wait_s``. For one consumer (the console gateway).
@@ -339,8 +341,7 @@ class Engine:
             except Exception:  # a host that died or restarted: the next call goes to the new handle
                 log.warning("host %s: taking its changes failed", host_id)
                 continue
-            changes += [Change(record, new_from) for record, new_from in decode_changes(payload)
-                        if record.host_id == host_id]
+            changes += _changes_of(host_id, payload)
         return changes
 
     def _collect_polls(self, ready: set) -> list[Change]:

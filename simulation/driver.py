@@ -202,7 +202,7 @@ class ScenarioRun:
                                   "lost_after_publish": max(0, published - taken),
                                   "counted_by": "the engine" if self.engine is not None else
                                   "the command center's heartbeats (every event the engine took meanwhile)"}
-        if self.engine is not None and self.engine.bridges:  # where a loss happened: before the bridge (the broker) or in it
+        if self.engine is not None and self.engine.bridges:  # where a loss was: before the bridge (broker) or in it
             lane = self.engine.lane_statistics("evt")
             self.metrics.telemetry["bridge"] = {k: lane.get(k, 0) for k in (
                 "received", "accepted", "duplicates", "refused", "dropped", "queue_overflowed", "connects")}
@@ -249,7 +249,7 @@ class ScenarioRun:
             self._collect()
             if now >= next_sample:  # the throughput curve: events sent and taken, once a second
                 next_sample += 1.0
-                self.metrics.sample(now - self._t0_s, self._sent_so_far(now - self._t0_s), self._accepted())
+                self.metrics.sample(now - self._t0_s, self._sent_so_far(now - self._t0_s), self._taken())
                 if self.on_progress is not None:
                     self.on_progress(now - self._t0_s, self._sent_so_far(now - self._t0_s), self.metrics)
             if now >= end_wall:
@@ -334,12 +334,6 @@ class ScenarioRun:
         from bisect import bisect_right
 
         return self.result.events_sent + bisect_right(self._load_times, t_s)
-
-    def _accepted(self) -> int | None:
-        if self.engine is None:
-            figures = self._console_figures()
-            return figures.events_taken + figures.duplicates if figures is not None else None
-        return sum(s.accepted + s.duplicates + s.refused for s in self.engine.statistics())
 
     def _taken(self) -> int | None:
         """Distinct events the engine took in (accepted or refused; a resent alarm's duplicate not again): from

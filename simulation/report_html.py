@@ -126,6 +126,10 @@ def _timeline(result: RunResult, out: Path) -> Path | None:
     return _save(fig, out / "timeline.png")
 
 
+def _p50_p99_max(summary: dict) -> str:
+    return " / ".join(f"{summary[k]:.2f}" for k in ("p50_ms", "p99_ms", "max_ms"))
+
+
 def _html(summary: dict, result: RunResult, images: list[Path]) -> str:
     e = html.escape
     latency = result.metrics.get("alarm_latency", {})
@@ -134,10 +138,10 @@ def _html(summary: dict, result: RunResult, images: list[Path]) -> str:
                ("duplicates (acked again, not raised twice)", result.duplicates),
                ("alarms measured", latency.get("count", 0)), ("latency measured as", latency.get("measured", "")),
                ("alarm latency p50 / p99 / max (ms)",
-                " / ".join(f"{latency[k]:.2f}" for k in ("p50_ms", "p99_ms", "max_ms")) if "p50_ms" in latency else "—")]
+                _p50_p99_max(latency) if "p50_ms" in latency else "—")]
     for path in (result.metrics.get("latency_paths") or {}).values():
         figures += [(f"{path['measured']}: p50 / p99 / max (ms), alarms",
-                     " / ".join(f"{path[k]:.2f}" for k in ("p50_ms", "p99_ms", "max_ms")) + f", {path['count']}")]
+                     f"{_p50_p99_max(path)}, {path['count']}")]
     if telemetry := result.metrics.get("telemetry"):
         figures += [("telemetry (QoS 0): published / taken by the engine / lost after publish",
                      f"{telemetry['published']} / {telemetry['taken_by_engine']} / {telemetry['lost_after_publish']}"),
@@ -149,9 +153,10 @@ def _html(summary: dict, result: RunResult, images: list[Path]) -> str:
     lateness = result.metrics.get("escalation_lateness") or {}
     if lateness.get("count"):
         figures += [("escalation lateness p50 / p99 / max (ms)",
-                     " / ".join(f"{lateness[k]:.2f}" for k in ("p50_ms", "p99_ms", "max_ms")))]
+                     _p50_p99_max(lateness))]
     if checker:
-        figures += [(f"checker ({checker.get('incidents_from', 'engine')}): alarms sent / lost / duplicated / unexpected",
+        source = checker.get("incidents_from", "engine")
+        figures += [(f"checker ({source}): alarms sent / lost / duplicated / unexpected",
                      f"{checker['sent']} / {checker['lost']} / {checker['duplicated']} / {checker['unexpected']}")]
     rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in figures)
     expectations = "".join(
