@@ -2,8 +2,8 @@
 
 Tables: ``incidents`` (the latest record of each, with state and deadline as columns), ``transitions``
 (every timeline entry, append-only), ``deadlines`` (the pending deadline of each unacknowledged
-incident), ``alarm_seqs`` (accepted device alarm sequence numbers, for dedup across restarts) and
-``audit``.
+incident), ``alarm_seqs`` (accepted device alarms by boot and seq, with their message digest, for dedup across
+restarts) and ``audit``. A journal written before alarm digests existed is migrated when opened.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 
-from engine.journal import AuditRow, JournalBatch, JournalState
+from engine.journal import AlarmSeq, AuditRow, JournalBatch, JournalState
 from protocols.records import IncidentRecord
 
 _SCHEMA = """
@@ -27,11 +27,14 @@ CREATE TABLE IF NOT EXISTS transitions (
     PRIMARY KEY (incident_id, idx));
 CREATE TABLE IF NOT EXISTS deadlines (incident_id TEXT PRIMARY KEY, due_s REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS alarm_seqs (
-    device_id TEXT NOT NULL, seq INTEGER NOT NULL, incident_id TEXT NOT NULL, PRIMARY KEY (device_id, seq));
+    device_id TEXT NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL, digest INTEGER NOT NULL,
+    incident_id TEXT NOT NULL, PRIMARY KEY (device_id, boot, seq));
 CREATE TABLE IF NOT EXISTS audit (
     rowid INTEGER PRIMARY KEY, t_s REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     subject TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL, detail TEXT NOT NULL);
 """
+
+_ALARM_SEQS_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS alarm_seqs"):_SCHEMA.index("CREATE TABLE IF NOT EXISTS audit")]
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(IncidentRecord)
@@ -48,8 +51,19 @@ class SqliteJournal:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._migrate()
         self._db.executescript(_SCHEMA)
         self.writes = 0
+
+    def _migrate(self) -> None:
+        """``alarm_seqs`` before boots and digests: its rows are kept with boot 0 and digest 0 (matches any)."""
+        columns = [row[1] for row in self._db.execute("PRAGMA table_info(alarm_seqs)")]
+        if columns and "digest" not in columns:
+            self._db.executescript(
+                "BEGIN; ALTER TABLE alarm_seqs RENAME TO alarm_seqs_v1;" + _ALARM_SEQS_TABLE +
+                "INSERT INTO alarm_seqs (device_id, boot, seq, digest, incident_id) "
+                "SELECT device_id, 0, seq, 0, incident_id FROM alarm_seqs_v1 ORDER BY device_id, seq;"
+                "DROP TABLE alarm_seqs_v1; COMMIT;")
 
     def write(self, batch: JournalBatch) -> None:
         db = self._db
@@ -75,8 +89,9 @@ class SqliteJournal:
                       e.note) for iid, idx, e in batch.transitions],
                 )
             if batch.alarm_seqs:
-                db.executemany("INSERT OR IGNORE INTO alarm_seqs VALUES (?, ?, ?)",
-                               [(a.device_id, a.seq, a.incident_id) for a in batch.alarm_seqs])
+                db.executemany(  # REPLACE: a reused seq gets a new row, so rowid order stays newest last
+                    "INSERT OR REPLACE INTO alarm_seqs (device_id, boot, seq, digest, incident_id) VALUES (?, ?, ?, ?, ?)",
+                    [(a.device_id, a.boot, a.seq, a.digest, a.incident_id) for a in batch.alarm_seqs])
             if batch.audit:
                 db.executemany(
                     "INSERT INTO audit (t_s, actor, action, subject, outcome, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -88,17 +103,17 @@ class SqliteJournal:
             raise
         self.writes += 1
 
-    def load(self, *, alarm_seq_window: int) -> JournalState:
+    def load(self, *, alarm_memory: int) -> JournalState:
         records = [_decoder.decode(blob) for (blob,) in
                    self._db.execute("SELECT record FROM incidents WHERE terminal = 0")]
-        seqs: dict[str, list[tuple[int, str]]] = {}
+        seqs: dict[str, list[AlarmSeq]] = {}
         rows = self._db.execute(
-            "SELECT device_id, seq, incident_id FROM (SELECT device_id, seq, incident_id, ROW_NUMBER() OVER "
-            "(PARTITION BY device_id ORDER BY seq DESC) AS n FROM alarm_seqs) WHERE n <= ? ORDER BY device_id, seq",
-            (alarm_seq_window,),
+            "SELECT device_id, boot, seq, digest, incident_id FROM (SELECT rowid AS r, *, ROW_NUMBER() OVER "
+            "(PARTITION BY device_id ORDER BY rowid DESC) AS n FROM alarm_seqs) WHERE n <= ? ORDER BY device_id, r",
+            (alarm_memory,),
         )
-        for device_id, seq, incident_id in rows:
-            seqs.setdefault(device_id, []).append((seq, incident_id))
+        for device_id, boot, seq, digest, incident_id in rows:
+            seqs.setdefault(device_id, []).append(AlarmSeq(device_id, seq, incident_id, boot, digest))
         return JournalState(records, seqs)
 
     def incident(self, incident_id: str) -> IncidentRecord | None:

@@ -37,27 +37,45 @@ class SeqVerdict:
     incident_id: str = ""
     late: bool = False
     """Accepted, but a newer event of the device came first: its state (a position, a door) is old news."""
+    rearmed: bool = False
+    """Accepted as the first message of a new run of seqs: the device rebooted (a new ``boot``, or its seq jumped
+    back further than any reordering explains)."""
 
 
 ACCEPT = SeqVerdict(AckStatus.ACK)
 LATE = SeqVerdict(AckStatus.ACK, late=True)
+REARMED = SeqVerdict(AckStatus.ACK, rearmed=True)
 EVENT_WINDOW = 64
-"""How far behind the newest event seq a late event is still taken (several bridges share the load, so
-one device's events may reach its host out of order)."""
+"""How far behind the newest event seq a late event is still taken as late (several bridges share the load, so
+one device's events may reach its host out of order). Further back is a restart of the device's seqs."""
 _WINDOW_MASK = (1 << EVENT_WINDOW) - 1
+ALARM_MEMORY = 256
+"""How many recent alarms of one device are remembered to tell a re-sent alarm from a new one: more than a device
+sends while a broker is down and it retries (10 alarms/s for a 5 s outage is 50)."""
 
 
 class DeviceEntity:
-    """One device's own state. ~200 bytes until it raises alarms."""
+    """One device's own state. ~200 bytes until it raises alarms.
 
-    __slots__ = ("device", "last_event_seq", "event_window", "alarm_seqs", "last_seen_s", "offline", "door_open_since_s",
-                 "offline_incident", "position", "speaks_json")
+    Sequence rules (the device contract, ``docs/devices.md``):
+
+    - events: a sliding window over the newest 64 seqs of the current boot; a seq seen before is a duplicate,
+      a new one behind the newest is late (counted; a late state never overwrites a newer one); a new ``boot``,
+      or a jump back of 64 or more, is a restart of the device's seqs and re-arms the window;
+    - alarms are never refused for their seq: one is a duplicate only when ``boot``, ``seq`` *and* the digest of
+      the whole message match one of the last :data:`ALARM_MEMORY` alarms; anything else is a new alarm.
+    """
+
+    __slots__ = ("device", "boot", "last_event_seq", "event_window", "alarm_memory", "last_seen_s", "offline",
+                 "door_open_since_s", "offline_incident", "position", "speaks_json")
 
     def __init__(self, device: Device) -> None:
         self.device = device
+        self.boot = 0  # the boot id of the device's newest event (0: it sends none)
         self.last_event_seq = -1
         self.event_window = 0  # bit i: event seq (last_event_seq - i) was seen
-        self.alarm_seqs: dict[int, str] | None = None  # recent accepted alarm seq → incident id
+        self.alarm_memory: dict[tuple[int, int], tuple[int, str]] | None = None
+        """(boot, seq) → (digest, incident id) of recent alarms, oldest first."""
         self.last_seen_s: float | None = None
         self.offline = False
         self.door_open_since_s: float | None = None
@@ -70,43 +88,48 @@ class DeviceEntity:
             return SeqVerdict(AckStatus.NAK, f"kind: {kind.value} is not sent by a {self.device.kind.value}")
         return ACCEPT
 
-    def check_event_seq(self, seq: int) -> SeqVerdict:
-        """A sliding window over the newest 64 event seqs: a seq seen before is a duplicate, one that is
-        new but older than the newest is late (still counted), one behind the whole window is stale."""
+    def check_event_seq(self, seq: int, boot: int = 0) -> SeqVerdict:
+        """A sliding window over the newest 64 event seqs: a seq seen before is a duplicate, one that is new but
+        older than the newest is late (still counted). A new boot, or a seq 64 or more behind the newest (a device
+        that restarted without telling its boot), starts the window again at this seq."""
         top = self.last_event_seq
+        if boot != self.boot or top - seq >= EVENT_WINDOW:
+            self.boot = boot
+            self.last_event_seq = seq
+            self.event_window = 1
+            return REARMED if top >= 0 else ACCEPT
         if seq > top:
             shift = seq - top
             self.event_window = ((self.event_window << shift) | 1) & _WINDOW_MASK if shift < EVENT_WINDOW else 1
             self.last_event_seq = seq
             return ACCEPT
-        behind = top - seq
-        if behind >= EVENT_WINDOW:
-            return SeqVerdict(AckStatus.NAK, f"seq: stale, {seq} is {behind} behind the newest {top}")
-        bit = 1 << behind
+        bit = 1 << (top - seq)
         if self.event_window & bit:
             return SeqVerdict(AckStatus.DUPLICATE)
         self.event_window |= bit
         return LATE
 
-    def check_alarm_seq(self, seq: int, *, window: int) -> SeqVerdict:
-        """Alarms are never refused for arriving out of order (they travel another lane than events, and
-        QoS 1 redelivery may reorder them): only a seq seen before is a duplicate, and one older than the
-        whole remembered window is a replay."""
-        seqs = self.alarm_seqs
-        if seqs is None:
+    def check_alarm(self, seq: int, *, boot: int = 0, digest: int) -> SeqVerdict:
+        """Alarms are never refused for their seq or for arriving out of order (they travel another lane than
+        events, a device retries them, QoS 1 redelivery reorders them): an alarm is a duplicate only when its
+        boot, seq and digest match a remembered one. A digest of 0 (a journal from before digests) matches any."""
+        memory = self.alarm_memory
+        if memory is None:
             return ACCEPT
-        if seq in seqs:
-            return SeqVerdict(AckStatus.DUPLICATE, incident_id=seqs[seq])
-        if len(seqs) >= window and seq < min(seqs):
-            return SeqVerdict(AckStatus.NAK, f"seq: replayed, {seq} is older than the last {window} alarms")
+        known = memory.get((boot, seq))
+        if known is not None and (known[0] == digest or known[0] == 0):
+            return SeqVerdict(AckStatus.DUPLICATE, incident_id=known[1])
         return ACCEPT
 
-    def remember_alarm(self, seq: int, incident_id: str, *, window: int) -> None:
-        if self.alarm_seqs is None:
-            self.alarm_seqs = {}
-        self.alarm_seqs[seq] = incident_id
-        while len(self.alarm_seqs) > window:
-            del self.alarm_seqs[min(self.alarm_seqs)]
+    def remember_alarm(self, seq: int, incident_id: str, *, boot: int = 0, digest: int,
+                       memory_size: int = ALARM_MEMORY) -> None:
+        if self.alarm_memory is None:
+            self.alarm_memory = {}
+        memory = self.alarm_memory
+        memory.pop((boot, seq), None)  # a reused seq moves to the newest end
+        memory[(boot, seq)] = (digest, incident_id)
+        while len(memory) > memory_size:
+            del memory[next(iter(memory))]
 
 
 @dataclass(slots=True)

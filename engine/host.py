@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final
 
-from engine.entities import SUPERVISED_KINDS, DeviceEntity, Responder, SeqVerdict
+from engine.entities import ALARM_MEMORY, SUPERVISED_KINDS, DeviceEntity, Responder, SeqVerdict
 from engine.errors import Overloaded, UnknownDevice, UnknownIncident
 from engine.incident import (
     DeviceCommand,
@@ -33,6 +33,7 @@ from engine.scheduler import DeadlineScheduler
 from engine.topology import City, Device
 from protocols import EventKind, Level
 from protocols.batch import DeviceAck, HostBatch, Ingest, IngestResult, StateChange
+from protocols.device import message_digest
 from protocols.kinds import AckStatus, IncidentKind
 from protocols.records import (
     HostMessage,
@@ -49,6 +50,11 @@ HELD_OPEN: Final = "h"
 
 _INCIDENT_EVENTS: Final = {EventKind.KIOSK_FAULT: IncidentKind.KIOSK_FAULT, EventKind.PATROL_CLUE: IncidentKind.PATROL_CLUE}
 _STATE_EVENTS: Final = frozenset({EventKind.DOOR_OPENED, EventKind.PATROL_POSITION})
+CLOCK_BEHIND_S: Final = 40.0
+CLOCK_AHEAD_S: Final = 20.0
+"""SIA DC-09's window around the receiver's clock: a message stamped earlier than 40 s before it arrived, or later
+than 20 s after, is flagged (counted, and noted on its incident). Never refused: an alarm held back by an outage
+is still an alarm."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +63,7 @@ class HostConfig:
     cc_host_id: str = CC_HOST
     heartbeat_interval_s: float = 30.0
     heartbeat_misses: int = 3
-    alarm_seq_window: int = 64
+    alarm_memory: int = ALARM_MEMORY
     max_changes: int = 100_000
     max_outbox: int = 100_000
     max_device_commands: int = 100_000
@@ -102,6 +108,10 @@ class HostStats:
     changes_dropped: int
     device_commands_dropped: int
     journal_writes: int
+    seq_rearmed: int = 0
+    """Event windows started again: a device rebooted (new ``boot``) or jumped its seq back."""
+    clock_skewed: int = 0
+    """Messages stamped outside the DC-09 window (−40/+20 s) of their arrival."""
 
 
 @dataclass(slots=True)
@@ -133,10 +143,10 @@ class HostCore:
         self.deadline_lateness_s: deque[float] = deque(maxlen=10_000)
         """How late each escalation deadline fired (real time): the newest 10,000, for the benchmarks."""
         self._residents_of_unit: dict[tuple[str, str], list[str]] = {}
-        self._recovered_seqs: dict[str, list[tuple[int, str]]] = {}
+        self._recovered_seqs: dict[str, list[AlarmSeq]] = {}
         self._step = _Step()
         self._counters = dict(accepted=0, duplicates=0, refused=0, deadlines_fired=0, changes_dropped=0,
-                              device_commands_dropped=0)
+                              device_commands_dropped=0, seq_rearmed=0, clock_skewed=0)
         self._make_responders()
         for resident in city.residents.values():
             if resident.verified:
@@ -177,19 +187,25 @@ class HostCore:
         if verdict.status is AckStatus.NAK:
             return verdict, True
         is_alarm = kind.is_alarm
+        digest = 0
         if is_alarm:
-            verdict = entity.check_alarm_seq(message.seq, window=self.config.alarm_seq_window)
+            digest = message_digest(message)
+            verdict = entity.check_alarm(message.seq, boot=message.boot, digest=digest)
         else:
-            verdict = entity.check_event_seq(message.seq)
+            verdict = entity.check_event_seq(message.seq, message.boot)
+            self._counters["seq_rearmed"] += verdict.rearmed
         if verdict.status is not AckStatus.ACK:
             return verdict, True
         entity.speaks_json = item.json
         self._seen(entity, now_s)
+        skew = self._clock_skew(item)
         if is_alarm:
+            note = "; ".join(n for n in (_note_of(message), skew) if n)
             incident_id = self._raise_or_repeat(entity.device, IncidentKind(kind.value), now_s, seq=message.seq,
-                                                note=_note_of(message))
-            entity.remember_alarm(message.seq, incident_id, window=self.config.alarm_seq_window)
-            self._step.alarm_seqs.append(AlarmSeq(entity.device.id, message.seq, incident_id))
+                                                note=note)
+            entity.remember_alarm(message.seq, incident_id, boot=message.boot, digest=digest,
+                                  memory_size=self.config.alarm_memory)
+            self._step.alarm_seqs.append(AlarmSeq(entity.device.id, message.seq, incident_id, message.boot, digest))
             return SeqVerdict(AckStatus.ACK, incident_id=incident_id), True
         if kind in _INCIDENT_EVENTS:
             incident_kind = _INCIDENT_EVENTS[kind]
@@ -206,6 +222,18 @@ class HostCore:
         elif kind is EventKind.PATROL_POSITION:
             entity.position = (message.data.lat, message.data.lon)
         return SeqVerdict(AckStatus.ACK), False
+
+    def _clock_skew(self, item: Ingest) -> str:
+        """A note when the device's ``ts`` is outside the DC-09 window of the time the bridge received it."""
+        if not item.received_ms:
+            return ""
+        skew_s = (item.message.ts - item.received_ms) / 1000.0
+        if -CLOCK_BEHIND_S <= skew_s <= CLOCK_AHEAD_S:
+            return ""
+        self._counters["clock_skewed"] += 1
+        if skew_s < 0:
+            return f"sent {-skew_s:.0f} s before it arrived (held back, or the device clock is behind)"
+        return f"stamped {skew_s:.0f} s after it arrived (the device clock is ahead)"
 
     def _seen(self, entity: DeviceEntity, now_s: float) -> None:
         entity.last_seen_s = now_s
@@ -501,7 +529,7 @@ class HostCore:
         self.journal.write(batch)
 
     def _recover(self, now_s: float) -> None:
-        state = self.journal.load(alarm_seq_window=self.config.alarm_seq_window)
+        state = self.journal.load(alarm_memory=self.config.alarm_memory)
         self._recovered_seqs = state.alarm_seqs
         for record in state.incidents:
             owned = record.host_id == self.host_id
@@ -526,8 +554,9 @@ class HostCore:
             if device is None:
                 return None
             entity = self.devices[device_id] = DeviceEntity(device)
-            for seq, incident_id in self._recovered_seqs.pop(device_id, ()):
-                entity.remember_alarm(seq, incident_id, window=self.config.alarm_seq_window)
+            for row in self._recovered_seqs.pop(device_id, ()):
+                entity.remember_alarm(row.seq, row.incident_id, boot=row.boot, digest=row.digest,
+                                      memory_size=self.config.alarm_memory)
         return entity
 
     def _make_responders(self) -> None:
@@ -560,6 +589,7 @@ class HostCore:
             sum(1 for r in self.incidents.values() if r.host_id == self.host_id and r.is_open),
             len(self.scheduler), c["accepted"], c["duplicates"], c["refused"], c["deadlines_fired"],
             c["changes_dropped"], c["device_commands_dropped"], getattr(self.journal, "writes", 0),
+            c["seq_rearmed"], c["clock_skewed"],
         )
 
 

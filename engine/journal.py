@@ -30,11 +30,14 @@ class AuditRow:
 
 @dataclass(frozen=True, slots=True)
 class AlarmSeq:
-    """An accepted device alarm: ``seq`` of ``device_id`` raised or repeated ``incident_id``."""
+    """An accepted device alarm: ``seq`` of ``device_id`` (in its boot ``boot``, with the message digest
+    ``digest``) raised or repeated ``incident_id``. Dedup across restarts is rebuilt from these."""
 
     device_id: str
     seq: int
     incident_id: str
+    boot: int = 0
+    digest: int = 0
 
 
 @dataclass(slots=True)
@@ -55,15 +58,16 @@ class JournalState:
     """What a host needs to rebuild itself."""
 
     incidents: list[IncidentRecord]
-    alarm_seqs: dict[str, list[tuple[int, str]]]
+    alarm_seqs: dict[str, list[AlarmSeq]]
+    """Each device's most recent accepted alarms, oldest first."""
 
 
 class Journal(Protocol):
     def write(self, batch: JournalBatch) -> None:
         """Persist the batch atomically; return only once it is durable."""
 
-    def load(self, *, alarm_seq_window: int) -> JournalState:
-        """Every incident that is not terminal, and each device's most recent accepted alarm seqs."""
+    def load(self, *, alarm_memory: int) -> JournalState:
+        """Every incident that is not terminal, and each device's ``alarm_memory`` most recent accepted alarms."""
 
     def incident(self, incident_id: str) -> IncidentRecord | None: ...
 
@@ -78,7 +82,7 @@ class MemoryJournal:
     def __init__(self) -> None:
         self.incidents: dict[str, IncidentRecord] = {}
         self.transitions: list[tuple[str, int, TimelineEntry]] = []
-        self.alarm_seqs: dict[str, dict[int, str]] = defaultdict(dict)
+        self.alarm_seqs: dict[str, dict[tuple[int, int], AlarmSeq]] = defaultdict(dict)  # oldest first
         self.audit: list[AuditRow] = []
         self.writes = 0
 
@@ -88,14 +92,14 @@ class MemoryJournal:
             self.incidents[record.id] = record
         self.transitions.extend(batch.transitions)
         for row in batch.alarm_seqs:
-            self.alarm_seqs[row.device_id][row.seq] = row.incident_id
+            rows = self.alarm_seqs[row.device_id]
+            rows.pop((row.boot, row.seq), None)
+            rows[(row.boot, row.seq)] = row
         self.audit.extend(batch.audit)
 
-    def load(self, *, alarm_seq_window: int) -> JournalState:
+    def load(self, *, alarm_memory: int) -> JournalState:
         open_records = [r for r in self.incidents.values() if not r.state.is_terminal]
-        seqs = {
-            device: sorted(rows.items())[-alarm_seq_window:] for device, rows in self.alarm_seqs.items()
-        }
+        seqs = {device: list(rows.values())[-alarm_memory:] for device, rows in self.alarm_seqs.items()}
         return JournalState(open_records, seqs)
 
     def incident(self, incident_id: str) -> IncidentRecord | None:

@@ -129,3 +129,7 @@ def _decode(decoder: msgspec.msgpack.Decoder, payload: bytes, what: str):
         raise ProtocolError(err.field, f"{what}: {err.reason}") from exc
     except msgspec.DecodeError as exc:
         raise ProtocolError("", f"{what}: malformed MessagePack: {exc}") from exc
+    except RecursionError:
+        raise ProtocolError("", f"{what}: nested too deep") from None
+    except Exception as exc:  # noqa: BLE001 - bad UTF-8 and the like: a refusal, never a crash of the caller
+        raise ProtocolError("", f"{what}: unreadable ({type(exc).__name__})") from None

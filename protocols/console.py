@@ -225,9 +225,14 @@ def decode_client(payload: bytes | str) -> Any:
         raise ProtocolError("", f"message too large: {len(payload)} bytes, limit {MAX_CLIENT_MESSAGE_BYTES}")
     try:
         data = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
+    except orjson.JSONDecodeError as exc:  # also bad UTF-8, NaN, and nesting deeper than 1,024
         raise ProtocolError("", f"malformed JSON: {exc}") from None
-    return _convert(data, _client_type)
+    try:
+        return _convert(data, _client_type)
+    except ProtocolError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever else a frame provokes is a refusal, not a dead session
+        raise ProtocolError("", f"unreadable message ({type(exc).__name__})") from None
 
 
 def decode_server(payload: bytes | str) -> Any:

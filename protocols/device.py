@@ -1,17 +1,22 @@
-"""Device message v1: ``{seq, ts, kind, data}`` in MessagePack, or JSON when the first byte is ``{``.
+"""Device message v1: ``{seq, ts, kind, data, boot?}`` in MessagePack, or JSON when the first byte is ``{``.
 
 One msgspec Struct per kind, tagged by ``kind``, so decoding and validating the whole message,
 ``data`` included, is a single pass. ``decode_device_message`` raises :class:`ProtocolError` whose
-message names the field: ``data.floor: expected int, got str``.
+message names the field: ``data.floor: expected int, got str``; it raises nothing else, whatever the
+bytes (deep nesting, bad UTF-8, NaN, duplicate keys, huge numbers: each is a ``ProtocolError`` naming the
+field or the limit). The device contract, for integrators: ``docs/devices.md``.
 
 Unknown fields are ignored, so a newer device can add fields without older engines refusing it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json as _json
 import re
-from typing import Annotated, Final, Union
+from typing import Annotated, Any, Final, Union
 
+import msgpack
 import msgspec
 from msgspec import Meta, Struct, field
 
@@ -21,13 +26,22 @@ from protocols.kinds import EventKind
 MAX_PAYLOAD_BYTES: Final = 4096
 """Largest device payload accepted. Snapshots travel as references, never inline."""
 
-Seq = Annotated[int, Meta(ge=0, le=2**63 - 1)]  # msgspec bounds fit int64; a device never wraps that
+MAX_SEQ: Final = 2**53 - 1
+"""The largest ``seq`` (and ``boot``): every JSON parser reads it exactly, and a device counting one a millisecond
+takes 285,000 years to reach it. Anything larger is refused, never allowed to poison the device's window."""
+MAX_DEPTH: Final = 16
+"""Deepest nesting of objects and arrays taken (a device message needs 2)."""
+
+_PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"  # no control characters: ids, zones and codes end up in consoles and logs
+_PROSE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # free text may hold tabs and line breaks, nothing else
+
+Seq = Annotated[int, Meta(ge=0, le=MAX_SEQ)]
 EpochMs = Annotated[int, Meta(ge=0, le=2**53)]
 Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
 Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
-ShortText = Annotated[str, Meta(max_length=128)]
-LongText = Annotated[str, Meta(max_length=1024)]
-NonNegative = Annotated[float, Meta(ge=0.0)]
+ShortText = Annotated[str, Meta(max_length=128, pattern=_PLAIN_TEXT)]
+LongText = Annotated[str, Meta(max_length=1024, pattern=_PROSE)]
+NonNegative = Annotated[float, Meta(ge=0.0, le=1e9)]  # bounded: MessagePack can carry +inf, JSON cannot
 
 
 # -- data, one Struct per kind -------------------------------------------------------------------
@@ -109,6 +123,9 @@ class DeviceMessage(Struct, frozen=True, tag_field="kind"):
 
     seq: Seq
     ts: EpochMs
+    boot: Seq = 0
+    """Changes at every boot of the device (a boot counter or a random number); 0: the device sends none.
+    A new ``boot`` starts the device's sequence numbers afresh (``docs/devices.md``)."""
 
     @property
     def event_kind(self) -> EventKind:
@@ -120,7 +137,7 @@ def _envelope(kind: EventKind, data_type: type[Struct], *, required: bool) -> ty
     data_field = ("data", data_type) if required else ("data", data_type, field(default_factory=data_type))
     name = "".join(part.capitalize() for part in re.split(r"[._]", kind.value)) + "Message"
     return msgspec.defstruct(
-        name, [data_field], bases=(DeviceMessage,), tag=kind.value, frozen=True, module=__name__
+        name, [data_field], bases=(DeviceMessage,), tag=kind.value, frozen=True, kw_only=True, module=__name__
     )
 
 
@@ -157,10 +174,12 @@ _json_encoder = msgspec.json.Encoder()
 _msgpack_encoder = msgspec.msgpack.Encoder()
 
 
-def make_message(kind: EventKind | str, *, seq: int, ts: int, data: dict | None = None) -> DeviceMessage:
+def make_message(kind: EventKind | str, *, seq: int, ts: int, data: dict | None = None,
+                 boot: int = 0) -> DeviceMessage:
     """Build a typed message from plain values, validating them exactly as the decoder does."""
     try:
-        return msgspec.convert({"kind": str(kind), "seq": seq, "ts": ts, "data": data or {}}, AnyDeviceMessage)
+        return msgspec.convert({"kind": str(kind), "seq": seq, "ts": ts, "boot": boot, "data": data or {}},
+                               AnyDeviceMessage)
     except msgspec.ValidationError as exc:
         raise translate_validation_error(exc) from exc
 
@@ -170,19 +189,178 @@ def is_json(payload: bytes) -> bool:
     return payload[:1] == b"{"
 
 
+def _is_msgpack_map(first: int) -> bool:
+    return 0x80 <= first <= 0x8F or first in (0xDE, 0xDF)
+
+
+_JSON_LOOKALIKES: Final = {
+    b"\xef": "a byte-order mark before the JSON: send the object itself, starting with '{'",
+    b" ": "white space before the JSON: send the object itself, starting with '{'",
+    b"\t": "white space before the JSON: send the object itself, starting with '{'",
+    b"\r": "white space before the JSON: send the object itself, starting with '{'",
+    b"\n": "white space before the JSON: send the object itself, starting with '{'",
+    b"[": "expected a JSON object, got an array",
+    b'"': "expected a JSON object, got a string",
+}
+
+
+def _refuse_format(payload: bytes) -> ProtocolError:
+    first = payload[:1]
+    if first in _JSON_LOOKALIKES:
+        return ProtocolError("payload", _JSON_LOOKALIKES[first])
+    if first in b"-0123456789tfn":
+        return ProtocolError("payload", "expected a JSON object or a MessagePack map, got a bare value")
+    return ProtocolError("payload", f"neither a JSON object (first byte '{{') nor a MessagePack map "
+                                    f"(first byte 0x80-0x8f, 0xde or 0xdf): first byte 0x{payload[0]:02x}")
+
+
 def decode_device_message(payload: bytes) -> DeviceMessage:
-    """Decode and validate one device payload (MessagePack, or JSON when it starts with ``{``)."""
+    """Decode and validate one device payload (MessagePack, or JSON when it starts with ``{``).
+
+    Raises :class:`ProtocolError` and nothing else: every exception the bytes can provoke is turned into
+    one naming the field, or the limit the payload broke."""
     if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ProtocolError("", f"payload too large: {len(payload)} bytes, limit {MAX_PAYLOAD_BYTES}")
+        raise ProtocolError("payload", f"too large: {len(payload)} bytes, limit {MAX_PAYLOAD_BYTES}")
     if not payload:
-        raise ProtocolError("", "empty payload")
-    decoder = _json_decoder if is_json(payload) else _msgpack_decoder
+        raise ProtocolError("payload", "empty")
+    as_json = is_json(payload)
+    if not as_json and not _is_msgpack_map(payload[0]):
+        raise _refuse_format(payload)
     try:
-        return decoder.decode(payload)
+        message = (_json_decoder if as_json else _msgpack_decoder).decode(payload)
     except msgspec.ValidationError as exc:
-        raise translate_validation_error(exc) from exc
+        raise translate_validation_error(exc) from None
     except msgspec.DecodeError as exc:
-        raise ProtocolError("", f"malformed {'JSON' if is_json(payload) else 'MessagePack'}: {exc}") from exc
+        raise _malformed(payload, as_json, exc) from None
+    except RecursionError:
+        raise ProtocolError("payload", f"nested too deep (limit {MAX_DEPTH} levels)") from None
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(_bad_utf8_field(payload, as_json), f"invalid UTF-8 (byte 0x{exc.object[exc.start]:02x})"
+                            ) from None
+    except Exception as exc:  # noqa: BLE001 - whatever else the bytes provoke is still only a refusal
+        raise ProtocolError("payload", f"unreadable: {type(exc).__name__}") from None
+    _check_shape(payload, as_json)
+    return message
+
+
+def _malformed(payload: bytes, as_json: bool, exc: Exception) -> ProtocolError:
+    if as_json and _NON_FINITE.search(payload):
+        return ProtocolError("payload", "NaN and Infinity are not JSON numbers")
+    return ProtocolError("payload", f"malformed {'JSON' if as_json else 'MessagePack'}: {exc}")
+
+
+_NON_FINITE: Final = re.compile(rb"[:\[,]\s*-?(?:NaN|Infinity)\b")
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[Any, Any]]) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def _check_shape(payload: bytes, as_json: bool) -> None:
+    """What the typed decoder lets through silently: a key given twice (it keeps the last), nesting deeper than
+    :data:`MAX_DEPTH` inside ignored fields. Run after a successful decode, so the payload is well-formed."""
+    try:
+        if as_json:
+            tree = _json.loads(payload, object_pairs_hook=_no_duplicates)
+        else:
+            tree = msgpack.unpackb(payload, object_pairs_hook=_no_duplicates, strict_map_key=False)
+    except _DuplicateKey as exc:
+        key = exc.key.decode("utf-8", "replace") if isinstance(exc.key, bytes) else exc.key
+        raise ProtocolError(str(key)[:64], "duplicate key") from None
+    except (RecursionError, msgpack.exceptions.StackError):
+        raise ProtocolError("payload", f"nested too deep (limit {MAX_DEPTH} levels)") from None
+    except UnicodeDecodeError as exc:  # in a field the typed decoder skipped (an unknown key)
+        raise ProtocolError(_bad_utf8_field(payload, as_json), f"invalid UTF-8 (byte 0x{exc.object[exc.start]:02x})"
+                            ) from None
+    except Exception as exc:  # noqa: BLE001 - msgspec took it; a stricter reader refusing it is still a refusal
+        raise ProtocolError("payload", f"unreadable: {type(exc).__name__}") from None
+    if _containers_at_most(payload, as_json) > MAX_DEPTH and _depth(tree, MAX_DEPTH + 1) > MAX_DEPTH:
+        raise ProtocolError("payload", f"nested too deep (limit {MAX_DEPTH} levels)")
+
+
+_MSGPACK_CONTAINER_BYTES: Final = bytes([*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF])
+
+
+def _containers_at_most(payload: bytes, as_json: bool) -> int:
+    """An upper bound on how many objects and arrays the payload holds, counted in C: when it is within the
+    depth limit, so is the nesting, and the tree need not be walked."""
+    if as_json:
+        return payload.count(b"{") + payload.count(b"[")
+    return len(payload) - len(payload.translate(None, _MSGPACK_CONTAINER_BYTES))
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of a decoded tree, counted no further than ``limit``."""
+    if limit <= 0 or not isinstance(value, (dict, list, tuple)):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(child, limit - 1) for child in children), default=0)
+
+
+def _bad_utf8_field(payload: bytes, as_json: bool) -> str:
+    """Slow path, for a refusal only: the dotted path of the first key or string that is not UTF-8."""
+    try:
+        if as_json:
+            tree = _json.loads(payload.decode("utf-8", "surrogateescape"))
+        else:
+            tree = msgpack.unpackb(payload, raw=True, strict_map_key=False)
+        return _find_bad_text(tree, "", MAX_DEPTH) or "payload"
+    except Exception:  # noqa: BLE001 - too broken to say where: the whole payload is named
+        return "payload"
+
+
+def _is_bad_text(value: Any) -> bool:
+    if isinstance(value, bytes):
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return True
+        return False
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # surrogate escapes stand for bytes that were not UTF-8
+            return True
+    return False
+
+
+def _find_bad_text(value: Any, path: str, limit: int) -> str | None:
+    if limit < 0:
+        return None
+    if isinstance(value, dict):
+        for key, child in value.items():
+            name = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+            here = f"{path}.{name}" if path else name
+            if _is_bad_text(key):
+                return here.encode("utf-8", "replace").decode("utf-8")
+            found = _find_bad_text(child, here, limit - 1)
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, child in enumerate(value):
+            found = _find_bad_text(child, f"{path}.{index}" if path else str(index), limit - 1)
+            if found:
+                return found
+    elif _is_bad_text(value):
+        return path or "payload"
+    return None
+
+
+def message_digest(message: DeviceMessage) -> int:
+    """A 56-bit digest of everything a message says (kind, seq, ts, boot, data): two sends of one alarm have the
+    same digest, a different alarm that reuses a seq (another kind, another ``ts``) has another."""
+    digest = hashlib.blake2b(_msgpack_encoder.encode(message), digest_size=7).digest()
+    return int.from_bytes(digest, "big")
 
 
 def encode_device_message(message: DeviceMessage, *, json: bool = False) -> bytes:
@@ -207,6 +385,8 @@ def translate_validation_error(exc: msgspec.ValidationError) -> ProtocolError:
     if m := _MISSING.match(message):
         return ProtocolError(f"{path}.{m['name']}" if path else m["name"], "required field missing")
     if (m := _INVALID_TAG.match(message)) and path == "kind":
-        return ProtocolError("kind", f"unknown kind {m['value']}")
+        return ProtocolError("kind", f"unknown kind {m['value'][:64]}")
+    if "matching regex" in message:
+        return ProtocolError(path, "control characters are not allowed")
     message = message.replace("`", "")
     return ProtocolError(path, message[:1].lower() + message[1:])

@@ -3,6 +3,9 @@
 Pure: the bridge hands in the topic and the payload and gets back what to do, with the reason for a
 refusal worded for the device's NAK. The ``seq`` of a message that fails validation is still read
 when it can be, so the NAK echoes it.
+
+:func:`classify` is total: it returns a verdict for any bytes and raises nothing (a payload that could
+raise would stop the bridge lane that reads it, and with it every device's alarms).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 import msgspec
 
 from protocols.batch import StateChange
-from protocols.device import DeviceMessage, decode_device_message, is_json
+from protocols.device import MAX_SEQ, DeviceMessage, decode_device_message, is_json
 from protocols.errors import ProtocolError
 from protocols.replies import parse_state
 from protocols.topics import Channel, DeviceState, check_kind_on_channel, parse_device_topic
@@ -54,7 +57,27 @@ _seq_msgpack = msgspec.msgpack.Decoder(_SeqOnly)
 
 def classify(topic: str, payload: bytes, *, known_device=None) -> Inbound:
     """``known_device(id) -> bool`` lets the bridge refuse unknown devices before any engine call."""
-    as_json = is_json(payload)
+    as_json = answers_in_json(payload)
+    try:
+        return _classify(topic, payload, as_json, known_device)
+    except Exception as exc:  # noqa: BLE001 - the one boundary: a verdict for any bytes, never an exception
+        device_id = _device_of(topic)
+        return Refused(device_id, None, f"payload: unreadable ({type(exc).__name__})", as_json)
+
+
+def answers_in_json(payload: bytes) -> bool:
+    """Answer in JSON what looks like an attempt at JSON, even a refused one (white space or a BOM first)."""
+    return is_json(payload) or payload.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] in (b"{", b"[", b'"')
+
+
+def _device_of(topic: str) -> str:
+    try:
+        return parse_device_topic(topic).device_id
+    except Exception:  # noqa: BLE001 - not a device topic: nobody to answer
+        return ""
+
+
+def _classify(topic: str, payload: bytes, as_json: bool, known_device) -> Inbound:
     try:
         where = parse_device_topic(topic)
     except ProtocolError as exc:
@@ -78,7 +101,9 @@ def classify(topic: str, payload: bytes, *, known_device=None) -> Inbound:
 
 
 def _seq_of(payload: bytes) -> int | None:
+    """The ``seq`` to echo in a NAK, when one can be read and is in range; None otherwise."""
     try:
-        return (_seq_json if is_json(payload) else _seq_msgpack).decode(payload).seq
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        seq = (_seq_json if is_json(payload) else _seq_msgpack).decode(payload).seq
+    except Exception:  # noqa: BLE001 - deep nesting, bad UTF-8, anything: then there is no seq to echo
         return None
+    return seq if 0 <= seq <= MAX_SEQ else None

@@ -275,7 +275,9 @@ class ScenarioRun:
                 continue
             if isinstance(item, ScriptedEvent):
                 received_ms = int((self._t0_s + item.at_s) * 1000)
-                events.append(Ingest(item.device_id, item.message, received_ms))
+                # stamped on the run's clock (scenario files give times from its start), as a device would
+                message = msgspec.structs.replace(item.message, ts=received_ms)
+                events.append(Ingest(item.device_id, message, received_ms))
             else:
                 acts.append(item)
         sent_at = time.time() if self.realtime else self._t0_s + t

@@ -32,11 +32,14 @@ class Pair:
                            journal=self.cc_journal, now_s=now_s)
         self.seq: dict[str, int] = {}
 
-    def send(self, device_id: str, kind: str, data: dict | None = None, *, seq: int | None = None):
+    def send(self, device_id: str, kind: str, data: dict | None = None, *, seq: int | None = None,
+             ts_ms: int | None = None, boot: int = 0):
+        """``ts_ms`` defaults to the host's clock: pass the first send's to send the same message again."""
         if seq is None:
             seq = self.seq.get(device_id, 0) + 1
         self.seq[device_id] = max(self.seq.get(device_id, 0), seq)
-        message = make_message(kind, seq=seq, ts=int(self.now_s * 1000), data=data)
+        message = make_message(kind, seq=seq, ts=int(self.now_s * 1000) if ts_ms is None else ts_ms, data=data,
+                               boot=boot)
         result = self.host.ingest([Ingest(device_id, message)], now_s=self.now_s)
         self.carry()
         return result

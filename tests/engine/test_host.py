@@ -3,7 +3,7 @@ import pytest
 from engine.errors import UnknownDevice
 from engine.journal import MemoryJournal
 from engine.policy import PolicySet, default_policies
-from protocols import IncidentState, Level, TimelineEvent
+from protocols import IncidentState, Level, ProtocolError, TimelineEvent
 from protocols.batch import Ingest, StateChange
 from protocols.device import make_message
 from protocols.kinds import AckStatus, DeviceKind, IncidentKind
@@ -18,7 +18,8 @@ def test_alarm_is_journaled_before_its_ack_and_names_its_incident():
     (ack,) = result.acks
     assert (ack.status, ack.seq, ack.incident_id) == (AckStatus.ACK, 1, f"{box}#1")
     assert pair.journal.incidents[ack.incident_id].state is IncidentState.RAISED
-    assert pair.journal.alarm_seqs[box] == {1: ack.incident_id}
+    (row,) = pair.journal.alarm_seqs[box].values()
+    assert (row.seq, row.incident_id, row.boot) == (1, ack.incident_id, 0) and row.digest != 0
 
 
 def test_duplicate_alarm_is_acked_again_but_never_raised_twice():
@@ -51,17 +52,23 @@ def test_resolved_incident_rearms_the_device():
     assert second != first
 
 
-def test_unknown_device_wrong_kind_and_stale_seq_are_refused_with_reasons():
+def test_unknown_device_and_wrong_kind_are_refused_with_reasons():
     pair = Pair()
     door = pair.device("door")
     result = pair.send("ghost", "heartbeat")
     assert result.acks[0].reason == "device_id: unknown device 'ghost'"
     assert pair.send(door, "school.panic").acks[0].reason == "kind: school.panic is not sent by a door"
+
+
+def test_an_event_seq_far_behind_the_newest_is_a_restart_of_the_device_not_a_refusal():
+    pair = Pair()
+    door = pair.device("door")
     pair.send(door, "heartbeat", seq=100)
-    stale = pair.send(door, "heartbeat", seq=36)
-    assert (stale.refused, stale.acks[0].reason) == (1, "seq: stale, 36 is 64 behind the newest 100")
-    dup = pair.send(door, "heartbeat", seq=100)
-    assert dup.duplicates == 1
+    restarted = pair.send(door, "heartbeat", seq=36)
+    assert (restarted.accepted, restarted.refused) == (1, 0)
+    assert pair.host.statistics().seq_rearmed == 1
+    assert pair.send(door, "heartbeat", seq=36).duplicates == 1  # the new window holds it
+    assert pair.send(door, "heartbeat", seq=37).accepted == 1
 
 
 def test_events_reordered_by_several_bridges_are_each_taken_once_and_old_state_never_wins():
@@ -216,7 +223,7 @@ def test_restart_from_journal_keeps_deadlines_and_dedup():
     pair.now_s = 10.0
     pair.restart()
     assert pair.host.next_deadline_s() == 30.0
-    again = pair.send(box, "school.panic", seq=5)
+    again = pair.send(box, "school.panic", seq=5, ts_ms=0)  # the same message, re-sent
     assert again.acks[0].status is AckStatus.DUPLICATE and again.acks[0].incident_id == incident_id
     pair.send(box, "school.panic", seq=6)
     assert len(journal.incidents) == 1 and journal.incidents[incident_id].repeats == 1
@@ -254,3 +261,73 @@ def test_device_commands_follow_the_devices_encoding_and_operator_commands_are_a
                for r in pair.journal.audit)
     with pytest.raises(UnknownDevice):
         pair.host.command_device("ghost", "open_door", {}, actor="x", now_s=1.0)
+
+
+def test_a_device_that_reboots_and_starts_again_at_seq_1_raises_its_next_alarm():
+    pair = Pair()
+    door = pair.device("door")
+    first = pair.send(door, "door.forced", seq=1, ts_ms=1_000).acks[0]
+    for action in (Action.ACKNOWLEDGE, Action.RESOLVE):
+        pair.host.command(OperatorCommand(action, first.incident_id, "chief", Level.COMMAND_CENTER, "CC"), now_s=1)
+    pair.now_s = 600.0
+    after_reboot = pair.send(door, "door.forced", seq=1).acks[0]  # no boot id: told apart by its content (ts)
+    assert after_reboot.status is AckStatus.ACK and after_reboot.incident_id != first.incident_id
+    with_boot = pair.send(door, "door.forced", seq=1, ts_ms=600_000, boot=2).acks[0]  # same bytes but a new boot
+    assert with_boot.status is AckStatus.ACK
+    assert pair.send(door, "door.forced", seq=1, ts_ms=600_000, boot=2).acks[0].status is AckStatus.DUPLICATE
+
+
+def test_the_same_seq_with_another_kind_is_a_new_alarm_not_a_duplicate():
+    pair = Pair()
+    box = pair.device("panic_box")
+    panic = pair.send(box, "school.panic", seq=10).acks[0]
+    duress = pair.send(box, "school.duress", seq=10).acks[0]
+    assert duress.status is AckStatus.ACK and duress.incident_id != panic.incident_id
+    kinds = sorted(r.kind.value for r in pair.journal.incidents.values())
+    assert kinds == ["school.duress", "school.panic"]
+    assert pair.send(box, "school.duress", seq=10).acks[0].status is AckStatus.DUPLICATE
+
+
+def test_alarms_are_never_refused_for_arriving_late_however_far_behind():
+    pair = Pair()
+    box = pair.device("panic_box")
+    for seq in range(200, 600):  # a device that raised many alarms, then its delayed first sends arrive
+        assert pair.send(box, "school.panic", seq=seq).refused == 0
+    for seq in range(1, 200):
+        result = pair.send(box, "school.panic", seq=seq)
+        assert (result.refused, result.acks[0].status) == (0, AckStatus.ACK)
+
+
+def test_an_absurd_alarm_seq_is_refused_by_the_codec_and_the_device_keeps_working():
+    pair = Pair()
+    box = pair.device("panic_box")
+    with pytest.raises(ProtocolError, match=r"^seq: expected int <= 9007199254740991$"):
+        make_message("school.panic", seq=2**63 - 1, ts=0)
+    pair.send(box, "heartbeat", seq=2**53 - 1)  # the largest seq there is, then an ordinary one
+    assert pair.send(box, "heartbeat", seq=12).accepted == 1
+    assert pair.send(box, "school.panic", seq=13).acks[0].status is AckStatus.ACK
+
+
+def test_a_message_stamped_outside_the_dc09_window_is_raised_and_flagged():
+    pair = Pair(now_s=1_000.0)
+    box = pair.device("panic_box")
+    late = make_message("school.panic", seq=1, ts=900_000)  # stamped 100 s before it arrived
+    result = pair.host.ingest([Ingest(box, late, received_ms=1_000_000)], now_s=1_000.0)
+    (ack,) = result.acks
+    assert ack.status is AckStatus.ACK
+    record = pair.journal.incidents[ack.incident_id]
+    assert "sent 100 s before it arrived" in record.timeline[0].note
+    assert pair.host.statistics().clock_skewed == 1
+    on_time = make_message("school.duress", seq=2, ts=1_010_000)
+    pair.host.ingest([Ingest(box, on_time, received_ms=1_000_000)], now_s=1_000.0)
+    assert pair.host.statistics().clock_skewed == 1
+
+
+def test_alarm_dedup_survives_a_restart_with_boot_and_digest():
+    pair = Pair()
+    box = pair.device("panic_box")
+    first = pair.send(box, "school.panic", seq=3, ts_ms=5, boot=9).acks[0]
+    pair.restart()
+    assert pair.send(box, "school.panic", seq=3, ts_ms=5, boot=9).acks[0].status is AckStatus.DUPLICATE
+    other = pair.send(box, "school.duress", seq=3, ts_ms=5, boot=9).acks[0]
+    assert other.status is AckStatus.ACK and other.incident_id != first.incident_id

@@ -26,7 +26,7 @@ class IncidentLifecycle(RuleBasedStateMachine):
         self.journal = MemoryJournal()
         self.pair = Pair(journal=self.journal)
         self.devices = [d.id for d in self.pair.city.devices.values() if d.kind.value in ALARMS][:6]
-        self.last_alarm: dict[str, int] = {}
+        self.last_alarm: dict[str, tuple[int, str, int]] = {}  # device → (seq, kind, ts_ms) of its newest alarm
 
     def _records(self, *states):
         return sorted(r.id for r in self.journal.incidents.values() if r.state in states)
@@ -38,17 +38,30 @@ class IncidentLifecycle(RuleBasedStateMachine):
         result = self.pair.send(device_id, kind)
         assert result.accounted == 1 and result.refused == 0
         if kind != "kiosk.fault":
-            self.last_alarm[device_id] = self.pair.seq[device_id]
+            self.last_alarm[device_id] = (self.pair.seq[device_id], kind, int(self.pair.now_s * 1000))
 
     @precondition(lambda self: self.last_alarm)
     @rule(data=st.data())
     def duplicate(self, data):
         device_id = data.draw(st.sampled_from(sorted(self.last_alarm)))
-        kind = ALARMS[self.pair.city.devices[device_id].kind.value][0]
+        seq, kind, ts_ms = self.last_alarm[device_id]
         before = len(self.journal.incidents)
-        result = self.pair.send(device_id, kind, seq=self.last_alarm[device_id])
+        result = self.pair.send(device_id, kind, seq=seq, ts_ms=ts_ms)  # the very same alarm, sent again
         assert result.acks[0].status is AckStatus.DUPLICATE
         assert len(self.journal.incidents) == before
+
+    @precondition(lambda self: self.last_alarm)
+    @rule(data=st.data())
+    def same_seq_other_alarm(self, data):
+        """A device that reuses a seq (it rebooted without a boot id) for another alarm kind: a new alarm."""
+        device_id = data.draw(st.sampled_from(sorted(self.last_alarm)))
+        seq, kind, ts_ms = self.last_alarm[device_id]
+        other = next(k for k in ALARMS[self.pair.city.devices[device_id].kind.value] if k != kind)
+        if other == "kiosk.fault":
+            return
+        result = self.pair.send(device_id, other, seq=seq, ts_ms=ts_ms)
+        assert result.acks[0].status is AckStatus.ACK
+        self.last_alarm[device_id] = (seq, other, ts_ms)
 
     @rule(data=st.data())
     def acknowledge(self, data):

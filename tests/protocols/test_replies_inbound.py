@@ -60,7 +60,7 @@ def test_classify_a_good_alarm_and_a_state():
 
 
 @pytest.mark.parametrize("topic, payload, seq, reason", [
-    ("rb/v1/dev/S1/alarm", b'{"seq": 3, "ts": 1, "kind": "school.pa', None, "malformed JSON"),
+    ("rb/v1/dev/S1/alarm", b'{"seq": 3, "ts": 1, "kind": "school.pa', None, "payload: malformed JSON"),
     ("rb/v1/dev/S1/alarm", b'{"seq": 3, "ts": 1, "kind": "school.panic", "data": {"zone": 1}}', 3,
      "data.zone: expected str, got int"),
     ("rb/v1/dev/S1/alarm", b'{"seq": 4, "ts": 1, "kind": "heartbeat"}', 4,
