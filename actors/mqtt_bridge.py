@@ -6,6 +6,10 @@ behind positions or heartbeats:
     alarm lane   $share/<group>/rb/v1/dev/+/alarm           QoS 1
     bulk lane    $share/<group>/rb/v1/dev/+/evt  and  /state  QoS 1 (devices may publish QoS 0)
 
+The group and the client ids (``redband-<tag>-b0-alarm``) carry a tag derived from the bridge's password
+(``protocols.topics.bridge_tag``): the broker's ACL lets only the bridge subscribe to that group, and a device
+cannot guess the ids.
+
 Each lane validates with ``protocols/``, closes a batch at ``batch_max`` events or ``batch_window_s``
 after its first event, and hands it to the sink (the hosts). The answers go back on each device's
 ``ack`` topic in the encoding of the message they answer: an ack for every alarm (only after the host
@@ -46,7 +50,14 @@ from protocols.replies import (
     encode_notice,
     nak,
 )
-from protocols.topics import Channel, device_topic, notice_topic, subscription
+from protocols.topics import (
+    Channel,
+    bridge_client_id,
+    bridge_share_group,
+    device_topic,
+    notice_topic,
+    subscription,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +81,9 @@ class Sink(Protocol):
 class BridgeOptions:
     endpoint: MqttEndpoint
     bridge_id: str = "b0"
-    share_group: str = "redband"
+    share_group: str | None = None
+    """None: the group derived from the bridge's password (what ``redband mqtt-config`` grants it); "": no shared
+    subscription at all (one bridge on a broker of its own)."""
     batch_max: int = 2000
     batch_window_s: float = 0.002
     alarm_batch_max: int = 256
@@ -171,7 +184,13 @@ class MqttBridge:
 
     @property
     def _group(self) -> str | None:
-        return self.options.share_group or None
+        group = self.options.share_group
+        if group is None:
+            return bridge_share_group(self.options.endpoint.password or "")
+        return group or None
+
+    def _identifier(self, bridge_id: str, lane: Channel) -> str:
+        return bridge_client_id(self.options.endpoint.password or "", bridge_id, lane.value)
 
     async def _reap_sessions(self, bridge_ids: tuple[str, ...]) -> None:
         """End the sessions of bridges that are gone: connect as each with clean start and no expiry."""
@@ -180,7 +199,7 @@ class MqttBridge:
         props.SessionExpiryInterval = 0
         for bridge_id in bridge_ids:
             for lane in (Channel.ALARM, Channel.EVT):
-                identifier = f"redband-{bridge_id}-{lane.value}"
+                identifier = self._identifier(bridge_id, lane)
                 try:
                     async with aiomqtt.Client(o.endpoint.host, o.endpoint.port, username=o.endpoint.username,
                                               password=o.endpoint.password, identifier=identifier,
@@ -205,7 +224,7 @@ class MqttBridge:
         queue_type = _recording_queue(self._queues, lane)
         return aiomqtt.Client(
             o.endpoint.host, o.endpoint.port, username=o.endpoint.username, password=o.endpoint.password,
-            identifier=f"redband-{o.bridge_id}-{lane.value}", protocol=aiomqtt.ProtocolVersion.V5,
+            identifier=self._identifier(o.bridge_id, lane), protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=False, properties=props, socket_options=NO_DELAY, keepalive=o.keepalive_s,
             timeout=o.connect_timeout_s,
             queue_type=queue_type, max_queued_incoming_messages=o.max_queued_messages, max_queued_outgoing_messages=o.max_queued_messages,
@@ -219,7 +238,8 @@ class MqttBridge:
             try:
                 async with client:
                     for topic in topics:
-                        await client.subscribe(topic, qos=1, timeout=self.options.connect_timeout_s)
+                        granted = await client.subscribe(topic, qos=1, timeout=self.options.connect_timeout_s)
+                        _check_granted(topic, granted)
                     self._clients[lane] = client
                     stats.connected = True
                     stats.connects += 1
@@ -434,6 +454,19 @@ def _recording_queue(queues: dict, lane: Channel) -> type[asyncio.Queue]:
 
 class _Stopped(Exception):
     pass
+
+
+class SubscriptionRefused(aiomqtt.MqttError):
+    """The broker did not grant a lane's subscription: the lane would wait for messages that never come."""
+
+
+def _check_granted(topic: str, granted) -> None:
+    for code in granted:
+        value = getattr(code, "value", code)
+        if value >= 0x80:
+            name = getattr(code, "getName", lambda: str(value))()
+            raise SubscriptionRefused(f"the broker refused the subscription {topic!r}: {name} ({value}); is the "
+                                      "bridge user the one `redband mqtt-config` made for this broker?")
 
 
 async def run_until_stopped(bridge: MqttBridge) -> None:

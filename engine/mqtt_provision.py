@@ -1,14 +1,22 @@
-"""Broker provisioning for a city: ``mosquitto.conf``, ``passwd``, ``acl`` and ``credentials.csv``.
+"""Broker provisioning for a city: ``mosquitto.conf``, ``dynamic-security.json`` and ``credentials.csv``.
 
-Every device gets a user named by its id, so one ACL pattern (``%u``) confines it to its own topics:
-it may publish only ``rb/v1/dev/<id>/alarm``, ``/evt`` and ``/state``, and read only its own ``ack``
-and ``cmd`` and its site's notice topic. The bridge user reads every device's inbound topics and
-writes acks, commands and notices. An optional simulator user may publish for any device (it is the
-load generator's shortcut and is left out unless asked for).
+Users, passwords and ACLs live in Mosquitto's dynamic-security plugin, the one part of Mosquitto 2.0.11
+that refuses a subscription at SUBSCRIBE time (the ``acl_file`` grants any subscription and filters only
+at delivery, so a device could join the bridge's share group and be dealt other devices' alarms;
+``shared/notes/mosquitto-acl.md``). Every device is a client named by its id with a role of its own, whose
+ACLs name its topics literally (2.0.11 does not substitute ``%u`` in plugin ACLs):
 
-Pure: the caller writes the files. Passwords are hashed the way Mosquitto 2 stores them
-(``$7$``: PBKDF2-HMAC-SHA512, 101 iterations, 12-byte salt). Passwords already issued (read back
-from an earlier ``credentials.csv``) are kept, so provisioning again does not lock deployed devices out.
+- it may publish only ``rb/v1/dev/<id>/alarm``, ``/evt`` and ``/state``;
+- it may subscribe only ``rb/v1/dev/<id>/ack``, ``/cmd`` and its site's notice topic, nothing else, not ``#``;
+- it must connect with its id as client id, so it cannot take another client's id (a bridge's, say).
+
+The bridge client subscribes its share group (``$share/rb-<tag>/…``, the tag derived from its password,
+``protocols.topics.bridge_share_group``) and writes acks, commands, notices and its probe alarms. An optional
+simulator client may publish for any device (the load generator's shortcut; left out unless asked for).
+
+Passwords are hashed the way the plugin stores them (PBKDF2-HMAC-SHA512, 101 iterations, 12-byte salt,
+base64). Passwords already issued (read back from an earlier ``credentials.csv``) are kept, so provisioning
+again does not lock deployed devices out. Pure: the caller writes the files.
 """
 
 from __future__ import annotations
@@ -17,18 +25,22 @@ import base64
 import csv
 import hashlib
 import io
+import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from engine.topology import City
-from protocols.topics import PREFIX
+from protocols.topics import MAX_BRIDGES, PREFIX, Channel, bridge_share_group, probe_device_id
 
 BRIDGE_USER: Final = "redband-bridge"
 SIMULATOR_USER: Final = "redband-sim"
 CSV_HEADER: Final = ("device_id", "kind", "site_id", "username", "password")
 HASH_ITERATIONS: Final = 101
+DYNSEC_PLUGIN: Final = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+"""Where Debian's ``mosquitto`` package puts the plugin (``actors.broker.dynsec_plugin`` finds it elsewhere)."""
+DYNSEC_FILE: Final = "dynamic-security.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +55,11 @@ class Credential:
 @dataclass(frozen=True, slots=True)
 class BrokerFiles:
     conf: str
-    passwd: str
-    acl: str
+    dynsec: str
+    """The plugin's JSON: clients, roles, default ACL access."""
     credentials_csv: str
     credentials: tuple[Credential, ...]
-
-
-def hash_password(password: str, *, salt: bytes | None = None, iterations: int = HASH_ITERATIONS) -> str:
-    """A Mosquitto 2 password-file hash: ``$7$<iterations>$<b64 salt>$<b64 PBKDF2-SHA512>``."""
-    salt = salt if salt is not None else secrets.token_bytes(12)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    share_group: str
 
 
 def read_credentials(text: str) -> dict[str, Credential]:
@@ -82,24 +88,28 @@ def issue_credentials(city: City, *, simulator: bool = False,
 
 
 def broker_files(city: City, out_dir: Path, *, port: int = 1883, bind: str = "127.0.0.1", simulator: bool = False,
-                 existing: dict[str, Credential] | None = None) -> BrokerFiles:
+                 existing: dict[str, Credential] | None = None, plugin: str = DYNSEC_PLUGIN) -> BrokerFiles:
     creds = issue_credentials(city, simulator=simulator, existing=existing)
     out_dir = out_dir.resolve()
+    bridge = next(c for c in creds if c.username == BRIDGE_USER)
+    group = bridge_share_group(bridge.password)
     return BrokerFiles(
-        conf=_conf(out_dir, port=port, bind=bind, city_id=city.id),
-        passwd="".join(f"{c.username}:{hash_password(c.password)}\n" for c in creds),
-        acl=_acl(creds),
+        conf=_conf(out_dir, port=port, bind=bind, city_id=city.id, plugin=plugin),
+        dynsec=json.dumps(dynsec_config(creds, share_group=group), indent=1) + "\n",
         credentials_csv=_csv(creds),
         credentials=tuple(creds),
+        share_group=group,
     )
 
 
 def write_broker_files(files: BrokerFiles, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "data").mkdir(exist_ok=True)
+    for stale in ("passwd", "acl"):  # an earlier version's files: Mosquitto would consult them before the plugin
+        (out_dir / stale).unlink(missing_ok=True)
     written = []
-    for name, text, mode in (("mosquitto.conf", files.conf, 0o644), ("passwd", files.passwd, 0o600),
-                             ("acl", files.acl, 0o644), ("credentials.csv", files.credentials_csv, 0o600)):
+    for name, text, mode in (("mosquitto.conf", files.conf, 0o644), (DYNSEC_FILE, files.dynsec, 0o600),
+                             ("credentials.csv", files.credentials_csv, 0o600)):
         path = out_dir / name
         path.write_text(text, encoding="utf-8")
         path.chmod(mode)
@@ -107,14 +117,18 @@ def write_broker_files(files: BrokerFiles, out_dir: Path) -> list[Path]:
     return written
 
 
-def _conf(out_dir: Path, *, port: int, bind: str, city_id: str) -> str:
+def _conf(out_dir: Path, *, port: int, bind: str, city_id: str, plugin: str) -> str:
     return f"""# Mosquitto configuration for redband city {city_id}, written by `redband mqtt-config`.
+# Start it with `redband broker --dir {out_dir}` (as root too), or `mosquitto -c` as the user owning these files.
 per_listener_settings false
 listener {port} {bind}
 protocol mqtt
 allow_anonymous false
-password_file {out_dir / "passwd"}
-acl_file {out_dir / "acl"}
+
+# users, passwords and ACLs: the dynamic-security plugin only (no password_file or acl_file: with those,
+# Mosquitto 2.0.11 answers from the files and grants any subscription, a device's `$share/...` included)
+plugin {plugin}
+plugin_opt_config_file {out_dir / DYNSEC_FILE}
 
 # QoS 1 messages for a bridge that is away wait in its persistent session, up to these bounds
 persistence true
@@ -136,25 +150,75 @@ connection_messages true
 """
 
 
-def _acl(creds: list[Credential]) -> str:
+def _acl(acltype: str, topic: str) -> dict:
+    return {"acltype": acltype, "topic": topic, "priority": 0, "allow": True}
+
+
+def _dynsec_client(cred: Credential, role: str, *, clientid: str | None) -> dict:
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", cred.password.encode(), salt, HASH_ITERATIONS)
+    client = {"username": cred.username, "textname": f"{cred.kind} {cred.device_id}".strip(),
+              "password": base64.b64encode(digest).decode(), "salt": base64.b64encode(salt).decode(),
+              "iterations": HASH_ITERATIONS, "roles": [{"rolename": role, "priority": 0}]}
+    if clientid is not None:
+        client["clientid"] = clientid
+    return client
+
+
+def device_acls(device_id: str, site_id: str) -> list[dict]:
+    """A device's own topics, literally: publish alarm/evt/state, subscribe ack/cmd and its site's notices."""
+    dev = f"{PREFIX}/dev/{device_id}"
+    acls = [_acl("publishClientSend", f"{dev}/{ch}") for ch in (Channel.ALARM, Channel.EVT, Channel.STATE)]
+    acls += [_acl("subscribeLiteral", f"{dev}/{ch}") for ch in (Channel.ACK, Channel.CMD)]
+    acls += [_acl("unsubscribeLiteral", f"{dev}/{ch}") for ch in (Channel.ACK, Channel.CMD)]
+    if site_id:
+        acls += [_acl("subscribeLiteral", f"{PREFIX}/site/{site_id}/notice"),
+                 _acl("unsubscribeLiteral", f"{PREFIX}/site/{site_id}/notice")]
+    return acls
+
+
+def bridge_acls(share_group: str) -> list[dict]:
     dev = f"{PREFIX}/dev"
-    lines = ["# redband ACL, written by `redband mqtt-config`: each device only on its own topics.", "",
-             f"user {BRIDGE_USER}"]
-    lines += [f"topic read {dev}/+/{channel}" for channel in ("alarm", "evt", "state")]
-    lines += [f"topic write {dev}/+/{channel}" for channel in ("ack", "cmd")]
-    lines += [f"topic write {PREFIX}/site/+/notice", ""]
-    if any(c.username == SIMULATOR_USER for c in creds):
-        lines += [f"user {SIMULATOR_USER}"]
-        lines += [f"topic write {dev}/+/{channel}" for channel in ("alarm", "evt", "state")]
-        lines += [f"topic read {dev}/+/{channel}" for channel in ("ack", "cmd")]
-        lines += [f"topic read {PREFIX}/site/+/notice", ""]
+    acls = [_acl("subscribeLiteral", f"$share/{share_group}/{dev}/+/{ch}")
+            for ch in (Channel.ALARM, Channel.EVT, Channel.STATE)]
+    acls += [_acl("publishClientSend", f"{dev}/+/{ch}") for ch in (Channel.ACK, Channel.CMD)]
+    acls += [_acl("publishClientSend", f"{PREFIX}/site/+/notice")]
+    for index in range(MAX_BRIDGES):  # each bridge's probe: its alarms out, the answers back
+        probe = probe_device_id(f"b{index}")
+        acls += [_acl("publishClientSend", f"{dev}/{probe}/alarm"), _acl("subscribeLiteral", f"{dev}/{probe}/ack")]
+    return acls
+
+
+def simulator_acls() -> list[dict]:
+    dev = f"{PREFIX}/dev"
+    acls = [_acl("publishClientSend", f"{dev}/+/{ch}") for ch in (Channel.ALARM, Channel.EVT, Channel.STATE)]
+    acls += [_acl("subscribePattern", f"{dev}/+/{ch}") for ch in (Channel.ACK, Channel.CMD)]
+    acls += [_acl("subscribePattern", f"{PREFIX}/site/+/notice")]
+    return acls
+
+
+def dynsec_config(creds: list[Credential], *, share_group: str) -> dict:
+    """The plugin's whole configuration. Anything not granted is refused: publishing, and subscribing at
+    SUBSCRIBE time; delivery is allowed (a client only gets what it was allowed to subscribe to)."""
+    clients, roles = [], []
     for cred in creds:
-        if cred.kind not in ("bridge", "simulator") and cred.site_id:
-            lines += [f"user {cred.username}", f"topic read {PREFIX}/site/{cred.site_id}/notice", ""]
-    lines += ["# every device user, by its own name"]
-    lines += [f"pattern write {dev}/%u/{channel}" for channel in ("alarm", "evt", "state")]
-    lines += [f"pattern read {dev}/%u/{channel}" for channel in ("ack", "cmd")]
-    return "\n".join(lines) + "\n"
+        if cred.kind == "bridge":
+            clients.append(_dynsec_client(cred, "redband-bridge", clientid=None))  # several lanes, several ids
+            roles.append({"rolename": "redband-bridge", "acls": bridge_acls(share_group)})
+        elif cred.kind == "simulator":
+            clients.append(_dynsec_client(cred, "redband-simulator", clientid=None))
+            roles.append({"rolename": "redband-simulator", "acls": simulator_acls()})
+        else:
+            role = f"device-{cred.device_id}"
+            clients.append(_dynsec_client(cred, role, clientid=cred.device_id))
+            roles.append({"rolename": role, "acls": device_acls(cred.device_id, cred.site_id)})
+    return {
+        "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": True, "subscribe": False,
+                             "unsubscribe": False},
+        "clients": clients,
+        "groups": [],
+        "roles": roles,
+    }
 
 
 def _csv(creds: list[Credential]) -> str:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -87,3 +88,26 @@ def check_kind_on_channel(kind: EventKind, channel: Channel) -> None:
     expected = channel_for(kind)
     if channel is not expected:
         raise ProtocolError("kind", f"{kind.value} must be published on the {expected.value} topic, not {channel.value}")
+
+
+MAX_BRIDGES: Final = 16
+"""Bridge ids ``b0`` … ``b15``: the broker's ACL names each bridge's probe topics literally."""
+
+
+def bridge_tag(secret: str) -> str:
+    """A tag nobody guesses without the bridge's password: it names the bridge's share group and client ids,
+    so a device cannot join the group or take a bridge's client id by reading the docs."""
+    return hashlib.blake2b(secret.encode(), digest_size=6, person=b"redband-bridge").hexdigest()
+
+
+def bridge_share_group(secret: str) -> str:
+    return f"rb-{bridge_tag(secret)}"
+
+
+def bridge_client_id(secret: str, bridge_id: str, lane: str) -> str:
+    return f"redband-{bridge_tag(secret)}-{bridge_id}-{lane}"
+
+
+def probe_device_id(bridge_id: str) -> str:
+    """The pseudo-device whose alarms a bridge sends itself through its share group to count who takes them."""
+    return f"redband-probe-{bridge_id}"

@@ -52,7 +52,7 @@ class MqttDevice:
         while True:
             try:
                 async with aiomqtt.Client(self.endpoint.host, self.endpoint.port, username=self.endpoint.username,
-                                          password=self.endpoint.password, identifier=f"dev-{self.device_id}",
+                                          password=self.endpoint.password, identifier=self.device_id,
                                           will=will, keepalive=self.keepalive_s, timeout=10,
                                           socket_options=NO_DELAY) as client:
                     await client.subscribe(device_topic(self.device_id, Channel.ACK), qos=1)

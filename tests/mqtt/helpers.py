@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+
+from engine.mqtt_provision import SIMULATOR_USER
 import time
 import uuid
 
@@ -27,6 +29,8 @@ def pub(broker, user: str | None, topic: str, payload: bytes | str | dict, *, qo
     data = payload.encode() if isinstance(payload, str) else payload
     cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-V", "mqttv5", "-q", str(qos), "-t", topic,
            "-s", *_auth(broker, user)] + (["-r"] if retain else [])
+    if isinstance(user, str) and user in broker.city.devices:
+        cmd += ["-i", user]  # a device connects with its own id as client id
     return subprocess.run(cmd, input=data, capture_output=True, timeout=CLI_TIMEOUT_S)
 
 
@@ -34,12 +38,24 @@ class Inbox:
     """A ``mosquitto_sub`` session that outlives its processes: subscribed first (``-E`` returns once the
     broker granted it), then read later, with QoS 1 messages kept for it by the broker in between."""
 
-    def __init__(self, broker, user: str | None, topic: str) -> None:
+    def __init__(self, broker, user: str | tuple[str, str] | None, topic: str) -> None:
         self.broker, self.user, self.topic = broker, user, topic
         self.client_id = f"inbox-{uuid.uuid4().hex[:10]}"
+        if isinstance(user, str) and user in broker.city.devices:
+            # A device connects only under its own id, and its publisher (``pub``) is that same client: reading
+            # its answers under its id would end the session that holds them. So the broker is asked whether the
+            # device may subscribe (under its id, SUBACK checked), and the messages are read by an observer.
+            probe = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-V", "mqttv5", "-i", user,
+                     "-q", "1", "-t", topic, *_auth(broker, user), "-E"]
+            done = subprocess.run(probe, capture_output=True, timeout=CLI_TIMEOUT_S)
+            self.error = done.stderr.decode(errors="replace") + done.stdout.decode(errors="replace")
+            self.subscribed = done.returncode == 0 and "denied" not in self.error
+            self.user = SIMULATOR_USER
+            if not self.subscribed:
+                return
         done = subprocess.run(self._cmd("-E"), capture_output=True, timeout=CLI_TIMEOUT_S)
-        self.subscribed = done.returncode == 0
-        self.error = done.stderr.decode(errors="replace")
+        self.error = done.stderr.decode(errors="replace") + done.stdout.decode(errors="replace")
+        self.subscribed = done.returncode == 0 and "denied" not in self.error
 
     def _cmd(self, *extra: str) -> list[str]:
         return ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.broker.port), "-V", "mqttv5", "-c", "-i",

@@ -44,7 +44,7 @@ def test_bad_messages_get_a_nak_naming_the_reason_and_the_engine_keeps_serving(b
     pub(broker, box, topic, {"seq": 5, "ts": 1, "kind": "heartbeat"})
     pub(broker, box, topic, {"seq": 6, "ts": 1, "kind": "door.forced"})
     naks = acks.read_json(4)
-    assert naks[0]["ok"] is False and naks[0]["reason"].startswith("malformed JSON") and "seq" not in naks[0]
+    assert naks[0]["ok"] is False and naks[0]["reason"].startswith("payload: malformed JSON") and "seq" not in naks[0]
     assert naks[1] == {"ok": False, "seq": 4, "reason": "data.zone: expected str, got int"}
     assert naks[2] == {"ok": False, "seq": 5, "reason": "kind: heartbeat must be published on the evt topic, not alarm"}
     assert naks[3]["ok"] is False and naks[3]["seq"] == 6 and "door.forced" in naks[3]["reason"]
