@@ -2,21 +2,27 @@
 
 The actor process only hosts the bridge: the bridge's event loop (uvloop) runs in a thread of its
 own, and calls the host actors from there (a Ray call is awaitable from any asyncio loop).
+
+If the bridge ends for any reason but :meth:`BridgeActor.stop`, the process exits: Ray starts the actor
+again (``max_restarts``), and the new bridge resumes the broker sessions. A live process with a dead lane
+would hold its share of the alarms and answer none of them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 
 import ray
 import uvloop
 
-from actors.mqtt_bridge import BridgeOptions, MqttBridge, run_until_stopped
+from actors.mqtt_bridge import BridgeOptions, DeadLetter, MqttBridge, run_until_stopped
 from actors.routing import merge_results, split_by_host, states_by_host
-from engine.placement import Placement
+from engine.journal import AuditRow
+from engine.placement import CC_HOST, Placement
 from protocols.batch import (
     Ingest,
     IngestResult,
@@ -31,6 +37,8 @@ from protocols.topics import notice_topic
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 30.0
+EXIT_LANE_DIED = 70
+"""The process's exit status when a lane died (EX_SOFTWARE): Ray restarts the actor."""
 COMMAND_LONG_POLL_S = 1.0
 """How long a host holds the bridge's device-command poll when it has none."""
 
@@ -55,6 +63,13 @@ class RaySink:
         await asyncio.wait_for(asyncio.gather(
             *(self.hosts[h].device_states.remote(encode_states(batch)) for h, batch in by_host.items())),
             timeout=CALL_TIMEOUT_S)
+
+    async def dead_letter(self, row: DeadLetter) -> None:
+        """Into the command center's journal, as an audit row the command center's console shows."""
+        audit = AuditRow(row.at_s, f"bridge {row.bridge_id}", "message.dead_letter", row.device_id or row.topic,
+                         "dead-lettered", f"{row.lane} lane",
+                         f"{row.reason} | topic {row.topic} | payload {row.payload_head}")
+        await asyncio.wait_for(self.hosts[CC_HOST].record_audit.remote([audit]), timeout=CALL_TIMEOUT_S)
 
     async def take_device_commands(self, wait_s: float = 0.0) -> list:
         """Device commands from every host; with ``wait_s``, as soon as one host has any (each host holds a long
@@ -92,6 +107,7 @@ class BridgeActor:
         self._bridge: MqttBridge | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = threading.Event()
+        self._stop_requested = False
         self._thread = threading.Thread(target=self._main, name=f"bridge-{options.bridge_id}", daemon=True)
         self._thread.start()
         self._started.wait(timeout=10.0)
@@ -106,8 +122,12 @@ class BridgeActor:
 
         try:
             uvloop.run(main())
-        except Exception:
+        except BaseException:
             log.exception("bridge %s stopped on an error", self._options.bridge_id)
+        if not self._stop_requested:  # a lane died: the whole process goes, and Ray brings it back
+            log.critical("bridge %s: a lane ended; exiting so that Ray restarts this bridge", self._options.bridge_id)
+            logging.shutdown()
+            os._exit(EXIT_LANE_DIED)
 
     def set_hosts(self, hosts: dict) -> None:
         """A host was restarted: route to its new handle."""
@@ -131,6 +151,7 @@ class BridgeActor:
         self._loop.call_soon_threadsafe(self._bridge.post_notice, site_id, notice)
 
     def stop(self) -> None:
+        self._stop_requested = True
         if self._bridge is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._bridge.stop)
         self._thread.join(timeout=10.0)

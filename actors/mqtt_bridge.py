@@ -21,6 +21,16 @@ Sessions are persistent (clean start off, a session expiry), so QoS 1 alarms pub
 bridge was away are delivered when it is back; every connect subscribes again; a lost connection is
 retried after ``uniform(0, min(cap, 1.5 ** min(10, attempt)))`` seconds. Every queue is bounded.
 
+No payload stops a lane: ``classify`` answers any bytes with a verdict. A lane that meets an error it does
+not understand anyway lets it end the bridge (``run`` raises; the Ray actor's process then exits and Ray starts
+it again), after writing the message's fingerprint to its dead-letter ledger (``actors/dead_letters.py``): a
+message that has killed a lane twice is dead-lettered when it comes back, never handled again.
+
+The alarm lane also probes its share group: every ``probe_interval_s`` it publishes an alarm for its own
+pseudo-device (``redband-probe-b0``); whichever bridge lane takes it answers on that pseudo-device's ack topic.
+A probe that nobody answers was taken by a member of the group that is not a running bridge — a device that
+joined the group, or a bridge session left behind — and the lane says so (``probes_lost``, a warning).
+
 The bridge knows nothing of Ray: the sink does the routing (``actors/bridge_actor.py``).
 """
 
@@ -33,11 +43,15 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import Final, Protocol
 
 import aiomqtt
+import orjson
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from actors.dead_letters import DeadLetters, default_state_dir, fingerprint
 
 from protocols.batch import DeviceAck, Ingest, IngestResult, StateChange
 from protocols.endpoint import NO_DELAY, MqttEndpoint
@@ -51,11 +65,13 @@ from protocols.replies import (
     nak,
 )
 from protocols.topics import (
+    PREFIX,
     Channel,
     bridge_client_id,
     bridge_share_group,
     device_topic,
     notice_topic,
+    probe_device_id,
     subscription,
 )
 
@@ -75,6 +91,22 @@ class Sink(Protocol):
     async def take_device_commands(self, wait_s: float = 0.0) -> list:
         """Pending device commands; with ``wait_s``, wait up to that long for the first."""
         ...
+
+    async def dead_letter(self, row: "DeadLetter") -> None:
+        """Journal a dead-lettered message where the command center sees it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    at_s: float
+    bridge_id: str
+    lane: str
+    topic: str
+    device_id: str
+    reason: str
+    payload_head: str
+    """The first bytes of the payload, hex, for whoever investigates."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +142,16 @@ class BridgeOptions:
     lanes: tuple[str, ...] = ("alarm", "evt")
     """Which lanes this bridge process runs: the engine gives the alarm lane a process of its own, so an
     alarm never waits for the bulk lane's parsing (one event loop, one GIL)."""
+    state_dir: str | None = None
+    """Where each lane keeps its dead-letter ledger (the engine gives its journal directory); None: this node's
+    temporary directory."""
+    probe_interval_s: float = 2.0
+    """How often the alarm lane probes its share group (0: never)."""
+    probe_timeout_s: float = 5.0
+    """A probe not answered in this time was taken by a foreign member of the group."""
+    fault_marker: bytes = b""
+    """Fault injection (tests, drills): a message whose payload holds these bytes raises inside the lane, as a bug
+    would. Empty: off."""
     reap_bridge_ids: tuple[str, ...] = ()
     """Bridge ids of an earlier, larger run whose persistent sessions must go before this one starts:
     Mosquitto hands a shared subscription's messages round-robin to offline sessions too, so a bridge that
@@ -128,6 +170,10 @@ class LaneStats:
     dropped: int = 0
     connected: bool = False
     last_error: str = ""
+    dead_lettered: int = 0
+    probes_sent: int = 0
+    probes_answered: int = 0
+    probes_lost: int = 0
 
 
 @dataclass(slots=True)
@@ -158,6 +204,12 @@ class MqttBridge:
         self._queues: dict[Channel, asyncio.Queue] = {}
         self._stopping = asyncio.Event()
         self._notices: asyncio.Queue[tuple[str, Notice]] = asyncio.Queue(maxsize=1000)
+        state_dir = Path(options.state_dir) if options.state_dir else default_state_dir()
+        self._dead_letters = {lane: DeadLetters(state_dir / f"bridge-{options.bridge_id}-{lane.value}.json")
+                              for lane in self.stats}
+        self._probe_topic = device_topic(probe_device_id(options.bridge_id), Channel.ALARM)
+        self._probe_ack_topic = device_topic(probe_device_id(options.bridge_id), Channel.ACK)
+        self._probes_out: dict[int, float] = {}  # probe number → sent at (monotonic)
 
     # -- life --------------------------------------------------------------------------------------
 
@@ -167,12 +219,20 @@ class MqttBridge:
             await self._reap_sessions(self.options.reap_bridge_ids)
         async with asyncio.TaskGroup() as tasks:
             if Channel.ALARM in self.stats:
-                tasks.create_task(self._lane(Channel.ALARM, [subscription(Channel.ALARM, share_group=self._group)]))
+                topics = [subscription(Channel.ALARM, share_group=self._group)]
+                probing = self.options.probe_interval_s > 0 and self._group is not None
+                if probing:
+                    topics.append(self._probe_ack_topic)
+                tasks.create_task(self._lane(Channel.ALARM, topics), name="alarm-lane")
+                if probing:
+                    tasks.create_task(self._probe(), name="share-group-probe")
             if Channel.EVT in self.stats:
                 tasks.create_task(self._lane(Channel.EVT, [subscription(Channel.EVT, share_group=self._group),
-                                                            subscription(Channel.STATE, share_group=self._group)]))
+                                                            subscription(Channel.STATE, share_group=self._group)]),
+                                  name="bulk-lane")
                 if self.options.poll_commands:  # commands and notices leave on the bulk connection
-                    tasks.create_task(self._commands())
+                    tasks.create_task(self._commands(), name="device-commands")
+                    tasks.create_task(self._notices_out(), name="notices")
             tasks.create_task(self._stop_all_on_request())
 
     def stop(self) -> None:
@@ -306,7 +366,29 @@ class MqttBridge:
         stats = self.stats[lane]
         stats.received += 1
         payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
-        inbound = classify(message.topic.value, payload, known_device=self.known_device)
+        topic = message.topic.value
+        ledger = self._dead_letters[lane]
+        if ledger and (entry := ledger.is_dead(fingerprint(topic, payload))) is not None:
+            self._dead_letter(lane, topic, payload, entry.reason)
+            return
+        try:
+            self._take_one(lane, topic, payload, pending)
+        except Exception as exc:
+            # not understood: this lane ends (and with it the process, which Ray starts again); the ledger
+            # remembers the message, so the second time it kills a lane is the last
+            ledger.record_kill(fingerprint(topic, payload), topic, f"{type(exc).__name__}: {exc}")
+            log.critical("bridge %s: %s lane stopped on a message on %s: %r", self.options.bridge_id, lane.value,
+                         topic, exc)
+            raise
+
+    def _take_one(self, lane: Channel, topic: str, payload: bytes, pending: _Pending) -> None:
+        stats = self.stats[lane]
+        if self.options.fault_marker and self.options.fault_marker in payload:
+            raise RuntimeError("fault injected: this payload carries the fault marker")
+        if lane is Channel.ALARM and topic.startswith(_PROBE_TOPIC_PREFIX):
+            self._probe_seen(topic, payload)
+            return
+        inbound = classify(topic, payload, known_device=self.known_device)
         if isinstance(inbound, EventIn):
             key = (inbound.device_id, inbound.message.seq)
             pending.json_of[key] = inbound.json
@@ -315,10 +397,86 @@ class MqttBridge:
             pending.states.append(inbound.change)
         elif isinstance(inbound, Refused):
             stats.refused += 1
-            log.info("bridge %s: refused %s: %s", self.options.bridge_id, message.topic.value, inbound.reason)
+            log.info("bridge %s: refused %s: %s", self.options.bridge_id, topic, inbound.reason)
             if inbound.device_id:
                 self._publish_later(lane, inbound.device_id, encode_ack(nak(inbound.seq, inbound.reason),
                                                                          json=inbound.json))
+
+    def _dead_letter(self, lane: Channel, topic: str, payload: bytes, reason: str) -> None:
+        """A message that killed a lane twice: refused to its device, reported for the journal, never handled."""
+        stats = self.stats[lane]
+        stats.dead_lettered += 1
+        device_id = _device_of(topic)
+        why = f"payload: dead-lettered, it stopped the {lane.value} lane twice ({reason[:120]})"
+        log.error("bridge %s: %s lane dead-lettered a message on %s: %s", self.options.bridge_id, lane.value, topic,
+                  reason)
+        if device_id:
+            self._publish_later(lane, device_id, encode_ack(nak(None, why), json=payload[:1] == b"{"))
+        row = DeadLetter(time.time(), self.options.bridge_id, lane.value, topic, device_id, reason[:500],
+                         payload[:64].hex())
+        self._spawn(self.sink.dead_letter(row), what=f"dead letter of {topic}")
+
+    def _spawn(self, coro, *, what: str) -> None:
+        """A short task with an owner (this set) and a bound; past the bound the work is dropped and counted."""
+        if len(self._nak_tasks) >= MAX_PENDING_NAKS:
+            self.naks_dropped += 1
+            coro.close()
+            return
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception:  # reported, never silent: the lane goes on
+                log.exception("bridge %s: %s failed", self.options.bridge_id, what)
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self._nak_tasks.add(task)
+        task.add_done_callback(self._nak_tasks.discard)
+
+    # -- the share group probe ---------------------------------------------------------------------
+
+    async def _probe(self) -> None:
+        """Send a probe every ``probe_interval_s`` while connected; count the ones nobody answered in time."""
+        o = self.options
+        number = 0
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=o.probe_interval_s)
+            client = self._clients.get(Channel.ALARM)
+            stats = self.stats[Channel.ALARM]
+            if client is None:
+                self._probes_out.clear()  # an outage is not a thief
+                continue
+            now = time.monotonic()
+            for n, sent in list(self._probes_out.items()):
+                if now - sent > o.probe_timeout_s:
+                    del self._probes_out[n]
+                    stats.probes_lost += 1
+                    log.warning("bridge %s: share group probe %d was never answered: a member of the group %r that "
+                                "is not a running redband bridge took it (a device that joined the group, or a "
+                                "bridge session left behind); alarms are being dealt to it too",
+                                o.bridge_id, n, self._group)
+            number += 1
+            payload = orjson.dumps({"probe": number, "bridge": o.bridge_id})
+            if await self._publish(client, self._probe_topic, payload, qos=1):
+                self._probes_out[number] = time.monotonic()
+                stats.probes_sent += 1
+
+    def _probe_seen(self, topic: str, payload: bytes) -> None:
+        """A probe: answer another bridge's (or our own) on its ack topic; count the answers to our own."""
+        if topic == self._probe_ack_topic:
+            try:
+                number = orjson.loads(payload)["probe"]
+            except Exception:  # noqa: BLE001 - only bridges may publish here; a bad one is simply not an answer
+                return
+            if self._probes_out.pop(number, None) is not None:
+                self.stats[Channel.ALARM].probes_answered += 1
+            return
+        if topic.endswith("/alarm"):
+            ack_topic = topic[: -len("alarm")] + "ack"
+            client = self._clients.get(Channel.ALARM)
+            if client is not None:
+                self._spawn(self._publish(client, ack_topic, payload, qos=1), what="probe answer")
 
     async def _send(self, lane: Channel, client: aiomqtt.Client, pending: _Pending) -> None:
         stats = self.stats[lane]
@@ -372,29 +530,25 @@ class MqttBridge:
 
     async def _commands(self) -> None:
         """Carry the hosts' device commands to ``rb/v1/dev/{id}/cmd`` the moment they are queued (the hosts hold
-        a long poll), and notices to the site topics (a task of their own: they do not wait for a command)."""
-        notices = asyncio.get_running_loop().create_task(self._notices_out())
-        try:
-            while not self._stopping.is_set():
-                client = self._clients.get(Channel.EVT)
-                if client is None:  # commands stay with their hosts until there is a connection to send them on
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), timeout=self.options.command_poll_s)
-                    continue
-                try:
-                    commands = await self.sink.take_device_commands(wait_s=self.options.command_wait_s)
-                except Exception:
-                    log.exception("bridge %s: could not fetch device commands", self.options.bridge_id)
-                    with contextlib.suppress(TimeoutError):  # not in a tight loop
-                        await asyncio.wait_for(self._stopping.wait(), timeout=self.options.command_poll_s)
-                    continue
-                for command in commands:
-                    payload = encode_command(command.command, dict(command.args), int(command.at_s * 1000),
-                                             json=command.json)  # the device's own encoding, known to its host
-                    if await self._publish(client, device_topic(command.device_id, Channel.CMD), payload, qos=1):
-                        self.commands_sent += 1
-        finally:
-            notices.cancel()
+        a long poll). Notices have a task of their own (:meth:`_notices_out`): they do not wait for a command."""
+        while not self._stopping.is_set():
+            client = self._clients.get(Channel.EVT)
+            if client is None:  # commands stay with their hosts until there is a connection to send them on
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.options.command_poll_s)
+                continue
+            try:
+                commands = await self.sink.take_device_commands(wait_s=self.options.command_wait_s)
+            except Exception:
+                log.exception("bridge %s: could not fetch device commands", self.options.bridge_id)
+                with contextlib.suppress(TimeoutError):  # not in a tight loop
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.options.command_poll_s)
+                continue
+            for command in commands:
+                payload = encode_command(command.command, dict(command.args), int(command.at_s * 1000),
+                                         json=command.json)  # the device's own encoding, known to its host
+                if await self._publish(client, device_topic(command.device_id, Channel.CMD), payload, qos=1):
+                    self.commands_sent += 1
 
     async def _notices_out(self) -> None:
         while True:
@@ -454,6 +608,14 @@ def _recording_queue(queues: dict, lane: Channel) -> type[asyncio.Queue]:
 
 class _Stopped(Exception):
     pass
+
+
+_PROBE_TOPIC_PREFIX: Final = f"{PREFIX}/dev/{probe_device_id('')}"
+
+
+def _device_of(topic: str) -> str:
+    parts = topic.split("/")
+    return parts[3] if len(parts) == 5 and parts[2] == "dev" else ""
 
 
 class SubscriptionRefused(aiomqtt.MqttError):

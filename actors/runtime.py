@@ -45,7 +45,9 @@ LONG_POLL_S = 1.0
 GATHER_S = 0.002
 """Once one host's poll has answered, how long to wait for the others that are answering too."""
 MAX_REAPED_BRIDGES = 8
-BRIDGE_RESTARTS = 5
+BRIDGE_RESTARTS = -1
+"""A bridge whose lane dies exits and is started again, as often as it takes: a message that kills lanes is
+dead-lettered the second time (``actors/dead_letters.py``), so no payload can make this a loop."""
 START_TIMEOUT_S = 120.0
 
 
@@ -165,6 +167,7 @@ class Engine:
             self._placement_ref = ray.put(self.placement)
         for index in range(first_index, first_index + count):
             for lanes in lane_sets:
+                overrides.setdefault("state_dir", self.options.journal_dir)
                 options = BridgeOptions(endpoint, bridge_id=f"b{index}", poll_commands=index == 0, lanes=lanes,
                                         reap_bridge_ids=reap if index == 0 and "evt" in lanes else (), **overrides)
                 # a bridge process that dies comes back and resumes its session (its queued alarms with it)
@@ -189,8 +192,16 @@ class Engine:
                 ray.kill(bridge)
 
     def bridge_statistics(self) -> list[dict]:
-        """One entry per bridge process: its id, CPU seconds and the counters of the lanes it runs."""
-        return ray.get([b.statistics.remote() for b in self.bridges], timeout=CALL_TIMEOUT_S)
+        """One entry per bridge process: its id, CPU seconds and the counters of the lanes it runs. A bridge that
+        is being restarted (its lane died) answers ``{"lanes": {}, "unavailable": reason}``."""
+        refs = [b.statistics.remote() for b in self.bridges]
+        out = []
+        for ref in refs:
+            try:
+                out.append(ray.get(ref, timeout=CALL_TIMEOUT_S))
+            except (ray.exceptions.ActorUnavailableError, ray.exceptions.ActorDiedError) as exc:
+                out.append({"lanes": {}, "unavailable": str(exc).splitlines()[0][:200]})
+        return out
 
     def lane_statistics(self, lane: str) -> dict:
         """One lane's counters summed over every bridge process."""

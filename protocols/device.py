@@ -42,6 +42,8 @@ Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
 ShortText = Annotated[str, Meta(max_length=128, pattern=_PLAIN_TEXT)]
 LongText = Annotated[str, Meta(max_length=1024, pattern=_PROSE)]
 NonNegative = Annotated[float, Meta(ge=0.0, le=1e9)]  # bounded: MessagePack can carry +inf, JSON cannot
+Floor = Annotated[int, Meta(ge=-20, le=500)]  # every int bounded: one past int64 cannot be encoded again
+Rssi = Annotated[int, Meta(ge=-200, le=50)]
 
 
 # -- data, one Struct per kind -------------------------------------------------------------------
@@ -54,7 +56,7 @@ class PanicData(Struct, frozen=True):
 
 class VisitorData(Struct, frozen=True):
     unit: ShortText
-    floor: int = 0
+    floor: Floor = 0
     snapshot: LongText = ""
 
 
@@ -69,7 +71,7 @@ class DoorOpenedData(Struct, frozen=True):
 
 class CameraData(Struct, frozen=True):
     snapshot: LongText = ""
-    floor: int = 0
+    floor: Floor = 0
     zone: ShortText = ""
 
 
@@ -112,7 +114,7 @@ class SosData(Struct, frozen=True):
 
 class HeartbeatData(Struct, frozen=True):
     battery: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
-    rssi: int | None = None
+    rssi: Rssi | None = None
 
 
 # -- envelopes, one per kind ---------------------------------------------------------------------
@@ -270,8 +272,8 @@ def _check_shape(payload: bytes, as_json: bool) -> None:
     """What the typed decoder lets through silently: a key given twice (it keeps the last), nesting deeper than
     :data:`MAX_DEPTH` inside ignored fields. Run after a successful decode, so the payload is well-formed."""
     try:
-        if as_json:
-            tree = _json.loads(payload, object_pairs_hook=_no_duplicates)
+        if as_json:  # strict UTF-8 first: Python's JSON reader lets encoded surrogates through
+            tree = _json.loads(payload.decode("utf-8"), object_pairs_hook=_no_duplicates)
         else:
             tree = msgpack.unpackb(payload, object_pairs_hook=_no_duplicates, strict_map_key=False)
     except _DuplicateKey as exc:
@@ -279,6 +281,8 @@ def _check_shape(payload: bytes, as_json: bool) -> None:
         raise ProtocolError(str(key)[:64], "duplicate key") from None
     except (RecursionError, msgpack.exceptions.StackError):
         raise ProtocolError("payload", f"nested too deep (limit {MAX_DEPTH} levels)") from None
+    except TypeError:  # a MessagePack map keyed by an array, in an ignored field
+        raise ProtocolError("payload", "map keys must be strings") from None
     except UnicodeDecodeError as exc:  # in a field the typed decoder skipped (an unknown key)
         raise ProtocolError(_bad_utf8_field(payload, as_json), f"invalid UTF-8 (byte 0x{exc.object[exc.start]:02x})"
                             ) from None
@@ -369,6 +373,7 @@ def encode_device_message(message: DeviceMessage, *, json: bool = False) -> byte
 
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_AT_KEY = re.compile(r"^.* - at `key` in `\$(?P<path>[^`]*)`$", re.S)
 _EXPECTED = re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
 _INVALID_TAG = re.compile(r"^Invalid value (?P<value>.+)$")
@@ -376,6 +381,9 @@ _INVALID_TAG = re.compile(r"^Invalid value (?P<value>.+)$")
 
 def translate_validation_error(exc: msgspec.ValidationError) -> ProtocolError:
     """Turn msgspec's ``Expected `int`, got `str` - at `$.data.floor``` into ours."""
+    if m := _AT_KEY.match(str(exc)):  # a map key that is not a string
+        path = re.sub(r"\[(\d+)\]", r".\1", m["path"]).lstrip(".")
+        return ProtocolError(path or "payload", "map keys must be strings")
     match = _AT.match(str(exc))
     assert match is not None  # the pattern accepts any text
     message, path = match["msg"], (match["path"] or "").lstrip(".")

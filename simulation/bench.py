@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 PROGRAMS = ("core_throughput", "mqtt_ingest", "escalation_lateness", "device_memory", "console_fanout",
-            "device_command", "actor_per_device")
+            "device_command", "fuzz_decoders", "actor_per_device")
 """Run in this order: ``actor_per_device`` starts some 300 Ray workers, whose teardown would still be using the
 CPU while the next program measures."""
 
@@ -28,6 +28,7 @@ TARGETS = {
     "bytes_per_device": (2048, "max"),
     "engine_vs_actor_per_device": (20.0, "min"),
     "console_fanout_p99_ms": (50.0, "max"),
+    "fuzz_crashes": (0, "max"),
 }
 
 
@@ -61,6 +62,8 @@ def summarize(runs: dict[str, dict]) -> dict:
         "actor_per_device_max_devices": actors.get("actor_per_device_max_devices"),
         "console_fanout_p99_ms": fanout.get("delay_p99_ms_worst"),
         "device_command_p99_ms": runs.get("device_command", {}).get("p99_ms"),
+        "fuzz_crashes": runs.get("fuzz_decoders", {}).get("crashes"),
+        "fuzz_payloads_per_s": runs.get("fuzz_decoders", {}).get("payloads_per_s"),
     }
     if summary["core_events_per_s"] and summary["actor_per_device_events_per_s"]:
         summary["engine_vs_actor_per_device"] = round(

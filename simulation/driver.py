@@ -349,9 +349,8 @@ class ScenarioRun:
         return self.console.engine_figures if self.console is not None else None
 
     def _lifted(self, message):
-        if not self.seq_offset:
-            return message
-        return msgspec.structs.replace(message, seq=message.seq + self.seq_offset)
+        """The message as the device sends it now: stamped with the wall clock, its seq past an earlier run's."""
+        return msgspec.structs.replace(message, seq=message.seq + self.seq_offset, ts=int(time.time() * 1000))
 
     def _collect(self) -> None:
         if self.fleet is not None:

@@ -37,6 +37,7 @@ class MqttDevice:
         self.keepalive_s = keepalive_s
         self.retry_s = retry_s
         self.seq = int(time.time() * 1000)  # increasing across restarts of the same device
+        self.boot = 0  # a device that tells its reboots sets this (docs/devices.md)
         self.acks: dict[int, Ack] = {}
         self.commands: list[bytes] = []
         self.connected = asyncio.Event()
@@ -96,10 +97,11 @@ class MqttDevice:
         return self.seq
 
     async def publish(self, kind: EventKind | str, data: dict | None = None, *, seq: int | None = None,
-                      qos: int = 0, client: aiomqtt.Client | None = None) -> int:
+                      qos: int = 0, client: aiomqtt.Client | None = None, ts_ms: int | None = None) -> int:
         kind = EventKind(kind)
         seq = self.next_seq() if seq is None else seq
-        message = make_message(kind, seq=seq, ts=int(time.time() * 1000), data=data)
+        ts_ms = int(time.time() * 1000) if ts_ms is None else ts_ms
+        message = make_message(kind, seq=seq, ts=ts_ms, data=data, boot=self.boot)
         client = client or self._client
         if client is None:
             raise aiomqtt.MqttError("not connected")
@@ -109,13 +111,15 @@ class MqttDevice:
 
     async def alarm(self, kind: EventKind | str, data: dict | None = None, *, seq: int | None = None,
                     timeout_s: float = 30.0) -> Ack:
-        """Publish until acked (same ``seq`` every time), as a panic button must."""
+        """Publish until acked, the very same message every time (same ``seq`` and ``ts``), as a panic button
+        must: the engine takes a re-sent alarm as a duplicate only when it says exactly the same."""
         seq = self.next_seq() if seq is None else seq
+        ts_ms = int(time.time() * 1000)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.connected.is_set():
                 with contextlib.suppress(aiomqtt.MqttError):
-                    await self.publish(kind, data, seq=seq, qos=1)
+                    await self.publish(kind, data, seq=seq, qos=1, ts_ms=ts_ms)
             ack = await self.wait_ack(seq, min(self.retry_s, max(0.0, deadline - time.monotonic())))
             if ack is not None:
                 return ack

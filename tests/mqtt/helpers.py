@@ -66,6 +66,14 @@ class Inbox:
                               capture_output=True, timeout=timeout_s + CLI_TIMEOUT_S)
         return [line for line in done.stdout.split(b"\n") if line][:count]
 
+    def read_acks(self, count: int, *, timeout_s: int = 15) -> list:
+        """Acks in either encoding (a MessagePack payload may hold a newline: read as hex)."""
+        from protocols.replies import decode_ack
+
+        done = subprocess.run(self._cmd("-C", str(count), "-W", str(timeout_s), "-N", "-F", "%x\n"),
+                              capture_output=True, timeout=timeout_s + CLI_TIMEOUT_S)
+        return [decode_ack(bytes.fromhex(line.decode())) for line in done.stdout.split(b"\n") if line][:count]
+
     def read_json(self, count: int, *, timeout_s: int = 15) -> list[dict]:
         return [json.loads(line) for line in self.read(count, timeout_s=timeout_s)]
 

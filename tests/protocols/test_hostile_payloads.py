@@ -59,6 +59,14 @@ def _msgpack(**fields) -> bytes:
     (b'{"seq":1,"ts":1,"kind":"school.panic","data":{"zone":"a\\u0000b"}}', "data.zone",
      "control characters are not allowed"),
     (b'{"seq":1,"ts":1,"kind":"school.panic","data":{"zone":"\\ud800"}}', "payload", None),  # a lone surrogate
+    (b'{"seq":1,"ts":1,"kind":"heartbeat","note":"\xed\xa0\x80"}', "note", "invalid UTF-8 (byte 0xed)"),
+    (b'{"seq":1,"ts":1,"kind":"camera.throw","data":{"floor":1000000000000000000000000000000}}', "data.floor",
+     "expected int <= 500"),
+    (_msgpack(seq=1, ts=1, kind="heartbeat", data={"rssi": 2**64 - 1}), "data.rssi", "expected int <= 50"),
+    (msgpack.packb({1: 2, "kind": "heartbeat", "seq": 1, "ts": 1}), "payload", "map keys must be strings"),
+    (msgpack.packb({"kind": "heartbeat", "seq": 1, "ts": 1, "data": {1: 2}}), "data", "map keys must be strings"),
+    (b"\x85\xa4kind\xa9heartbeat\xa3seq\x01\xa2ts\x01\xa4meta\x81\x92\x01\x02\xc0\xa4boot\x00", "payload",
+     "map keys must be strings"),
 ])
 def test_hostile_payloads_are_refused_naming_the_field_or_the_limit(payload, field, reason):
     with pytest.raises(ProtocolError) as info:
@@ -66,6 +74,13 @@ def test_hostile_payloads_are_refused_naming_the_field_or_the_limit(payload, fie
     assert info.value.field == field, str(info.value)
     if reason is not None:
         assert info.value.reason == reason
+
+
+def test_every_accepted_message_can_be_encoded_again_for_the_hosts():
+    """The bridge re-encodes what it accepted into a batch: an int past int64 would fail there, for the whole batch."""
+    for payload in (b'{"seq":1,"ts":1,"kind":"door.visitor","data":{"unit":"1","floor":500}}',
+                    _msgpack(seq=2**53 - 1, ts=2**53, boot=2**53 - 1, kind="heartbeat", data={"rssi": -200})):
+        encode_device_message(decode_device_message(payload))
 
 
 def test_free_text_keeps_line_breaks_but_not_nul():

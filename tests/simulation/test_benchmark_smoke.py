@@ -46,5 +46,25 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
                 "bytes_per_device", "actor_per_device_events_per_s", "actor_per_device_max_devices",
                 "engine_vs_actor_per_device", "console_fanout_p99_ms"):
         assert isinstance(summary[key], (int, float)) and summary[key] > 0, key
+    assert runs["fuzz_decoders"]["crashes"] == 0 and summary["targets"]["fuzz_crashes"]["met"]
     assert set(summary["targets"]) >= {"core_events_per_s", "mqtt_ratio", "bytes_per_device",
-                                       "engine_vs_actor_per_device"}
+                                       "engine_vs_actor_per_device", "fuzz_crashes"}
+
+
+def test_fuzz_decoders_quick_classifies_every_payload_without_a_crash():
+    """No Ray, no broker: the decoders alone, 20,000 payloads of every family."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.fuzz_decoders", "--quick"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["benchmark"] == "fuzz_decoders" and figures["quick"] is True
+    assert figures["crashes"] == 0 and figures["crash_examples"] == []
+    assert figures["valid_refused"] == 0
+    assert figures["payloads"] == 20_000 == sum(figures["families"].values())
+    assert all(figures["families"][family] > 0 for family in ("random_bytes", "mutated_valid", "hostile", "valid"))
+    assert sum(figures["verdicts"].values()) == 20_000
+    assert figures["verdicts"]["accepted"] > 0 and figures["verdicts"]["refused"] > 0
+    assert figures["verdicts"]["state"] > 0
+    assert figures["refusals_by_field"] and figures["refusals_by_reason"]
+    assert len(figures["refusals_by_field"]) <= 30 and len(figures["refusals_by_reason"]) <= 30
+    assert figures["payloads_per_s"] > 0 and figures["us_per_payload"] > 0
