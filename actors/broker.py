@@ -2,12 +2,14 @@
 
 It runs the configuration ``redband mqtt-config`` wrote, with one line added when we are root:
 ``user root``, so Mosquitto keeps the rights it needs on the files we made instead of dropping to
-the ``mosquitto`` user.
+the ``mosquitto`` user (which cannot read the 0600 plugin file, nor reach a directory under ``/root``).
+``redband broker --dir DIR`` runs the same in the foreground, for people.
 """
 
 from __future__ import annotations
 
 import getpass
+import glob
 import os
 import shutil
 import signal
@@ -37,6 +39,31 @@ def mosquitto_binary() -> str:
     raise BrokerError("mosquitto is not installed: apt-get install mosquitto (make test and make demo do this)")
 
 
+def dynsec_plugin() -> str:
+    """The dynamic-security plugin of the installed Mosquitto (Debian ships it in the ``mosquitto`` package)."""
+    for pattern in ("/usr/lib/*/mosquitto_dynamic_security.so", "/usr/lib/mosquitto_dynamic_security.so",
+                    "/usr/local/lib/mosquitto_dynamic_security.so", "/usr/lib/*/mosquitto/mosquitto_dynamic_security.so"):
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    raise BrokerError("mosquitto_dynamic_security.so not found: apt-get install mosquitto (2.0 or newer)")
+
+
+def runtime_conf(conf: Path) -> Path:
+    """The configuration as this machine runs it: the plugin where it is installed here, and ``user`` kept when
+    we are root. Written beside ``conf`` as ``mosquitto.runtime.conf``."""
+    lines = []
+    for line in conf.read_text(encoding="utf-8").splitlines():
+        if line.startswith("plugin ") and not os.path.exists(line.split(None, 1)[1]):
+            line = f"plugin {dynsec_plugin()}"
+        lines.append(line)
+    if os.geteuid() == 0:
+        lines.append(f"user {getpass.getuser()}")
+    out = conf.with_name("mosquitto.runtime.conf")
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
 class Mosquitto:
     """One ``mosquitto`` process; ``kill`` and ``start`` again keep its persistence directory."""
 
@@ -48,12 +75,10 @@ class Mosquitto:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Mosquitto":
-        runtime_conf = self.conf.with_name("mosquitto.runtime.conf")
-        extra = f"\nuser {getpass.getuser()}\n" if os.geteuid() == 0 else "\n"
-        runtime_conf.write_text(self.conf.read_text(encoding="utf-8") + extra, encoding="utf-8")
+        conf = runtime_conf(self.conf)
         log = open(self.log_path, "ab")
         try:
-            self.process = subprocess.Popen([mosquitto_binary(), "-c", str(runtime_conf)], stdout=log,
+            self.process = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             log.close()

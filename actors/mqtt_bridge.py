@@ -27,7 +27,7 @@ it again), after writing the message's fingerprint to its dead-letter ledger (``
 message that has killed a lane twice is dead-lettered when it comes back, never handled again.
 
 The alarm lane also probes its share group: every ``probe_interval_s`` it publishes an alarm for its own
-pseudo-device (``redband-probe-b0``); whichever bridge lane takes it answers on that pseudo-device's ack topic.
+pseudo-device (``redband-probe-b0``); whichever bridge lane takes it answers on ``rb/v1/bridge/b0/probe``.
 A probe that nobody answers was taken by a member of the group that is not a running bridge — a device that
 joined the group, or a bridge session left behind — and the lane says so (``probes_lost``, a warning).
 
@@ -71,6 +71,7 @@ from protocols.topics import (
     bridge_share_group,
     device_topic,
     notice_topic,
+    probe_answer_topic,
     probe_device_id,
     subscription,
 )
@@ -208,7 +209,7 @@ class MqttBridge:
         self._dead_letters = {lane: DeadLetters(state_dir / f"bridge-{options.bridge_id}-{lane.value}.json")
                               for lane in self.stats}
         self._probe_topic = device_topic(probe_device_id(options.bridge_id), Channel.ALARM)
-        self._probe_ack_topic = device_topic(probe_device_id(options.bridge_id), Channel.ACK)
+        self._probe_ack_topic = probe_answer_topic(options.bridge_id)
         self._probes_out: dict[int, float] = {}  # probe number → sent at (monotonic)
 
     # -- life --------------------------------------------------------------------------------------
@@ -364,9 +365,12 @@ class MqttBridge:
 
     def _take(self, lane: Channel, message: aiomqtt.Message, pending: _Pending) -> None:
         stats = self.stats[lane]
-        stats.received += 1
         payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
         topic = message.topic.value
+        if lane is Channel.ALARM and (topic.startswith(_PROBE_TOPIC_PREFIX) or topic == self._probe_ack_topic):
+            self._probe_seen(topic, payload)
+            return
+        stats.received += 1
         ledger = self._dead_letters[lane]
         if ledger and (entry := ledger.is_dead(fingerprint(topic, payload))) is not None:
             self._dead_letter(lane, topic, payload, entry.reason)
@@ -385,9 +389,6 @@ class MqttBridge:
         stats = self.stats[lane]
         if self.options.fault_marker and self.options.fault_marker in payload:
             raise RuntimeError("fault injected: this payload carries the fault marker")
-        if lane is Channel.ALARM and topic.startswith(_PROBE_TOPIC_PREFIX):
-            self._probe_seen(topic, payload)
-            return
         inbound = classify(topic, payload, known_device=self.known_device)
         if isinstance(inbound, EventIn):
             key = (inbound.device_id, inbound.message.seq)
@@ -442,6 +443,8 @@ class MqttBridge:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=o.probe_interval_s)
+            if self._stopping.is_set():  # not a publish on a connection that is closing
+                return
             client = self._clients.get(Channel.ALARM)
             stats = self.stats[Channel.ALARM]
             if client is None:
@@ -458,12 +461,12 @@ class MqttBridge:
                                 o.bridge_id, n, self._group)
             number += 1
             payload = orjson.dumps({"probe": number, "bridge": o.bridge_id})
-            if await self._publish(client, self._probe_topic, payload, qos=1):
+            if await self._publish(client, self._probe_topic, payload, qos=1):  # QoS 1, as alarms travel
                 self._probes_out[number] = time.monotonic()
                 stats.probes_sent += 1
 
     def _probe_seen(self, topic: str, payload: bytes) -> None:
-        """A probe: answer another bridge's (or our own) on its ack topic; count the answers to our own."""
+        """A probe: answer another bridge's (or our own) on its answer topic; count the answers to our own."""
         if topic == self._probe_ack_topic:
             try:
                 number = orjson.loads(payload)["probe"]
@@ -472,11 +475,14 @@ class MqttBridge:
             if self._probes_out.pop(number, None) is not None:
                 self.stats[Channel.ALARM].probes_answered += 1
             return
-        if topic.endswith("/alarm"):
-            ack_topic = topic[: -len("alarm")] + "ack"
-            client = self._clients.get(Channel.ALARM)
-            if client is not None:
-                self._spawn(self._publish(client, ack_topic, payload, qos=1), what="probe answer")
+        try:
+            bridge_id = orjson.loads(payload)["bridge"]
+            answer_topic = probe_answer_topic(bridge_id)
+        except Exception:  # noqa: BLE001 - not a probe of ours: nothing to answer
+            return
+        client = self._clients.get(Channel.ALARM)
+        if client is not None:
+            self._spawn(self._publish(client, answer_topic, payload, qos=1), what="probe answer")
 
     async def _send(self, lane: Channel, client: aiomqtt.Client, pending: _Pending) -> None:
         stats = self.stats[lane]

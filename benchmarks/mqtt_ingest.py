@@ -125,8 +125,9 @@ def run(args) -> dict:
             bridge={"max_in_flight_batches": args.inflight, "batch_window_s": args.window_ms / 1000})).start()
         try:
             bare = subprocess.Popen([args.subscriber_python, str(ROOT / "benchmarks" / "bare_subscriber.py"),
-                                     "--port", str(port), "--user", BRIDGE_USER,
-                                     f"--password={password[BRIDGE_USER]}",  # a password may start with "-"
+                                     # the simulator user: the broker grants the bridge its share group only
+                                     "--port", str(port), "--user", SIMULATOR_USER,
+                                     f"--password={password[SIMULATOR_USER]}",  # a password may start with "-"
                                      "--seconds", str(args.seconds + 60)],
                                     stdout=subprocess.PIPE, text=True, cwd=ROOT)
             assert json.loads(bare.stdout.readline()).get("subscribed"), "bare subscriber did not subscribe"

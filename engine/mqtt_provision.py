@@ -32,7 +32,14 @@ from pathlib import Path
 from typing import Final
 
 from engine.topology import City
-from protocols.topics import MAX_BRIDGES, PREFIX, Channel, bridge_share_group, probe_device_id
+from protocols.topics import (
+    MAX_BRIDGES,
+    PREFIX,
+    Channel,
+    bridge_share_group,
+    probe_answer_topic,
+    probe_device_id,
+)
 
 BRIDGE_USER: Final = "redband-bridge"
 SIMULATOR_USER: Final = "redband-sim"
@@ -185,14 +192,18 @@ def bridge_acls(share_group: str) -> list[dict]:
     acls += [_acl("publishClientSend", f"{PREFIX}/site/+/notice")]
     for index in range(MAX_BRIDGES):  # each bridge's probe: its alarms out, the answers back
         probe = probe_device_id(f"b{index}")
-        acls += [_acl("publishClientSend", f"{dev}/{probe}/alarm"), _acl("subscribeLiteral", f"{dev}/{probe}/ack")]
+        acls += [_acl("publishClientSend", f"{dev}/{probe}/alarm"),
+                 _acl("publishClientSend", probe_answer_topic(f"b{index}")),
+                 _acl("subscribeLiteral", probe_answer_topic(f"b{index}"))]
     return acls
 
 
 def simulator_acls() -> list[dict]:
+    """Load tests and benchmarks: publish as any device, read anything (the bare-subscriber baseline reads the
+    inbound topics beside the bridge). Never provisioned unless asked for."""
     dev = f"{PREFIX}/dev"
     acls = [_acl("publishClientSend", f"{dev}/+/{ch}") for ch in (Channel.ALARM, Channel.EVT, Channel.STATE)]
-    acls += [_acl("subscribePattern", f"{dev}/+/{ch}") for ch in (Channel.ACK, Channel.CMD)]
+    acls += [_acl("subscribePattern", f"{dev}/+/{ch}") for ch in Channel]
     acls += [_acl("subscribePattern", f"{PREFIX}/site/+/notice")]
     return acls
 

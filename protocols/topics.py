@@ -111,3 +111,9 @@ def bridge_client_id(secret: str, bridge_id: str, lane: str) -> str:
 def probe_device_id(bridge_id: str) -> str:
     """The pseudo-device whose alarms a bridge sends itself through its share group to count who takes them."""
     return f"redband-probe-{bridge_id}"
+
+
+def probe_answer_topic(bridge_id: str) -> str:
+    """Where the bridge lane that took a probe answers: a topic of the bridges' own, not a device's ack topic
+    (whoever reads every ack, a load generator say, would meet a message that is not an ack)."""
+    return f"{PREFIX}/bridge/{check_id(bridge_id, field='bridge_id')}/probe"

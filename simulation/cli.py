@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -119,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--password", default=None, help="default: asked for on the terminal")
     add.set_defaults(func=cmd_user_add)
 
-    mqtt = sub.add_parser("mqtt-config", help="broker files for a city: mosquitto.conf, passwd, acl, credentials.csv")
+    mqtt = sub.add_parser("mqtt-config",
+                          help="broker files for a city: mosquitto.conf, dynamic-security.json, credentials.csv")
     mqtt.add_argument("--city", required=True)
     mqtt.add_argument("--out", required=True, help="directory for the files (passwords already issued there are kept)")
     mqtt.add_argument("--port", type=int, default=1883)
@@ -127,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     mqtt.add_argument("--simulator", action="store_true",
                       help="also a user that may publish for every device (load tests and the demo only)")
     mqtt.set_defaults(func=cmd_mqtt_config)
+
+    broker = sub.add_parser("broker", help="run Mosquitto with the files of mqtt-config, in the foreground")
+    broker.add_argument("--dir", required=True, help="the directory mqtt-config wrote")
+    broker.set_defaults(func=cmd_broker)
 
     city = sub.add_parser("city", help="make or check city files").add_subparsers()
     gen = city.add_parser("generate", help="a seeded synthetic city")
@@ -326,19 +332,45 @@ def cmd_user_add(args) -> int:
 
 
 def cmd_mqtt_config(args) -> int:
-    from engine.mqtt_provision import broker_files, read_credentials, write_broker_files
+    from actors.broker import BrokerError, dynsec_plugin
+    from engine.mqtt_provision import DYNSEC_PLUGIN, broker_files, read_credentials, write_broker_files
 
     city = load_city(args.city)
     out = Path(args.out)
     previous = out / "credentials.csv"
     existing = read_credentials(previous.read_text(encoding="utf-8")) if previous.exists() else {}
-    files = broker_files(city, out, port=args.port, bind=args.bind, simulator=args.simulator, existing=existing)
+    try:
+        plugin = dynsec_plugin()
+    except BrokerError as exc:  # files for another machine can still be written; say what this one lacks
+        print(f"note: {exc}; the configuration names {DYNSEC_PLUGIN}", file=sys.stderr)
+        plugin = DYNSEC_PLUGIN
+    files = broker_files(city, out, port=args.port, bind=args.bind, simulator=args.simulator, existing=existing,
+                         plugin=plugin)
     written = write_broker_files(files, out)
     kept = sum(1 for c in files.credentials if c.username in existing)
     print(f"wrote {', '.join(str(p) for p in written)}: {len(city.devices)} devices, the bridge user"
           f"{' and the simulator user' if args.simulator else ''}; {kept} passwords kept from before")
-    print(f"start the broker: mosquitto -c {(out / 'mosquitto.conf').resolve()}")
+    print(f"start the broker: redband broker --dir {out.resolve()}")
     return 0
+
+
+def cmd_broker(args) -> int:
+    """Mosquitto in the foreground with the files of ``mqtt-config``: as root too (it keeps root's rights on the
+    files instead of dropping to the ``mosquitto`` user, which cannot read them)."""
+    from actors.broker import BrokerError, mosquitto_binary, runtime_conf
+
+    conf = Path(args.dir) / "mosquitto.conf"
+    if not conf.exists():
+        print(f"redband broker: {conf}: no such file; write it with `redband mqtt-config --out {args.dir}`",
+              file=sys.stderr)
+        return 2
+    try:
+        binary, runtime = mosquitto_binary(), runtime_conf(conf)
+    except BrokerError as exc:
+        print(f"redband broker: {exc}", file=sys.stderr)
+        return 2
+    os.execv(binary, [binary, "-c", str(runtime)])
+    return 0  # not reached
 
 
 def cmd_demo(args) -> int:

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -45,12 +46,13 @@ def test_mqtt_config_writes_the_broker_files_and_keeps_issued_passwords(city_fil
     out = tmp_path / "broker"
     done = redband("mqtt-config", "--city", str(city_file), "--out", str(out), "--port", "18830")
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["acl", "credentials.csv", "mosquitto.conf",
-                                                                     "passwd"]
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["credentials.csv", "dynamic-security.json",
+                                                                     "mosquitto.conf"]
     conf = (out / "mosquitto.conf").read_text()
-    for line in ("listener 18830 127.0.0.1", "allow_anonymous false", f"password_file {out.resolve()}/passwd",
-                 f"acl_file {out.resolve()}/acl", "persistence true"):
+    for line in ("listener 18830 127.0.0.1", "allow_anonymous false", "persistence true",
+                 f"plugin_opt_config_file {out.resolve()}/dynamic-security.json"):
         assert line in conf.splitlines()
+    assert not any(line.startswith(("password_file", "acl_file")) for line in conf.splitlines())
     rows = read_csv(out / "credentials.csv")
     assert list(rows[0]) == ["device_id", "kind", "site_id", "username", "password"]
     devices = [r for r in rows if r["kind"] not in ("bridge", "simulator")]
@@ -58,11 +60,10 @@ def test_mqtt_config_writes_the_broker_files_and_keeps_issued_passwords(city_fil
     assert [r["username"] for r in rows if r["kind"] == "bridge"] == ["redband-bridge"]
     assert not any(r["kind"] == "simulator" for r in rows)  # only when asked for
     box = next(r for r in devices if r["kind"] == "panic_box")
-    acl = (out / "acl").read_text()
-    assert f"user {box['username']}\ntopic read rb/v1/site/{box['site_id']}/notice" in acl
-    assert "pattern write rb/v1/dev/%u/alarm" in acl and "pattern read rb/v1/dev/%u/ack" in acl
-    passwd = (out / "passwd").read_text()
-    assert box["password"] not in passwd and f"{box['username']}:$7$101$" in passwd
+    dynsec = (out / "dynamic-security.json").read_text()
+    assert box["password"] not in dynsec and f'"clientid": "{box["username"]}"' in dynsec
+    assert f'"topic": "rb/v1/site/{box["site_id"]}/notice"' in dynsec
+    assert oct((out / "dynamic-security.json").stat().st_mode & 0o777) == "0o600"
     # provisioning again (say, with the simulator user) keeps every password already issued
     again = redband("mqtt-config", "--city", str(city_file), "--out", str(out), "--simulator")
     assert again.returncode == 0, again.stderr
@@ -154,3 +155,30 @@ def test_run_with_a_bridge_and_simulate_through_the_broker(city_file, tmp_path):
     assert len(raised) == 1, text[-3000:]
     assert "redband engine stopped" in text
     assert text.count("bridge alarm: received") >= 1
+
+
+@pytest.mark.mqtt
+def test_redband_broker_runs_the_files_as_the_readme_says_even_as_root(city_file, tmp_path):
+    from actors.broker import free_port
+
+    out, port = tmp_path / "private" / "broker", free_port()
+    (tmp_path / "private").mkdir(mode=0o700)  # like a project under /root: the mosquitto user cannot reach it
+    assert redband("mqtt-config", "--city", str(city_file), "--out", str(out), "--port", str(port)).returncode == 0
+    box = next(r for r in read_csv(out / "credentials.csv") if r["kind"] == "panic_box")
+    broker = subprocess.Popen([sys.executable, "-m", "simulation.cli", "broker", "--dir", str(out)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        def answers() -> bool:
+            done = subprocess.run(["mosquitto_sub", "-p", str(port), "-V", "mqttv5", "-u", box["username"], "-P",
+                                   box["password"], "-i", box["username"], "-t",
+                                   f"rb/v1/dev/{box['username']}/ack", "-E"], capture_output=True, timeout=10)
+            return done.returncode == 0 and b"denied" not in done.stdout + done.stderr
+        deadline = time.monotonic() + 20
+        while not answers():
+            assert broker.poll() is None, broker.stdout.read().decode(errors="replace")
+            assert time.monotonic() < deadline, "redband broker did not serve the device in 20 s"
+            time.sleep(0.2)  # polling a broker that is starting; bounded by the deadline
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
+    assert redband("broker", "--dir", str(tmp_path / "nowhere")).returncode == 2

@@ -213,3 +213,71 @@ async def _until(predicate, timeout_s: float) -> None:
     async with asyncio.timeout(timeout_s):
         while not predicate():
             await asyncio.sleep(0.05)  # polling a counter the bridge's tasks move; bounded by the timeout
+
+
+# -- device reality: outages, retries, reboots ----------------------------------------------------------
+
+
+def test_broker_down_5_s_while_devices_raise_10_alarms_a_second_each_raises_every_alarm_exactly_once(broker, engine):
+    from tests.mqtt.test_resilience import check_exactly_once
+
+    targets = [(broker.device("panic_box", 0), EventKind.SCHOOL_PANIC), (broker.device("door", 0), EventKind.DOOR_FORCED),
+               (broker.device("camera", 0), EventKind.CAMERA_INTRUSION)]
+    sent: dict[str, list[int]] = {}
+
+    async def scenario() -> list:
+        devices = [MqttDevice(broker.endpoint(d), json=i % 2 == 0, keepalive_s=5, retry_s=0.5)
+                   for i, (d, _) in enumerate(targets)]
+        runners = [asyncio.create_task(d.run()) for d in devices]
+        alarms: list[asyncio.Task] = []
+        try:
+            await asyncio.wait_for(asyncio.gather(*(d.connected.wait() for d in devices)), timeout=20)
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for tick in range(80):  # 8 s at 10 alarms/s per device, each retried until acked
+                if tick == 20:
+                    broker.process.kill()
+                if tick == 70:
+                    broker.process.start()  # down from 2 s to 7 s
+                for device, (device_id, kind) in zip(devices, targets):
+                    seq = device.next_seq()
+                    sent.setdefault(device_id, []).append(seq)
+                    alarms.append(asyncio.create_task(device.alarm(kind, seq=seq, timeout_s=120)))
+                await asyncio.sleep(max(0.0, start + (tick + 1) * 0.1 - loop.time()))  # the send rate itself
+            return await asyncio.gather(*alarms)
+        finally:
+            for task in runners + alarms:
+                task.cancel()
+            await asyncio.gather(*runners, *alarms, return_exceptions=True)
+
+    acks = asyncio.run(scenario())
+    assert len(acks) == 240
+    refused = [a for a in acks if not a.ok]
+    assert refused == [], refused[:5]
+    assert check_exactly_once(engine, sent) == (0, 0)
+
+
+def test_a_rebooted_device_raises_again_and_a_reused_seq_with_another_kind_is_a_new_incident(broker, engine):
+    from protocols.records import Action, OperatorCommand
+    from protocols.kinds import Level
+
+    door, box = broker.device("door", 0), broker.device("panic_box", 0)
+    door_acks, box_acks = Inbox(broker, door, f"rb/v1/dev/{door}/ack"), Inbox(broker, box, f"rb/v1/dev/{box}/ack")
+    pub(broker, door, f"rb/v1/dev/{door}/alarm", {"seq": 1, "ts": 1_764_000_000_000, "kind": "door.forced"})
+    (first,) = door_acks.read_json(1)
+    cc = broker.city.command_center.id
+    for action in (Action.ACKNOWLEDGE, Action.RESOLVE):
+        outcome = engine.command(OperatorCommand(action, first["incident"], "chief", Level.COMMAND_CENTER, cc))
+        assert outcome["ok"], outcome
+    # the door reboots: its seq starts again at 1, with a later clock
+    pub(broker, door, f"rb/v1/dev/{door}/alarm", {"seq": 1, "ts": 1_764_000_090_000, "kind": "door.forced"})
+    (again,) = door_acks.read_json(1)
+    assert again["ok"] and not again.get("duplicate") and again["incident"] != first["incident"]
+    assert engine.incident(again["incident"]).kind is IncidentKind.DOOR_FORCED
+    # the same seq, another kind: a new incident, not a duplicate of the panic
+    pub(broker, box, f"rb/v1/dev/{box}/alarm", {"seq": 10, "ts": 1_764_000_000_000, "kind": "school.panic"})
+    pub(broker, box, f"rb/v1/dev/{box}/alarm", {"seq": 10, "ts": 1_764_000_000_000, "kind": "school.duress"})
+    panic_ack, duress_ack = box_acks.read_json(2)
+    assert panic_ack["ok"] and duress_ack["ok"] and not duress_ack.get("duplicate")
+    assert engine.incident(duress_ack["incident"]).kind is IncidentKind.SCHOOL_DURESS
+    assert engine.incident(panic_ack["incident"]).kind is IncidentKind.SCHOOL_PANIC
