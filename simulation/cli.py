@@ -388,7 +388,9 @@ def _bridge_summary(engine) -> str:
         s = engine.lane_statistics(lane)
         parts.append(f"{lane}: received {s.get('received', 0)}, accepted {s.get('accepted', 0)}, "
                      f"duplicates {s.get('duplicates', 0)}, refused {s.get('refused', 0)}, "
-                     f"overflowed {s.get('queue_overflowed', 0)}, reconnects {s.get('connects', 0) - s['processes']}")
+                     f"overflowed {s.get('queue_overflowed', 0)}, reconnects {s.get('connects', 0) - s['processes']}"
+                     + "".join(f", {name.replace('_', ' ')} {s[name]}" for name in ("dead_lettered", "probes_lost")
+                               if s.get(name)))
     return "bridge " + "; ".join(parts)
 
 
