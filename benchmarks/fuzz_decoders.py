@@ -1,6 +1,7 @@
 """Fuzzing the device decoders: a million payloads, random, mutated, hostile and valid, through
 ``protocols.inbound.classify``, which must return a verdict for every one and raise nothing. Prints one JSON
-object; exits 1 when ``classify`` raised (a crash) or refused a valid payload.
+object; exits 1 when ``classify`` raised (a crash), refused a valid payload, accepted a payload that must be
+refused, or accepted one that cannot be encoded again for the hosts.
 
     python -m benchmarks.fuzz_decoders [--count 1000000] [--seed 1] [--quick]
 
@@ -17,9 +18,9 @@ Families of payloads, drawn with ``random.Random(seed)`` (the same seed, the sam
   the message sent and encode again (the bridge re-encodes what it accepts into the batches for the hosts).
 
 Only the ``classify`` loop is timed, never the generation. A *crash* is any exception out of ``classify``.
-Reported beside the crashes, without failing the run: ``hostile_accepted`` (a hostile payload that should have
-been refused was accepted) and ``accepted_unencodable`` (an accepted message that does not encode again to
-MessagePack, which the bridge does next to batch it for the hosts).
+Reported beside the crashes, and failing the run too: ``hostile_accepted`` (a hostile payload that must be
+refused was accepted) and ``accepted_unencodable`` (an accepted message that does not encode again to
+MessagePack, which the bridge does next to batch it for the hosts: one such message would fail its whole batch).
 """
 
 from __future__ import annotations
@@ -837,7 +838,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--count: must be at least 1")
     result = run(args.count, args.seed, args.quick)
     print(json.dumps(result, ensure_ascii=False), flush=True)
-    failed = result["crashes"] > 0 or result["valid_refused"] > 0
+    failed = (result["crashes"] > 0 or result["valid_refused"] > 0 or result["accepted_unencodable"] > 0
+              or result["hostile_accepted"] > 0)
     if failed:  # ``redband bench`` keeps only the tail of stderr of a failed program: the first example goes there
         first = (result["crash_examples"] or result["valid_refused_examples"])[0]
         print(f"fuzz_decoders: {result['crashes']} crashes, {result['valid_refused']} valid payloads refused; "

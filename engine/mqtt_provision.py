@@ -102,7 +102,7 @@ def broker_files(city: City, out_dir: Path, *, port: int = 1883, bind: str = "12
     group = bridge_share_group(bridge.password)
     return BrokerFiles(
         conf=_conf(out_dir, port=port, bind=bind, city_id=city.id, plugin=plugin),
-        dynsec=json.dumps(dynsec_config(creds, share_group=group), indent=1) + "\n",
+        dynsec=json.dumps(dynsec_config(creds, share_group=group), separators=(",", ":")) + "\n",
         credentials_csv=_csv(creds),
         credentials=tuple(creds),
         share_group=group,
@@ -177,10 +177,8 @@ def device_acls(device_id: str, site_id: str) -> list[dict]:
     dev = f"{PREFIX}/dev/{device_id}"
     acls = [_acl("publishClientSend", f"{dev}/{ch}") for ch in (Channel.ALARM, Channel.EVT, Channel.STATE)]
     acls += [_acl("subscribeLiteral", f"{dev}/{ch}") for ch in (Channel.ACK, Channel.CMD)]
-    acls += [_acl("unsubscribeLiteral", f"{dev}/{ch}") for ch in (Channel.ACK, Channel.CMD)]
     if site_id:
-        acls += [_acl("subscribeLiteral", f"{PREFIX}/site/{site_id}/notice"),
-                 _acl("unsubscribeLiteral", f"{PREFIX}/site/{site_id}/notice")]
+        acls.append(_acl("subscribeLiteral", f"{PREFIX}/site/{site_id}/notice"))
     return acls
 
 
@@ -224,8 +222,9 @@ def dynsec_config(creds: list[Credential], *, share_group: str) -> dict:
             clients.append(_dynsec_client(cred, role, clientid=cred.device_id))
             roles.append({"rolename": role, "acls": device_acls(cred.device_id, cred.site_id)})
     return {
+        # unsubscribing is allowed: it can only take away what a client was granted (one ACL fewer per device)
         "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": True, "subscribe": False,
-                             "unsubscribe": False},
+                             "unsubscribe": True},
         "clients": clients,
         "groups": [],
         "roles": roles,

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 PROGRAMS = ("core_throughput", "mqtt_ingest", "escalation_lateness", "device_memory", "console_fanout",
-            "device_command", "fuzz_decoders", "actor_per_device")
+            "device_command", "fuzz_decoders", "broker_acl", "actor_per_device")
 """Run in this order: ``actor_per_device`` starts some 300 Ray workers, whose teardown would still be using the
 CPU while the next program measures."""
 
@@ -64,6 +64,9 @@ def summarize(runs: dict[str, dict]) -> dict:
         "device_command_p99_ms": runs.get("device_command", {}).get("p99_ms"),
         "fuzz_crashes": runs.get("fuzz_decoders", {}).get("crashes"),
         "fuzz_payloads_per_s": runs.get("fuzz_decoders", {}).get("payloads_per_s"),
+        "broker_acl_devices": runs.get("broker_acl", {}).get("devices"),
+        "broker_ready_s": runs.get("broker_acl", {}).get("broker_ready_s"),
+        "broker_rss_bytes_per_device": runs.get("broker_acl", {}).get("broker_rss_bytes_per_device"),
     }
     if summary["core_events_per_s"] and summary["actor_per_device_events_per_s"]:
         summary["engine_vs_actor_per_device"] = round(

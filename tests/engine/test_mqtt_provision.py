@@ -41,10 +41,7 @@ def test_a_device_may_use_only_its_own_topics_named_literally_and_its_own_client
     dev = f"rb/v1/dev/{device.id}"
     assert acls == {("publishClientSend", f"{dev}/alarm"), ("publishClientSend", f"{dev}/evt"),
                     ("publishClientSend", f"{dev}/state"), ("subscribeLiteral", f"{dev}/ack"),
-                    ("subscribeLiteral", f"{dev}/cmd"), ("unsubscribeLiteral", f"{dev}/ack"),
-                    ("unsubscribeLiteral", f"{dev}/cmd"),
-                    ("subscribeLiteral", f"rb/v1/site/{device.site_id}/notice"),
-                    ("unsubscribeLiteral", f"rb/v1/site/{device.site_id}/notice")}
+                    ("subscribeLiteral", f"{dev}/cmd"), ("subscribeLiteral", f"rb/v1/site/{device.site_id}/notice")}
     config = json.loads(files.dynsec)
     assert config["defaultACLAccess"]["subscribe"] is False and config["defaultACLAccess"]["publishClientSend"] is False
     conf = files.conf.splitlines()

@@ -61,8 +61,8 @@ def test_mqtt_config_writes_the_broker_files_and_keeps_issued_passwords(city_fil
     assert not any(r["kind"] == "simulator" for r in rows)  # only when asked for
     box = next(r for r in devices if r["kind"] == "panic_box")
     dynsec = (out / "dynamic-security.json").read_text()
-    assert box["password"] not in dynsec and f'"clientid": "{box["username"]}"' in dynsec
-    assert f'"topic": "rb/v1/site/{box["site_id"]}/notice"' in dynsec
+    assert box["password"] not in dynsec and f'"clientid":"{box["username"]}"' in dynsec
+    assert f'"topic":"rb/v1/site/{box["site_id"]}/notice"' in dynsec
     assert oct((out / "dynamic-security.json").stat().st_mode & 0o777) == "0o600"
     # provisioning again (say, with the simulator user) keeps every password already issued
     again = redband("mqtt-config", "--city", str(city_file), "--out", str(out), "--simulator")

@@ -47,6 +47,7 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
                 "engine_vs_actor_per_device", "console_fanout_p99_ms"):
         assert isinstance(summary[key], (int, float)) and summary[key] > 0, key
     assert runs["fuzz_decoders"]["crashes"] == 0 and summary["targets"]["fuzz_crashes"]["met"]
+    assert runs["broker_acl"]["device_hash_subscription_refused"] and summary["broker_ready_s"] > 0
     assert set(summary["targets"]) >= {"core_events_per_s", "mqtt_ratio", "bytes_per_device",
                                        "engine_vs_actor_per_device", "fuzz_crashes"}
 
