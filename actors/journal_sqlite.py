@@ -3,7 +3,8 @@
 Tables: ``incidents`` (the latest record of each, with state and deadline as columns), ``transitions``
 (every timeline entry, append-only), ``deadlines`` (the pending deadline of each unacknowledged
 incident), ``alarm_seqs`` (accepted device alarms by boot and seq, with their message digest, for dedup across
-restarts) and ``audit``. A journal written before alarm digests existed is migrated when opened.
+restarts; the newest 256 per device) and ``audit``. A journal written before alarm digests existed loses its
+``alarm_seqs`` when opened (see ``_migrate``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 
+from engine.entities import ALARM_MEMORY
 from engine.journal import AlarmSeq, AuditRow, JournalBatch, JournalState
 from protocols.records import IncidentRecord
 
@@ -34,7 +36,8 @@ CREATE TABLE IF NOT EXISTS audit (
     subject TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL, detail TEXT NOT NULL);
 """
 
-_ALARM_SEQS_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS alarm_seqs"):_SCHEMA.index("CREATE TABLE IF NOT EXISTS audit")]
+ALARM_ROWS = ALARM_MEMORY
+"""Alarm rows kept per device: what a restarted host remembers for dedup, no more."""
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(IncidentRecord)
@@ -56,14 +59,12 @@ class SqliteJournal:
         self.writes = 0
 
     def _migrate(self) -> None:
-        """``alarm_seqs`` before boots and digests: its rows are kept with boot 0 and digest 0 (matches any)."""
+        """``alarm_seqs`` from before boots and digests is dropped, not converted: a row without a digest cannot tell
+        a re-sent alarm from a new one with the same seq (a rebooted device's), and treating it as a match would
+        swallow that new alarm. Re-sends come within minutes; what is lost is dedup across the upgrade only."""
         columns = [row[1] for row in self._db.execute("PRAGMA table_info(alarm_seqs)")]
         if columns and "digest" not in columns:
-            self._db.executescript(
-                "BEGIN; ALTER TABLE alarm_seqs RENAME TO alarm_seqs_v1;" + _ALARM_SEQS_TABLE +
-                "INSERT INTO alarm_seqs (device_id, boot, seq, digest, incident_id) "
-                "SELECT device_id, 0, seq, 0, incident_id FROM alarm_seqs_v1 ORDER BY device_id, seq;"
-                "DROP TABLE alarm_seqs_v1; COMMIT;")
+            self._db.executescript("DROP TABLE alarm_seqs;")
 
     def write(self, batch: JournalBatch) -> None:
         db = self._db
@@ -92,6 +93,10 @@ class SqliteJournal:
                 db.executemany(  # REPLACE: a reused seq gets a new row, so rowid order stays newest last
                     "INSERT OR REPLACE INTO alarm_seqs (device_id, boot, seq, digest, incident_id) VALUES (?, ?, ?, ?, ?)",
                     [(a.device_id, a.boot, a.seq, a.digest, a.incident_id) for a in batch.alarm_seqs])
+                db.executemany(  # each device keeps its newest ALARM_ROWS: a chatty device cannot grow the table
+                    "DELETE FROM alarm_seqs WHERE device_id = ? AND rowid NOT IN "
+                    "(SELECT rowid FROM alarm_seqs WHERE device_id = ? ORDER BY rowid DESC LIMIT ?)",
+                    [(d, d, ALARM_ROWS) for d in {a.device_id for a in batch.alarm_seqs}])
             if batch.audit:
                 db.executemany(
                     "INSERT INTO audit (t_s, actor, action, subject, outcome, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -50,6 +50,7 @@ import aiomqtt
 import orjson
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from actors.dead_letters import DeadLetters, default_state_dir, fingerprint
 
@@ -299,7 +300,8 @@ class MqttBridge:
             try:
                 async with client:
                     for topic in topics:
-                        granted = await client.subscribe(topic, qos=1, timeout=self.options.connect_timeout_s)
+                        granted = await client.subscribe(topic, options=_subscribe_options(topic),
+                                                         timeout=self.options.connect_timeout_s)
                         _check_granted(topic, granted)
                     self._clients[lane] = client
                     stats.connected = True
@@ -376,7 +378,7 @@ class MqttBridge:
             self._dead_letter(lane, topic, payload, entry.reason)
             return
         try:
-            self._take_one(lane, topic, payload, pending)
+            self._take_one(lane, topic, payload, pending, retained=bool(message.retain))
         except Exception as exc:
             # not understood: this lane ends (and with it the process, which Ray starts again); the ledger
             # remembers the message, so the second time it kills a lane is the last
@@ -385,7 +387,8 @@ class MqttBridge:
                          topic, exc)
             raise
 
-    def _take_one(self, lane: Channel, topic: str, payload: bytes, pending: _Pending) -> None:
+    def _take_one(self, lane: Channel, topic: str, payload: bytes, pending: _Pending, *, retained: bool = False
+                  ) -> None:
         stats = self.stats[lane]
         if self.options.fault_marker and self.options.fault_marker in payload:
             raise RuntimeError("fault injected: this payload carries the fault marker")
@@ -395,6 +398,8 @@ class MqttBridge:
             pending.json_of[key] = inbound.json
             pending.items.append(Ingest(inbound.device_id, inbound.message, int(time.time() * 1000), inbound.json))
         elif isinstance(inbound, StateIn):
+            if retained and inbound.change.online:
+                return  # an old "online" kept by the broker is no sign of life now (a Will lost in a broker crash)
             pending.states.append(inbound.change)
         elif isinstance(inbound, Refused):
             stats.refused += 1
@@ -622,6 +627,15 @@ _PROBE_TOPIC_PREFIX: Final = f"{PREFIX}/dev/{probe_device_id('')}"
 def _device_of(topic: str) -> str:
     parts = topic.split("/")
     return parts[3] if len(parts) == 5 and parts[2] == "dev" else ""
+
+
+def _subscribe_options(topic: str) -> SubscribeOptions:
+    """QoS 1; retained messages: a device's last ``state`` once, when the subscription is new (its Will, say, while
+    the engine was away), and never on the alarm and event topics (a retained alarm is not a new alarm; Mosquitto
+    2.0.11 hands retained messages to a shared subscription at every SUBSCRIBE, so at every reconnect)."""
+    handling = (SubscribeOptions.RETAIN_SEND_IF_NEW_SUB if topic.endswith(f"/{Channel.STATE.value}")
+                else SubscribeOptions.RETAIN_DO_NOT_SEND)
+    return SubscribeOptions(qos=1, retainHandling=handling)
 
 
 class SubscriptionRefused(aiomqtt.MqttError):

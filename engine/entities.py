@@ -60,20 +60,23 @@ class DeviceEntity:
     Sequence rules (the device contract, ``docs/devices.md``):
 
     - events: a sliding window over the newest 64 seqs of the current boot; a seq seen before is a duplicate,
-      a new one behind the newest is late (counted; a late state never overwrites a newer one); a new ``boot``,
-      or a jump back of 64 or more, is a restart of the device's seqs and re-arms the window;
+      a new one behind the newest is late (counted; a late state never overwrites a newer one); a higher ``boot``,
+      or a jump back of 64 or more, is a restart of the device's seqs and re-arms the window. The previous boot's
+      window is kept: an event of that boot still arriving (a QoS 1 redelivery) is judged against it, and is late
+      at best — it never overrides the new boot's state;
     - alarms are never refused for their seq: one is a duplicate only when ``boot``, ``seq`` *and* the digest of
       the whole message match one of the last :data:`ALARM_MEMORY` alarms; anything else is a new alarm.
     """
 
-    __slots__ = ("device", "boot", "last_event_seq", "event_window", "alarm_memory", "last_seen_s", "offline",
-                 "door_open_since_s", "offline_incident", "position", "speaks_json")
+    __slots__ = ("device", "boot", "last_event_seq", "event_window", "previous", "alarm_memory", "last_seen_s",
+                 "offline", "door_open_since_s", "offline_incident", "position", "speaks_json")
 
     def __init__(self, device: Device) -> None:
         self.device = device
         self.boot = 0  # the boot id of the device's newest event (0: it sends none)
         self.last_event_seq = -1
         self.event_window = 0  # bit i: event seq (last_event_seq - i) was seen
+        self.previous: tuple[int, int, int] | None = None  # the previous boot's (boot, newest seq, window)
         self.alarm_memory: dict[tuple[int, int], tuple[int, str]] | None = None
         """(boot, seq) → (digest, incident id) of recent alarms, oldest first."""
         self.last_seen_s: float | None = None
@@ -90,34 +93,45 @@ class DeviceEntity:
 
     def check_event_seq(self, seq: int, boot: int = 0) -> SeqVerdict:
         """A sliding window over the newest 64 event seqs: a seq seen before is a duplicate, one that is new but
-        older than the newest is late (still counted). A new boot, or a seq 64 or more behind the newest (a device
-        that restarted without telling its boot), starts the window again at this seq."""
+        older than the newest is late (still counted). A higher boot, or a seq 64 or more behind the newest (a device
+        that restarted without telling its boot), starts the window again at this seq. ``boot`` 0: not told."""
+        if boot and boot != self.boot:
+            if boot < self.boot:
+                return self._older_boot(seq, boot)
+            if self.last_event_seq >= 0:
+                self.previous = (self.boot, self.last_event_seq, self.event_window)
+            return self._rearm(seq, boot)
         top = self.last_event_seq
-        if boot != self.boot or top - seq >= EVENT_WINDOW:
-            self.boot = boot
-            self.last_event_seq = seq
-            self.event_window = 1
-            return REARMED if top >= 0 else ACCEPT
-        if seq > top:
-            shift = seq - top
-            self.event_window = ((self.event_window << shift) | 1) & _WINDOW_MASK if shift < EVENT_WINDOW else 1
-            self.last_event_seq = seq
-            return ACCEPT
-        bit = 1 << (top - seq)
-        if self.event_window & bit:
-            return SeqVerdict(AckStatus.DUPLICATE)
-        self.event_window |= bit
-        return LATE
+        if top - seq >= EVENT_WINDOW:
+            self.previous = None  # a restart without a boot id: the seqs before it cannot be told apart any more
+            return self._rearm(seq, self.boot)
+        verdict, self.last_event_seq, self.event_window = _window_step(seq, top, self.event_window)
+        return verdict
+
+    def _rearm(self, seq: int, boot: int) -> SeqVerdict:
+        was_running = self.last_event_seq >= 0
+        self.boot, self.last_event_seq, self.event_window = boot, seq, 1
+        return REARMED if was_running else ACCEPT
+
+    def _older_boot(self, seq: int, boot: int) -> SeqVerdict:
+        """An event of an earlier boot, arriving after the new one began: a duplicate if its boot's window saw it,
+        otherwise taken as late (counted; it never overrides what the newer boot said)."""
+        previous = self.previous
+        if previous is None or previous[0] != boot or previous[1] - seq >= EVENT_WINDOW:
+            return LATE
+        verdict, top, window = _window_step(seq, previous[1], previous[2])
+        self.previous = (boot, top, window)
+        return verdict if verdict.status is AckStatus.DUPLICATE else LATE
 
     def check_alarm(self, seq: int, *, boot: int = 0, digest: int) -> SeqVerdict:
         """Alarms are never refused for their seq or for arriving out of order (they travel another lane than
         events, a device retries them, QoS 1 redelivery reorders them): an alarm is a duplicate only when its
-        boot, seq and digest match a remembered one. A digest of 0 (a journal from before digests) matches any."""
+        boot, seq and digest match a remembered one."""
         memory = self.alarm_memory
         if memory is None:
             return ACCEPT
         known = memory.get((boot, seq))
-        if known is not None and (known[0] == digest or known[0] == 0):
+        if known is not None and known[0] == digest:
             return SeqVerdict(AckStatus.DUPLICATE, incident_id=known[1])
         return ACCEPT
 
@@ -130,6 +144,17 @@ class DeviceEntity:
         memory[(boot, seq)] = (digest, incident_id)
         while len(memory) > memory_size:
             del memory[next(iter(memory))]
+
+
+def _window_step(seq: int, top: int, window: int) -> tuple[SeqVerdict, int, int]:
+    """One seq through a 64-seq window (newest ``top``, bitmap ``window``): the verdict and the window after it."""
+    if seq > top:
+        shift = seq - top
+        return ACCEPT, seq, ((window << shift) | 1) & _WINDOW_MASK if shift < EVENT_WINDOW else 1
+    bit = 1 << (top - seq)
+    if window & bit:
+        return SeqVerdict(AckStatus.DUPLICATE), top, window
+    return LATE, top, window | bit
 
 
 @dataclass(slots=True)

@@ -170,7 +170,7 @@ class HostCore:
                 refused += 1
             if listed or verdict.status is not AckStatus.ACK:
                 acks.append(DeviceAck(item.device_id, item.message.seq, verdict.status, verdict.reason,
-                                      verdict.incident_id))
+                                      verdict.incident_id, item.message.boot))
         self._flush()
         self._counters["accepted"] += accepted
         self._counters["duplicates"] += duplicates
@@ -289,9 +289,7 @@ class HostCore:
             record = self.incidents[existing_id]
             self._store(repeat(record, seq=seq), record, [], now_s)
             return existing_id
-        incident_id = incident_id or f"{device.id}#{seq}"
-        if incident_id in self.incidents:  # an engine-made id met a device's own: keep both apart
-            incident_id = f"{incident_id}@{int(now_s * 1000)}"
+        incident_id = self._fresh_incident_id(incident_id or f"{device.id}#{seq}", now_s)
         policy = self.policies.for_incident(kind, device.kind)
         new = NewIncident(incident_id, kind, device.id, device.site_id or "", device.precinct_id, self.host_id,
                           seq=seq, lat=device.lat, lon=device.lon, note=note)
@@ -299,6 +297,15 @@ class HostCore:
                                         now_s=now_s)
         self._store(record, None, effects, now_s)
         return incident_id
+
+    def _fresh_incident_id(self, wanted: str, now_s: float) -> str:
+        """``wanted`` unless an incident had it already, open or closed (a device that rebooted reuses its seqs; an
+        engine-made id may meet a device's own): then ``wanted@<ms>``, and a counter after that if need be."""
+        candidate, n = wanted, 0
+        while candidate in self.incidents or self.journal.incident(candidate) is not None:
+            n += 1
+            candidate = f"{wanted}@{int(now_s * 1000)}" + (f".{n}" if n > 1 else "")
+        return candidate
 
     def command(self, command: OperatorCommand, *, now_s: float) -> IncidentRecord:
         """An operator acts on an incident this host owns. Refusals raise and are audited."""

@@ -35,6 +35,8 @@ class DeviceAck(Struct, frozen=True, array_like=True):
     status: AckStatus
     reason: str = ""
     incident_id: str = ""
+    boot: int = 0
+    """The ``boot`` of the message answered: the same seq may come again from a later boot."""
 
 
 class IngestResult(Struct, frozen=True):

@@ -6,6 +6,7 @@ MessagePack, so a hand-held ``mosquitto_pub`` gets ``{"seq":7,"ok":true}`` and a
     {"seq": 7, "ok": true, "incident": "S0001-panic1#7"}
     {"seq": 7, "ok": true, "duplicate": true, "incident": "S0001-panic1#7"}
     {"seq": 7, "ok": false, "reason": "data.floor: expected int, got str"}
+    {"seq": 1, "boot": 4, "ok": true, "incident": "C0001-door1#1@1764000090000"}   (boot echoed when not 0)
 
 A command to a device (``rb/v1/dev/{id}/cmd``) is ``{"cmd": "siren", "args": {...}, "ts": <ms>}``.
 A device's ``state`` topic carries the bare text ``online`` (retained, on connect) or ``offline``
@@ -35,6 +36,7 @@ class Ack(Struct, frozen=True, omit_defaults=True):
     reason: str = ""
     incident: str = ""
     duplicate: bool = False
+    boot: int = 0
 
 
 class Command(Struct, frozen=True):
@@ -64,7 +66,8 @@ _notice_json: Final = msgspec.json.Decoder(Notice)
 
 def ack_of(device_ack: DeviceAck) -> Ack:
     return Ack(seq=device_ack.seq, ok=device_ack.status is not AckStatus.NAK, reason=device_ack.reason,
-               incident=device_ack.incident_id, duplicate=device_ack.status is AckStatus.DUPLICATE)
+               incident=device_ack.incident_id, duplicate=device_ack.status is AckStatus.DUPLICATE,
+               boot=device_ack.boot)
 
 
 def encode_ack(ack: Ack, *, json: bool) -> bytes:

@@ -48,7 +48,7 @@ class DeviceTopic:
 
 def check_id(value: str, *, field: str) -> str:
     """Ids go into topics: no ``/``, ``+``, ``#`` or spaces, at most 64 characters."""
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):  # not match(): "$" would let a trailing newline through
         raise ProtocolError(field, f"invalid id {value!r}: letters, digits and _.:- only, 1-64 characters")
     return value
 

@@ -22,11 +22,22 @@ def _run(seqs: list[int], boots: list[int] | None = None) -> list[AckStatus]:
 
 
 def _model(seqs: list[int], boots: list[int]) -> list[AckStatus]:
-    """The rule written the plain way: a set of seqs seen in the current run, the newest, the boot."""
+    """The rule written the plain way: sets of seqs seen in the current and the previous boot, their newest."""
     out, seen, newest, boot = [], set(), -1, 0
+    previous: tuple[int, set, int] | None = None
     for seq, b in zip(seqs, boots):
-        if b != boot or newest - seq >= EVENT_WINDOW:
-            seen, newest, boot = {seq}, seq, b
+        if b and b < boot:  # an older boot's event: a duplicate if its window saw it, else late (an ACK)
+            if previous is not None and previous[0] == b and previous[2] - seq < EVENT_WINDOW:
+                _, p_seen, p_newest = previous
+                out.append(AckStatus.DUPLICATE if seq in p_seen else AckStatus.ACK)
+                p_newest = max(p_newest, seq)
+                previous = (b, {s for s in p_seen | {seq} if s > p_newest - EVENT_WINDOW}, p_newest)
+            else:
+                out.append(AckStatus.ACK)
+            continue
+        if (b and b > boot) or newest - seq >= EVENT_WINDOW:
+            previous = (boot, seen, newest) if b and b > boot and newest >= 0 else None
+            seen, newest, boot = {seq}, seq, (b if b else boot)
             out.append(AckStatus.ACK)
         elif seq in seen:
             out.append(AckStatus.DUPLICATE)
@@ -57,6 +68,17 @@ def test_an_absurd_seq_does_not_poison_the_device():
     assert entity.check_event_seq(11).rearmed  # the next ordinary seq starts the window again
     assert entity.check_event_seq(12).status is AckStatus.ACK
     assert entity.check_event_seq(12).status is AckStatus.DUPLICATE
+
+
+def test_an_event_of_the_previous_boot_arriving_late_is_a_duplicate_or_late_never_fresh():
+    entity = DeviceEntity(DOOR)
+    for seq in range(1, 6):
+        entity.check_event_seq(seq, 1)
+    assert entity.check_event_seq(1, 2).rearmed  # the device rebooted
+    assert entity.check_event_seq(5, 1).status is AckStatus.DUPLICATE  # a redelivery of boot 1's seq 5
+    late = entity.check_event_seq(6, 1)  # boot 1's last words, arriving after boot 2 began
+    assert (late.status, late.late) == (AckStatus.ACK, True)
+    assert entity.check_event_seq(2, 2).status is AckStatus.ACK  # boot 2 goes on unharmed
 
 
 def test_a_new_boot_starts_again_at_seq_1():

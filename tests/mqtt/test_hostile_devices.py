@@ -281,3 +281,64 @@ def test_a_rebooted_device_raises_again_and_a_reused_seq_with_another_kind_is_a_
     assert panic_ack["ok"] and duress_ack["ok"] and not duress_ack.get("duplicate")
     assert engine.incident(duress_ack["incident"]).kind is IncidentKind.SCHOOL_DURESS
     assert engine.incident(panic_ack["incident"]).kind is IncidentKind.SCHOOL_PANIC
+
+
+def test_retained_alarms_and_a_stale_retained_online_are_not_taken_at_any_connect(tmp_path):
+    """A device may retain what it publishes; the broker hands retained messages to a shared subscription at every
+    SUBSCRIBE (Mosquitto 2.0.11), so at every bridge reconnect. None of them is news."""
+    from actors.broker import Mosquitto, free_port
+    from actors.mqtt_bridge import BridgeOptions, MqttBridge, run_until_stopped
+    from protocols.endpoint import MqttEndpoint
+
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    taken: list = []
+
+    class Sink:
+        async def ingest(self, items):
+            from protocols.batch import IngestResult
+            taken.extend(i.message.event_kind.value for i in items)
+            return IngestResult(len(items), 0, 0, [])
+
+        async def states(self, states):
+            taken.extend("online" if s.online else "offline" for s in states)
+
+        async def take_device_commands(self, wait_s=0.0):
+            await asyncio.sleep(wait_s)
+            return []
+
+        async def dead_letter(self, row):
+            pass
+
+    async def publish(topic: str, payload: bytes, *, retain: bool) -> None:
+        async with aiomqtt.Client("127.0.0.1", port, identifier="dev", protocol=aiomqtt.ProtocolVersion.V5) as dev:
+            await dev.publish(topic, payload, qos=1, retain=retain)
+
+    async def one_run(bridge: MqttBridge, live: list[tuple[str, bytes]], expect: list[str]) -> None:
+        runner = asyncio.create_task(run_until_stopped(bridge))
+        try:
+            await _until(lambda: bridge.connected, 20)
+            for topic, payload in live:
+                await publish(topic, payload, retain=False)
+            await _until(lambda: len(taken) >= len(expect), 20)
+            await asyncio.sleep(0.5)  # anything retained would have come with the subscription by now
+        finally:
+            bridge.stop()
+            await asyncio.wait_for(runner, 20)
+
+    async def scenario() -> None:
+        await publish("rb/v1/dev/S1/alarm", b'{"seq":1,"ts":1,"kind":"school.panic"}', retain=True)
+        await publish("rb/v1/dev/S1/state", b"online", retain=True)
+        await publish("rb/v1/dev/S2/state", b"offline", retain=True)
+        options = BridgeOptions(MqttEndpoint("127.0.0.1", port), share_group="g", probe_interval_s=0,
+                                state_dir=str(tmp_path / "state"), poll_commands=False)
+        await one_run(MqttBridge(options, Sink()), [("rb/v1/dev/S3/state", b"online")], ["offline", "online"])
+        assert sorted(taken) == ["offline", "online"]  # S2's Will (the subscription was new) and S3's live online
+        taken.clear()
+        await one_run(MqttBridge(options, Sink()), [("rb/v1/dev/S1/alarm", b'{"seq":2,"ts":1,"kind":"school.panic"}')],
+                      ["school.panic"])
+        assert taken == ["school.panic"]  # the live alarm only; nothing retained came again at the reconnect
+
+    with Mosquitto(conf, port=port):
+        asyncio.run(scenario())

@@ -56,8 +56,14 @@ def _msgpack(**fields) -> bytes:
     (b'{"seq":9223372036854775807,"ts":1,"kind":"heartbeat"}', "seq", "expected int <= 9007199254740991"),
     (b'{"seq":1,"ts":1,"kind":"heartbeat","boot":-1}', "boot", "expected int >= 0"),
     (b'{"seq":1,"ts":1e400,"kind":"school.panic"}', "ts", "number out of range"),
+    ('{"seq":1,"ts":1,"kind":"school.panic","data":{"zone":"gate \u202eetag"}}'.encode(), "data.zone",
+     "control or direction-override characters are not allowed"),
+    ('{"seq":1,"ts":1,"kind":"school.panic","data":{"zone":"a\u0085b"}}'.encode(), "data.zone",
+     "control or direction-override characters are not allowed"),
+    (msgpack.packb({"seq": 1, "ts": 1, "kind": "school.panic", "x": [{}] * 3900}), "payload",
+     "too many objects and arrays (limit 64)"),
     (b'{"seq":1,"ts":1,"kind":"school.panic","data":{"zone":"a\\u0000b"}}', "data.zone",
-     "control characters are not allowed"),
+     "control or direction-override characters are not allowed"),
     (b'{"seq":1,"ts":1,"kind":"school.panic","data":{"zone":"\\ud800"}}', "payload", None),  # a lone surrogate
     (b'{"seq":1,"ts":1,"kind":"heartbeat","note":"\xed\xa0\x80"}', "note", "invalid UTF-8 (byte 0xed)"),
     (b'{"seq":1,"ts":1,"kind":"camera.throw","data":{"floor":1000000000000000000000000000000}}', "data.floor",
@@ -86,7 +92,7 @@ def test_every_accepted_message_can_be_encoded_again_for_the_hosts():
 def test_free_text_keeps_line_breaks_but_not_nul():
     clue = make_message("patrol.clue", seq=1, ts=1, data={"text": "two men\n\tnear the gate"})
     assert decode_device_message(encode_device_message(clue, json=True)) == clue
-    with pytest.raises(ProtocolError, match=r"^data\.text: control characters are not allowed$"):
+    with pytest.raises(ProtocolError, match=r"^data\.text: control or direction-override characters are not allowed$"):
         make_message("patrol.clue", seq=1, ts=1, data={"text": "a\x00b"})
 
 
