@@ -379,6 +379,16 @@ def _data_fields(kind: EventKind) -> list[str]:
     return list(FIELD_CATEGORIES[kind])
 
 
+
+def _place(tree: dict, data: dict, target: str, value) -> None:
+    """Put a hostile value where ``target`` says: the envelope's ``seq``, an unknown top-level field, or a data field."""
+    if target == "seq":
+        tree["seq"] = value
+    elif target == "unknown":
+        tree["x"] = value
+    else:
+        data[target] = value
+
 def hostile(rng: Random, kind: EventKind, message) -> tuple[str, object, bool | None, str | None]:
     """(case, tree or raw payload bytes, must it be refused, forced encoding: 'json' / 'msgpack' / None).
 
@@ -435,13 +445,7 @@ def hostile(rng: Random, kind: EventKind, message) -> tuple[str, object, bool | 
     if case == "nan_infinity_json":
         literal = rng.choice((b"NaN", b"Infinity", b"-Infinity", b"nan", b"inf", b"1e999", b"-1e999"))
         target = rng.choice([f for f in fields if f in FLOAT_FIELDS] + ["seq", "unknown"])
-        raw = Raw(literal, None)
-        if target == "seq":
-            tree["seq"] = raw
-        elif target == "unknown":
-            tree["x"] = raw
-        else:
-            data[target] = raw
+        _place(tree, data, target, Raw(literal, None))
         must = None if (target == "unknown" and literal in (b"1e999", b"-1e999")) else True
         return case, tree, must, "json"
     if case == "nonfinite_msgpack":
@@ -449,12 +453,7 @@ def hostile(rng: Random, kind: EventKind, message) -> tuple[str, object, bool | 
         as32 = rng.random() < 0.3
         raw = Raw(None, b"\xca" + (msgpack.packb(value, use_single_float=True)[1:]) if as32 else msgpack.packb(value))
         target = rng.choice([f for f in fields if f in FLOAT_FIELDS | INT_FIELDS] + ["seq", "unknown"])
-        if target == "seq":
-            tree["seq"] = raw
-        elif target == "unknown":
-            tree["x"] = raw
-        else:
-            data[target] = raw
+        _place(tree, data, target, raw)
         return case, tree, None if target == "unknown" else True, "msgpack"
     if case == "duplicate_keys":
         where = rng.choice(("seq", "kind", "data", "unknown", "data_field", "nested"))
