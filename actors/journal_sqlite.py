@@ -3,7 +3,8 @@
 Tables: ``incidents`` (the latest record of each, with state and deadline as columns), ``transitions``
 (every timeline entry, append-only), ``deadlines`` (the pending deadline of each unacknowledged
 incident), ``alarm_seqs`` (accepted device alarms by boot and seq, with their message digest, for dedup across
-restarts; the newest 256 per device) and ``audit``. A journal written before alarm digests existed loses its
+restarts; the newest 256 per device), ``device_seen`` (supervised devices' last-seen times, written about once a
+second, from which a restarted host supervises) and ``audit``. A journal written before alarm digests existed loses its
 ``alarm_seqs`` when opened (see ``_migrate``).
 """
 
@@ -31,6 +32,7 @@ CREATE TABLE IF NOT EXISTS deadlines (incident_id TEXT PRIMARY KEY, due_s REAL N
 CREATE TABLE IF NOT EXISTS alarm_seqs (
     device_id TEXT NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL, digest INTEGER NOT NULL,
     incident_id TEXT NOT NULL, PRIMARY KEY (device_id, boot, seq));
+CREATE TABLE IF NOT EXISTS device_seen (device_id TEXT PRIMARY KEY, seen_s REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     rowid INTEGER PRIMARY KEY, t_s REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     subject TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL, detail TEXT NOT NULL);
@@ -57,6 +59,11 @@ class SqliteJournal:
         self._migrate()
         self._db.executescript(_SCHEMA)
         self.writes = 0
+
+    def refuse_writes(self, refuse: bool) -> None:
+        """Fault injection (tests, drills): every write fails with SQLite's own error until called with False, as
+        on a full disk. The connection is switched to ``query_only``, so SQLite itself refuses the writes."""
+        self._db.execute(f"PRAGMA query_only={'ON' if refuse else 'OFF'}")
 
     def _migrate(self) -> None:
         """``alarm_seqs`` from before boots and digests is dropped, not converted: a row without a digest cannot tell
@@ -97,6 +104,9 @@ class SqliteJournal:
                     "DELETE FROM alarm_seqs WHERE device_id = ? AND rowid NOT IN "
                     "(SELECT rowid FROM alarm_seqs WHERE device_id = ? ORDER BY rowid DESC LIMIT ?)",
                     [(d, d, ALARM_ROWS) for d in {a.device_id for a in batch.alarm_seqs}])
+            if batch.seen:
+                db.executemany("INSERT INTO device_seen (device_id, seen_s) VALUES (?, ?) ON CONFLICT (device_id) "
+                               "DO UPDATE SET seen_s = max(seen_s, excluded.seen_s)", list(batch.seen.items()))
             if batch.audit:
                 db.executemany(
                     "INSERT INTO audit (t_s, actor, action, subject, outcome, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -119,7 +129,8 @@ class SqliteJournal:
         )
         for device_id, boot, seq, digest, incident_id in rows:
             seqs.setdefault(device_id, []).append(AlarmSeq(device_id, seq, incident_id, boot, digest))
-        return JournalState(records, seqs)
+        seen = dict(self._db.execute("SELECT device_id, seen_s FROM device_seen"))
+        return JournalState(records, seqs, seen)
 
     def incident(self, incident_id: str) -> IncidentRecord | None:
         row = self._db.execute("SELECT record FROM incidents WHERE id = ?", (incident_id,)).fetchone()

@@ -6,6 +6,7 @@
       NotAuthorized                an actor acting on an incident it was never notified of
       UnknownIncident              a command for an incident this host does not hold
       Overloaded                   a bounded queue is full; the caller must retry later, nothing was taken
+      JournalUnavailable           the journal refused a write; nothing of that step was kept, the caller retries
 
 Wire errors are ``protocols.ProtocolError``; they are not engine errors.
 """
@@ -75,3 +76,15 @@ class Overloaded(RedbandError):
 
     def __reduce__(self):
         return type(self), (self.what, self.limit)
+
+
+class JournalUnavailable(RedbandError):
+    """The journal could not write a step: nothing of the step was kept (the host went back to what its journal
+    holds), nothing was acked; the caller retries later."""
+
+    def __init__(self, host_id: str, reason: str) -> None:
+        self.host_id, self.reason = host_id, reason
+        super().__init__(f"unavailable: host {host_id} could not write its journal ({reason}); retry")
+
+    def __reduce__(self):
+        return type(self), (self.host_id, self.reason)

@@ -5,17 +5,21 @@ time: a device event, an operator command, a deadline, a batch from another host
 Sans-I/O: time comes in as ``now_s``; what must leave (acks, device commands, batches for other hosts,
 changes for observers) is collected for the shell to take. The journal is written once per step,
 before any ack leaves, so an acked alarm is durable.
+
+A step whose journal write fails is not kept: the host goes back to what its journal holds (as a restarted host
+would), keeps what earlier steps left for the shell to take, and raises :class:`JournalUnavailable`, so no ack
+leaves for anything the journal does not have. Memory only ever holds what was written.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Final
+from dataclasses import dataclass, field, replace
+from typing import Final, NoReturn
 
 from engine.entities import ALARM_MEMORY, SUPERVISED_KINDS, DeviceEntity, Responder, SeqVerdict
-from engine.errors import Overloaded, UnknownDevice, UnknownIncident
+from engine.errors import JournalUnavailable, Overloaded, UnknownDevice, UnknownIncident
 from engine.incident import (
     DeviceCommand,
     Effect,
@@ -49,6 +53,8 @@ SUPERVISION: Final = "s"
 HELD_OPEN: Final = "h"
 
 _INCIDENT_EVENTS: Final = {EventKind.KIOSK_FAULT: IncidentKind.KIOSK_FAULT, EventKind.PATROL_CLUE: IncidentKind.PATROL_CLUE}
+"""Events that report something (a tip, a fault): deduplicated like alarms (boot, seq, digest; journaled), so a
+report re-sent after a restart is a duplicate, never a second incident."""
 _STATE_EVENTS: Final = frozenset({EventKind.DOOR_OPENED, EventKind.PATROL_POSITION})
 CLOCK_BEHIND_S: Final = 40.0
 CLOCK_AHEAD_S: Final = 20.0
@@ -69,6 +75,15 @@ class HostConfig:
     max_device_commands: int = 100_000
     exact_deadlines: bool = False
     """Virtual time: a deadline is handled at its due time, not at the (later) time the clock was moved to."""
+    seen_flush_s: float = 1.0
+    """How often supervised devices' last-seen times are journaled (a restarted host supervises from them)."""
+    deadline_retry_s: float = 1.0
+    """A deadline whose handling raised is tried again this much later (and counted), never dropped."""
+    command_confirm_s: float = 10.0
+    """A device command handed to a bridge that confirms (``take_device_commands(now_s=...)``) and not confirmed
+    in this time is handed out again..."""
+    command_attempts: int = 3
+    """...at most this many times in all; then it is audited as failed."""
 
     def __post_init__(self) -> None:
         if self.heartbeat_interval_s <= 0 or self.heartbeat_misses < 1:
@@ -91,6 +106,9 @@ class DeviceCommandOut:
     at_s: float
     json: bool = False
     """Encode it as JSON: the device last spoke JSON."""
+    number: int = 0
+    """This host's number for the command: what a bridge confirms once it published it."""
+    attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +130,12 @@ class HostStats:
     """Event windows started again: a device rebooted (new ``boot``) or jumped its seq back."""
     clock_skewed: int = 0
     """Messages stamped outside the DC-09 window (−40/+20 s) of their arrival."""
+    journal_failures: int = 0
+    """Steps whose journal write failed: not kept, not acked, the host back to its journal."""
+    deadline_errors: int = 0
+    """Deadline handlings that raised (each tried again ``deadline_retry_s`` later)."""
+    commands_redelivered: int = 0
+    commands_failed: int = 0
 
 
 @dataclass(slots=True)
@@ -121,6 +145,11 @@ class _Step:
     dirty: dict[str, tuple[int, IncidentRecord]] = field(default_factory=dict)  # id → (journaled length, latest)
     alarm_seqs: list[AlarmSeq] = field(default_factory=list)
     audit: list[AuditRow] = field(default_factory=list)
+    seen: dict[str, float] = field(default_factory=dict)
+    # what the step left for the shell, taken back if its journal write fails
+    changes: int = 0
+    commands: int = 0
+    outbox: dict[str, int] = field(default_factory=dict)
 
 
 class HostCore:
@@ -132,26 +161,38 @@ class HostCore:
         self.policies = policies
         self.journal = journal
         self.is_cc = config.host_id == config.cc_host_id
-        self.devices: dict[str, DeviceEntity] = {}
-        self.responders: dict[str, Responder] = {}
-        self.incidents: dict[str, IncidentRecord] = {}
-        self.open_index: dict[tuple[str, IncidentKind], str] = {}
-        self.scheduler = DeadlineScheduler()
         self.outbox: dict[str, list[HostMessage]] = {}
         self.changes: deque[Change] = deque(maxlen=config.max_changes)
         self.device_commands: deque[DeviceCommandOut] = deque(maxlen=config.max_device_commands)
         self.deadline_lateness_s: deque[float] = deque(maxlen=10_000)
         """How late each escalation deadline fired (real time): the newest 10,000, for the benchmarks."""
+        self.broken = False
+        """The journal could be neither written nor read back: the shell must end this host (a restart recovers)."""
         self._residents_of_unit: dict[tuple[str, str], list[str]] = {}
-        self._recovered_seqs: dict[str, list[AlarmSeq]] = {}
+        self._commands_out: dict[int, tuple[DeviceCommandOut, float]] = {}  # number → (command, hand out again at)
+        self._command_numbers = 0
+        self._seen_dirty: dict[str, float] = {}
+        self._next_seen_flush_s = now_s + config.seen_flush_s
         self._step = _Step()
         self._counters = dict(accepted=0, duplicates=0, refused=0, deadlines_fired=0, changes_dropped=0,
-                              device_commands_dropped=0, seq_rearmed=0, clock_skewed=0)
-        self._make_responders()
+                              device_commands_dropped=0, seq_rearmed=0, clock_skewed=0, journal_failures=0,
+                              deadline_errors=0, commands_redelivered=0, commands_failed=0)
         for resident in city.residents.values():
             if resident.verified:
                 self._residents_of_unit.setdefault((resident.site_id, resident.unit), []).append(resident.phone_id)
-        self._recover(now_s)
+        self._reset_state()
+        self._recover()
+
+    def _reset_state(self) -> None:
+        """Everything the journal rebuilds: entities, incidents, indexes, timers."""
+        self.devices: dict[str, DeviceEntity] = {}
+        self.responders: dict[str, Responder] = {}
+        self.incidents: dict[str, IncidentRecord] = {}
+        self.open_index: dict[tuple[str, IncidentKind], str] = {}
+        self.scheduler = DeadlineScheduler()
+        self._retried_due: dict[tuple, tuple[float, float]] = {}  # key being retried → (retry at, due it stands for)
+        self._recovered_seqs: dict[str, list[AlarmSeq]] = {}
+        self._make_responders()
 
     # -- device events -----------------------------------------------------------------------------
 
@@ -187,8 +228,9 @@ class HostCore:
         if verdict.status is AckStatus.NAK:
             return verdict, True
         is_alarm = kind.is_alarm
+        reported = _INCIDENT_EVENTS.get(kind)
         digest = 0
-        if is_alarm:
+        if is_alarm or reported is not None:
             digest = message_digest(message)
             verdict = entity.check_alarm(message.seq, boot=message.boot, digest=digest)
         else:
@@ -199,19 +241,15 @@ class HostCore:
         entity.speaks_json = item.json
         self._seen(entity, now_s)
         skew = self._clock_skew(item)
-        if is_alarm:
+        if is_alarm or reported is not None:
             note = "; ".join(n for n in (_note_of(message), skew) if n)
-            incident_id = self._raise_or_repeat(entity.device, IncidentKind(kind.value), now_s, seq=message.seq,
-                                                note=note)
+            incident_kind = reported or IncidentKind(kind.value)
+            fresh = incident_kind is IncidentKind.PATROL_CLUE  # every clue is its own report
+            incident_id = self._raise_or_repeat(entity.device, incident_kind, now_s, seq=message.seq, note=note,
+                                                fresh=fresh)
             entity.remember_alarm(message.seq, incident_id, boot=message.boot, digest=digest,
                                   memory_size=self.config.alarm_memory)
             self._step.alarm_seqs.append(AlarmSeq(entity.device.id, message.seq, incident_id, message.boot, digest))
-            return SeqVerdict(AckStatus.ACK, incident_id=incident_id), True
-        if kind in _INCIDENT_EVENTS:
-            incident_kind = _INCIDENT_EVENTS[kind]
-            fresh = incident_kind is IncidentKind.PATROL_CLUE  # every clue is its own report
-            incident_id = self._raise_or_repeat(entity.device, incident_kind, now_s, seq=message.seq,
-                                                note=_note_of(message), fresh=fresh)
             return SeqVerdict(AckStatus.ACK, incident_id=incident_id), True
         if verdict.late and kind in _STATE_EVENTS:
             return verdict, False  # a newer door state or position is already applied
@@ -240,6 +278,7 @@ class HostCore:
         device = entity.device
         if device.kind not in SUPERVISED_KINDS:
             return
+        self._seen_dirty[device.id] = now_s
         if entity.offline:
             entity.offline = False
             self._audit(now_s, device.id, "device.online", device.id, "ok", device.precinct_id)
@@ -368,6 +407,7 @@ class HostCore:
         if len(self.changes) == self.changes.maxlen:
             self._counters["changes_dropped"] += 1
         self.changes.append(change)
+        self._step.changes += 1
 
     def command_device(self, device_id: str, command: str, args: dict, *, actor: str, now_s: float) -> None:
         """An operator's command for a device of this host (say, a remote door open): audited, then sent."""
@@ -382,11 +422,15 @@ class HostCore:
         if len(self.device_commands) == self.device_commands.maxlen:
             self._counters["device_commands_dropped"] += 1
         entity = self.devices.get(command.device_id)
+        self._command_numbers += 1
         self.device_commands.append(DeviceCommandOut(command.device_id, command.command, command.args, now_s,
-                                                     json=entity.speaks_json if entity else False))
+                                                     json=entity.speaks_json if entity else False,
+                                                     number=self._command_numbers))
+        self._step.commands += 1
 
     def _send(self, host_id: str, message: HostMessage) -> None:
         self.outbox.setdefault(host_id, []).append(message)
+        self._step.outbox[host_id] = self._step.outbox.get(host_id, 0) + 1
 
     # -- time --------------------------------------------------------------------------------------
 
@@ -396,21 +440,42 @@ class HostCore:
     def advance(self, *, now_s: float) -> int:
         """Handle every deadline due at or before ``now_s``; returns how many fired."""
         fired = 0
+        failed: list[tuple] = []
         for due_s, key in self.scheduler.drain_due(now_s):
-            at_s = due_s if self.config.exact_deadlines else max(due_s, now_s)
-            kind, subject = key
-            if kind == INCIDENT:
-                hit = self._incident_deadline(subject, due_s, at_s)
-                if hit and not self.config.exact_deadlines:
-                    self.deadline_lateness_s.append(now_s - due_s)
-                fired += hit
-            elif kind == SUPERVISION:
-                fired += self._supervision_deadline(subject, due_s, at_s)
-            elif kind == HELD_OPEN:
-                fired += self._held_open_deadline(subject, at_s)
+            retry_at, original_due_s = self._retried_due.pop(key, (None, due_s))
+            if retry_at == due_s:  # a retry is handled as the deadline it stands for (unless moved since)
+                due_s = original_due_s
+            try:
+                fired += self._deadline(key, due_s, now_s)
+            except Exception:  # retried, counted and reported; one bad deadline never stops the others
+                self._counters["deadline_errors"] += 1
+                log.exception("host %s: handling deadline %r (due %.3f) failed; trying again in %.1f s",
+                              self.host_id, key, due_s, self.config.deadline_retry_s)
+                failed.append((key, due_s))
+        for key, due_s in failed:  # after the drain, so a failing deadline is not tried again in this same round
+            self._retried_due[key] = (now_s + self.config.deadline_retry_s, due_s)
+            self.scheduler.schedule(key, now_s + self.config.deadline_retry_s)
         self._counters["deadlines_fired"] += fired
+        self._redeliver_commands(now_s)
+        if now_s >= self._next_seen_flush_s:
+            self._next_seen_flush_s = now_s + self.config.seen_flush_s
+            self._step.seen, self._seen_dirty = self._seen_dirty, {}
         self._flush()
         return fired
+
+    def _deadline(self, key: tuple, due_s: float, now_s: float) -> int:
+        at_s = due_s if self.config.exact_deadlines else max(due_s, now_s)
+        kind, subject = key
+        if kind == INCIDENT:
+            hit = self._incident_deadline(subject, due_s, at_s)
+            if hit and not self.config.exact_deadlines:
+                self.deadline_lateness_s.append(now_s - due_s)
+            return hit
+        if kind == SUPERVISION:
+            return self._supervision_deadline(subject, due_s, at_s)
+        if kind == HELD_OPEN:
+            return self._held_open_deadline(subject, at_s)
+        return 0
 
     def _incident_deadline(self, incident_id: str, due_s: float, at_s: float) -> int:
         record = self.incidents.get(incident_id)
@@ -501,10 +566,42 @@ class HostCore:
         self.changes.clear()
         return out
 
-    def take_device_commands(self) -> list[DeviceCommandOut]:
+    def take_device_commands(self, *, now_s: float | None = None) -> list[DeviceCommandOut]:
+        """The queued device commands. With ``now_s`` (a bridge that confirms what it published), each is held until
+        :meth:`confirm_device_commands`: one not confirmed in ``command_confirm_s`` (its bridge died before it
+        published) is handed out again, and after ``command_attempts`` audited as failed."""
         out = list(self.device_commands)
         self.device_commands.clear()
+        if now_s is not None:
+            again_at = now_s + self.config.command_confirm_s
+            for command in out:
+                self._commands_out[command.number] = (command, again_at)
+            while len(self._commands_out) > self.config.max_device_commands:
+                oldest = next(iter(self._commands_out))
+                self._command_failed(self._commands_out.pop(oldest)[0], now_s, "too many unconfirmed commands")
         return out
+
+    def confirm_device_commands(self, numbers: list[int]) -> None:
+        """A bridge published these commands."""
+        for number in numbers:
+            self._commands_out.pop(number, None)
+
+    def _redeliver_commands(self, now_s: float) -> None:
+        due = [n for n, (_, at_s) in self._commands_out.items() if at_s <= now_s]
+        for number in due:
+            command, _ = self._commands_out.pop(number)
+            if command.attempt >= self.config.command_attempts:
+                self._command_failed(command, now_s, f"not published after {command.attempt} attempts")
+                continue
+            self._counters["commands_redelivered"] += 1
+            self.device_commands.append(replace(command, attempt=command.attempt + 1))
+            self._step.commands += 1
+
+    def _command_failed(self, command: DeviceCommandOut, now_s: float, why: str) -> None:
+        self._counters["commands_failed"] += 1
+        device = self.city.devices.get(command.device_id)
+        self._audit(now_s, "system", "device.command", command.device_id, "failed",
+                    device.precinct_id if device else "", f"{command.command}: {why}")
 
     def _check_room(self) -> None:
         waiting = sum(len(m) for m in self.outbox.values())
@@ -524,18 +621,44 @@ class HostCore:
 
     def _flush(self) -> None:
         step = self._step
-        if not (step.dirty or step.alarm_seqs or step.audit):
+        if not (step.dirty or step.alarm_seqs or step.audit or step.seen):
+            self._step = _Step()
             return
-        batch = JournalBatch(audit=step.audit, alarm_seqs=step.alarm_seqs)
+        batch = JournalBatch(audit=step.audit, alarm_seqs=step.alarm_seqs, seen=step.seen)
         for incident_id, (journaled, record) in step.dirty.items():
             batch.incidents.append(record)
             batch.transitions.extend(
                 (incident_id, index, record.timeline[index]) for index in range(journaled, len(record.timeline))
             )
+        try:
+            self.journal.write(batch)
+        except Exception as exc:
+            self._step_failed(step, exc)
         self._step = _Step()
-        self.journal.write(batch)
 
-    def _recover(self, now_s: float) -> None:
+    def _step_failed(self, step: _Step, exc: Exception) -> NoReturn:
+        """The journal did not take this step: forget it. What earlier steps left for the shell (changes, commands,
+        batches for other hosts) stays; everything else is rebuilt from the journal, as after a restart."""
+        self._counters["journal_failures"] += 1
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        log.error("host %s: journal write failed (%s); going back to the journal", self.host_id, reason)
+        for _ in range(min(step.changes, len(self.changes))):
+            self.changes.pop()
+        for _ in range(min(step.commands, len(self.device_commands))):
+            self.device_commands.pop()
+        for host_id, n in step.outbox.items():
+            kept = self.outbox.get(host_id, [])
+            del kept[max(0, len(kept) - n):]
+        self._step = _Step()
+        self._reset_state()
+        try:
+            self._recover()
+        except Exception as load_exc:
+            self.broken = True
+            log.critical("host %s: the journal cannot be read back either: %s", self.host_id, load_exc)
+        raise JournalUnavailable(self.host_id, reason) from exc
+
+    def _recover(self) -> None:
         state = self.journal.load(alarm_memory=self.config.alarm_memory)
         self._recovered_seqs = state.alarm_seqs
         for record in state.incidents:
@@ -550,6 +673,24 @@ class HostCore:
                 responder = self.responders.get(target)
                 if responder is not None:
                     responder.hold(record)
+        for device_id, seen_s in state.seen.items():
+            self._resume_supervision(device_id, seen_s)
+
+    def _resume_supervision(self, device_id: str, seen_s: float) -> None:
+        """A device supervised before the restart: supervised again from its journaled last-seen time, so one that
+        fell silent before (or during) the outage is reported offline when it would have been."""
+        device = self.city.devices.get(device_id)
+        if device is None or device.kind not in SUPERVISED_KINDS:
+            return
+        entity = self._device(device_id)
+        if entity.last_seen_s is not None and entity.last_seen_s >= seen_s:
+            return
+        entity.last_seen_s = seen_s
+        offline_id = self.open_index.get((device_id, IncidentKind.DEVICE_OFFLINE))
+        if offline_id is not None:  # reported before the restart: still offline until it speaks
+            entity.offline, entity.offline_incident = True, offline_id
+            return
+        self.scheduler.schedule((SUPERVISION, device_id), seen_s + self._offline_after_s(device))
 
     # -- entities ----------------------------------------------------------------------------------
 
@@ -596,7 +737,8 @@ class HostCore:
             sum(1 for r in self.incidents.values() if r.host_id == self.host_id and r.is_open),
             len(self.scheduler), c["accepted"], c["duplicates"], c["refused"], c["deadlines_fired"],
             c["changes_dropped"], c["device_commands_dropped"], getattr(self.journal, "writes", 0),
-            c["seq_rearmed"], c["clock_skewed"],
+            c["seq_rearmed"], c["clock_skewed"], c["journal_failures"], c["deadline_errors"],
+            c["commands_redelivered"], c["commands_failed"],
         )
 
 

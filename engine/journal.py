@@ -48,9 +48,11 @@ class JournalBatch:
     transitions: list[tuple[str, int, TimelineEntry]] = field(default_factory=list)  # incident, index, entry
     alarm_seqs: list[AlarmSeq] = field(default_factory=list)
     audit: list[AuditRow] = field(default_factory=list)
+    seen: dict[str, float] = field(default_factory=dict)
+    """Supervised devices' last-seen times (written about once a second, not at every heartbeat)."""
 
     def __bool__(self) -> bool:
-        return bool(self.incidents or self.transitions or self.alarm_seqs or self.audit)
+        return bool(self.incidents or self.transitions or self.alarm_seqs or self.audit or self.seen)
 
 
 @dataclass(slots=True)
@@ -60,6 +62,8 @@ class JournalState:
     incidents: list[IncidentRecord]
     alarm_seqs: dict[str, list[AlarmSeq]]
     """Each device's most recent accepted alarms, oldest first."""
+    seen: dict[str, float] = field(default_factory=dict)
+    """Each supervised device's last-seen time as last journaled: a restarted host supervises from these."""
 
 
 class Journal(Protocol):
@@ -84,10 +88,16 @@ class MemoryJournal:
         self.transitions: list[tuple[str, int, TimelineEntry]] = []
         self.alarm_seqs: dict[str, dict[tuple[int, int], AlarmSeq]] = defaultdict(dict)  # oldest first
         self.audit: list[AuditRow] = []
+        self.seen: dict[str, float] = {}
         self.writes = 0
+        self.fail_writes: Exception | None = None
+        """Fault injection: raise this at every write until cleared (a full disk, a lost volume)."""
 
     def write(self, batch: JournalBatch) -> None:
+        if self.fail_writes is not None:
+            raise self.fail_writes
         self.writes += 1
+        self.seen.update(batch.seen)
         for record in batch.incidents:
             self.incidents[record.id] = record
         self.transitions.extend(batch.transitions)
@@ -100,7 +110,7 @@ class MemoryJournal:
     def load(self, *, alarm_memory: int) -> JournalState:
         open_records = [r for r in self.incidents.values() if not r.state.is_terminal]
         seqs = {device: list(rows.values())[-alarm_memory:] for device, rows in self.alarm_seqs.items()}
-        return JournalState(open_records, seqs)
+        return JournalState(open_records, seqs, dict(self.seen))
 
     def incident(self, incident_id: str) -> IncidentRecord | None:
         return self.incidents.get(incident_id)
