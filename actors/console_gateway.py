@@ -291,13 +291,21 @@ class ConsoleGateway:
         """Take the hosts' changes as they are made: a long poll per host (``Engine.next_changes``) returns the
         moment one has changes. While changes keep coming, wait ``poll_s`` between takes, so a burst goes out
         as one frame per console instead of one per change."""
+        failing = False
         while True:
             try:
                 changes = await asyncio.to_thread(self.engine.next_changes, self.idle_poll_s)
             except Exception:
-                log.exception("console gateway: could not take changes")
+                if not failing:  # once per outage, not once per poll
+                    log.exception("console gateway: could not take changes; trying again every %.1f s",
+                                  self.idle_poll_s)
+                failing = True
                 changes = []
                 await asyncio.sleep(self.idle_poll_s)  # a failing engine is not polled in a tight loop
+            else:
+                if failing:
+                    log.warning("console gateway: taking changes again")
+                failing = False
             for change in changes:
                 self._apply(change.record)
                 if self.on_change is not None:

@@ -4,6 +4,12 @@ calls the core with the time, and carries out what the core leaves to be done (b
 In real-time mode one background task per host sleeps until the next deadline (or until a new message
 may have moved it), fires what is due and sends the outbox, one batch per destination host. In virtual
 mode a driver moves the host's clock with ``advance_to`` and carries the batches itself.
+
+A host is a named actor (``host:<id>`` in the engine's namespace) that Ray restarts whenever its process dies
+(``max_restarts=-1``): its own start rebuilds it from the journal and starts its deadline loop, which re-arms every
+pending deadline and every supervised device. Peers find each other by name, never by a handle kept from birth.
+If the deadline loop dies, or the journal can be neither written nor read, the process exits so that Ray starts
+it again: a live host with a dead clock would hold its precinct's alarms and escalate none.
 """
 
 from __future__ import annotations
@@ -11,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import time
 from pathlib import Path
 
 import ray
 
+from actors.directory import announce_start
 from actors.journal_sqlite import SqliteJournal
 from engine.clock import ManualClock, WallClock
-from engine.errors import RedbandError
+from engine.errors import JournalUnavailable, RedbandError
 from engine.host import HostConfig, HostCore
 from engine.journal import MemoryJournal
 from engine.policy import PolicySet
@@ -37,17 +46,26 @@ log = logging.getLogger(__name__)
 SEND_TIMEOUT_S = 10.0
 MAX_IDLE_SLEEP_S = 1.0
 MAX_LONG_POLL_S = 5.0
+OPEN_ATTEMPTS = 5
+"""How often a starting host tries to open and read its journal (a second apart) before its process exits."""
+EXIT_HOST_FAILED = 71
+"""The process's exit status when its deadline loop died or its journal is unusable: Ray starts it again."""
+
+
+def host_actor_name(host_id: str) -> str:
+    return f"host:{host_id}"
 
 
 @ray.remote
 class HostActor:
-    def __init__(self, config: HostConfig, city: City, policies: PolicySet, journal_dir: str | None,
-                 realtime: bool, start_s: float = 0.0) -> None:
+    async def __init__(self, config: HostConfig, city: City, policies: PolicySet, journal_dir: str | None,
+                       realtime: bool, start_s: float = 0.0, namespace: str | None = None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         self._clock = WallClock() if realtime else ManualClock(start_s)
-        journal = SqliteJournal(Path(journal_dir) / f"{config.host_id}.sqlite") if journal_dir else MemoryJournal()
-        self._core = HostCore(config, city=city, policies=policies, journal=journal, now_s=self._clock.now_s())
+        self._journal_path = str(Path(journal_dir) / f"{config.host_id}.sqlite") if journal_dir else ""
+        self._core = await self._open(config, city, policies)
         self._realtime = realtime
+        self._namespace = namespace
         self._peers: dict[str, ray.actor.ActorHandle] = {}
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()  # set after anything that may have changed an incident
@@ -55,11 +73,72 @@ class HostActor:
         self._loop_task: asyncio.Task | None = None
         self._stopping = False
         self._send_failures = 0
+        self._started_at = time.time()
+        context = ray.get_runtime_context()
+        self._node_id = context.get_node_id()
+        self._restarted = bool(context.was_current_actor_reconstructed)
+        if self._restarted:
+            log.warning("host %s: restarted on node %s; rebuilt from its journal (%d open incidents, %d deadlines)",
+                        config.host_id, self._node_id[:12], len(self._core.open_incidents()), len(self._core.scheduler))
+        announce_start(namespace, host_actor_name(config.host_id), {"node_id": self._node_id, "pid": os.getpid()})
+        if realtime:  # every start, first or after a crash, runs the clock: nobody has to call in
+            self._loop_task = asyncio.get_running_loop().create_task(self._run(), name=f"host-{config.host_id}")
+            self._loop_task.add_done_callback(self._loop_ended)
 
-    async def connect(self, peers: dict) -> None:
-        self._peers = dict(peers)
-        if self._realtime and self._loop_task is None:
-            self._loop_task = asyncio.get_running_loop().create_task(self._run(), name=f"host-{self._core.host_id}")
+    async def _open(self, config: HostConfig, city: City, policies: PolicySet) -> HostCore:
+        """The core, rebuilt from the journal; a journal that cannot be opened or read is tried again a few times,
+        then the process exits (Ray starts it again: the disk may be back by then)."""
+        for attempt in range(1, OPEN_ATTEMPTS + 1):
+            try:
+                journal = SqliteJournal(self._journal_path) if self._journal_path else MemoryJournal()
+                return HostCore(config, city=city, policies=policies, journal=journal, now_s=self._clock.now_s())
+            except Exception:
+                log.exception("host %s: opening the journal %s failed (attempt %d of %d)", config.host_id,
+                              self._journal_path, attempt, OPEN_ATTEMPTS)
+                await asyncio.sleep(1.0)  # the pause between attempts: a disk being remounted, a lock being freed
+        _exit_process(f"host {config.host_id}: the journal {self._journal_path} cannot be opened")
+
+    def _loop_ended(self, task: asyncio.Task) -> None:
+        if self._stopping:
+            return
+        reason = "cancelled" if task.cancelled() else repr(task.exception())
+        _exit_process(f"host {self._core.host_id}: the deadline loop ended ({reason})")
+
+    async def connect(self, peers: dict | None = None) -> dict:
+        """Ready check (the engine waits for every host's): where this host runs. ``peers``, if given, are handles
+        to use before the registry (the engine's namespace) is asked."""
+        if peers:
+            self._peers.update(peers)
+        return await self.where()
+
+    async def where(self) -> dict:
+        """Where this host runs and how it is: for ``redband status``."""
+        return {"host_id": self._core.host_id, "node_id": self._node_id, "pid": os.getpid(),
+                "restarted": self._restarted, "started_at": self._started_at, "journal": self._journal_path,
+                "journal_failures": self._core.statistics().journal_failures}
+
+    def _peer(self, host_id: str):
+        peer = self._peers.get(host_id)
+        if peer is None and self._namespace is not None:
+            try:
+                peer = self._peers[host_id] = ray.get_actor(host_actor_name(host_id), namespace=self._namespace)
+            except ValueError:  # not started (yet): the batch waits in the outbox
+                return None
+        return peer
+
+    def _failed_step(self, exc: JournalUnavailable) -> None:
+        """The core already went back to its journal; if it could not even read it, this process must go."""
+        self._signal()
+        if self._core.broken:
+            _exit_process(f"host {self._core.host_id}: {exc}; the journal cannot be read back")
+
+    async def fail_journal_writes(self, refuse: bool) -> None:
+        """Fault injection (tests, drills): the journal refuses every write until called with False."""
+        refuse_writes = getattr(self._core.journal, "refuse_writes", None)
+        if refuse_writes is not None:
+            refuse_writes(refuse)
+        else:
+            self._core.journal.fail_writes = OSError(28, "No space left on device") if refuse else None
 
     def _signal(self) -> None:
         """Wake the deadline loop and whoever long-polls for changes or device commands."""
@@ -69,22 +148,39 @@ class HostActor:
             self._commanded.set()
 
     async def ingest(self, payload: bytes) -> bytes:
-        result = self._core.ingest(decode_ingest(payload), now_s=self._clock.now_s())
+        """The acks of a batch, after its journal write. A write that fails raises :class:`JournalUnavailable`
+        (nothing of the batch was kept; the caller retries)."""
+        try:
+            result = self._core.ingest(decode_ingest(payload), now_s=self._clock.now_s())
+        except JournalUnavailable as exc:
+            self._failed_step(exc)
+            raise
         self._signal()
         return encode_result(result)
 
     async def device_states(self, payload: bytes) -> int:
-        changed = self._core.device_states(decode_states(payload), now_s=self._clock.now_s())
+        try:
+            changed = self._core.device_states(decode_states(payload), now_s=self._clock.now_s())
+        except JournalUnavailable as exc:
+            self._failed_step(exc)
+            raise
         self._signal()
         return changed
 
     async def deliver(self, payload: bytes) -> None:
-        self._core.deliver(decode_host_batch(payload), now_s=self._clock.now_s())
+        try:
+            self._core.deliver(decode_host_batch(payload), now_s=self._clock.now_s())
+        except JournalUnavailable as exc:
+            self._failed_step(exc)
+            raise
         self._signal()
 
     async def command(self, command: OperatorCommand) -> dict:
         try:
             record = self._core.command(command, now_s=self._clock.now_s())
+        except JournalUnavailable as exc:
+            self._failed_step(exc)
+            return {"ok": False, "error": str(exc), "error_type": type(exc).__name__, "record": None}
         except RedbandError as exc:
             return {"ok": False, "error": str(exc), "error_type": type(exc).__name__, "record": None}
         self._signal()
@@ -94,13 +190,21 @@ class HostActor:
         return list(self._core.deadline_lateness_s)
 
     async def record_audit(self, rows: list) -> None:
-        self._core.record_audit(rows)
+        try:
+            self._core.record_audit(rows)
+        except JournalUnavailable as exc:
+            self._failed_step(exc)
+            raise
 
     async def audit_rows(self, limit: int) -> list:
         return self._core.journal.audit_rows(limit=limit)
 
     async def command_device(self, device_id: str, command: str, args: dict, actor: str) -> None:
-        self._core.command_device(device_id, command, args, actor=actor, now_s=self._clock.now_s())
+        try:
+            self._core.command_device(device_id, command, args, actor=actor, now_s=self._clock.now_s())
+        except JournalUnavailable as exc:
+            self._failed_step(exc)
+            raise
         self._signal()
 
     async def advance_to(self, t_s: float) -> dict[str, bytes]:
@@ -133,12 +237,16 @@ class HostActor:
 
     async def wait_device_commands(self, timeout_s: float) -> list:
         """The bridge's long poll: device commands (sirens, visitor calls) as soon as there are any, or none after
-        ``timeout_s``. One caller at a time (bridge ``b0``)."""
+        ``timeout_s``. One caller at a time (bridge ``b0``). Each is held until the bridge confirms it published it
+        (:meth:`confirm_device_commands`), or handed out again."""
         if not self._core.device_commands:
             self._commanded.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._commanded.wait(), timeout=min(timeout_s, MAX_LONG_POLL_S))
-        return self._core.take_device_commands()
+        return self._core.take_device_commands(now_s=self._clock.now_s())
+
+    async def confirm_device_commands(self, numbers: list[int]) -> None:
+        self._core.confirm_device_commands(numbers)
 
     async def open_incidents(self) -> list:
         return self._core.open_incidents()
@@ -155,6 +263,11 @@ class HostActor:
 
     async def now_s(self) -> float:
         return self._clock.now_s()
+
+    async def set_clock(self, t_s: float) -> None:
+        """Virtual time: a host restarted by Ray starts at its first start time; the driver moves it on."""
+        if isinstance(self._clock, ManualClock):
+            self._clock.set(max(t_s, self._clock.now_s()))
 
     async def stop(self) -> None:
         self._stopping = True
@@ -179,7 +292,10 @@ class HostActor:
             self._wake.clear()
             try:
                 core.advance(now_s=self._clock.now_s())
-            except Exception:  # one failing deadline must not stop the host's clock
+            except JournalUnavailable as exc:  # the deadlines are back in the heap (from the journal): next round
+                self._failed_step(exc)
+                await asyncio.sleep(MAX_IDLE_SLEEP_S)  # not a tight loop against a full disk
+            except Exception:  # each deadline's own errors are retried by the core; this is anything else
                 log.exception("host %s: deadline handling failed", core.host_id)
             if core.changes:
                 self._changed.set()
@@ -190,10 +306,11 @@ class HostActor:
     async def _send_outbox(self) -> None:
         outbox = self._core.take_outbox(now_s=self._clock.now_s())
         for host, batch in outbox.items():
-            peer = self._peers.get(host)
+            peer = self._peer(host)
             if peer is None:
-                log.error("host %s: no peer %s; %d messages kept in the journal only", self._core.host_id, host,
+                log.error("host %s: no peer %s yet; %d messages kept for the next round", self._core.host_id, host,
                           len(batch.messages))
+                self._core.requeue(host, batch.messages)
                 continue
             try:
                 await asyncio.wait_for(peer.deliver.remote(encode_host_batch(batch)), timeout=SEND_TIMEOUT_S)
@@ -202,3 +319,10 @@ class HostActor:
                 log.exception("host %s: batch to %s failed (%d messages), kept for the next round",
                               self._core.host_id, host, len(batch.messages))
                 self._core.requeue(host, batch.messages)
+
+
+def _exit_process(why: str):
+    """End this actor's process so that Ray starts it again (``max_restarts``)."""
+    log.critical("%s; exiting so that Ray restarts this host", why)
+    logging.shutdown()
+    os._exit(EXIT_HOST_FAILED)

@@ -31,6 +31,16 @@ pseudo-device (``redband-probe-b0``); whichever bridge lane takes it answers on 
 A probe that nobody answers was taken by a member of the group that is not a running bridge — a device that
 joined the group, or a bridge session left behind — and the lane says so (``probes_lost``, a warning).
 
+A batch is split over the hosts that own its devices and each host answers for its own part. What a host did not
+take (dead, restarting, overloaded, its journal failing) is NAKed to the device (``unavailable, retry: ...``) and,
+for alarms and reports (``EventKind.must_be_taken``), kept in the lane's retry buffer and offered again, with
+backoff, until a host takes it: the device's own retry is the second line, not the first. The buffer is bounded
+(``retry_max``); telemetry is never kept (the next heartbeat supersedes it).
+
+Device commands are confirmed to their host once published; one that a dying bridge never published is handed out
+again by its host. A notice is published while its caller waits (``publish_notice``), so a notice that did not
+reach the broker is an error for the caller, not a silent loss.
+
 The bridge knows nothing of Ray: the sink does the routing (``actors/bridge_actor.py``).
 """
 
@@ -42,6 +52,7 @@ import logging
 import os
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
@@ -96,6 +107,10 @@ class Sink(Protocol):
 
     async def dead_letter(self, row: "DeadLetter") -> None:
         """Journal a dead-lettered message where the command center sees it."""
+        ...
+
+    async def confirm_device_commands(self, commands: list) -> None:
+        """These commands were published (their hosts stop holding them for redelivery)."""
         ...
 
 
@@ -154,6 +169,11 @@ class BridgeOptions:
     fault_marker: bytes = b""
     """Fault injection (tests, drills): a message whose payload holds these bytes raises inside the lane, as a bug
     would. Empty: off."""
+    retry_max: int = 10_000
+    """Alarms and reports a lane keeps for another try when their host did not take them; beyond, dropped (counted,
+    the device's own retry is left)."""
+    retry_first_s: float = 0.2
+    retry_cap_s: float = 5.0
     reap_bridge_ids: tuple[str, ...] = ()
     """Bridge ids of an earlier, larger run whose persistent sessions must go before this one starts:
     Mosquitto hands a shared subscription's messages round-robin to offline sessions too, so a bridge that
@@ -176,6 +196,12 @@ class LaneStats:
     probes_sent: int = 0
     probes_answered: int = 0
     probes_lost: int = 0
+    not_taken: int = 0
+    """Messages a host did not take (dead, restarting, overloaded, journal failing): NAKed ``unavailable``."""
+    retried: int = 0
+    """Kept alarms and reports offered to the hosts again."""
+    retrying: int = 0
+    """Kept alarms and reports waiting for their host now."""
 
 
 @dataclass(slots=True)
@@ -205,7 +231,7 @@ class MqttBridge:
         self._clients: dict[Channel, aiomqtt.Client] = {}
         self._queues: dict[Channel, asyncio.Queue] = {}
         self._stopping = asyncio.Event()
-        self._notices: asyncio.Queue[tuple[str, Notice]] = asyncio.Queue(maxsize=1000)
+        self._retry: dict[Channel, deque[tuple[Ingest, bool]]] = {lane: deque() for lane in self.stats}
         state_dir = Path(options.state_dir) if options.state_dir else default_state_dir()
         self._dead_letters = {lane: DeadLetters(state_dir / f"bridge-{options.bridge_id}-{lane.value}.json")
                               for lane in self.stats}
@@ -226,15 +252,16 @@ class MqttBridge:
                 if probing:
                     topics.append(self._probe_ack_topic)
                 tasks.create_task(self._lane(Channel.ALARM, topics), name="alarm-lane")
+                tasks.create_task(self._retry_not_taken(Channel.ALARM), name="alarm-retry")
                 if probing:
                     tasks.create_task(self._probe(), name="share-group-probe")
             if Channel.EVT in self.stats:
                 tasks.create_task(self._lane(Channel.EVT, [subscription(Channel.EVT, share_group=self._group),
                                                             subscription(Channel.STATE, share_group=self._group)]),
                                   name="bulk-lane")
+                tasks.create_task(self._retry_not_taken(Channel.EVT), name="bulk-retry")
                 if self.options.poll_commands:  # commands and notices leave on the bulk connection
                     tasks.create_task(self._commands(), name="device-commands")
-                    tasks.create_task(self._notices_out(), name="notices")
             tasks.create_task(self._stop_all_on_request())
 
     def stop(self) -> None:
@@ -489,26 +516,74 @@ class MqttBridge:
         if client is not None:
             self._spawn(self._publish(client, answer_topic, payload, qos=1), what="probe answer")
 
-    async def _send(self, lane: Channel, client: aiomqtt.Client, pending: _Pending) -> None:
+    async def _send(self, lane: Channel, client: aiomqtt.Client, pending: _Pending, *, retry: bool = False) -> bool:
+        """One batch to the hosts, and the answers to the devices; returns whether the hosts took all of it."""
         stats = self.stats[lane]
-        try:
-            if pending.states:
+        if pending.states:
+            try:
                 await self.sink.states(pending.states)
-            if not pending.items:
-                return
+            except Exception as exc:  # connection states are not kept: the next Will or heartbeat says it again
+                log.warning("bridge %s: %d device states not taken: %s", self.options.bridge_id, len(pending.states),
+                            exc)
+        if not pending.items:
+            return True
+        try:
             result = await self.sink.ingest(pending.items)
-        except Exception:
-            # nothing is acked, so each device publishes its alarm again; the hosts drop what they saw
-            stats.dropped += len(pending.items)
-            log.exception("bridge %s: %s batch of %d not taken by the hosts", self.options.bridge_id, lane.value,
-                          len(pending.items))
-            return
+        except Exception as exc:
+            result = IngestResult(0, 0, 0, [], list(pending.items), f"{type(exc).__name__}: {exc}"[:300])
         stats.accepted += result.accepted
         stats.duplicates += result.duplicates
         stats.refused += result.refused
         await asyncio.gather(*(self._ack(client, ack, pending.json_of.get((ack.device_id, ack.seq), False))
                                for ack in result.acks))
         stats.acks_sent += len(result.acks)
+        if result.not_taken:
+            self._not_taken(lane, result, pending, retry=retry)
+        return not result.not_taken
+
+    def _not_taken(self, lane: Channel, result: IngestResult, pending: _Pending, *, retry: bool) -> None:
+        """What no host took: the alarms and reports are kept for another try, and each device is told (once)."""
+        stats = self.stats[lane]
+        buffer = self._retry[lane]
+        kept = 0
+        for item in result.not_taken:
+            as_json = pending.json_of.get((item.device_id, item.message.seq), False)
+            if not retry:
+                stats.not_taken += 1
+                self._publish_later(lane, item.device_id, encode_ack(
+                    nak(item.message.seq, f"unavailable, retry: {result.not_taken_reason}"[:300]), json=as_json))
+            if not item.message.event_kind.must_be_taken:
+                stats.dropped += 1
+            elif len(buffer) >= self.options.retry_max:
+                stats.dropped += 1
+            else:
+                buffer.append((item, as_json))
+                kept += 1
+        stats.retrying = len(buffer)
+        if not retry:
+            log.warning("bridge %s: %s lane: %d messages not taken (%d kept to try again): %s", self.options.bridge_id,
+                        lane.value, len(result.not_taken), kept, result.not_taken_reason)
+
+    async def _retry_not_taken(self, lane: Channel) -> None:
+        """Offer the kept alarms and reports to the hosts again, with backoff while they are still not taken."""
+        o = self.options
+        batch_max = o.alarm_batch_max if lane is Channel.ALARM else o.batch_max
+        delay_s = o.retry_first_s
+        buffer = self._retry[lane]
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay_s)  # the retry backoff
+            client = self._clients.get(lane)
+            if not buffer or client is None:
+                delay_s = o.retry_first_s
+                continue
+            batch = [buffer.popleft() for _ in range(min(batch_max, len(buffer)))]
+            pending = _Pending(items=[item for item, _ in batch],
+                               json_of={(item.device_id, item.message.seq): as_json for item, as_json in batch})
+            self.stats[lane].retried += len(batch)
+            taken = await self._send(lane, client, pending, retry=True)
+            self.stats[lane].retrying = len(buffer)
+            delay_s = o.retry_first_s if taken else min(o.retry_cap_s, delay_s * 2)
 
     async def _ack(self, client: aiomqtt.Client, ack: DeviceAck, as_json: bool) -> None:
         await self._publish(client, device_topic(ack.device_id, Channel.ACK),
@@ -555,27 +630,32 @@ class MqttBridge:
                 with contextlib.suppress(TimeoutError):  # not in a tight loop
                     await asyncio.wait_for(self._stopping.wait(), timeout=self.options.command_poll_s)
                 continue
+            published = []
             for command in commands:
                 payload = encode_command(command.command, dict(command.args), int(command.at_s * 1000),
                                          json=command.json)  # the device's own encoding, known to its host
                 if await self._publish(client, device_topic(command.device_id, Channel.CMD), payload, qos=1):
                     self.commands_sent += 1
+                    published.append(command)
+            if published:  # the rest their hosts hand out again
+                try:
+                    await self.sink.confirm_device_commands(published)
+                except Exception:  # unconfirmed commands are published again: a repeat, never a loss
+                    log.exception("bridge %s: could not confirm %d device commands", self.options.bridge_id,
+                                  len(published))
 
-    async def _notices_out(self) -> None:
+    async def publish_notice(self, site_id: str, notice: Notice) -> None:
+        """Publish a notice for a site's door screens, retained (a screen that connects later gets it); returns once
+        the broker has it. While the bulk lane is away it waits for it: the caller bounds the wait."""
+        topic = notice_topic(site_id)  # a bad id is refused before any waiting
         while True:
-            site_id, notice = await self._notices.get()
             client = self._clients.get(Channel.EVT)
-            while client is None and not self._stopping.is_set():  # kept until the bulk lane is connected
-                await asyncio.sleep(self.options.command_poll_s)  # waiting for the connection
-                client = self._clients.get(Channel.EVT)
-            if client is not None and await self._publish(client, notice_topic(site_id), encode_notice(notice), qos=1,
-                                                          retain=True):
+            if client is not None and await self._publish(client, topic, encode_notice(notice), qos=1, retain=True):
                 self.notices_sent += 1
-
-    def post_notice(self, site_id: str, notice: Notice) -> None:
-        """Queue a notice for a site's door screens; it is retained, so a screen that connects later gets it."""
-        notice_topic(site_id)  # refuses a bad id now, not in the poller
-        self._notices.put_nowait((site_id, notice))
+                return
+            if self._stopping.is_set():
+                raise RuntimeError(f"bridge {self.options.bridge_id} is stopping: notice for {site_id} not published")
+            await asyncio.sleep(self.options.command_poll_s)  # waiting for the bulk connection
 
     def statistics(self) -> dict:
         lanes = {lane.value: _as_dict(s) for lane, s in self.stats.items()}

@@ -4,20 +4,29 @@ This module and ``host_actor.py`` hold every ``ray.*`` call. The runtime routes 
 the hosts that own the devices (one call per host per batch), routes operator commands to the host
 that owns the incident, and in virtual mode moves every host's clock and carries batches between
 hosts.
+
+Every actor of an engine is named in the engine's namespace (``host:<id>``, ``bridge:<id>:<lanes>``, and the
+``directory``) and restarted by Ray whenever its process dies (``max_restarts=-1``). With ``detached`` (what
+``redband run`` uses) the actors outlive the driver: a driver that dies leaves the engine running, and the next
+``redband run`` in the same namespace attaches to it instead of starting a second one. Hosts are spread over the
+cluster's nodes (``SPREAD``); a host whose node is lost is started again on another.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
 
-from actors.bridge_actor import BridgeActor
-from actors.host_actor import HostActor
+from actors.bridge_actor import BridgeActor, bridge_actor_name
+from actors.directory import DIRECTORY_NAME, Directory
+from actors.host_actor import HostActor, host_actor_name
 from actors.mqtt_bridge import BridgeOptions
 from actors.routing import merge_results, split_by_host
 from engine.errors import UnknownDevice
@@ -49,6 +58,8 @@ BRIDGE_RESTARTS = -1
 """A bridge whose lane dies exits and is started again, as often as it takes: a message that kills lanes is
 dead-lettered the second time (``actors/dead_letters.py``), so no payload can make this a loop."""
 START_TIMEOUT_S = 120.0
+HOST_RETRY_S = 0.5
+"""A host that did not answer an observer (changes, figures) is asked again this much later, not at every poll."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +82,10 @@ class EngineOptions:
     """Each bridge's alarm lane in a process of its own (the bulk lane's parsing never delays an alarm)."""
     bridge: dict = field(default_factory=dict)
     """Overrides of :class:`actors.mqtt_bridge.BridgeOptions` (batch sizes, backoff cap, ...)."""
+    namespace: str | None = None
+    """The Ray namespace of the engine's named actors; None: a namespace of its own (tests start many engines)."""
+    detached: bool = False
+    """The actors outlive this driver (``redband run``): a new driver in the namespace attaches to them."""
 
 
 def ensure_ray(address: str | None = None) -> bool:
@@ -115,11 +130,17 @@ class Engine:
         self.options = options
         self.placement = Placement.plan(city, precinct_hosts=options.precinct_hosts,
                                         max_devices_per_shard=options.max_devices_per_shard)
+        self.namespace = options.namespace or f"redband-{uuid.uuid4().hex[:12]}"
         self.hosts: dict[str, ray.actor.ActorHandle] = {}
         self.bridges: list[ray.actor.ActorHandle] = []
+        self.directory = None
+        self.attached = False
+        """True when ``start`` found this engine already running in the namespace (a restarted driver)."""
         self._placement_ref = None
         self._started_ray = False
         self._change_polls: dict[str, ray.ObjectRef] = {}  # next_changes: one outstanding long poll per host
+        self._down: dict[str, float] = {}  # host → when it stopped answering (logged once per outage)
+        self._retry_at: dict[str, float] = {}  # host → when to ask it again (monotonic)
 
     # -- life --------------------------------------------------------------------------------------
 
@@ -127,32 +148,61 @@ class Engine:
         self._started_ray = ensure_ray(self.options.ray_address)
         if self.options.journal_dir:
             Path(self.options.journal_dir).mkdir(parents=True, exist_ok=True)
+        self.directory = Directory.options(name=DIRECTORY_NAME, namespace=self.namespace, get_if_exists=True,
+                                           lifetime=self._lifetime).remote()
+        wanted = {"city": self.city.id, "hosts": list(self.placement.hosts), "journal_dir": self.options.journal_dir,
+                  "started_at": time.time()}
+        running = ray.get(self.directory.describe.remote(wanted), timeout=START_TIMEOUT_S)
+        if running["started_at"] != wanted["started_at"]:
+            if (running["city"], running["hosts"]) != (wanted["city"], wanted["hosts"]):
+                raise RuntimeError(f"namespace {self.namespace!r} already runs an engine for city {running['city']!r} "
+                                   f"with hosts {running['hosts']}; stop it, or use another namespace")
+            self.attached = True
+            log.warning("attaching to the engine already running in namespace %r (started %s)", self.namespace,
+                        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(running["started_at"])))
         for host_id in self.placement.hosts:
             self.hosts[host_id] = self._host_actor(host_id, start_s)
-        ray.get([h.connect.remote(self.hosts) for h in self.hosts.values()], timeout=START_TIMEOUT_S)
+        ray.get([h.connect.remote() for h in self.hosts.values()], timeout=START_TIMEOUT_S)
         if self.options.mqtt is not None:
             self.start_bridges(self.options.mqtt, count=self.options.bridges, alarm_process=self.options.alarm_process,
                                **self.options.bridge)
         return self
 
+    @property
+    def _lifetime(self) -> str | None:
+        return "detached" if self.options.detached else None
+
     def _host_actor(self, host_id: str, start_s: float = 0.0):
+        """The host's named actor, started unless it runs already (an engine being attached to)."""
         config = HostConfig(host_id, heartbeat_interval_s=self.options.heartbeat_interval_s,
                             heartbeat_misses=self.options.heartbeat_misses, exact_deadlines=not self.options.realtime)
-        return HostActor.options(num_cpus=self.options.host_num_cpus, max_concurrency=1000).remote(
-            config, self.placement.city_for_host(self.city, host_id), self.policies, self.options.journal_dir,
-            self.options.realtime, start_s,
-        )
+        return HostActor.options(
+            name=host_actor_name(host_id), namespace=self.namespace, get_if_exists=True, lifetime=self._lifetime,
+            num_cpus=self.options.host_num_cpus, max_concurrency=1000, max_restarts=-1, scheduling_strategy="SPREAD",
+        ).remote(config, self.placement.city_for_host(self.city, host_id), self.policies, self.options.journal_dir,
+                 self.options.realtime, start_s, self.namespace)
 
     def restart_host(self, host_id: str, *, start_s: float = 0.0) -> None:
-        """Kill one host actor as a crash would and start it again from its journal (fault injection; the
-        journal must be on disk, ``journal_dir``). The other hosts and the bridges are told its new handle."""
+        """Kill one host actor's process as a crash would (fault injection); Ray starts it again and it rebuilds
+        itself from its journal (which must be on disk, ``journal_dir``). Returns once it answers again."""
         if not self.options.journal_dir:
             raise RuntimeError("restarting a host needs a journal on disk (EngineOptions.journal_dir)")
-        ray.kill(self.hosts[host_id], no_restart=True)
-        self.hosts[host_id] = self._host_actor(host_id, start_s)
-        ray.get([h.connect.remote(self.hosts) for h in self.hosts.values()], timeout=START_TIMEOUT_S)
-        if self.bridges:
-            ray.get([b.set_hosts.remote(self.hosts) for b in self.bridges], timeout=CALL_TIMEOUT_S)
+        handle = self.hosts[host_id]
+        ray.kill(handle, no_restart=False)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                where = ray.get(handle.connect.remote(), timeout=CALL_TIMEOUT_S)
+            except (ray.exceptions.ActorUnavailableError, ray.exceptions.ActorDiedError, ray.exceptions.GetTimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # the restart is under way; asking again
+                continue
+            if where["restarted"]:
+                break
+            time.sleep(0.05)  # the old process still answered: the kill has not landed yet
+        if not self.options.realtime:
+            ray.get(handle.set_clock.remote(start_s), timeout=CALL_TIMEOUT_S)
 
     def start_bridges(self, endpoint: MqttEndpoint, *, count: int = 1, first_index: int = 0,
                       alarm_process: bool = True, **overrides) -> list:
@@ -171,8 +221,10 @@ class Engine:
                 options = BridgeOptions(endpoint, bridge_id=f"b{index}", poll_commands=index == 0, lanes=lanes,
                                         reap_bridge_ids=reap if index == 0 and "evt" in lanes else (), **overrides)
                 # a bridge process that dies comes back and resumes its session (its queued alarms with it)
-                started.append(BridgeActor.options(num_cpus=0, max_restarts=BRIDGE_RESTARTS).remote(
-                    options, self._placement_ref, self.hosts))
+                started.append(BridgeActor.options(
+                    name=bridge_actor_name(options.bridge_id, lanes), namespace=self.namespace, get_if_exists=True,
+                    lifetime=self._lifetime, num_cpus=0, max_restarts=BRIDGE_RESTARTS, max_concurrency=8,
+                ).remote(options, self._placement_ref, self.namespace))
         wait_s = self.options.bridge_connect_timeout_s
         ready = ray.get([b.wait_connected.remote(wait_s) for b in started], timeout=wait_s + START_TIMEOUT_S)
         self.bridges += started
@@ -185,11 +237,7 @@ class Engine:
 
     def stop_bridges(self) -> None:
         bridges, self.bridges = self.bridges, []
-        try:
-            ray.get([b.stop.remote() for b in bridges], timeout=CALL_TIMEOUT_S)
-        finally:
-            for bridge in bridges:
-                ray.kill(bridge)
+        _stop_all(bridges, "bridge")
 
     def bridge_statistics(self) -> list[dict]:
         """One entry per bridge process: its id, CPU seconds and the counters of the lanes it runs. A bridge that
@@ -214,7 +262,9 @@ class Engine:
         return total
 
     def post_notice(self, site_id: str, notice: Notice) -> None:
-        """A notice for a site's door screens, retained on its notice topic (needs a bridge)."""
+        """A notice for a site's door screens, retained on its notice topic (needs a bridge). Returns once the broker
+        has it; raises if it could not be queued (full) or published in time (the bridge died, the broker is away):
+        the caller knows it was not delivered and may post it again."""
         if not self.bridges:
             raise RuntimeError("no MQTT bridge is running")
         ray.get(self.bridges[0].post_notice.remote(site_id, notice), timeout=CALL_TIMEOUT_S)  # b0's bulk lane
@@ -239,25 +289,21 @@ class Engine:
                 timeout=CALL_TIMEOUT_S)
 
     def stop(self) -> None:
-        """Stop the bridges, then every host (their journals close cleanly)."""
+        """Stop the bridges, then every host (their journals close cleanly), then the directory. Whatever is dead
+        already is skipped: stopping never fails on a dead actor."""
         if self.bridges:
             self.stop_bridges()
-        if self.hosts:
-            try:
-                ray.get([h.stop.remote() for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
-            finally:
-                for handle in self.hosts.values():
-                    ray.kill(handle)
-                self.hosts = {}
+        hosts, self.hosts = list(self.hosts.values()), {}
+        _stop_all(hosts, "host")
+        if self.directory is not None:
+            _stop_all([self.directory], "directory", method=None)
+            self.directory = None
 
     def kill(self) -> None:
         """Stop every host abruptly, as a crash would: nothing but the journal survives."""
-        for bridge in self.bridges:
-            ray.kill(bridge, no_restart=True)
-        self.bridges = []
-        for handle in self.hosts.values():
+        for handle in [*self.bridges, *self.hosts.values(), *([self.directory] if self.directory else [])]:
             ray.kill(handle, no_restart=True)
-        self.hosts = {}
+        self.bridges, self.hosts, self.directory = [], {}, None
 
     def __enter__(self) -> "Engine":
         return self.start()
@@ -318,9 +364,27 @@ class Engine:
     # -- observing ---------------------------------------------------------------------------------
 
     def take_changes(self) -> list[Change]:
-        """Incident changes since the last call, from the hosts that own them, in each host's order."""
-        payloads = ray.get([self.hosts[h].take_changes.remote() for h in self.placement.hosts], timeout=CALL_TIMEOUT_S)
-        return [c for host, payload in zip(self.placement.hosts, payloads) for c in _changes_of(host, payload)]
+        """Incident changes since the last call, from the hosts that own them, in each host's order. A host that does
+        not answer (restarting, its node lost) is left out until it does, and logged once per outage."""
+        return self._collect_changes({h: self.hosts[h].take_changes.remote() for h in self._answering_hosts()})
+
+    def _answering_hosts(self) -> list[str]:
+        now = time.monotonic()
+        return [h for h in self.placement.hosts if self._retry_at.get(h, 0.0) <= now]
+
+    def _host_failed(self, host_id: str, exc: Exception) -> None:
+        """Once per outage in the log; the host is asked again after ``HOST_RETRY_S``, not at every poll."""
+        self._retry_at[host_id] = time.monotonic() + HOST_RETRY_S
+        if host_id not in self._down:
+            self._down[host_id] = time.time()
+            log.warning("host %s is not answering (%s); Ray is restarting it, its precinct waits",
+                        host_id, str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__)
+
+    def _host_answered(self, host_id: str) -> None:
+        self._retry_at.pop(host_id, None)
+        since = self._down.pop(host_id, None)
+        if since is not None:
+            log.warning("host %s is answering again after %.1f s", host_id, time.time() - since)
 
     def next_changes(self, wait_s: float) -> list[Change]:
         """Changes as soon as a host has some, or none after ``wait_s``. For one consumer (the console gateway).
@@ -328,17 +392,21 @@ class Engine:
         A quiet host holds a long poll (``HostActor.wait_changes``) that returns the moment it makes a change;
         a busy one (it had changes last time) is simply asked for them, all busy hosts in one round trip, as
         the gateway takes a burst in ticks."""
-        takes = {h: self.hosts[h].take_changes.remote() for h in self.placement.hosts if h not in self._change_polls}
+        answering = self._answering_hosts()
+        takes = {h: self.hosts[h].take_changes.remote() for h in answering if h not in self._change_polls}
         changes = self._collect_changes(takes)
         polls = list(self._change_polls.values())
         ready, _ = ray.wait(polls, num_returns=len(polls), timeout=0) if polls else ([], [])
         changes += self._collect_polls(set(ready))
         if changes:
             return changes
-        for host_id in self.placement.hosts:  # nothing anywhere: every host holds a long poll
+        for host_id in self._answering_hosts():  # nothing anywhere: every host holds a long poll
             if host_id not in self._change_polls:
                 self._change_polls[host_id] = self.hosts[host_id].wait_changes.remote(LONG_POLL_S)
         polls = list(self._change_polls.values())
+        if not polls:  # every host is down: wait here, not in a tight loop
+            time.sleep(min(wait_s, HOST_RETRY_S))
+            return []
         ready, _ = ray.wait(polls, num_returns=1, timeout=wait_s)
         if ready and len(polls) > 1:  # and whatever else is ready by now
             ready, _ = ray.wait(polls, num_returns=len(polls), timeout=GATHER_S)
@@ -349,9 +417,10 @@ class Engine:
         for host_id, ref in refs.items():
             try:
                 payload = ray.get(ref, timeout=CALL_TIMEOUT_S)
-            except Exception:  # a host that died or restarted: the next call goes to the new handle
-                log.warning("host %s: taking its changes failed", host_id)
+            except Exception as exc:  # a host that died or is restarting: asked again a little later
+                self._host_failed(host_id, exc)
                 continue
+            self._host_answered(host_id)
             changes += _changes_of(host_id, payload)
         return changes
 
@@ -371,4 +440,77 @@ class Engine:
         return [x for lateness in lists for x in lateness]
 
     def statistics(self) -> list:
-        return ray.get([h.statistics.remote() for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
+        """Every host's counters; a host that does not answer is left out (and logged once per outage)."""
+        refs = {h: self.hosts[h].statistics.remote() for h in self._answering_hosts()}
+        out = []
+        for host_id, ref in refs.items():
+            try:
+                out.append(ray.get(ref, timeout=CALL_TIMEOUT_S))
+            except Exception as exc:  # noqa: BLE001 - restarting or lost
+                self._host_failed(host_id, exc)
+                continue
+            self._host_answered(host_id)
+        return out
+
+    def status(self, timeout_s: float = 5.0) -> dict:
+        """What ``redband status`` shows: every host (node, pid, starts, journal, devices, open incidents) and every
+        bridge process (its lanes), each answering within ``timeout_s`` or shown as not answering."""
+        return engine_status(self.namespace, timeout_s=timeout_s)
+
+
+def engine_status(namespace: str, *, timeout_s: float = 5.0) -> dict:
+    """The state of the engine running in ``namespace``, found through its directory and actor names."""
+    try:
+        directory = ray.get_actor(DIRECTORY_NAME, namespace=namespace)
+    except ValueError:
+        raise LookupError(f"no redband engine runs in namespace {namespace!r}") from None
+    engine = ray.get(directory.engine.remote(), timeout=timeout_s)
+    starts = ray.get(directory.starts.remote(), timeout=timeout_s)
+    if engine is None:
+        raise LookupError(f"no redband engine runs in namespace {namespace!r}")
+    hosts = []
+    for host_id in engine["hosts"]:
+        name = host_actor_name(host_id)
+        row = {"host_id": host_id, "starts": len(starts.get(name, []))}
+        try:
+            handle = ray.get_actor(name, namespace=namespace)
+            where, stats = ray.get([handle.where.remote(), handle.statistics.remote()], timeout=timeout_s)
+            row.update(where, devices=stats.devices, devices_active=stats.devices_active,
+                       incidents_open=stats.incidents_open, deadlines=stats.deadlines, accepted=stats.accepted,
+                       journal_failures=stats.journal_failures, answering=True)
+        except Exception as exc:  # noqa: BLE001 - a host restarting or lost: shown as such
+            row.update(answering=False, error=str(exc).splitlines()[0][:160])
+        hosts.append(row)
+    bridges = []
+    for name in sorted(n for n in starts if n.startswith("bridge:")):
+        row = {"name": name, "starts": len(starts[name]), "node_id": starts[name][-1].get("node_id", "")}
+        try:
+            stats = ray.get(ray.get_actor(name, namespace=namespace).statistics.remote(), timeout=timeout_s)
+            row.update(answering=True, pid=stats.get("pid"), lanes={
+                lane: {k: v for k, v in s.items() if k in ("connected", "received", "accepted", "refused",
+                                                           "dropped", "retrying", "probes_lost", "dead_lettered")}
+                for lane, s in stats.get("lanes", {}).items()})
+        except Exception as exc:  # noqa: BLE001
+            row.update(answering=False, error=str(exc).splitlines()[0][:160])
+        bridges.append(row)
+    return {"namespace": namespace, "engine": engine, "hosts": hosts, "bridges": bridges}
+
+
+def _stop_all(handles: list, what: str, *, method: str | None = "stop") -> None:
+    """Ask each actor to stop (each on its own: one dead actor does not keep the others running), then end it."""
+    refs = []
+    for handle in handles:
+        try:
+            refs.append(getattr(handle, method).remote() if method else None)
+        except Exception:  # noqa: BLE001 - an actor handle that cannot even be called
+            refs.append(None)
+    for handle, ref in zip(handles, refs):
+        if ref is not None:
+            try:
+                ray.get(ref, timeout=CALL_TIMEOUT_S)
+            except Exception as exc:  # noqa: BLE001 - dead or hung: it is killed below all the same
+                log.warning("%s did not stop cleanly: %s", what, str(exc).splitlines()[0][:200])
+        try:
+            ray.kill(handle, no_restart=True)
+        except Exception:  # noqa: BLE001 - gone already
+            pass

@@ -47,6 +47,10 @@ class IngestResult(Struct, frozen=True):
     duplicates: int
     refused: int
     acks: list[DeviceAck]
+    not_taken: list[Ingest] = []
+    """Messages no host answered for (their host was dead, restarting, overloaded or could not write its journal):
+    nothing of them was kept. Filled by the caller that splits a batch over hosts, never by a host."""
+    not_taken_reason: str = ""
 
     @property
     def accounted(self) -> int:

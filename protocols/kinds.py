@@ -34,7 +34,14 @@ class EventKind(StrEnum):
         """Alarm kinds travel the alarm topic and lane; everything else is an event."""
         return self in ALARM_KINDS
 
+    @property
+    def must_be_taken(self) -> bool:
+        """Alarms and reports (a tip, a kiosk fault): each opens an incident, so a bridge keeps one the engine could
+        not take and tries again; telemetry that was not taken is simply superseded by the next."""
+        return self in ALARM_KINDS or self in REPORT_KINDS
 
+
+REPORT_KINDS: frozenset[EventKind] = frozenset({EventKind.KIOSK_FAULT, EventKind.PATROL_CLUE})
 ALARM_KINDS: frozenset[EventKind] = frozenset(
     {
         EventKind.SCHOOL_PANIC,

@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--city", default=None, help="city TOML (default: the shipped demo city)")
     run.add_argument("--policies", default=None, help="policy TOML overriding the shipped defaults per kind")
     run.add_argument("--ray-address", default=None, help="join an existing Ray cluster instead of starting one")
+    run.add_argument("--namespace", default="redband",
+                     help="Ray namespace of the engine's actors: a second `redband run` in it attaches to the running "
+                          "engine (on a cluster, --ray-address) instead of starting another")
     run.add_argument("--journal-dir", default="var/journal", help="where the hosts' SQLite journals live")
     run.add_argument("--precinct-hosts", type=int, default=None,
                      help="host actors for the precincts (default: one per CPU core, at most one per precinct)")
@@ -76,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--stats-every", type=float, default=60.0, metavar="S",
                      help="print the bridges' counters every S seconds (0: never)")
     run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="the running engine: hosts and their nodes, restarts, bridges and lanes")
+    status.add_argument("--ray-address", default="auto", help="the Ray cluster the engine runs on (default: auto)")
+    status.add_argument("--namespace", default="redband")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(func=cmd_status)
 
     simulate = sub.add_parser("simulate", help="run a scenario: against an engine of its own (virtual or real time), "
                                                "through a broker (--mqtt), or with a whole stack of its own (--stack)")
@@ -394,6 +403,48 @@ def _bridge_summary(engine) -> str:
     return "bridge " + "; ".join(parts)
 
 
+def cmd_status(args) -> int:
+    import json
+
+    import ray
+
+    from actors.runtime import engine_status
+
+    try:
+        ray.init(address=args.ray_address, namespace=args.namespace, logging_level=logging.ERROR,
+                 include_dashboard=False, log_to_driver=False)
+    except ConnectionError as exc:
+        print(f"error: --ray-address {args.ray_address}: no Ray cluster there ({exc})", file=sys.stderr)
+        return 2
+    try:
+        status = engine_status(args.namespace)
+    except LookupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.json:
+            print(json.dumps(status, indent=2, default=str))
+            return 0
+        engine = status["engine"]
+        print(f"engine in namespace {status['namespace']}: city {engine['city']}, journal {engine['journal_dir']}")
+        print(f"{'host':<8} {'node':<14} {'pid':>7} {'starts':>6} {'devices':>8} {'active':>7} {'open':>5} "
+              f"{'journal failures':>16}  journal")
+        for h in status["hosts"]:
+            if not h["answering"]:
+                print(f"{h['host_id']:<8} not answering: {h['error']}")
+                continue
+            print(f"{h['host_id']:<8} {h['node_id'][:12]:<14} {h['pid']:>7} {h['starts']:>6} {h['devices']:>8} "
+                  f"{h['devices_active']:>7} {h['incidents_open']:>5} {h['journal_failures']:>16}  {h['journal']}")
+        for b in status["bridges"]:
+            lanes = "; ".join(f"{lane}: " + ", ".join(f"{k} {v}" for k, v in figures.items())
+                              for lane, figures in b.get("lanes", {}).items())
+            state = lanes if b["answering"] else f"not answering: {b['error']}"
+            print(f"{b['name']:<22} node {b['node_id'][:12]} starts {b['starts']}  {state}")
+        return 0
+    finally:
+        ray.shutdown()
+
+
 def cmd_run(args) -> int:
     from actors.runtime import Engine, EngineOptions, default_precinct_hosts
 
@@ -412,9 +463,10 @@ def cmd_run(args) -> int:
         print("error: --precinct-hosts: must be at least 1", file=sys.stderr)
         return 2
     precinct_hosts = args.precinct_hosts or default_precinct_hosts(city)
-    engine = Engine(city, policies, EngineOptions(precinct_hosts=precinct_hosts, journal_dir=args.journal_dir,
+    journal_dir = str(Path(args.journal_dir).resolve())  # the hosts' processes have working directories of their own
+    engine = Engine(city, policies, EngineOptions(precinct_hosts=precinct_hosts, journal_dir=journal_dir,
                                                   ray_address=args.ray_address, realtime=True, mqtt=mqtt,
-                                                  bridges=args.bridges))
+                                                  bridges=args.bridges, namespace=args.namespace, detached=True))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -423,8 +475,13 @@ def cmd_run(args) -> int:
     except ConnectionError:
         engine.stop()
         raise
-    print(f"redband engine running: city {city.id} ({', '.join(f'{n} {k}' for k, n in city.summary().items())}), "
-          f"hosts {', '.join(engine.placement.hosts)}; journal in {args.journal_dir}"
+    except RuntimeError as exc:  # the namespace runs another engine
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    attached = " (attached to the engine already running)" if engine.attached else ""
+    print(f"redband engine running{attached}: city {city.id} "
+          f"({', '.join(f'{n} {k}' for k, n in city.summary().items())}), "
+          f"hosts {', '.join(engine.placement.hosts)}; journal in {journal_dir}"
           f"{f'; {args.bridges} MQTT bridge(s) on {mqtt!r}' if mqtt else ''}. Ctrl-C stops.", flush=True)
     from simulation.report import rows_of
 
@@ -451,13 +508,21 @@ def cmd_run(args) -> int:
                 gateway = None
                 return 2
             print(f"console: {gateway.url} ({len(gateway.operators)} operators from {args.users})", flush=True)
+        failing = False
         while not stop.wait(0.2):
-            if gateway is None:
-                for change in engine.take_changes():
-                    show(change)
-            if mqtt and args.stats_every and time.monotonic() >= next_stats:
-                next_stats += args.stats_every
-                print(_bridge_summary(engine), flush=True)
+            try:  # the driver outlives any actor's death: Ray restarts the actor, this loop carries on
+                if gateway is None:
+                    for change in engine.take_changes():
+                        show(change)
+                if mqtt and args.stats_every and time.monotonic() >= next_stats:
+                    next_stats += args.stats_every
+                    print(_bridge_summary(engine), flush=True)
+            except Exception as exc:  # noqa: BLE001
+                if not failing:
+                    logging.getLogger("redband").warning("engine not answering (%s); carrying on", exc)
+                failing = True
+            else:
+                failing = False
     finally:
         if gateway is not None:
             gateway.stop()
