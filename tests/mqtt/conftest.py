@@ -71,15 +71,16 @@ def broker(tmp_path):
         process.stop()
 
 
-def start_engine(broker: Broker, tmp_path: Path, *, bridges: int = 1, **bridge):
+def start_engine(broker: Broker, tmp_path: Path, *, bridges: int = 1, precinct_hosts: int = 1, policies=None,
+                 **bridge):
     from actors.runtime import Engine, EngineOptions
     from engine.policy import load_policy_set
 
-    options = EngineOptions(precinct_hosts=1, journal_dir=str(tmp_path / "journal"), realtime=True,
+    options = EngineOptions(precinct_hosts=precinct_hosts, journal_dir=str(tmp_path / "journal"), realtime=True,
                             heartbeat_interval_s=HEARTBEAT_S, heartbeat_misses=MISSES, mqtt=broker.bridge,
                             bridges=bridges,
                             bridge={"backoff_cap_s": 1.0, **bridge})
-    return Engine(broker.city, load_policy_set(None), options).start()
+    return Engine(broker.city, load_policy_set(policies), options).start()
 
 
 @pytest.fixture
