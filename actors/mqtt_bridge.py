@@ -69,6 +69,7 @@ from protocols.batch import DeviceAck, Ingest, IngestResult, StateChange
 from protocols.endpoint import NO_DELAY, MqttEndpoint
 from protocols.inbound import EventIn, Refused, StateIn, classify
 from protocols.replies import (
+    RETRY_LATER,
     Notice,
     ack_of,
     encode_ack,
@@ -551,7 +552,7 @@ class MqttBridge:
             if not retry:
                 stats.not_taken += 1
                 self._publish_later(lane, item.device_id, encode_ack(
-                    nak(item.message.seq, f"unavailable, retry: {result.not_taken_reason}"[:300]), json=as_json))
+                    nak(item.message.seq, f"{RETRY_LATER}: {result.not_taken_reason}"[:300]), json=as_json))
             if not item.message.event_kind.must_be_taken:
                 stats.dropped += 1
             elif len(buffer) >= self.options.retry_max:

@@ -5,7 +5,8 @@ MessagePack, so a hand-held ``mosquitto_pub`` gets ``{"seq":7,"ok":true}`` and a
 
     {"seq": 7, "ok": true, "incident": "S0001-panic1#7"}
     {"seq": 7, "ok": true, "duplicate": true, "incident": "S0001-panic1#7"}
-    {"seq": 7, "ok": false, "reason": "data.floor: expected int, got str"}
+    {"seq": 7, "ok": false, "reason": "data.floor: expected int, got str"}          (final: fix the message)
+    {"seq": 7, "ok": false, "reason": "unavailable, retry: host h0 ..."}             (not now: send it again)
     {"seq": 1, "boot": 4, "ok": true, "incident": "C0001-door1#1@1764000090000"}   (boot echoed when not 0)
 
 A command to a device (``rb/v1/dev/{id}/cmd``) is ``{"cmd": "siren", "args": {...}, "ts": <ms>}``.
@@ -26,6 +27,9 @@ from protocols.kinds import AckStatus
 from protocols.topics import DeviceState
 
 MAX_SEQ_ECHO: Final = 2**63 - 1
+RETRY_LATER: Final = "unavailable, retry"
+"""How a NAK begins that means "not now, send the same message again" (its host is restarting, overloaded, or could
+not write its journal). Any other NAK is final: the message itself is wrong."""
 
 
 class Ack(Struct, frozen=True, omit_defaults=True):

@@ -21,7 +21,7 @@ import aiomqtt
 from protocols.device import encode_device_message, make_message
 from protocols.endpoint import NO_DELAY, MqttEndpoint, parse_mqtt_url
 from protocols.kinds import EventKind
-from protocols.replies import Ack, decode_ack
+from protocols.replies import RETRY_LATER, Ack, decode_ack
 from protocols.topics import Channel, DeviceState, channel_for, device_topic
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ class MqttDevice:
         self._ack_arrived = asyncio.Condition()
         self._tasks: set[asyncio.Task] = set()
         self.heartbeats_on = True
+        self.retry_later = 0
+        """NAKs that said ``unavailable, retry``: the engine could not take the alarm now; it was sent again."""
 
     async def run(self) -> None:
         """Stay connected (reconnecting with backoff) until cancelled."""
@@ -110,17 +112,22 @@ class MqttDevice:
         return seq
 
     async def alarm(self, kind: EventKind | str, data: dict | None = None, *, seq: int | None = None,
-                    timeout_s: float = 30.0) -> Ack:
+                    ts_ms: int | None = None, timeout_s: float = 30.0) -> Ack:
         """Publish until acked, the very same message every time (same ``seq`` and ``ts``), as a panic button
         must: the engine takes a re-sent alarm as a duplicate only when it says exactly the same."""
         seq = self.next_seq() if seq is None else seq
-        ts_ms = int(time.time() * 1000)
+        ts_ms = int(time.time() * 1000) if ts_ms is None else ts_ms
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.connected.is_set():
                 with contextlib.suppress(aiomqtt.MqttError):
                     await self.publish(kind, data, seq=seq, qos=1, ts_ms=ts_ms)
             ack = await self.wait_ack(seq, min(self.retry_s, max(0.0, deadline - time.monotonic())))
+            if ack is not None and not ack.ok and ack.reason.startswith(RETRY_LATER):
+                self.retry_later += 1
+                self.acks.pop(seq, None)  # "not now": the same message again after the retry period
+                await asyncio.sleep(min(self.retry_s, max(0.0, deadline - time.monotonic())))  # the retry period
+                continue
             if ack is not None:
                 return ack
         raise TimeoutError(f"device {self.device_id}: no ack for seq {seq} in {timeout_s} s")

@@ -1,0 +1,215 @@
+"""Crash safety against the real parts: a journal that refuses writes, a host process killed under load.
+
+Every promise here is the device's view (acks on its ack topic, through a real Mosquitto) checked against the
+journal on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import time
+
+import pytest
+import ray
+
+from actors.journal_sqlite import SqliteJournal
+from protocols.kinds import EventKind, IncidentKind
+from simulation.mqtt_device import MqttDevice
+from tests.mqtt.conftest import HEARTBEAT_S, MISSES, start_engine
+from tests.mqtt.helpers import wait_until
+
+pytestmark = [pytest.mark.ray, pytest.mark.mqtt]
+
+
+def _panic_boxes(broker, engine) -> dict[str, list[str]]:
+    """The panic boxes of each precinct host."""
+    out: dict[str, list[str]] = {}
+    for device in sorted(broker.city.devices.values(), key=lambda d: d.id):
+        if device.kind == "panic_box":
+            out.setdefault(engine.placement.host_for_device(device.id), []).append(device.id)
+    return out
+
+
+def _journal(tmp_path, host_id: str) -> SqliteJournal:
+    return SqliteJournal(tmp_path / "journal" / f"{host_id}.sqlite")
+
+
+async def _online(*devices: MqttDevice) -> list[asyncio.Task]:
+    tasks = [asyncio.create_task(d.run()) for d in devices]
+    await asyncio.wait_for(asyncio.gather(*(d.connected.wait() for d in devices)), timeout=20)
+    return tasks
+
+
+async def _stop(tasks: list[asyncio.Task]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def test_a_journal_that_refuses_writes_acks_nothing_and_the_retry_is_raised_once(broker, ray_session, tmp_path):
+    engine = start_engine(broker, tmp_path, precinct_hosts=2)
+    try:
+        boxes = _panic_boxes(broker, engine)
+        failing, healthy = sorted(boxes)[:2]
+        box, other = boxes[failing][0], boxes[healthy][0]
+        ray.get(engine.hosts[failing].fail_journal_writes.remote(True))
+
+        async def scenario():
+            device, neighbour = MqttDevice(broker.endpoint(box)), MqttDevice(broker.endpoint(other))
+            tasks = await _online(device, neighbour)
+            try:
+                seq, ts_ms = device.next_seq(), int(time.time() * 1000)
+                await device.publish(EventKind.SCHOOL_PANIC, {"zone": "gym"}, seq=seq, qos=1, ts_ms=ts_ms)
+                refusal = await device.wait_ack(seq, 20)
+                assert refusal is not None and not refusal.ok, refusal
+                assert refusal.reason.startswith("unavailable, retry: ") and "journal" in refusal.reason, refusal
+                # the other precinct's host is not held up by this one's disk
+                neighbour_ack = await neighbour.alarm(EventKind.SCHOOL_PANIC, timeout_s=20)
+                assert neighbour_ack.ok and not neighbour_ack.duplicate
+                assert await asyncio.to_thread(engine.incident, f"{box}#{seq}") is None  # nothing kept, nothing acked
+
+                ray.get(engine.hosts[failing].fail_journal_writes.remote(False))
+                device.acks.pop(seq)  # from here on, only an ack counts
+                ack = await device.alarm(EventKind.SCHOOL_PANIC, {"zone": "gym"}, seq=seq, ts_ms=ts_ms, timeout_s=30)
+                # the bridge's own retry or the device's: raised once either way, and a re-send is its duplicate
+                assert ack.ok and ack.incident
+                answers = [ack]
+                deadline = time.monotonic() + 20
+                while not answers[-1].duplicate and time.monotonic() < deadline:
+                    device.acks.pop(seq, None)
+                    await device.publish(EventKind.SCHOOL_PANIC, {"zone": "gym"}, seq=seq, qos=1, ts_ms=ts_ms)
+                    if (answer := await device.wait_ack(seq, 2)) is not None:
+                        answers.append(answer)
+                return ack, answers
+            finally:
+                await _stop(tasks)
+
+        ack, answers = asyncio.run(scenario())
+        assert answers[-1].duplicate, answers
+        assert {a.incident for a in answers} == {ack.incident} and all(a.ok for a in answers), answers
+        statistics_ = {s.host_id: s for s in engine.statistics()}
+        assert statistics_[failing].journal_failures >= 1
+        alarm_lane = engine.lane_statistics("alarm")
+        assert alarm_lane["not_taken"] >= 1
+    finally:
+        engine.stop()
+    raised = [r for r in _journal(tmp_path, failing).all_incidents() if r.device_id == box]
+    assert [r.id for r in raised] == [ack.incident]
+
+
+ESCALATE_AFTER_S = 6.0
+FAST_POLICY = f"""
+[policies."school.panic"]
+priority = 1
+steps = [
+  {{ notify = ["guard_room", "police_station"], ack_within_s = {ESCALATE_AFTER_S} }},
+  {{ notify = ["command_center"], ack_within_s = 600 }},
+]
+"""
+
+
+def test_a_host_killed_under_load_comes_back_by_itself_and_loses_no_time(broker, ray_session, tmp_path):
+    """The process of one precinct host is killed with SIGKILL while both precincts raise alarms: it is back without
+    help, its escalation fires on time, its silent device is reported offline on time, and the other precinct's
+    acks never stop."""
+    policy = tmp_path / "fast.toml"
+    policy.write_text(FAST_POLICY)
+    engine = start_engine(broker, tmp_path, precinct_hosts=2, policies=policy)
+    try:
+        boxes = _panic_boxes(broker, engine)
+        victim, survivor = sorted(boxes)[:2]
+        silent_id = sorted(d.id for d in broker.city.devices.values()
+                           if d.kind == "camera" and engine.placement.host_for_device(d.id) == victim)[0]
+        victim_where = ray.get(engine.hosts[victim].where.remote())
+
+        async def scenario():
+            silent = MqttDevice(broker.endpoint(silent_id), heartbeat_s=HEARTBEAT_S / 2)
+            victims = [MqttDevice(broker.endpoint(b), retry_s=0.5) for b in boxes[victim]]
+            survivors = [MqttDevice(broker.endpoint(b), retry_s=0.5) for b in boxes[survivor]]
+            tasks = await _online(silent, *victims, *survivors)
+            latencies: list[tuple[float, float]] = []  # (sent at, latency) of the surviving precinct's alarms
+            stop_load = asyncio.Event()
+
+            async def load(device: MqttDevice) -> None:
+                while not stop_load.is_set():
+                    sent = time.time()
+                    ack = await device.alarm(EventKind.SCHOOL_PANIC, {"zone": "hall"}, timeout_s=30)
+                    assert ack.ok
+                    latencies.append((sent, time.time() - sent))
+                    await asyncio.sleep(0.1)  # pacing: about ten alarms a second per device
+
+            try:
+                loaders = [asyncio.create_task(load(d)) for d in survivors]
+                pending = await victims[0].alarm(EventKind.SCHOOL_PANIC, {"zone": "lab"}, timeout_s=20)
+                assert pending.ok
+                await asyncio.to_thread(wait_until, lambda: ray.get(engine.hosts[victim].statistics.remote())
+                                        .devices_active >= 2, timeout_s=10, what="the camera supervised")
+                await asyncio.sleep(1.5)  # the camera's last heartbeats reach the journal (flushed every second)
+                silent.heartbeats_on = False
+                silent_since = time.time()
+                await asyncio.sleep(0.5)  # load keeps running: the kill comes in the middle of it
+                killed_at = time.time()
+                os.kill(victim_where["pid"], signal.SIGKILL)
+
+                def back():
+                    try:
+                        where = ray.get(engine.hosts[victim].where.remote(), timeout=5)
+                    except (ray.exceptions.ActorUnavailableError, ray.exceptions.ActorDiedError,
+                            ray.exceptions.GetTimeoutError):
+                        return None
+                    return where if where["restarted"] else None
+
+                where = await asyncio.to_thread(wait_until, back, timeout_s=30, what="the host back", every_s=0.05)
+                back_after_s = time.time() - killed_at
+                # the killed host takes alarms again: one raised during the outage is acked once it is back
+                during = await victims[1].alarm(EventKind.SCHOOL_PANIC, {"zone": "yard"}, timeout_s=30)
+                assert during.ok
+                await asyncio.sleep(2.0)  # two more seconds of the surviving precinct's load after the restart
+                stop_load.set()
+                await asyncio.gather(*loaders)
+                return pending, where, back_after_s, killed_at, silent_since, latencies
+            finally:
+                stop_load.set()
+                await _stop(tasks)
+
+        pending, where, back_after_s, killed_at, silent_since, latencies = asyncio.run(scenario())
+        assert where["pid"] != victim_where["pid"]
+        # "without help": nothing above called the host; Ray started it and it rebuilt itself
+        assert back_after_s < 15, f"the host took {back_after_s:.1f} s to come back (target 2 s: docs/benchmarks.md)"
+
+        record = engine.incident(pending.incident)
+        due_s = record.raised_s + ESCALATE_AFTER_S
+        assert killed_at < due_s, "the kill must come before the escalation is due"
+
+        def escalated():
+            current = engine.incident(pending.incident)
+            return next((e for e in current.timeline if e.event.value == "escalated"), None)
+
+        entry = wait_until(escalated, timeout_s=30, what="the escalation after the restart")
+        assert entry.t_s - due_s <= 1.0, f"escalated {entry.t_s - due_s:.2f} s late"
+
+        offline_due = silent_since + HEARTBEAT_S * MISSES  # its last heartbeat was at most half a period earlier
+
+        def offline():
+            return [r for r in engine.open_incidents() if r.kind is IncidentKind.DEVICE_OFFLINE
+                    and r.device_id == silent_id]
+
+        (reported,) = wait_until(offline, timeout_s=30, what=f"{silent_id} reported offline")
+        assert reported.raised_s <= offline_due + 1.0, f"offline {reported.raised_s - offline_due:.2f} s late"
+        assert reported.raised_s >= silent_since, "reported offline before it fell silent"
+
+        before = [lat for sent, lat in latencies if sent < killed_at]
+        during = [lat for sent, lat in latencies if killed_at <= sent <= killed_at + back_after_s + 1]
+        assert len(before) >= 10 and during, (len(before), len(during))
+        normal_p99 = statistics.quantiles(before, n=100)[98] if len(before) >= 100 else max(before)
+        # the surviving precinct is answered through the crash; on a shared 2-core machine the restarting
+        # process competes for the CPU, so "no gap" is read as: no ack slower than the normal worst by 1 s
+        print(f"host back after {back_after_s:.2f} s; escalation {entry.t_s - due_s:+.2f} s; offline "
+              f"{reported.raised_s - offline_due:+.2f} s; surviving acks: normal p99 {normal_p99 * 1000:.0f} ms, "
+              f"worst during the outage {max(during) * 1000:.0f} ms ({len(during)} alarms)")
+        assert max(during) <= normal_p99 + 1.0, (max(during), normal_p99)
+    finally:
+        engine.stop()
