@@ -7,18 +7,25 @@ journal on disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
+import subprocess
+import sys
 import time
 
 import pytest
 import ray
+import tomli_w
 
 from actors.journal_sqlite import SqliteJournal
+from engine.citygen import generate_city_dict
+from engine.mqtt_provision import BRIDGE_USER
 from protocols.kinds import EventKind, IncidentKind
 from simulation.mqtt_device import MqttDevice
-from tests.mqtt.conftest import HEARTBEAT_S, MISSES, start_engine
+from tests.mqtt.conftest import HEARTBEAT_S, MISSES, SMALL, start_engine
+from tests.mqtt.test_cli_mqtt import ENV, ROOT
 from tests.mqtt.helpers import wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.mqtt]
@@ -213,3 +220,114 @@ def test_a_host_killed_under_load_comes_back_by_itself_and_loses_no_time(broker,
         assert max(during) <= normal_p99 + 1.0, (max(during), normal_p99)
     finally:
         engine.stop()
+
+
+RESTART_POLICY = """
+[policies."school.panic"]
+priority = 1
+steps = [
+  { notify = ["guard_room", "police_station"], ack_within_s = 40 },
+  { notify = ["command_center"], ack_within_s = 600 },
+]
+"""
+
+
+def _kill_everything(pid: int) -> int:
+    """SIGKILL a process and every process under it at once (the driver, Ray's GCS, raylet and workers)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    procs = [root, *root.children(recursive=True)]
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(procs, timeout=30)
+    return len(procs)
+
+
+def _escalation(journal_path, incident_id: str):
+    journal = SqliteJournal(journal_path)
+    try:
+        return next((row for row in journal.transitions(incident_id) if row[1] == "escalated"), None)
+    finally:
+        journal.close()
+
+
+def test_every_engine_process_killed_just_after_an_ack_loses_nothing_and_repeats_nothing(broker, tmp_path):
+    """``kill -9`` of the whole engine (driver, Ray, hosts, bridges) 20 ms after the device's ack; ``redband run``
+    again: the alarm and the tip exist once, their re-sends are duplicates, the pending escalation fires on time."""
+    city_file = tmp_path / "city.toml"
+    city_file.write_text(tomli_w.dumps(generate_city_dict(SMALL)))
+    policy = tmp_path / "policy.toml"
+    policy.write_text(RESTART_POLICY)
+    journal_dir = tmp_path / "journal"
+    bridge_url = f"mqtt://{BRIDGE_USER}:{broker.credentials[BRIDGE_USER].password}@127.0.0.1:{broker.port}"
+    command = [sys.executable, "-m", "simulation.cli", "run", "--city", str(city_file), "--policies", str(policy),
+               "--journal-dir", str(journal_dir), "--mqtt", bridge_url, "--users", str(tmp_path / "no-users.toml"),
+               "--precinct-hosts", "1"]
+    box = broker.device("panic_box")
+    phone = broker.device("volunteer_phone")
+    tip = {"category": "suspicious", "text": "someone trying car doors", "lat": 31.82, "lon": 117.23}
+
+    def start(log_path):
+        log_out = log_path.open("w")
+        process = subprocess.Popen(command, stdout=log_out, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV)
+        wait_until(lambda: "engine running" in log_path.read_text() or process.poll() is not None, timeout_s=120,
+                   what="the engine to start", every_s=0.1)
+        assert process.poll() is None, log_path.read_text()[-3000:]
+        return process
+
+    first = start(tmp_path / "first.log")
+    try:
+        async def before_the_crash():
+            panic, volunteer = MqttDevice(broker.endpoint(box)), MqttDevice(broker.endpoint(phone))
+            tasks = await _online(panic, volunteer)
+            try:
+                seq, ts_ms = panic.next_seq(), int(time.time() * 1000)
+                alarm = await panic.alarm(EventKind.SCHOOL_PANIC, {"zone": "gate"}, seq=seq, ts_ms=ts_ms)
+                tip_seq, tip_ts = volunteer.next_seq(), int(time.time() * 1000)
+                tip_ack = await volunteer.alarm(EventKind.PATROL_CLUE, tip, seq=tip_seq, ts_ms=tip_ts)
+                await asyncio.sleep(0.02)  # the fault comes 20 ms after the ack
+                killed = _kill_everything(first.pid)
+                return (seq, ts_ms, alarm), (tip_seq, tip_ts, tip_ack), killed
+            finally:
+                await _stop(tasks)
+
+        (seq, ts_ms, alarm), (tip_seq, tip_ts, tip_ack), killed = asyncio.run(before_the_crash())
+    finally:
+        if first.poll() is None:
+            _kill_everything(first.pid)
+    assert alarm.ok and tip_ack.ok and alarm.incident and tip_ack.incident
+    assert killed >= 5, f"only {killed} processes killed: is Ray running under the driver?"
+    raised_at = ts_ms / 1000  # about when the incident was raised: the ack came within a second of it
+    host = "h0"
+
+    second = start(tmp_path / "second.log")
+    try:
+        async def after_the_restart():
+            panic, volunteer = MqttDevice(broker.endpoint(box)), MqttDevice(broker.endpoint(phone))
+            tasks = await _online(panic, volunteer)
+            try:
+                again = await panic.alarm(EventKind.SCHOOL_PANIC, {"zone": "gate"}, seq=seq, ts_ms=ts_ms)
+                tip_again = await volunteer.alarm(EventKind.PATROL_CLUE, tip, seq=tip_seq, ts_ms=tip_ts)
+                return again, tip_again
+            finally:
+                await _stop(tasks)
+
+        again, tip_again = asyncio.run(after_the_restart())
+        assert again.ok and again.duplicate and again.incident == alarm.incident, again
+        assert tip_again.ok and tip_again.duplicate and tip_again.incident == tip_ack.incident, tip_again
+        journal_path = journal_dir / f"{host}.sqlite"
+        row = wait_until(lambda: _escalation(journal_path, alarm.incident), timeout_s=90,
+                         what="the pending escalation after the restart", every_s=0.2)
+        record = SqliteJournal(journal_path).incident(alarm.incident)
+        due_s = record.raised_s + 40
+        assert abs(row[0] - due_s) <= 1.0, f"escalated {row[0] - due_s:+.2f} s from its original time"
+        assert raised_at - 5 < record.raised_s < raised_at + 5
+        second.send_signal(signal.SIGINT)
+        assert second.wait(timeout=60) == 0, (tmp_path / "second.log").read_text()[-3000:]
+    finally:
+        if second.poll() is None:
+            _kill_everything(second.pid)
+    incidents = SqliteJournal(journal_dir / f"{host}.sqlite").all_incidents()
+    assert sorted(r.id for r in incidents if r.device_id in (box, phone)) == sorted([alarm.incident, tip_ack.incident])
