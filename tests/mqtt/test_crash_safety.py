@@ -331,3 +331,63 @@ def test_every_engine_process_killed_just_after_an_ack_loses_nothing_and_repeats
             _kill_everything(second.pid)
     incidents = SqliteJournal(journal_dir / f"{host}.sqlite").all_incidents()
     assert sorted(r.id for r in incidents if r.device_id in (box, phone)) == sorted([alarm.incident, tip_ack.incident])
+
+
+def test_the_bridge_keeps_what_a_host_did_not_take_and_offers_it_again_itself(broker, tmp_path):
+    """A host that cannot take a batch (here: overloaded twice) gets it again from the bridge, which acks the device
+    when it is taken: the device, told ``unavailable, retry`` once, never has to send it again."""
+    from actors.mqtt_bridge import BridgeOptions, MqttBridge, run_until_stopped
+    from protocols.batch import DeviceAck, IngestResult
+    from protocols.kinds import AckStatus
+
+    box = broker.device("panic_box")
+    offered: list[int] = []
+
+    class Sink:
+        async def ingest(self, items):
+            offered.append(len(items))
+            if len(offered) <= 2:
+                return IngestResult(0, 0, 0, [], list(items), "host h0: Overloaded: overloaded: outbox")
+            return IngestResult(len(items), 0, 0, [DeviceAck(i.device_id, i.message.seq, AckStatus.ACK, "", "X#1")
+                                                   for i in items])
+
+        async def states(self, states):
+            pass
+
+        async def take_device_commands(self, wait_s=0.0):
+            await asyncio.sleep(wait_s)
+            return []
+
+        async def dead_letter(self, row):
+            pass
+
+    async def scenario():
+        options = BridgeOptions(broker.bridge, lanes=("alarm",), state_dir=str(tmp_path / "state"),
+                                poll_commands=False, probe_interval_s=0, retry_first_s=0.1)
+        bridge = MqttBridge(options, Sink())
+        runner = asyncio.create_task(run_until_stopped(bridge))
+        device = MqttDevice(broker.endpoint(box), retry_s=600)  # this device would wait ten minutes to retry
+        tasks = await _online(device)
+        try:
+            await asyncio.wait_for(_until_true(lambda: bridge.connected), 20)
+            seq = device.next_seq()
+            await device.publish(EventKind.SCHOOL_PANIC, seq=seq, qos=1)
+            first = await device.wait_ack(seq, 20)
+            assert first is not None and not first.ok and first.reason.startswith("unavailable, retry: host h0")
+            device.acks.pop(seq)
+            taken = await device.wait_ack(seq, 20)
+            return taken, bridge.stats[next(iter(bridge.stats))]
+        finally:
+            bridge.stop()
+            await asyncio.wait_for(runner, 20)
+            await _stop(tasks)
+
+    taken, stats = asyncio.run(scenario())
+    assert taken is not None and taken.ok and taken.incident == "X#1"
+    assert offered == [1, 1, 1]  # the first offer, one retry refused, one taken
+    assert (stats.not_taken, stats.retried, stats.retrying) == (1, 2, 0)
+
+
+async def _until_true(predicate) -> None:
+    while not predicate():
+        await asyncio.sleep(0.05)  # polling a flag the bridge's tasks set; the caller bounds the wait
