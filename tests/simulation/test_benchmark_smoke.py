@@ -33,6 +33,9 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
     assert lanes["alarm"]["received"] == 15 and lanes["evt"]["received"] == 3000  # the alarm lane measured apart
     late = runs["escalation_lateness"]
     assert late["deadlines_fired"] == late["incidents"] > 0
+    restart = runs["host_restart"]
+    assert restart["kills"] == 2 and restart["escalations_fired"] == 2 * restart["open_incidents_per_kill"]
+    assert summary["host_restart_max_s"] > 0
     assert runs["device_memory"]["devices_active"] == runs["device_memory"]["devices"] > 5000
     actors = runs["actor_per_device"]
     assert actors["accepted"] == actors["events"] and actors["bytes_per_actor"] > 0
