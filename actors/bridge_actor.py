@@ -24,6 +24,7 @@ import ray
 import uvloop
 
 from actors.directory import announce_start
+from actors.engine_files import read_engine_files
 from actors.host_actor import host_actor_name
 from actors.mqtt_bridge import BridgeOptions, DeadLetter, MqttBridge, run_until_stopped
 from actors.routing import merge_results, split_by_host, states_by_host
@@ -176,9 +177,12 @@ def _reason(host_id: str, exc: BaseException) -> str:
 
 @ray.remote
 class BridgeActor:
-    def __init__(self, options: BridgeOptions, placement: Placement, namespace: str | dict) -> None:
-        """``namespace``: where the hosts are named (a dict of handles instead: tests without names)."""
+    def __init__(self, options: BridgeOptions, placement: Placement | str, namespace: str | dict) -> None:
+        """``placement``: or the path of the engine's files to take it from at every start; ``namespace``: where the
+        hosts are named (a dict of handles instead: tests without names)."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        if isinstance(placement, str):
+            placement = read_engine_files(placement)[2]
         logging.getLogger("mqtt").setLevel(logging.ERROR)  # aiomqtt counts pending publishes at every disconnect
         self._options = options
         self._placement = placement

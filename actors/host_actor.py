@@ -19,11 +19,13 @@ import contextlib
 import logging
 import os
 import time
+import warnings
 from pathlib import Path
 
 import ray
 
 from actors.directory import announce_start
+from actors.engine_files import read_engine_files
 from actors.journal_sqlite import SqliteJournal
 from engine.clock import ManualClock, WallClock
 from engine.errors import JournalUnavailable, RedbandError
@@ -58,9 +60,14 @@ def host_actor_name(host_id: str) -> str:
 
 @ray.remote
 class HostActor:
-    async def __init__(self, config: HostConfig, city: City, policies: PolicySet, journal_dir: str | None,
+    async def __init__(self, config: HostConfig, city: City | str, policies: PolicySet, journal_dir: str | None,
                        realtime: bool, start_s: float = 0.0, namespace: str | None = None) -> None:
+        """``city``: this host's share of the city, or the path of the engine's files to take it (and the policies)
+        from at every start (``actors/engine_files.py``)."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        if isinstance(city, str):
+            whole, policies, placement = read_engine_files(city)
+            city = placement.city_for_host(whole, config.host_id)
         self._clock = WallClock() if realtime else ManualClock(start_s)
         self._journal_path = str(Path(journal_dir) / f"{config.host_id}.sqlite") if journal_dir else ""
         self._core = await self._open(config, city, policies)
@@ -76,7 +83,9 @@ class HostActor:
         self._started_at = time.time()
         context = ray.get_runtime_context()
         self._node_id = context.get_node_id()
-        self._restarted = bool(context.was_current_actor_reconstructed)
+        with warnings.catch_warnings():  # Ray warns about its own use of a deprecated call inside this property
+            warnings.simplefilter("ignore")
+            self._restarted = bool(context.was_current_actor_reconstructed)
         if self._restarted:
             log.warning("host %s: restarted on node %s; rebuilt from its journal (%d open incidents, %d deadlines)",
                         config.host_id, self._node_id[:12], len(self._core.open_incidents()), len(self._core.scheduler))

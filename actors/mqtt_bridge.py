@@ -582,8 +582,8 @@ class MqttBridge:
             pending = _Pending(items=[item for item, _ in batch],
                                json_of={(item.device_id, item.message.seq): as_json for item, as_json in batch})
             self.stats[lane].retried += len(batch)
+            self.stats[lane].retrying = len(buffer)  # what failed again is put back (and counted) by _send
             taken = await self._send(lane, client, pending, retry=True)
-            self.stats[lane].retrying = len(buffer)
             delay_s = o.retry_first_s if taken else min(o.retry_cap_s, delay_s * 2)
 
     async def _ack(self, client: aiomqtt.Client, ack: DeviceAck, as_json: bool) -> None:

@@ -26,6 +26,7 @@ import ray
 
 from actors.bridge_actor import BridgeActor, bridge_actor_name
 from actors.directory import DIRECTORY_NAME, Directory
+from actors.engine_files import write_engine_files
 from actors.host_actor import HostActor, host_actor_name
 from actors.mqtt_bridge import BridgeOptions
 from actors.routing import merge_results, split_by_host
@@ -137,6 +138,8 @@ class Engine:
         self.attached = False
         """True when ``start`` found this engine already running in the namespace (a restarted driver)."""
         self._placement_ref = None
+        self._start_from: str | None = None
+        """With a journal directory, the file the actors start (and restart) from (``actors/engine_files.py``)."""
         self._started_ray = False
         self._change_polls: dict[str, ray.ObjectRef] = {}  # next_changes: one outstanding long poll per host
         self._down: dict[str, float] = {}  # host → when it stopped answering (logged once per outage)
@@ -147,7 +150,7 @@ class Engine:
     def start(self, *, start_s: float = 0.0) -> "Engine":
         self._started_ray = ensure_ray(self.options.ray_address)
         if self.options.journal_dir:
-            Path(self.options.journal_dir).mkdir(parents=True, exist_ok=True)
+            self._start_from = write_engine_files(self.options.journal_dir, self.city, self.policies, self.placement)
         self.directory = Directory.options(name=DIRECTORY_NAME, namespace=self.namespace, get_if_exists=True,
                                            lifetime=self._lifetime).remote()
         wanted = {"city": self.city.id, "hosts": list(self.placement.hosts), "journal_dir": self.options.journal_dir,
@@ -179,7 +182,8 @@ class Engine:
         return HostActor.options(
             name=host_actor_name(host_id), namespace=self.namespace, get_if_exists=True, lifetime=self._lifetime,
             num_cpus=self.options.host_num_cpus, max_concurrency=1000, max_restarts=-1, scheduling_strategy="SPREAD",
-        ).remote(config, self.placement.city_for_host(self.city, host_id), self.policies, self.options.journal_dir,
+        ).remote(config, self._start_from or self.placement.city_for_host(self.city, host_id), self.policies,
+                 self.options.journal_dir,
                  self.options.realtime, start_s, self.namespace)
 
     def restart_host(self, host_id: str, *, start_s: float = 0.0) -> None:
@@ -213,8 +217,8 @@ class Engine:
         # a fresh start ends the sessions of bridge ids beyond this run's (an earlier run had more bridges)
         reap = tuple(f"b{i}" for i in range(count, count + MAX_REAPED_BRIDGES)) if first_index == 0 else ()
         started = []
-        if self._placement_ref is None:  # held here: a restarted bridge gets its arguments from the object store
-            self._placement_ref = ray.put(self.placement)
+        if self._placement_ref is None:  # (without a journal directory) a restarted bridge's arguments are here
+            self._placement_ref = self._start_from or ray.put(self.placement)
         for index in range(first_index, first_index + count):
             for lanes in lane_sets:
                 overrides.setdefault("state_dir", self.options.journal_dir)
