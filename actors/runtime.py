@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.bridge_actor import BridgeActor, bridge_actor_name
 from actors.directory import DIRECTORY_NAME, Directory
@@ -59,6 +60,9 @@ BRIDGE_RESTARTS = -1
 """A bridge whose lane dies exits and is started again, as often as it takes: a message that kills lanes is
 dead-lettered the second time (``actors/dead_letters.py``), so no payload can make this a loop."""
 START_TIMEOUT_S = 120.0
+BRIDGE_NUM_CPUS = 0.001
+"""A sliver of a CPU per bridge process: Ray puts an actor that asks for no resource at all on a random node, whatever
+its scheduling strategy, and the bridges belong on the driver's node (``start_bridges``)."""
 HOST_RETRY_S = 0.5
 """A host that did not answer an observer (changes, figures) is asked again this much later, not at every poll."""
 
@@ -74,6 +78,10 @@ class EngineOptions:
     heartbeat_misses: int = 3
     host_num_cpus: float = 0.0
     """Ray CPUs reserved per host actor: 0 lets a 2-core laptop hold any number of hosts."""
+    host_nodes: dict = field(default_factory=dict)
+    """Host id → the Ray node id to start it on, a soft preference (a host whose node is lost starts on another);
+    the other hosts are spread. Ray heeds a placement only for an actor that asks for some resource: with this, set
+    ``host_num_cpus`` above 0 (0.01 will do)."""
     mqtt: MqttEndpoint | None = None
     """Start MQTT bridges on this broker (as the bridge user)."""
     bridges: int = 1
@@ -179,9 +187,11 @@ class Engine:
         """The host's named actor, started unless it runs already (an engine being attached to)."""
         config = HostConfig(host_id, heartbeat_interval_s=self.options.heartbeat_interval_s,
                             heartbeat_misses=self.options.heartbeat_misses, exact_deadlines=not self.options.realtime)
+        node = self.options.host_nodes.get(host_id)
         return HostActor.options(
             name=host_actor_name(host_id), namespace=self.namespace, get_if_exists=True, lifetime=self._lifetime,
-            num_cpus=self.options.host_num_cpus, max_concurrency=1000, max_restarts=-1, scheduling_strategy="SPREAD",
+            num_cpus=self.options.host_num_cpus, max_concurrency=1000, max_restarts=-1,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True) if node else "SPREAD",
         ).remote(config, self._start_from or self.placement.city_for_host(self.city, host_id), self.policies,
                  self.options.journal_dir,
                  self.options.realtime, start_s, self.namespace)
@@ -219,6 +229,9 @@ class Engine:
         started = []
         if self._placement_ref is None:  # (without a journal directory) a restarted bridge's arguments are here
             self._placement_ref = self._start_from or ray.put(self.placement)
+        # on the driver's node, softly (a bridge whose node is lost starts on another): a bridge on a lost node would
+        # hold every precinct's alarms in its broker session until Ray declares the node dead and starts it again
+        near_driver = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
         for index in range(first_index, first_index + count):
             for lanes in lane_sets:
                 overrides.setdefault("state_dir", self.options.journal_dir)
@@ -227,7 +240,8 @@ class Engine:
                 # a bridge process that dies comes back and resumes its session (its queued alarms with it)
                 started.append(BridgeActor.options(
                     name=bridge_actor_name(options.bridge_id, lanes), namespace=self.namespace, get_if_exists=True,
-                    lifetime=self._lifetime, num_cpus=0, max_restarts=BRIDGE_RESTARTS, max_concurrency=8,
+                    lifetime=self._lifetime, num_cpus=BRIDGE_NUM_CPUS, max_restarts=BRIDGE_RESTARTS, max_concurrency=8,
+                    scheduling_strategy=near_driver,
                 ).remote(options, self._placement_ref, self.namespace))
         wait_s = self.options.bridge_connect_timeout_s
         ready = ray.get([b.wait_connected.remote(wait_s) for b in started], timeout=wait_s + START_TIMEOUT_S)

@@ -245,6 +245,19 @@ def _kill_everything(pid: int) -> int:
     return len(procs)
 
 
+def _actor_processes(pid: int, titles: tuple[str, ...]) -> list:
+    """The live processes under ``pid`` whose title (Ray names actor processes ``ray::<Class>``) is one of these."""
+    import psutil
+
+    out = []
+    for proc in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if proc.status() != psutil.STATUS_ZOMBIE and any(proc.cmdline()[0].startswith(t) for t in titles
+                                                             if proc.cmdline()):
+                out.append(proc)
+    return out
+
+
 def _escalation(journal_path, incident_id: str):
     journal = SqliteJournal(journal_path)
     try:
@@ -317,6 +330,14 @@ def test_every_engine_process_killed_just_after_an_ack_loses_nothing_and_repeats
         again, tip_again = asyncio.run(after_the_restart())
         assert again.ok and again.duplicate and again.incident == alarm.incident, again
         assert tip_again.ok and tip_again.duplicate and tip_again.incident == tip_ack.incident, tip_again
+        # and now every host and bridge process of the new engine dies too: the driver carries on, Ray restarts them
+        victims = _actor_processes(second.pid, ("ray::HostActor", "ray::BridgeActor"))
+        assert len(victims) >= 4, victims
+        for proc in victims:
+            proc.kill()
+        wait_until(lambda: len(_actor_processes(second.pid, ("ray::HostActor",))) >= 2, timeout_s=60,
+                   what="the hosts restarted")
+        assert second.poll() is None, (tmp_path / "second.log").read_text()[-3000:]
         journal_path = journal_dir / f"{host}.sqlite"
         row = wait_until(lambda: _escalation(journal_path, alarm.incident), timeout_s=90,
                          what="the pending escalation after the restart", every_s=0.2)
