@@ -49,6 +49,8 @@ EXIT_LANE_DIED = 70
 NOTICE_TIMEOUT_S = 10.0
 COMMAND_LONG_POLL_S = 1.0
 """How long a host holds the bridge's device-command poll when it has none."""
+HOST_DOWN_S = 0.5
+"""A host whose call just failed is not asked again before this (its part of each batch is kept and retried at once)."""
 
 
 def bridge_actor_name(bridge_id: str, lanes: tuple[str, ...]) -> str:
@@ -83,6 +85,8 @@ class RaySink:
         self.placement = placement
         self.hosts = hosts
         self._command_polls: dict[str, asyncio.Future] = {}
+        self._down: dict[str, tuple[float, str]] = {}  # host → (not asked again before, why)
+        self._probing: set[str] = set()
 
     async def ingest(self, items: list[Ingest]) -> IngestResult:
         """The hosts' answers; what a host did not answer for (dead, restarting, its journal failing, overloaded)
@@ -102,6 +106,34 @@ class RaySink:
             return merged
         return IngestResult(merged.accepted, merged.duplicates, merged.refused, merged.acks, not_taken,
                             "; ".join(reasons)[:300])
+
+    def ingest_parts(self, items: list[Ingest]) -> list:
+        """The batch split by host: one awaitable answer per host (and one for devices no host owns), each never
+        raising (what its host did not take comes back in ``not_taken``)."""
+        by_host, refused = split_by_host(self.placement, items)
+        parts = [self._part(host_id, batch) for host_id, batch in by_host.items()]
+        if refused:
+            parts.append(_ready(merge_results([], refused)))
+        return parts
+
+    async def _part(self, host_id: str, batch: list[Ingest]) -> IngestResult:
+        """A host that just failed is not asked again for ``HOST_DOWN_S``, and then by one call at a time: the others
+        get their part back at once (kept and retried by the bridge) instead of waiting seconds for a call to fail."""
+        down = self._down.get(host_id)
+        if down is not None and (time.monotonic() < down[0] or host_id in self._probing):
+            return IngestResult(0, 0, 0, [], list(batch), down[1])
+        if down is not None:
+            self._probing.add(host_id)
+        try:
+            result = await self._ingest_at(host_id, batch)
+        except Exception as exc:  # noqa: BLE001 - dead, restarting, journal failing: kept by the bridge, retried
+            reason = _reason(host_id, exc)
+            self._down[host_id] = (time.monotonic() + HOST_DOWN_S, reason)
+            return IngestResult(0, 0, 0, [], list(batch), reason)
+        finally:
+            self._probing.discard(host_id)
+        self._down.pop(host_id, None)
+        return result
 
     async def _ingest_at(self, host_id: str, batch: list[Ingest]) -> IngestResult:
         payload = await asyncio.wait_for(self.hosts[host_id].ingest.remote(encode_ingest(batch)),
@@ -163,6 +195,10 @@ class RaySink:
 
     async def _command_poll(self, host_id: str) -> list:
         return await self.hosts[host_id].wait_device_commands.remote(COMMAND_LONG_POLL_S)
+
+
+async def _ready(result: IngestResult) -> IngestResult:
+    return result
 
 
 def _reason(host_id: str, exc: BaseException) -> str:

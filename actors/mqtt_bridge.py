@@ -528,10 +528,20 @@ class MqttBridge:
                             exc)
         if not pending.items:
             return True
-        try:
-            result = await self.sink.ingest(pending.items)
-        except Exception as exc:
-            result = IngestResult(0, 0, 0, [], list(pending.items), f"{type(exc).__name__}: {exc}"[:300])
+        split = getattr(self.sink, "ingest_parts", None)
+        parts = split(pending.items) if split is not None else [self.sink.ingest(pending.items)]
+        taken = True
+        for answered in asyncio.as_completed(parts):  # each host's acks as soon as that host answers
+            try:
+                result = await answered
+            except Exception as exc:
+                result = IngestResult(0, 0, 0, [], list(pending.items), f"{type(exc).__name__}: {exc}"[:300])
+            taken = await self._answer(lane, client, pending, result, retry=retry) and taken
+        return taken
+
+    async def _answer(self, lane: Channel, client: aiomqtt.Client, pending: _Pending, result: IngestResult, *,
+                      retry: bool) -> bool:
+        stats = self.stats[lane]
         stats.accepted += result.accepted
         stats.duplicates += result.duplicates
         stats.refused += result.refused

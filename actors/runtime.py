@@ -76,12 +76,13 @@ class EngineOptions:
     ray_address: str | None = None
     heartbeat_interval_s: float = 30.0
     heartbeat_misses: int = 3
-    host_num_cpus: float = 0.0
-    """Ray CPUs reserved per host actor: 0 lets a 2-core laptop hold any number of hosts."""
+    host_num_cpus: float = 0.001
+    """Ray CPUs reserved per host actor: a sliver, so a 2-core laptop holds any number of hosts, yet enough for Ray to
+    heed the placement (an actor that asks for no resource at all lands on a random node, ``SPREAD`` or not)."""
     host_nodes: dict = field(default_factory=dict)
     """Host id → the Ray node id to start it on, a soft preference (a host whose node is lost starts on another);
     the other hosts are spread. Ray heeds a placement only for an actor that asks for some resource: with this, set
-    ``host_num_cpus`` above 0 (0.01 will do)."""
+    ``host_num_cpus`` above 0 (the default is)."""
     mqtt: MqttEndpoint | None = None
     """Start MQTT bridges on this broker (as the bridge user)."""
     bridges: int = 1
