@@ -23,7 +23,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-from actors.runtime import Engine, EngineOptions  # noqa: E402
+from actors.runtime import Engine, EngineOptions, shutdown_ray  # noqa: E402
 from engine.citygen import CitySpec, generate_city  # noqa: E402
 from engine.policy import load_policy_set  # noqa: E402
 from protocols.batch import Ingest  # noqa: E402
@@ -99,7 +99,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.kills, args.open = 2, 200
-    print(json.dumps(run(args)))
+    figures = run(args)
+    shutdown_ray()  # before printing: Ray forwards the killed workers' last words to stdout
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

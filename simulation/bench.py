@@ -41,7 +41,11 @@ def run_program(name: str, *, quick: bool, timeout_s: float = 900) -> dict:
                           env={**os.environ, "RAY_AUTH_MODE": "disabled"})
     if proc.returncode != 0:
         return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-1500:]}"}
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    # the figures are the last JSON line: Ray may still forward a worker's log lines after it (a killed host's)
+    lines = [line for line in proc.stdout.strip().splitlines() if line.startswith("{")]
+    if not lines:
+        return {"error": f"no figures printed: {proc.stdout.strip()[-500:]} {proc.stderr.strip()[-1000:]}"}
+    figures = json.loads(lines[-1])
     figures["wall_s"] = round(time.perf_counter() - started, 1)
     return figures
 
