@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS deadlines (incident_id TEXT PRIMARY KEY, due_s REAL N
 CREATE TABLE IF NOT EXISTS alarm_seqs (
     device_id TEXT NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL, digest INTEGER NOT NULL,
     incident_id TEXT NOT NULL, PRIMARY KEY (device_id, boot, seq));
-CREATE TABLE IF NOT EXISTS device_seen (device_id TEXT PRIMARY KEY, seen_s REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS device_seen (device_id TEXT PRIMARY KEY, seen_s REAL NOT NULL, offline INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     rowid INTEGER PRIMARY KEY, t_s REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     subject TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL, detail TEXT NOT NULL);
@@ -72,6 +72,9 @@ class SqliteJournal:
         columns = [row[1] for row in self._db.execute("PRAGMA table_info(alarm_seqs)")]
         if columns and "digest" not in columns:
             self._db.executescript("DROP TABLE alarm_seqs;")
+        seen_columns = [row[1] for row in self._db.execute("PRAGMA table_info(device_seen)")]
+        if seen_columns and "offline" not in seen_columns:  # an early form: last-seen times only, rebuilt in a second
+            self._db.executescript("DROP TABLE device_seen;")
 
     def write(self, batch: JournalBatch) -> None:
         db = self._db
@@ -105,8 +108,10 @@ class SqliteJournal:
                     "(SELECT rowid FROM alarm_seqs WHERE device_id = ? ORDER BY rowid DESC LIMIT ?)",
                     [(d, d, ALARM_ROWS) for d in {a.device_id for a in batch.alarm_seqs}])
             if batch.seen:
-                db.executemany("INSERT INTO device_seen (device_id, seen_s) VALUES (?, ?) ON CONFLICT (device_id) "
-                               "DO UPDATE SET seen_s = max(seen_s, excluded.seen_s)", list(batch.seen.items()))
+                db.executemany("INSERT INTO device_seen (device_id, seen_s, offline) VALUES (?, ?, ?) "
+                               "ON CONFLICT (device_id) DO UPDATE SET seen_s = max(seen_s, excluded.seen_s), "
+                               "offline = excluded.offline",
+                               [(d, t, int(off)) for d, (t, off) in batch.seen.items()])
             if batch.audit:
                 db.executemany(
                     "INSERT INTO audit (t_s, actor, action, subject, outcome, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -129,7 +134,7 @@ class SqliteJournal:
         )
         for device_id, boot, seq, digest, incident_id in rows:
             seqs.setdefault(device_id, []).append(AlarmSeq(device_id, seq, incident_id, boot, digest))
-        seen = dict(self._db.execute("SELECT device_id, seen_s FROM device_seen"))
+        seen = {d: (t, bool(off)) for d, t, off in self._db.execute("SELECT device_id, seen_s, offline FROM device_seen")}
         return JournalState(records, seqs, seen)
 
     def incident(self, incident_id: str) -> IncidentRecord | None:

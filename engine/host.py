@@ -13,6 +13,7 @@ leaves for anything the journal does not have. Memory only ever holds what was w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -171,7 +172,7 @@ class HostCore:
         self._residents_of_unit: dict[tuple[str, str], list[str]] = {}
         self._commands_out: dict[int, tuple[DeviceCommandOut, float]] = {}  # number → (command, hand out again at)
         self._command_numbers = 0
-        self._seen_dirty: dict[str, float] = {}
+        self._seen_dirty: dict[str, tuple[float, bool]] = {}  # device → (last seen, offline) not yet journaled
         self._next_seen_flush_s = now_s + config.seen_flush_s
         self._step = _Step()
         self._counters = dict(accepted=0, duplicates=0, refused=0, deadlines_fired=0, changes_dropped=0,
@@ -201,17 +202,18 @@ class HostCore:
         self._check_room()
         acks: list[DeviceAck] = []
         accepted = duplicates = refused = 0
-        for item in items:
-            verdict, listed = self._handle_device_message(item, now_s)
-            if verdict.status is AckStatus.ACK:
-                accepted += 1
-            elif verdict.status is AckStatus.DUPLICATE:
-                duplicates += 1
-            else:
-                refused += 1
-            if listed or verdict.status is not AckStatus.ACK:
-                acks.append(DeviceAck(item.device_id, item.message.seq, verdict.status, verdict.reason,
-                                      verdict.incident_id, item.message.boot))
+        with self._whole_step():
+            for item in items:
+                verdict, listed = self._handle_device_message(item, now_s)
+                if verdict.status is AckStatus.ACK:
+                    accepted += 1
+                elif verdict.status is AckStatus.DUPLICATE:
+                    duplicates += 1
+                else:
+                    refused += 1
+                if listed or verdict.status is not AckStatus.ACK:
+                    acks.append(DeviceAck(item.device_id, item.message.seq, verdict.status, verdict.reason,
+                                          verdict.incident_id, item.message.boot))
         self._flush()
         self._counters["accepted"] += accepted
         self._counters["duplicates"] += duplicates
@@ -278,7 +280,7 @@ class HostCore:
         device = entity.device
         if device.kind not in SUPERVISED_KINDS:
             return
-        self._seen_dirty[device.id] = now_s
+        self._seen_dirty[device.id] = (now_s, False)
         if entity.offline:
             entity.offline = False
             self._audit(now_s, device.id, "device.online", device.id, "ok", device.precinct_id)
@@ -453,14 +455,17 @@ class HostCore:
                               self.host_id, key, due_s, self.config.deadline_retry_s)
                 failed.append((key, due_s))
         for key, due_s in failed:  # after the drain, so a failing deadline is not tried again in this same round
+            if self.scheduler.due_of(key) is not None:
+                continue  # the handler moved it before it failed: that deadline stands
             self._retried_due[key] = (now_s + self.config.deadline_retry_s, due_s)
             self.scheduler.schedule(key, now_s + self.config.deadline_retry_s)
         self._counters["deadlines_fired"] += fired
-        self._redeliver_commands(now_s)
         if now_s >= self._next_seen_flush_s:
             self._next_seen_flush_s = now_s + self.config.seen_flush_s
             self._step.seen, self._seen_dirty = self._seen_dirty, {}
         self._flush()
+        self._redeliver_commands(now_s)  # after the flush: a failed step cannot take them back with it
+        self._flush()  # the audit rows of commands that failed for good
         return fired
 
     def _deadline(self, key: tuple, due_s: float, now_s: float) -> int:
@@ -505,12 +510,13 @@ class HostCore:
     def _go_offline(self, entity: DeviceEntity, at_s: float, note: str) -> None:
         """Once per outage: the device is marked offline and a ``device.offline`` incident raised."""
         device_id = entity.device.id
-        entity.offline = True
-        self.scheduler.cancel((SUPERVISION, device_id))
-        entity.offline_incident = self._raise_or_repeat(
+        incident_id = self._raise_or_repeat(  # first: if it raises, the device is not marked offline unreported
             entity.device, IncidentKind.DEVICE_OFFLINE, at_s, note=note,
             incident_id=f"{device_id}#offline@{int(at_s * 1000)}",
         )
+        entity.offline, entity.offline_incident = True, incident_id
+        self.scheduler.cancel((SUPERVISION, device_id))
+        self._seen_dirty[device_id] = (entity.last_seen_s or at_s, True)  # a restart must not report it again
         self._audit(at_s, "system", "device.offline", device_id, "raised", entity.device.precinct_id, note)
 
     def device_states(self, states: list[StateChange], *, now_s: float) -> int:
@@ -518,16 +524,17 @@ class HostCore:
         once (no waiting for missed heartbeats); ``online`` counts as a sign of life. Returns how many
         states changed anything; unknown devices are ignored (the bridge refused them already)."""
         changed = 0
-        for state in states:
-            entity = self._device(state.device_id)
-            if entity is None or entity.device.kind not in SUPERVISED_KINDS:
-                continue
-            if state.online:
-                changed += entity.offline
-                self._seen(entity, now_s)
-            elif not entity.offline:
-                self._go_offline(entity, now_s, "connection lost (last will)")
-                changed += 1
+        with self._whole_step():
+            for state in states:
+                entity = self._device(state.device_id)
+                if entity is None or entity.device.kind not in SUPERVISED_KINDS:
+                    continue
+                if state.online:
+                    changed += entity.offline
+                    self._seen(entity, now_s)
+                elif not entity.offline:
+                    self._go_offline(entity, now_s, "connection lost (last will)")
+                    changed += 1
         self._flush()
         return changed
 
@@ -544,12 +551,13 @@ class HostCore:
 
     def deliver(self, batch: HostBatch, *, now_s: float) -> None:
         """Messages from another host: copies of incidents that reached an entity here."""
-        for message in batch.messages:
-            record = message.incident
-            known = self.incidents.get(record.id)
-            if known is not None and known.version >= record.version:
-                continue  # an older copy overtaken by a newer one
-            self._store(record, known, [], now_s)
+        with self._whole_step():
+            for message in batch.messages:
+                record = message.incident
+                known = self.incidents.get(record.id)
+                if known is not None and known.version >= record.version:
+                    continue  # an older copy overtaken by a newer one
+                self._store(record, known, [], now_s)
         self._flush()
 
     def take_outbox(self, *, now_s: float) -> dict[str, HostBatch]:
@@ -595,7 +603,6 @@ class HostCore:
                 continue
             self._counters["commands_redelivered"] += 1
             self.device_commands.append(replace(command, attempt=command.attempt + 1))
-            self._step.commands += 1
 
     def _command_failed(self, command: DeviceCommandOut, now_s: float, why: str) -> None:
         self._counters["commands_failed"] += 1
@@ -619,6 +626,15 @@ class HostCore:
                detail: str = "") -> None:
         self._step.audit.append(AuditRow(t_s, actor, action, subject, outcome, where, detail))
 
+    @contextlib.contextmanager
+    def _whole_step(self):
+        """A step that raises half-way is forgotten whole (rebuilt from the journal), never half kept."""
+        try:
+            yield
+        except Exception:
+            self._abandon_step()
+            raise
+
     def _flush(self) -> None:
         step = self._step
         if not (step.dirty or step.alarm_seqs or step.audit or step.seen):
@@ -637,11 +653,25 @@ class HostCore:
         self._step = _Step()
 
     def _step_failed(self, step: _Step, exc: Exception) -> NoReturn:
-        """The journal did not take this step: forget it. What earlier steps left for the shell (changes, commands,
-        batches for other hosts) stays; everything else is rebuilt from the journal, as after a restart."""
+        """The journal did not take this step: forget it, and raise :class:`JournalUnavailable`."""
         self._counters["journal_failures"] += 1
         reason = f"{type(exc).__name__}: {exc}"[:300]
         log.error("host %s: journal write failed (%s); going back to the journal", self.host_id, reason)
+        self._abandon(step)
+        raise JournalUnavailable(self.host_id, reason) from exc
+
+    def _abandon_step(self) -> None:
+        """A step that raised half-way (a bug, a journal read that failed): forget it, as a failed write is."""
+        log.error("host %s: a step failed half-way; going back to the journal", self.host_id)
+        self._abandon(self._step)
+
+    def _abandon(self, step: _Step) -> None:
+        """Forget a step. What earlier steps left for the shell (changes, commands, batches for other hosts) stays;
+        the devices' last-seen times stay (observations, not decisions); everything else is rebuilt from the
+        journal, as after a restart."""
+        seen = {d: (e.last_seen_s, e.offline) for d, e in self.devices.items() if e.last_seen_s is not None}
+        for device_id, row in step.seen.items():  # not journaled: written with the next flush instead
+            self._seen_dirty.setdefault(device_id, row)
         for _ in range(min(step.changes, len(self.changes))):
             self.changes.pop()
         for _ in range(min(step.commands, len(self.device_commands))):
@@ -656,7 +686,10 @@ class HostCore:
         except Exception as load_exc:
             self.broken = True
             log.critical("host %s: the journal cannot be read back either: %s", self.host_id, load_exc)
-        raise JournalUnavailable(self.host_id, reason) from exc
+            return
+        for device_id, (seen_s, offline) in seen.items():
+            if not offline:
+                self._resume_supervision(device_id, seen_s, False)
 
     def _recover(self) -> None:
         state = self.journal.load(alarm_memory=self.config.alarm_memory)
@@ -673,10 +706,10 @@ class HostCore:
                 responder = self.responders.get(target)
                 if responder is not None:
                     responder.hold(record)
-        for device_id, seen_s in state.seen.items():
-            self._resume_supervision(device_id, seen_s)
+        for device_id, (seen_s, offline) in state.seen.items():
+            self._resume_supervision(device_id, seen_s, offline)
 
-    def _resume_supervision(self, device_id: str, seen_s: float) -> None:
+    def _resume_supervision(self, device_id: str, seen_s: float, offline: bool) -> None:
         """A device supervised before the restart: supervised again from its journaled last-seen time, so one that
         fell silent before (or during) the outage is reported offline when it would have been."""
         device = self.city.devices.get(device_id)
@@ -687,8 +720,9 @@ class HostCore:
             return
         entity.last_seen_s = seen_s
         offline_id = self.open_index.get((device_id, IncidentKind.DEVICE_OFFLINE))
-        if offline_id is not None:  # reported before the restart: still offline until it speaks
+        if offline or offline_id is not None:  # reported before the restart: still offline until it speaks
             entity.offline, entity.offline_incident = True, offline_id
+            self.scheduler.cancel((SUPERVISION, device_id))
             return
         self.scheduler.schedule((SUPERVISION, device_id), seen_s + self._offline_after_s(device))
 

@@ -48,8 +48,9 @@ class JournalBatch:
     transitions: list[tuple[str, int, TimelineEntry]] = field(default_factory=list)  # incident, index, entry
     alarm_seqs: list[AlarmSeq] = field(default_factory=list)
     audit: list[AuditRow] = field(default_factory=list)
-    seen: dict[str, float] = field(default_factory=dict)
-    """Supervised devices' last-seen times (written about once a second, not at every heartbeat)."""
+    seen: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    """Supervised devices' (last-seen time, reported offline) (written about once a second, not at every
+    heartbeat)."""
 
     def __bool__(self) -> bool:
         return bool(self.incidents or self.transitions or self.alarm_seqs or self.audit or self.seen)
@@ -62,8 +63,9 @@ class JournalState:
     incidents: list[IncidentRecord]
     alarm_seqs: dict[str, list[AlarmSeq]]
     """Each device's most recent accepted alarms, oldest first."""
-    seen: dict[str, float] = field(default_factory=dict)
-    """Each supervised device's last-seen time as last journaled: a restarted host supervises from these."""
+    seen: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    """Each supervised device's (last-seen time, reported offline) as last journaled: a restarted host supervises
+    from these, and does not report again a device it reported already."""
 
 
 class Journal(Protocol):
@@ -88,7 +90,7 @@ class MemoryJournal:
         self.transitions: list[tuple[str, int, TimelineEntry]] = []
         self.alarm_seqs: dict[str, dict[tuple[int, int], AlarmSeq]] = defaultdict(dict)  # oldest first
         self.audit: list[AuditRow] = []
-        self.seen: dict[str, float] = {}
+        self.seen: dict[str, tuple[float, bool]] = {}
         self.writes = 0
         self.fail_writes: Exception | None = None
         """Fault injection: raise this at every write until cleared (a full disk, a lost volume)."""

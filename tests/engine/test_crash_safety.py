@@ -102,7 +102,7 @@ def test_a_device_silent_since_before_the_restart_is_reported_offline_on_time():
     box = pair.device("panic_box")
     pair.send(box, "heartbeat")
     pair.advance(5.0)  # the last-seen times are journaled about once a second
-    assert pair.journal.seen[box] == 0.0
+    assert pair.journal.seen[box] == (0.0, False)
     pair.now_s = 30.0
     pair.restart()  # the host died at 30 s; the device died too and never speaks again
     offline_at = 0.0 + 30.0 * 3  # heartbeat interval × misses after it was last seen
@@ -178,3 +178,95 @@ def test_device_commands_not_confirmed_are_handed_out_again_then_audited_as_fail
 
 def _offline(pair: Pair):
     return [r for r in pair.journal.incidents.values() if r.kind is IncidentKind.DEVICE_OFFLINE]
+
+
+def test_heartbeats_during_a_journal_outage_are_not_forgotten():
+    """An outage longer than the offline window: the devices that kept speaking are not reported offline after it."""
+    pair = Pair()
+    box = pair.device("panic_box")
+    pair.send(box, "heartbeat")
+    pair.advance(1.0)
+    pair.journal.fail_writes = DISK_FULL
+    for t in range(30, 151, 30):
+        pair.now_s = float(t)
+        pair.send(box, "heartbeat")  # taken: a heartbeat writes nothing at once
+        with pytest.raises(JournalUnavailable):
+            pair.advance(t + 1.0)
+    pair.journal.fail_writes = None
+    pair.advance(152.0)
+    assert not _offline(pair)
+    assert pair.journal.seen[box] == (150.0, False)
+
+
+def test_a_device_whose_offline_incident_was_closed_is_not_reported_again_after_a_restart():
+    pair = Pair()
+    box = pair.device("panic_box")
+    pair.send(box, "heartbeat")
+    pair.advance(1.0)
+    pair.advance(91.0)
+    (offline,) = _offline(pair)
+    from protocols.kinds import Level
+    from protocols.records import Action, OperatorCommand
+
+    maintenance = pair.city.precincts[pair.city.devices[box].precinct_id].maintenance_id
+    assert maintenance in offline.notified
+    pair.host.command(OperatorCommand(Action.FALSE_ALARM, offline.id, "duty", Level.MAINTENANCE, maintenance,
+                                      note="known: power cut"), now_s=pair.now_s)
+    assert not pair.journal.incidents[offline.id].is_active
+    pair.advance(95.0)  # the flag reaches the journal with the next seen flush
+    pair.restart()
+    pair.advance(400.0)
+    assert [r.id for r in _offline(pair)] == [offline.id]  # the device is still silent: nothing new
+
+
+def test_a_supervision_deadline_whose_incident_cannot_be_raised_is_retried_until_it_is(monkeypatch):
+    pair = Pair()
+    box = pair.device("panic_box")
+    pair.send(box, "heartbeat")
+    real = HostCore._raise_or_repeat
+    calls = []
+
+    def flaky(self, device, kind, now_s, **kw):
+        calls.append(kind)
+        if kind is IncidentKind.DEVICE_OFFLINE and len(calls) == 1:
+            raise RuntimeError("a bug")
+        return real(self, device, kind, now_s, **kw)
+
+    monkeypatch.setattr(HostCore, "_raise_or_repeat", flaky)
+    pair.advance(90.0)
+    assert not _offline(pair) and pair.host.statistics().deadline_errors == 1
+    pair.advance(91.0)
+    (offline,) = _offline(pair)
+    assert offline.raised_s == 90.0  # raised for the time it was due
+
+
+def test_commands_due_again_are_not_lost_with_a_failed_step():
+    pair = Pair()
+    door = pair.device("door")
+    pair.host.command_device(door, "open_door", {}, actor="guard", now_s=0.0)
+    pair.host.take_device_commands(now_s=0.0)
+    pair.journal.fail_writes = DISK_FULL
+    pair.send(pair.device("camera"), "heartbeat")  # something for the seen flush to write
+    with pytest.raises(JournalUnavailable):
+        pair.advance(pair.host.config.command_confirm_s)
+    pair.journal.fail_writes = None
+    pair.advance(pair.now_s + 0.5)
+    (again,) = pair.host.take_device_commands(now_s=pair.now_s)
+    assert (again.command, again.attempt) == ("open_door", 2)
+
+
+def test_a_step_that_raises_half_way_is_forgotten_whole(monkeypatch):
+    pair = Pair()
+    box, door = pair.device("panic_box"), pair.device("door")
+    real = HostCore._handle_device_message
+
+    def failing_on_the_door(self, item, now_s):
+        if item.device_id == door:
+            raise OSError(5, "a journal read failed")
+        return real(self, item, now_s)
+
+    monkeypatch.setattr(HostCore, "_handle_device_message", failing_on_the_door)
+    with pytest.raises(OSError):
+        pair.host.ingest([Ingest(box, make_message("school.panic", seq=1, ts=0)),
+                          Ingest(door, make_message("door.forced", seq=1, ts=0))], now_s=0.0)
+    assert pair.host.incidents == {} and pair.host.take_changes() == [] and pair.journal.incidents == {}
