@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 30.0
 EXIT_LANE_DIED = 70
 """The process's exit status when a lane died (EX_SOFTWARE): Ray restarts the actor."""
+HOST_CALL_TIMEOUT_S = 5.0
+"""A host that has not answered a batch in this time is taken as down (hung, stopped, cut off): its part is kept and
+offered again, and it is asked by one call at a time until it answers. A batch takes milliseconds."""
 NOTICE_TIMEOUT_S = 10.0
 COMMAND_LONG_POLL_S = 1.0
 """How long a host holds the bridge's device-command poll when it has none."""
@@ -137,7 +140,7 @@ class RaySink:
 
     async def _ingest_at(self, host_id: str, batch: list[Ingest]) -> IngestResult:
         payload = await asyncio.wait_for(self.hosts[host_id].ingest.remote(encode_ingest(batch)),
-                                         timeout=CALL_TIMEOUT_S)
+                                         timeout=HOST_CALL_TIMEOUT_S)
         return decode_result(payload)
 
     async def states(self, states: list[StateChange]) -> None:
@@ -194,7 +197,12 @@ class RaySink:
         return commands
 
     async def _command_poll(self, host_id: str) -> list:
-        return await self.hosts[host_id].wait_device_commands.remote(COMMAND_LONG_POLL_S)
+        try:
+            return await asyncio.wait_for(self.hosts[host_id].wait_device_commands.remote(COMMAND_LONG_POLL_S),
+                                          timeout=COMMAND_LONG_POLL_S + HOST_CALL_TIMEOUT_S)
+        except Exception:
+            await asyncio.sleep(HOST_DOWN_S)  # a host restarting fails at once: not polled in a tight loop
+            raise
 
 
 async def _ready(result: IngestResult) -> IngestResult:

@@ -45,7 +45,9 @@ from protocols.records import OperatorCommand
 
 log = logging.getLogger(__name__)
 
-SEND_TIMEOUT_S = 10.0
+SEND_TIMEOUT_S = 2.0
+"""A peer (the command center's host) that does not take a batch in this time keeps it for the next round: a hung
+peer must not hold this host's deadlines up for long."""
 MAX_IDLE_SLEEP_S = 1.0
 MAX_LONG_POLL_S = 5.0
 OPEN_ATTEMPTS = 5
@@ -138,7 +140,7 @@ class HostActor:
     def _failed_step(self, exc: JournalUnavailable) -> None:
         """The core already went back to its journal; if it could not even read it, this process must go."""
         self._signal()
-        if self._core.broken:
+        if self._core.broken and not self._stopping:  # (stopping: the journal was closed on purpose)
             _exit_process(f"host {self._core.host_id}: {exc}; the journal cannot be read back")
 
     async def fail_journal_writes(self, refuse: bool) -> None:

@@ -52,7 +52,7 @@ import logging
 import os
 import random
 import time
-from collections import deque
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
@@ -67,9 +67,11 @@ from actors.dead_letters import DeadLetters, default_state_dir, fingerprint
 
 from protocols.batch import DeviceAck, Ingest, IngestResult, StateChange
 from protocols.endpoint import NO_DELAY, MqttEndpoint
+from protocols.device import message_digest
 from protocols.inbound import EventIn, Refused, StateIn, classify
 from protocols.replies import (
     RETRY_LATER,
+    Ack,
     Notice,
     ack_of,
     encode_ack,
@@ -232,7 +234,9 @@ class MqttBridge:
         self._clients: dict[Channel, aiomqtt.Client] = {}
         self._queues: dict[Channel, asyncio.Queue] = {}
         self._stopping = asyncio.Event()
-        self._retry: dict[Channel, deque[tuple[Ingest, bool]]] = {lane: deque() for lane in self.stats}
+        self._retry: dict[Channel, dict[tuple, tuple[Ingest, bool]]] = {lane: {} for lane in self.stats}
+        """Per lane, the kept messages by (device, boot, seq, digest), oldest first: a device's re-sends of one alarm
+        while its host is away are one entry, not one per re-send."""
         state_dir = Path(options.state_dir) if options.state_dir else default_state_dir()
         self._dead_letters = {lane: DeadLetters(state_dir / f"bridge-{options.bridge_id}-{lane.value}.json")
                               for lane in self.stats}
@@ -520,12 +524,8 @@ class MqttBridge:
     async def _send(self, lane: Channel, client: aiomqtt.Client, pending: _Pending, *, retry: bool = False) -> bool:
         """One batch to the hosts, and the answers to the devices; returns whether the hosts took all of it."""
         stats = self.stats[lane]
-        if pending.states:
-            try:
-                await self.sink.states(pending.states)
-            except Exception as exc:  # connection states are not kept: the next Will or heartbeat says it again
-                log.warning("bridge %s: %d device states not taken: %s", self.options.bridge_id, len(pending.states),
-                            exc)
+        if pending.states:  # on their own: a host that is down must not hold up the batch's events
+            self._spawn(self.sink.states(pending.states), what=f"{len(pending.states)} device states")
         if not pending.items:
             return True
         split = getattr(self.sink, "ingest_parts", None)
@@ -562,13 +562,17 @@ class MqttBridge:
             if not retry:
                 stats.not_taken += 1
                 self._publish_later(lane, item.device_id, encode_ack(
-                    nak(item.message.seq, f"{RETRY_LATER}: {result.not_taken_reason}"[:300]), json=as_json))
+                    Ack(ok=False, seq=item.message.seq, reason=f"{RETRY_LATER}: {result.not_taken_reason}"[:300],
+                        boot=item.message.boot), json=as_json))
+            key = (item.device_id, item.message.boot, item.message.seq, message_digest(item.message))
             if not item.message.event_kind.must_be_taken:
                 stats.dropped += 1
+            elif key in buffer:
+                continue  # a re-send of one already kept
             elif len(buffer) >= self.options.retry_max:
                 stats.dropped += 1
             else:
-                buffer.append((item, as_json))
+                buffer[key] = (item, as_json)
                 kept += 1
         stats.retrying = len(buffer)
         if not retry:
@@ -588,7 +592,8 @@ class MqttBridge:
             if not buffer or client is None:
                 delay_s = o.retry_first_s
                 continue
-            batch = [buffer.popleft() for _ in range(min(batch_max, len(buffer)))]
+            keys = list(itertools.islice(buffer, batch_max))
+            batch = [buffer.pop(key) for key in keys]
             pending = _Pending(items=[item for item, _ in batch],
                                json_of={(item.device_id, item.message.seq): as_json for item, as_json in batch})
             self.stats[lane].retried += len(batch)
@@ -648,12 +653,8 @@ class MqttBridge:
                 if await self._publish(client, device_topic(command.device_id, Channel.CMD), payload, qos=1):
                     self.commands_sent += 1
                     published.append(command)
-            if published:  # the rest their hosts hand out again
-                try:
-                    await self.sink.confirm_device_commands(published)
-                except Exception:  # unconfirmed commands are published again: a repeat, never a loss
-                    log.exception("bridge %s: could not confirm %d device commands", self.options.bridge_id,
-                                  len(published))
+            if published:  # the rest their hosts hand out again (unconfirmed ones too: a repeat, never a loss)
+                self._spawn(self.sink.confirm_device_commands(published), what="confirming device commands")
 
     async def publish_notice(self, site_id: str, notice: Notice) -> None:
         """Publish a notice for a site's door screens, retained (a screen that connects later gets it); returns once

@@ -27,6 +27,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.bridge_actor import BridgeActor, bridge_actor_name
 from actors.directory import DIRECTORY_NAME, Directory
+from actors.engine_files import FILE_NAME as ENGINE_FILE
 from actors.engine_files import write_engine_files
 from actors.host_actor import HostActor, host_actor_name
 from actors.mqtt_bridge import BridgeOptions
@@ -63,6 +64,8 @@ START_TIMEOUT_S = 120.0
 BRIDGE_NUM_CPUS = 0.001
 """A sliver of a CPU per bridge process: Ray puts an actor that asks for no resource at all on a random node, whatever
 its scheduling strategy, and the bridges belong on the driver's node (``start_bridges``)."""
+OBSERVER_TIMEOUT_S = 2.0
+"""How long an observer (changes, figures) waits for one host: a hung host must not freeze every console."""
 HOST_RETRY_S = 0.5
 """A host that did not answer an observer (changes, figures) is asked again this much later, not at every poll."""
 
@@ -158,8 +161,6 @@ class Engine:
 
     def start(self, *, start_s: float = 0.0) -> "Engine":
         self._started_ray = ensure_ray(self.options.ray_address)
-        if self.options.journal_dir:
-            self._start_from = write_engine_files(self.options.journal_dir, self.city, self.policies, self.placement)
         self.directory = Directory.options(name=DIRECTORY_NAME, namespace=self.namespace, get_if_exists=True,
                                            lifetime=self._lifetime).remote()
         wanted = {"city": self.city.id, "hosts": list(self.placement.hosts), "journal_dir": self.options.journal_dir,
@@ -172,6 +173,10 @@ class Engine:
             self.attached = True
             log.warning("attaching to the engine already running in namespace %r (started %s)", self.namespace,
                         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(running["started_at"])))
+        if self.options.journal_dir:  # after the check: a refused run must not change what running actors restart from
+            path = Path(self.options.journal_dir) / ENGINE_FILE
+            self._start_from = str(path) if self.attached and path.exists() else write_engine_files(
+                self.options.journal_dir, self.city, self.policies, self.placement)
         for host_id in self.placement.hosts:
             self.hosts[host_id] = self._host_actor(host_id, start_s)
         ray.get([h.connect.remote() for h in self.hosts.values()], timeout=START_TIMEOUT_S)
@@ -435,8 +440,8 @@ class Engine:
         changes = []
         for host_id, ref in refs.items():
             try:
-                payload = ray.get(ref, timeout=CALL_TIMEOUT_S)
-            except Exception as exc:  # a host that died or is restarting: asked again a little later
+                payload = ray.get(ref, timeout=OBSERVER_TIMEOUT_S)
+            except Exception as exc:  # a host that died, hangs or is restarting: asked again a little later
                 self._host_failed(host_id, exc)
                 continue
             self._host_answered(host_id)
@@ -464,7 +469,7 @@ class Engine:
         out = []
         for host_id, ref in refs.items():
             try:
-                out.append(ray.get(ref, timeout=CALL_TIMEOUT_S))
+                out.append(ray.get(ref, timeout=OBSERVER_TIMEOUT_S))
             except Exception as exc:  # noqa: BLE001 - restarting or lost
                 self._host_failed(host_id, exc)
                 continue
