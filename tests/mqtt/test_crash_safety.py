@@ -412,3 +412,17 @@ def test_the_bridge_keeps_what_a_host_did_not_take_and_offers_it_again_itself(br
 async def _until_true(predicate) -> None:
     while not predicate():
         await asyncio.sleep(0.05)  # polling a flag the bridge's tasks set; the caller bounds the wait
+
+
+def test_a_notice_the_broker_never_got_is_an_error_for_the_caller(broker, engine):
+    """Posted while the broker is down: the caller is told it was not delivered (and may post it again), instead of
+    a notice queued in a bridge that may die with it."""
+    from protocols.replies import Notice
+
+    site = sorted(broker.city.sites)[0]
+    engine.post_notice(site, Notice(text="Lift out of order", ts=1))  # delivered: returns quietly
+    broker.process.stop()
+    started = time.monotonic()
+    with pytest.raises(Exception, match="not published in 10 s"):
+        engine.post_notice(site, Notice(text="Water off 9-12", ts=2))
+    assert time.monotonic() - started < 30
