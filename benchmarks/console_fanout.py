@@ -27,7 +27,8 @@ from actors.broker import free_port  # noqa: E402
 from actors.console_gateway import ConsoleGateway  # noqa: E402
 from actors.runtime import Engine, EngineOptions  # noqa: E402
 from engine.citygen import CitySpec, generate_city  # noqa: E402
-from engine.operators import Role, TokenSigner, add_operator, load_operators  # noqa: E402
+from actors.config_files import add_operator  # noqa: E402
+from engine.operators import Role, TokenSigner, load_operators  # noqa: E402
 from engine.policy import default_policies  # noqa: E402
 from protocols.batch import Ingest  # noqa: E402
 from protocols.device import make_message  # noqa: E402

@@ -32,7 +32,8 @@ import uvloop  # noqa: E402
 from actors.broker import Mosquitto, free_port  # noqa: E402
 from actors.runtime import Engine, EngineOptions  # noqa: E402
 from engine.citygen import CitySpec, generate_city  # noqa: E402
-from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, broker_files, write_broker_files  # noqa: E402
+from actors.config_files import write_broker_files  # noqa: E402
+from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, broker_files  # noqa: E402
 from engine.policy import default_policies  # noqa: E402
 from protocols.device import encode_device_message, make_message  # noqa: E402
 from protocols.endpoint import NO_DELAY, MqttEndpoint  # noqa: E402

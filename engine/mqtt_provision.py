@@ -16,7 +16,7 @@ simulator client may publish for any device (the load generator's shortcut; left
 
 Passwords are hashed the way the plugin stores them (PBKDF2-HMAC-SHA512, 101 iterations, 12-byte salt,
 base64). Passwords already issued (read back from an earlier ``credentials.csv``) are kept, so provisioning
-again does not lock deployed devices out. Pure: the caller writes the files.
+again does not lock deployed devices out. Pure: ``actors/config_files.write_broker_files`` writes the files.
 """
 
 from __future__ import annotations
@@ -109,19 +109,15 @@ def broker_files(city: City, out_dir: Path, *, port: int = 1883, bind: str = "12
     )
 
 
-def write_broker_files(files: BrokerFiles, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "data").mkdir(exist_ok=True)
-    for stale in ("passwd", "acl"):  # an earlier version's files: Mosquitto would consult them before the plugin
-        (out_dir / stale).unlink(missing_ok=True)
-    written = []
-    for name, text, mode in (("mosquitto.conf", files.conf, 0o644), (DYNSEC_FILE, files.dynsec, 0o600),
-                             ("credentials.csv", files.credentials_csv, 0o600)):
-        path = out_dir / name
-        path.write_text(text, encoding="utf-8")
-        path.chmod(mode)
-        written.append(path)
-    return written
+STALE_FILES: Final = ("passwd", "acl")
+"""An earlier version's files: Mosquitto would consult them before the plugin, so whoever writes the files removes
+them."""
+
+
+def file_entries(files: BrokerFiles) -> list[tuple[str, str, int]]:
+    """(file name, text, mode) of each broker file, for the writer (``actors/config_files.py``)."""
+    return [("mosquitto.conf", files.conf, 0o644), (DYNSEC_FILE, files.dynsec, 0o600),
+            ("credentials.csv", files.credentials_csv, 0o600)]
 
 
 def _conf(out_dir: Path, *, port: int, bind: str, city_id: str, plugin: str) -> str:

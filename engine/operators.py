@@ -153,23 +153,20 @@ def load_operators(path: str | Path, *, city: City | None = None) -> dict[str, O
     return operators_from_text(read_text(path), file=str(path), city=city)
 
 
-def add_operator(path: Path, *, name: str, role: Role, scope: str, password: str,
-                 city: City | None = None) -> Operator:
-    """Add (or replace) one operator in the users file, creating it if needed."""
-    data = parse_toml(read_text(path), file=str(path)) if path.exists() else {}
-    if path.exists():
-        operators_from_text(read_text(path), file=str(path))  # a broken file is refused, not overwritten
+def with_operator(text: str | None, *, file: str, name: str, role: Role, scope: str, password: str,
+                  city: City | None = None) -> tuple[str, Operator]:
+    """The users file's text with one operator added (or replaced), and that operator. ``text`` None: a new file.
+    A broken file is refused (raises), never rewritten; the writer is ``actors/config_files.add_operator``."""
+    data = parse_toml(text, file=file) if text is not None else {}
+    if text is not None:
+        operators_from_text(text, file=file)
     if city is not None and (why := check_scope(city, role, scope)):
-        raise ConfigError(str(path), None, "scope", why)
+        raise ConfigError(file, None, "scope", why)
     entry = {"name": name, "role": role.value, "scope": "" if role is Role.COMMAND_CENTER else scope,
              "password": hash_password(password)}
     operators = [o for o in data.get("operators", []) if o.get("name") != name] + [entry]
-    text = tomli_w.dumps({"operators": operators})
-    added = operators_from_text(text, file=str(path))[name]  # validates the name too
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o600)
-    return added
+    new_text = tomli_w.dumps({"operators": operators})
+    return new_text, operators_from_text(new_text, file=file)[name]  # validates the name too
 
 
 # -- tokens ------------------------------------------------------------------------------------------

@@ -326,7 +326,8 @@ def cmd_bench(args) -> int:
 def cmd_user_add(args) -> int:
     import getpass
 
-    from engine.operators import Role, add_operator
+    from actors.config_files import add_operator
+    from engine.operators import Role
 
     city = load_city(args.city or shipped(DEMO_CITY))
     password = args.password or getpass.getpass(f"password for {args.name}: ")
@@ -342,7 +343,8 @@ def cmd_user_add(args) -> int:
 
 def cmd_mqtt_config(args) -> int:
     from actors.broker import BrokerError, dynsec_plugin
-    from engine.mqtt_provision import DYNSEC_PLUGIN, broker_files, read_credentials, write_broker_files
+    from actors.config_files import write_broker_files
+    from engine.mqtt_provision import DYNSEC_PLUGIN, broker_files, read_credentials
 
     city = load_city(args.city)
     out = Path(args.out)

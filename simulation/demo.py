@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from actors.broker import free_port
-from engine.operators import Role, add_operator
+from actors.config_files import add_operator
+from engine.operators import Role
 from engine.topology import City
 from protocols.device import make_message
 from simulation.report import format_row, rows_of

@@ -6,7 +6,8 @@ import pytest
 
 from engine.citygen import generate_city
 from engine.errors import ConfigError
-from engine.operators import (Jurisdiction, Role, TokenError, TokenSigner, add_operator, load_operators,
+from actors.config_files import add_operator
+from engine.operators import (Jurisdiction, Role, TokenError, TokenSigner, load_operators,
                               operators_from_text)
 from protocols import Level
 from tests.engine.helpers import SMALL, Pair
