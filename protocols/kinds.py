@@ -81,6 +81,17 @@ class DeviceKind(StrEnum):
     RESIDENT_PHONE = "resident_phone"
 
 
+#: The alarm each kind of device raises when its button is pressed or its sensor trips (the simulator, the demo,
+#: the benchmarks and the tests all take it from here).
+ALARM_KIND_OF: dict[DeviceKind, EventKind] = {
+    DeviceKind.PANIC_BOX: EventKind.SCHOOL_PANIC,
+    DeviceKind.DOOR: EventKind.DOOR_FORCED,
+    DeviceKind.CAMERA: EventKind.CAMERA_INTRUSION,
+    DeviceKind.KIOSK: EventKind.KIOSK_SOS,
+    DeviceKind.VOLUNTEER_PHONE: EventKind.PATROL_SOS,
+}
+
+
 class SiteKind(StrEnum):
     COMMUNITY = "community"
     SCHOOL = "school"
