@@ -305,7 +305,7 @@ def _print_outcome(result, verb: str) -> None:
 
 
 def cmd_bench(args) -> int:
-    from simulation.bench import PROGRAMS, run_bench
+    from benchmarks.suite import PROGRAMS, run_bench
 
     programs = tuple(args.only.split(",")) if args.only else PROGRAMS
     unknown = sorted(set(programs) - set(PROGRAMS))
