@@ -37,9 +37,9 @@ from websockets.http11 import Request, Response
 from engine.journal import AuditRow
 from engine.operators import Claims, Jurisdiction, Operator, Role, TokenError, TokenSigner
 from engine.topology import City
-from protocols.console import (Auth, AuditQuery, AuditRows, AuditRowView, CityMap, Command, EngineFigures, Error,
-                               Heartbeat, IncidentChanged, Login, MapDevice, MapPrecinct, MapSite, Resync, Result,
-                               Snapshot, Token, Welcome, decode_client, encode, incident_view)
+from protocols.console import (LABELS, Auth, AuditQuery, AuditRows, AuditRowView, CityMap, Command, EngineFigures,
+                               Error, Heartbeat, IncidentChanged, Login, MapDevice, MapPrecinct, MapSite, Resync,
+                               Result, Snapshot, Token, Welcome, decode_client, encode, incident_view)
 from protocols.errors import ProtocolError
 from protocols.records import IncidentRecord, OperatorCommand
 
@@ -393,4 +393,4 @@ class ConsoleGateway:
             [MapDevice(d.id, d.kind.value, d.site_id or "", d.lat, d.lon) for d in devices],
         )
         return Welcome(console.claims.operator, j.role.value, j.scope, j.responder(city), j.level, self.clock(),
-                       city_map)
+                       city_map, LABELS)

@@ -15,7 +15,9 @@ import orjson
 from msgspec import Meta, Struct
 
 from protocols.errors import ProtocolError
-from protocols.kinds import IncidentKind, IncidentState, Level, TimelineEvent
+from protocols.kinds import (DEVICE_KIND_LABELS, ESCALATION_CHAIN, EVENT_KIND_LABELS, INCIDENT_KIND_LABELS,
+                             INCIDENT_STATE_LABELS, LEVEL_LABELS, SITE_KIND_LABELS, TIMELINE_EVENT_LABELS,
+                             IncidentKind, IncidentState, Level, TimelineEvent)
 from protocols.records import Action, IncidentRecord
 
 MAX_CLIENT_MESSAGE_BYTES: Final = 16_384
@@ -128,6 +130,38 @@ class CityMap(Struct):
     devices: list[MapDevice]
 
 
+class Labels(Struct):
+    """What a console shows for each wire value (from ``protocols.kinds``), so no client keeps a copy."""
+
+    chain: list[Level]
+    """The escalation chain, lowest rung first."""
+    terminal: list[IncidentState]
+    """The states in which an incident has left the queue."""
+    levels: dict[str, str]
+    states: dict[str, str]
+    kinds: dict[str, str]
+    """Incident kinds and device event kinds (one value reads the same in both)."""
+    devices: dict[str, str]
+    sites: dict[str, str]
+    timeline: dict[str, str]
+
+
+def _values(labels: dict) -> dict[str, str]:
+    return {member.value: label for member, label in labels.items()}
+
+
+LABELS: Final = Labels(
+    chain=list(ESCALATION_CHAIN),
+    terminal=[state for state in IncidentState if state.is_terminal],
+    levels=_values(LEVEL_LABELS),
+    states=_values(INCIDENT_STATE_LABELS),
+    kinds={**_values(EVENT_KIND_LABELS), **_values(INCIDENT_KIND_LABELS)},
+    devices=_values(DEVICE_KIND_LABELS),
+    sites=_values(SITE_KIND_LABELS),
+    timeline=_values(TIMELINE_EVENT_LABELS),
+)
+
+
 class Welcome(Struct, tag="welcome"):
     operator: str
     role: str
@@ -136,6 +170,7 @@ class Welcome(Struct, tag="welcome"):
     level: Level
     server_s: float
     map: CityMap
+    labels: Labels
 
 
 class Snapshot(Struct, tag="snapshot"):

@@ -161,3 +161,83 @@ class AckStatus(StrEnum):
     ACK = "ack"
     DUPLICATE = "duplicate"
     NAK = "nak"
+
+
+# -- human labels: what a console or a report shows for each value (one place; the console gets them in
+# ``welcome``). ``tests/protocols/test_kinds.py`` checks that every member of every enum has one.
+
+#: The escalation chain, lowest rung first (the maintenance queue stands beside it, not in it).
+ESCALATION_CHAIN: tuple[Level, ...] = (Level.GUARD_ROOM, Level.POLICE_STATION, Level.COMMAND_CENTER)
+
+LEVEL_LABELS: dict[Level, str] = {
+    Level.GUARD_ROOM: "Guard room",
+    Level.POLICE_STATION: "Police station",
+    Level.COMMAND_CENTER: "Command center",
+    Level.MAINTENANCE: "Maintenance",
+}
+
+INCIDENT_STATE_LABELS: dict[IncidentState, str] = {
+    IncidentState.RAISED: "Raised",
+    IncidentState.ACKNOWLEDGED: "Acknowledged",
+    IncidentState.DISPATCHED: "Dispatched",
+    IncidentState.ON_SCENE: "On scene",
+    IncidentState.RESOLVED: "Resolved",
+    IncidentState.CLOSED: "Closed",
+    IncidentState.CANCELLED: "Cancelled",
+    IncidentState.FALSE_ALARM: "False alarm",
+}
+
+EVENT_KIND_LABELS: dict[EventKind, str] = {
+    EventKind.SCHOOL_PANIC: "School panic",
+    EventKind.SCHOOL_DURESS: "School duress",
+    EventKind.DOOR_VISITOR: "Door visitor",
+    EventKind.DOOR_FORCED: "Door forced",
+    EventKind.DOOR_HELD_OPEN: "Door held open",
+    EventKind.DOOR_OPENED: "Door opened",
+    EventKind.CAMERA_THROW: "Camera: object thrown",
+    EventKind.CAMERA_INTRUSION: "Camera: intrusion",
+    EventKind.KIOSK_SESSION: "Kiosk session",
+    EventKind.KIOSK_FAULT: "Kiosk fault",
+    EventKind.KIOSK_SOS: "Kiosk SOS",
+    EventKind.PATROL_START: "Patrol start",
+    EventKind.PATROL_POSITION: "Patrol position",
+    EventKind.PATROL_STOP: "Patrol stop",
+    EventKind.PATROL_CLUE: "Patrol clue",
+    EventKind.PATROL_SOS: "Patrol SOS",
+    EventKind.HEARTBEAT: "Heartbeat",
+}
+
+#: An incident kind that is also an event kind reads the same; ``device.offline`` is the engine's own.
+INCIDENT_KIND_LABELS: dict[IncidentKind, str] = {
+    **{kind: EVENT_KIND_LABELS[EventKind(kind.value)] for kind in IncidentKind if kind is not IncidentKind.DEVICE_OFFLINE},
+    IncidentKind.DEVICE_OFFLINE: "Device offline",
+}
+
+DEVICE_KIND_LABELS: dict[DeviceKind, str] = {
+    DeviceKind.DOOR: "Door",
+    DeviceKind.CAMERA: "Camera",
+    DeviceKind.PANIC_BOX: "Panic box",
+    DeviceKind.KIOSK: "Kiosk",
+    DeviceKind.VOLUNTEER_PHONE: "Volunteer phone",
+    DeviceKind.RESIDENT_PHONE: "Resident phone",
+}
+
+SITE_KIND_LABELS: dict[SiteKind, str] = {
+    SiteKind.COMMUNITY: "Community",
+    SiteKind.SCHOOL: "School",
+    SiteKind.KIOSK_HALL: "Kiosk hall",
+}
+
+TIMELINE_EVENT_LABELS: dict[TimelineEvent, str] = {
+    TimelineEvent.RAISED: "Raised",
+    TimelineEvent.NOTIFIED: "Notified",
+    TimelineEvent.ESCALATED: "Escalated",
+    TimelineEvent.ACKNOWLEDGED: "Acknowledged",
+    TimelineEvent.DISPATCHED: "Dispatched",
+    TimelineEvent.ON_SCENE: "On scene",
+    TimelineEvent.RESOLVED: "Resolved",
+    TimelineEvent.CLOSED: "Closed",
+    TimelineEvent.CANCELLED: "Cancelled",
+    TimelineEvent.FALSE_ALARM: "False alarm",
+    TimelineEvent.REMINDER: "Reminder",
+}
