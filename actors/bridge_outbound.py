@@ -1,0 +1,67 @@
+"""Engine → devices: the hosts' device commands and the door screens' notices, on the bulk lane's connection.
+
+Device commands are confirmed to their host once published; one that a dying bridge never published is handed out
+again by its host. A notice is published while its caller waits (:meth:`Outbound.publish_notice`), so a notice that
+did not reach the broker is an error for the caller, not a silent loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from actors.bridge_connection import pause
+from actors.bridge_options import BridgeOptions, Sink
+from actors.bridge_publisher import Publisher
+from protocols.replies import Notice, encode_command, encode_notice
+from protocols.topics import Channel, device_topic, notice_topic
+
+log = logging.getLogger("actors.mqtt_bridge")  # one logger for the whole bridge
+
+
+class Outbound:
+    def __init__(self, options: BridgeOptions, *, sink: Sink, publisher: Publisher, stopping: asyncio.Event) -> None:
+        self.options = options
+        self.sink = sink
+        self.publisher = publisher
+        self.stopping = stopping
+        self.commands_sent = 0
+        self.notices_sent = 0
+
+    async def commands(self) -> None:
+        """Carry the hosts' device commands to ``rb/v1/dev/{id}/cmd`` the moment they are queued (the hosts hold
+        a long poll). Notices do not wait for a command: each is published by its caller (:meth:`publish_notice`)."""
+        while not self.stopping.is_set():
+            client = self.publisher.clients.get(Channel.EVT)
+            if client is None:  # commands stay with their hosts until there is a connection to send them on
+                await pause(self.stopping, self.options.command_poll_s)
+                continue
+            try:
+                commands = await self.sink.take_device_commands(wait_s=self.options.command_wait_s)
+            except Exception:
+                log.exception("bridge %s: could not fetch device commands", self.options.bridge_id)
+                await pause(self.stopping, self.options.command_poll_s)  # not in a tight loop
+                continue
+            published = []
+            for command in commands:
+                payload = encode_command(command.command, dict(command.args), int(command.at_s * 1000),
+                                         json=command.json)  # the device's own encoding, known to its host
+                if await self.publisher.publish(client, device_topic(command.device_id, Channel.CMD), payload, qos=1):
+                    self.commands_sent += 1
+                    published.append(command)
+            if published:  # the rest their hosts hand out again (unconfirmed ones too: a repeat, never a loss)
+                self.publisher.spawn(self.sink.confirm_device_commands(published), what="confirming device commands")
+
+    async def publish_notice(self, site_id: str, notice: Notice) -> None:
+        """Publish a notice for a site's door screens, retained (a screen that connects later gets it); returns once
+        the broker has it. While the bulk lane is away it waits for it: the caller bounds the wait."""
+        topic = notice_topic(site_id)  # a bad id is refused before any waiting
+        while True:
+            client = self.publisher.clients.get(Channel.EVT)
+            if client is not None and await self.publisher.publish(client, topic, encode_notice(notice), qos=1,
+                                                                   retain=True):
+                self.notices_sent += 1
+                return
+            if self.stopping.is_set():
+                raise RuntimeError(f"bridge {self.options.bridge_id} is stopping: notice for {site_id} not published")
+            await asyncio.sleep(self.options.command_poll_s)  # waiting for the bulk connection
