@@ -4,6 +4,8 @@ with the modes secrets need (0600)."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from engine.mqtt_provision import STALE_FILES, BrokerFiles, file_entries
@@ -22,8 +24,7 @@ def write_broker_files(files: BrokerFiles, out_dir: Path) -> list[Path]:
     written = []
     for name, text, mode in file_entries(files):
         path = out_dir / name
-        path.write_text(text, encoding="utf-8")
-        path.chmod(mode)
+        write_atomically(path, text, mode)
         written.append(path)
     return written
 
@@ -35,6 +36,22 @@ def add_operator(path: Path, *, name: str, role: Role, scope: str, password: str
     new_text, added = with_operator(text, file=str(path), name=name, role=role, scope=scope, password=password,
                                     city=city)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new_text, encoding="utf-8")
-    path.chmod(0o600)
+    write_atomically(path, new_text, 0o600)
     return added
+
+
+def write_atomically(path: Path, text: str, mode: int) -> None:
+    """Write ``text`` to a temporary file beside ``path`` with ``mode`` (a secret is never readable by others, not
+    even for a moment), flush it to disk and rename it over ``path``: a crash leaves the old file or the new one,
+    never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

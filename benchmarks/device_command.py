@@ -30,7 +30,7 @@ from protocols.device import encode_device_message, make_message  # noqa: E402
 from protocols.endpoint import NO_DELAY  # noqa: E402
 from protocols.replies import decode_command  # noqa: E402
 from protocols.topics import Channel, device_topic, parse_device_topic, subscription  # noqa: E402
-from simulation.cli import DEMO_CITY, shipped  # noqa: E402
+from simulation.shipped import DEMO_CITY, shipped  # noqa: E402
 from simulation.stack import Stack  # noqa: E402
 
 WAIT_S = 10.0

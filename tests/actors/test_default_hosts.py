@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from actors.runtime import default_precinct_hosts
 from engine.topology import load_city
-from simulation.cli import DEMO_CITY, shipped
+from simulation.shipped import DEMO_CITY, shipped
 
 
 def test_one_precinct_host_per_core_at_most_one_per_precinct():

@@ -14,7 +14,7 @@ from protocols import ProtocolError
 from protocols.batch import Ingest
 from protocols.device import decode_device_message, make_message
 from protocols.kinds import AckStatus
-from simulation.cli import shipped
+from simulation.shipped import shipped
 from simulation.driver import run_scenario
 from simulation.scenario import load_scenario
 

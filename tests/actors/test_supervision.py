@@ -64,7 +64,7 @@ def test_status_shows_each_host_its_node_and_its_restarts_and_stop_survives_dead
         assert rows[host]["journal"].endswith(f"{host}.sqlite")
 
         cli = subprocess.run(
-            [sys.executable, "-m", "simulation.cli", "status", "--ray-address",
+            [sys.executable, "-m", "redband", "status", "--ray-address",
              ray.get_runtime_context().gcs_address, "--namespace", engine.namespace, "--json"],
             capture_output=True, text=True, cwd=ROOT, timeout=120, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
         assert cli.returncode == 0, cli.stderr[-2000:]
@@ -82,7 +82,7 @@ def test_status_shows_each_host_its_node_and_its_restarts_and_stop_survives_dead
 
 def test_status_of_an_empty_namespace_says_so():
     cli = subprocess.run(
-        [sys.executable, "-m", "simulation.cli", "status", "--ray-address", ray.get_runtime_context().gcs_address,
+        [sys.executable, "-m", "redband", "status", "--ray-address", ray.get_runtime_context().gcs_address,
          "--namespace", "nobody-here"], capture_output=True, text=True, cwd=ROOT, timeout=120,
         env={**os.environ, "RAY_AUTH_MODE": "disabled"})
     assert cli.returncode == 1 and "no redband engine runs in namespace 'nobody-here'" in cli.stderr

@@ -14,6 +14,7 @@ import pytest
 
 from actors.broker import free_port
 from protocols.console import Snapshot, Token, Welcome
+from simulation.shipped import DEMO_CITY, shipped
 from tests.console.client import ConsoleClient, login
 from tests.mqtt.helpers import wait_until
 
@@ -22,23 +23,25 @@ ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
 
 
 def redband(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "simulation.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "redband", *args], capture_output=True, text=True,
                           cwd=ROOT, env=ENV, timeout=timeout)
 
 
 @pytest.mark.ray
 def test_run_serves_the_console_to_operators_added_on_the_command_line(tmp_path):
     users = tmp_path / "users.toml"
+    demo_city = str(shipped(DEMO_CITY))
     added = redband("user", "add", "p5-duty", "--role", "station", "--scope", "P5", "--users", str(users),
-                    "--password", "s3cret")
+                    "--city", demo_city, "--password", "s3cret")
     assert added.returncode == 0 and "operator p5-duty, station for P5" in added.stdout, added.stderr
     refused = redband("user", "add", "x", "--role", "guard_room", "--scope", "P5", "--users", str(users),
-                      "--password", "p")
+                      "--city", demo_city, "--password", "p")
     assert refused.returncode == 2 and "scope: no site 'P5'" in refused.stderr
     port = free_port()
     log = tmp_path / "run.log"
     with log.open("w") as out:
-        run = subprocess.Popen([sys.executable, "-m", "simulation.cli", "run", "--journal-dir", str(tmp_path / "j"),
+        run = subprocess.Popen([sys.executable, "-m", "redband", "run", "--city", demo_city,
+                                "--journal-dir", str(tmp_path / "j"),
                                 "--users", str(users), "--console", f"127.0.0.1:{port}"],
                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV)
         try:
@@ -71,5 +74,6 @@ def test_demo_prints_the_console_and_its_logins_and_runs_the_panic_through_the_b
 
 
 def test_a_bad_console_address_is_refused_before_anything_starts(tmp_path):
-    done = redband("run", "--console", "127.0.0.1:http", "--users", str(tmp_path / "none.toml"))
+    done = redband("run", "--city", str(shipped(DEMO_CITY)), "--console", "127.0.0.1:http",
+                   "--users", str(tmp_path / "none.toml"))
     assert done.returncode == 2 and "error: --console: expected HOST:PORT, got '127.0.0.1:http'" in done.stderr

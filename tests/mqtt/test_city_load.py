@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from actors.broker import Mosquitto, free_port
-from simulation.cli import shipped
+from simulation.shipped import shipped
 from tests.mqtt.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,20 +25,21 @@ UNTIL_S = 15  # of the scenario's 60 s: the suite has 15 minutes for everything
 def test_city_load_through_the_broker_writes_a_report_and_loses_nothing(tmp_path):
     city = shipped("cities/demo.toml")
     broker_dir, port = tmp_path / "broker", free_port()
-    config = subprocess.run([sys.executable, "-m", "simulation.cli", "mqtt-config", "--city", str(city), "--out",
+    config = subprocess.run([sys.executable, "-m", "redband", "mqtt-config", "--city", str(city), "--out",
                              str(broker_dir), "--port", str(port), "--simulator"], capture_output=True, text=True,
                             cwd=ROOT, env=ENV, timeout=120)
     assert config.returncode == 0, config.stderr
     password = {line.split(",")[3]: line.split(",")[4]
                 for line in (broker_dir / "credentials.csv").read_text().splitlines()[1:]}
     users, console_port = tmp_path / "users.toml", free_port()
-    added = subprocess.run([sys.executable, "-m", "simulation.cli", "user", "add", "watch", "--role", "command_center",
+    added = subprocess.run([sys.executable, "-m", "redband", "user", "add", "watch", "--role", "command_center",
                             "--users", str(users), "--city", str(city), "--password=watch-pw"],
                            capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=120)
     assert added.returncode == 0, added.stderr
     log = tmp_path / "run.log"
     with Mosquitto(broker_dir / "mosquitto.conf", port=port), log.open("w") as out:
-        run = subprocess.Popen([sys.executable, "-m", "simulation.cli", "run", "--journal-dir", str(tmp_path / "j"),
+        run = subprocess.Popen([sys.executable, "-m", "redband", "run", "--city", str(city),
+                                "--journal-dir", str(tmp_path / "j"),
                                 "--users", str(users), "--console", f"127.0.0.1:{console_port}",
                                 "--mqtt", f"mqtt://redband-bridge:{password['redband-bridge']}@127.0.0.1:{port}"],
                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV)
@@ -48,7 +49,7 @@ def test_city_load_through_the_broker_writes_a_report_and_loses_nothing(tmp_path
 
             def simulate(console_password: str, *extra: str) -> subprocess.CompletedProcess:
                 return subprocess.run(
-                    [sys.executable, "-m", "simulation.cli", "simulate", str(shipped("scenarios/city_load.toml")),
+                    [sys.executable, "-m", "redband", "simulate", str(shipped("scenarios/city_load.toml")),
                      "--mqtt", f"mqtt://redband-sim:{password['redband-sim']}@127.0.0.1:{port}",
                      "--console", f"ws://watch:{console_password}@127.0.0.1:{console_port}", *extra],
                     capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=300)

@@ -25,7 +25,7 @@ ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
 
 
 def redband(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "simulation.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "redband", *args], capture_output=True, text=True,
                           cwd=ROOT, env=ENV, timeout=timeout)
 
 
@@ -120,7 +120,7 @@ def test_run_with_a_bridge_and_simulate_through_the_broker(city_file, tmp_path):
     scenario.write_text(SCENARIO.format(city=city_file))
     log = tmp_path / "run.log"
     with Mosquitto(out / "mosquitto.conf", port=port), log.open("w") as log_out:
-        run = subprocess.Popen([sys.executable, "-m", "simulation.cli", "run", "--city", str(city_file),
+        run = subprocess.Popen([sys.executable, "-m", "redband", "run", "--city", str(city_file),
                                 "--journal-dir", str(tmp_path / "journal"),
                                 "--mqtt", f"mqtt://redband-bridge:{password['redband-bridge']}@127.0.0.1:{port}",
                                 "--stats-every", "1"],
@@ -165,7 +165,7 @@ def test_redband_broker_runs_the_files_as_the_readme_says_even_as_root(city_file
     (tmp_path / "private").mkdir(mode=0o700)  # like a project under /root: the mosquitto user cannot reach it
     assert redband("mqtt-config", "--city", str(city_file), "--out", str(out), "--port", str(port)).returncode == 0
     box = next(r for r in read_csv(out / "credentials.csv") if r["kind"] == "panic_box")
-    broker = subprocess.Popen([sys.executable, "-m", "simulation.cli", "broker", "--dir", str(out)],
+    broker = subprocess.Popen([sys.executable, "-m", "redband", "broker", "--dir", str(out)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         def answers() -> bool:

@@ -275,7 +275,7 @@ def test_every_engine_process_killed_just_after_an_ack_loses_nothing_and_repeats
     policy.write_text(RESTART_POLICY)
     journal_dir = tmp_path / "journal"
     bridge_url = f"mqtt://{BRIDGE_USER}:{broker.credentials[BRIDGE_USER].password}@127.0.0.1:{broker.port}"
-    command = [sys.executable, "-m", "simulation.cli", "run", "--city", str(city_file), "--policies", str(policy),
+    command = [sys.executable, "-m", "redband", "run", "--city", str(city_file), "--policies", str(policy),
                "--journal-dir", str(journal_dir), "--mqtt", bridge_url, "--users", str(tmp_path / "no-users.toml"),
                "--precinct-hosts", "1"]
     box = broker.device("panic_box")

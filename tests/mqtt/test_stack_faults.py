@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from simulation.cli import shipped
+from simulation.shipped import shipped
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
@@ -44,7 +44,7 @@ count = {raised}
 def run_stack(tmp_path, *, raised: int) -> tuple[subprocess.CompletedProcess, dict]:
     path = tmp_path / "broker_kill.toml"
     path.write_text(SCENARIO.format(city=shipped("cities/demo.toml"), raised=raised))
-    done = subprocess.run([sys.executable, "-m", "simulation.cli", "simulate", str(path), "--stack",
+    done = subprocess.run([sys.executable, "-m", "redband", "simulate", str(path), "--stack",
                            "--stack-dir", str(tmp_path / "stack"), "--report", str(tmp_path / "report")],
                           capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=300)
     return done, json.loads((tmp_path / "report" / "summary.json").read_text())

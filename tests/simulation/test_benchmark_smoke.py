@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.mqtt
 def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "simulation.cli", "bench", "--quick", "--json", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "redband", "bench", "--quick", "--json", str(out)],
                           capture_output=True, text=True, timeout=600, cwd=ROOT,
                           env={**os.environ, "RAY_AUTH_MODE": "disabled"})
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -65,7 +65,7 @@ def test_console_urls_carry_an_operator_and_never_print_the_password():
 
 
 def test_the_shipped_broker_restart_scenario_kills_the_broker_once_under_load():
-    from simulation.cli import shipped
+    from simulation.shipped import shipped
 
     s = load_scenario(shipped("scenarios/broker_restart.toml"))
     assert s.broker_kills == ((15.0, 5.0),)

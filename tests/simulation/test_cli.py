@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from simulation.cli import shipped
+from simulation.shipped import shipped
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def redband(*args, timeout=240):
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    return subprocess.run([sys.executable, "-m", "simulation.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "redband", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env=env)
 
 
@@ -92,7 +92,8 @@ def test_run_starts_the_engine_with_journals_and_stops_cleanly_on_sigint(tmp_pat
     log = tmp_path / "run.log"
     journal = tmp_path / "journal"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "simulation.cli", "run", "--journal-dir", str(journal),
+        proc = subprocess.Popen([sys.executable, "-m", "redband", "run", "--city", str(shipped("cities/demo.toml")),
+                                 "--journal-dir", str(journal),
                                  "--precinct-hosts", "6"],
                                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                                 env={**os.environ, "RAY_AUTH_MODE": "disabled"})

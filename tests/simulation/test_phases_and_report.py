@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def simulate(*args: str, columns: int = 80) -> subprocess.CompletedProcess:
     """``redband simulate ARGS`` in a process of its own (these tests may not start Ray in-process)."""
-    return subprocess.run([sys.executable, "-m", "simulation.cli", "simulate", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "redband", "simulate", *args], capture_output=True,
                           text=True, timeout=300, cwd=ROOT,
                           env={**os.environ, "RAY_AUTH_MODE": "disabled", "COLUMNS": str(columns)})
 

@@ -16,10 +16,30 @@ from actors.config_files import add_operator
 from engine.operators import Role
 from engine.topology import City
 from protocols.device import make_message
+from protocols.kinds import ALARM_KIND_OF, DeviceKind
 from simulation.report import format_row, rows_of
+from simulation.shipped import DEMO_SCENARIO, shipped
 
-ALARM_OF = {"panic_box": "school.panic", "door": "door.forced", "camera": "camera.intrusion", "kiosk": "kiosk.sos"}
+#: the devices the demo presses, and what they raise
+DEMO_ALARMS = {kind: ALARM_KIND_OF[kind] for kind in (DeviceKind.PANIC_BOX, DeviceKind.DOOR, DeviceKind.CAMERA,
+                                                      DeviceKind.KIOSK)}
 CONSOLE_PORT = 8080
+
+
+def register(sub) -> None:
+    demo = sub.add_parser("demo", help="the shipped city and the school panic scenario, in real time")
+    demo.add_argument("--until", type=float, default=35.0, help="length of the school panic scenario (s)")
+    demo.add_argument("--dir", default="var/demo", help="where the demo's broker files and operators live")
+    demo.add_argument("--keep", action="store_true", help="then keep incidents coming until Ctrl-C")
+    demo.add_argument("--every", type=float, default=20.0, help="with --keep: seconds between alarms")
+    demo.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args) -> int:
+    from simulation.scenario import load_scenario
+
+    return run_demo(load_scenario(shipped(DEMO_SCENARIO)), out=Path(args.dir), until_s=args.until, keep=args.keep,
+                    every_s=args.every)
 
 
 def demo_operators(city: City, users: Path, school_id: str) -> dict[str, str]:
@@ -80,7 +100,7 @@ def _keep_incidents_coming(city: City, fleet, take_changes, every_s: float, outg
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     rng = random.Random()
-    devices = [d for d in city.devices.values() if d.kind.value in ALARM_OF]
+    devices = [d for d in city.devices.values() if d.kind in DEMO_ALARMS]
     seq = 100  # above the scenario's; the engine is this demo's own, so its devices start from nothing
     next_alarm = time.monotonic()
     while not stop.wait(0.2):
@@ -91,5 +111,5 @@ def _keep_incidents_coming(city: City, fleet, take_changes, every_s: float, outg
             next_alarm += every_s
             device = rng.choice(devices)
             seq += 1
-            fleet.send([outgoing(device.id, make_message(ALARM_OF[device.kind.value], seq=seq,
+            fleet.send([outgoing(device.id, make_message(DEMO_ALARMS[device.kind], seq=seq,
                                                          ts=int(time.time() * 1000)))])

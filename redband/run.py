@@ -1,0 +1,155 @@
+"""``redband run``: start the engine for a city (hosts, MQTT bridges, the console) and keep it running, logging
+the incident timeline; or attach to the engine already running in the namespace. The driver outlives any
+actor's death: Ray restarts the actor and this loop carries on."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from engine.policy import load_policy_set
+from engine.topology import load_city
+from protocols.endpoint import parse_mqtt_url
+from redband.run_config import DEFAULT_USERS, RunConfig, resolve_run_config
+from simulation.report import format_row, rows_of
+
+log = logging.getLogger("redband")
+
+
+def register(sub) -> None:
+    run = sub.add_parser("run", help="start the engine for a city and keep it running; logs the incident timeline")
+    run.add_argument("--config", default=None, metavar="FILE",
+                     help="TOML with these options by name (city, journal_dir, mqtt, ...); the command line wins")
+    run.add_argument("--city", default=None, help="the city TOML (required, here or in --config)")
+    run.add_argument("--policies", default=None, help="policy TOML overriding the shipped defaults per kind")
+    run.add_argument("--ray-address", default=None, help="join an existing Ray cluster instead of starting one")
+    run.add_argument("--namespace", default=None,
+                     help="Ray namespace of the engine's actors (default redband): a second `redband run` in it "
+                          "attaches to the running engine (on a cluster, --ray-address) instead of starting another")
+    run.add_argument("--journal-dir", default=None, help="where the hosts' SQLite journals live (default var/journal)")
+    run.add_argument("--precinct-hosts", type=int, default=None,
+                     help="host actors for the precincts (default: one per CPU core, at most one per precinct)")
+    run.add_argument("--mqtt", default=None, metavar="URL",
+                     help="bridge devices from this broker: mqtt://redband-bridge:PASS@HOST:PORT")
+    run.add_argument("--bridges", type=int, default=None, help="bridge processes on the shared subscription (1)")
+    run.add_argument("--users", default=None,
+                     help=f"console operators (redband user add); the console is served when this file exists "
+                          f"(default {DEFAULT_USERS})")
+    run.add_argument("--console", default=None, metavar="HOST:PORT",
+                     help="where the console listens (default 127.0.0.1:8080)")
+    run.add_argument("--stats-every", type=float, default=None, metavar="S",
+                     help="print the bridges' counters every S seconds (0: never; default 60)")
+    run.set_defaults(func=cmd_run)
+
+
+def cmd_run(args) -> int:
+    cli = {key: getattr(args, key) for key in ("city", "policies", "ray_address", "namespace", "journal_dir",
+                                               "precinct_hosts", "mqtt", "bridges", "users", "console",
+                                               "stats_every")}
+    config = resolve_run_config(cli, args.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    return run_engine(config)
+
+
+def run_engine(config: RunConfig) -> int:
+    from actors.runtime import Engine, EngineOptions, default_precinct_hosts
+
+    city = load_city(config.city)
+    policies = load_policy_set(config.policies)
+    mqtt = parse_mqtt_url(config.mqtt) if config.mqtt else None
+    precinct_hosts = config.precinct_hosts or default_precinct_hosts(city)
+    journal_dir = str(Path(config.journal_dir).resolve())  # the hosts' processes have working directories of their own
+    engine = Engine(city, policies, EngineOptions(precinct_hosts=precinct_hosts, journal_dir=journal_dir,
+                                                  ray_address=config.ray_address, realtime=True, mqtt=mqtt,
+                                                  bridges=config.bridges, namespace=config.namespace, detached=True))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        engine.start()
+    except ConnectionError:
+        engine.stop()
+        raise
+    except RuntimeError as exc:  # the namespace runs another engine
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    attached = " (attached to the engine already running)" if engine.attached else ""
+    print(f"redband engine running{attached}: city {city.id} "
+          f"({', '.join(f'{n} {k}' for k, n in city.summary().items())}), "
+          f"hosts {', '.join(engine.placement.hosts)}; journal in {journal_dir}"
+          f"{f'; {config.bridges} MQTT bridge(s) on {mqtt!r}' if mqtt else ''}. Ctrl-C stops.", flush=True)
+    gateway = None
+    try:
+        if not Path(config.users).exists():
+            print(f"console off: no operators in {config.users} (add one with `redband user add NAME --role ...`)",
+                  flush=True)
+        else:  # the console owns the change stream and hands each change to the log
+            gateway = _start_console(engine, config, city)
+            if gateway is None:
+                return 2
+        _serve(engine, gateway, stop, stats_every=config.stats_every if mqtt else 0)
+    finally:
+        if gateway is not None:
+            gateway.stop()
+        engine.stop()
+        print("redband engine stopped", flush=True)
+    return 0
+
+
+def show_change(change) -> None:
+    for row in rows_of(change.record, change.new_from):
+        print(format_row(row), flush=True)
+
+
+def _start_console(engine, config: RunConfig, city):
+    from actors.console_gateway import ConsoleGateway
+    from engine.operators import load_operators
+
+    host, port = config.console_address
+    gateway = ConsoleGateway(engine, load_operators(config.users, city=city), host=host, port=port,
+                             on_change=show_change)
+    try:
+        gateway.start()
+    except RuntimeError as exc:  # e.g. the port is taken
+        print(f"error: --console {config.console}: {exc}", file=sys.stderr)
+        return None
+    print(f"console: {gateway.url} ({len(gateway.operators)} operators from {config.users})", flush=True)
+    return gateway
+
+
+def _serve(engine, gateway, stop: threading.Event, *, stats_every: float) -> None:
+    """Until Ctrl-C: log the changes (when no console takes them) and the bridges' counters; an engine that does
+    not answer is logged once per outage, and the loop carries on."""
+    next_stats = time.monotonic() + stats_every
+    failing = False
+    while not stop.wait(0.2):
+        try:
+            if gateway is None:
+                for change in engine.take_changes():
+                    show_change(change)
+            if stats_every and time.monotonic() >= next_stats:
+                next_stats += stats_every
+                print(bridge_summary(engine), flush=True)
+        except Exception as exc:  # noqa: BLE001
+            if not failing:
+                log.warning("engine not answering (%s); carrying on", exc)
+            failing = True
+        else:
+            failing = False
+
+
+def bridge_summary(engine) -> str:
+    """One line for the operator: what the bridges took, refused and shed since they started."""
+    parts = []
+    for lane in ("alarm", "evt"):
+        s = engine.lane_statistics(lane)
+        parts.append(f"{lane}: received {s.get('received', 0)}, accepted {s.get('accepted', 0)}, "
+                     f"duplicates {s.get('duplicates', 0)}, refused {s.get('refused', 0)}, "
+                     f"overflowed {s.get('queue_overflowed', 0)}, reconnects {s.get('connects', 0) - s['processes']}"
+                     + "".join(f", {name.replace('_', ' ')} {s[name]}" for name in ("dead_lettered", "probes_lost")
+                               if s.get(name)))
+    return "bridge " + "; ".join(parts)

@@ -1,0 +1,100 @@
+"""What ``redband run`` runs: its options from the command line, a config file (``--config redband.toml``), or
+both (the command line wins). The city must be named in one of them: an engine never runs a city by default.
+
+A config file is flat TOML with the options' names (``city``, ``policies``, ``journal_dir``, ``mqtt``, ...);
+paths in it are relative to the file. An unknown key, a wrong type or a bad value is refused with the file,
+line and key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from engine.errors import ConfigError
+from engine.tomlconf import convert, parse_toml, read_text
+
+DEFAULT_USERS = "var/users.toml"
+
+
+class UsageError(Exception):
+    """A command-line option that cannot be used; the message names the option (``--bridges: ...``)."""
+PATH_KEYS = ("city", "policies", "journal_dir", "users")
+
+
+class RunFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    city: str | UnsetType = UNSET
+    policies: str | UnsetType = UNSET
+    ray_address: str | UnsetType = UNSET
+    namespace: str | UnsetType = UNSET
+    journal_dir: str | UnsetType = UNSET
+    precinct_hosts: int | UnsetType = UNSET
+    mqtt: str | UnsetType = UNSET
+    bridges: int | UnsetType = UNSET
+    users: str | UnsetType = UNSET
+    console: str | UnsetType = UNSET
+    stats_every: float | UnsetType = UNSET
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    city: str
+    policies: str | None = None
+    ray_address: str | None = None
+    namespace: str = "redband"
+    journal_dir: str = "var/journal"
+    precinct_hosts: int | None = None
+    mqtt: str | None = None
+    bridges: int = 1
+    users: str = DEFAULT_USERS
+    console: str = "127.0.0.1:8080"
+    stats_every: float = 60.0
+
+    @property
+    def console_address(self) -> tuple[str, int]:
+        host, _, port = self.console.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+
+def load_run_file(path: str | Path) -> dict:
+    """The options a config file sets (paths made relative to the file's directory)."""
+    text = read_text(path)
+    raw = convert(parse_toml(text, file=str(path)), RunFile, file=str(path), text=text)
+    base = Path(path).resolve().parent
+    options = {name: getattr(raw, name) for name in RunFile.__struct_fields__ if getattr(raw, name) is not UNSET}
+    for key in PATH_KEYS:
+        if key in options:
+            options[key] = str((base / options[key]).resolve())
+    return options
+
+
+def resolve_run_config(cli: dict, file: str | None) -> RunConfig:
+    """The command line's options (``None`` where not given) over the config file's over the defaults. A bad
+    value is refused naming the option (``--bridges``) or the file and key (``redband.toml: bridges``)."""
+    options = load_run_file(file) if file else {}
+    given = {key: value for key, value in cli.items() if value is not None}
+    options.update(given)
+    if not options.get("city"):
+        raise UsageError("--city: required: name the city file the engine runs "
+                         "(--city FILE, or city = \"...\" in a --config file)")
+    config = RunConfig(**options)
+    for key, reason in _problems(config):
+        if key in given or file is None:
+            raise UsageError(f"--{key.replace('_', '-')}: {reason}")
+        raise ConfigError(str(file), None, key, reason)
+    return config
+
+
+def _problems(config: RunConfig):
+    _, _, port = config.console.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        yield "console", f"expected HOST:PORT, got {config.console!r}"
+    if config.bridges < 1:
+        yield "bridges", "must be at least 1"
+    if config.precinct_hosts is not None and config.precinct_hosts < 1:
+        yield "precinct_hosts", "must be at least 1"
+    if config.stats_every < 0:
+        yield "stats_every", "must not be negative"
