@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import JournalUnavailable
-from engine.host import HostConfig, HostCore
+from engine.host import HostConfig
+from engine.hosting.incidents import IncidentStore
+from engine.hosting.intake import Intake
 from engine.journal import MemoryJournal
 from protocols.batch import Ingest
 from protocols.device import make_message
@@ -135,7 +137,7 @@ def test_a_deadline_whose_handling_raises_is_retried_and_counted(monkeypatch):
     box = pair.device("panic_box")
     (ack,) = pair.send(box, "school.panic").acks
     due = pair.host.incidents[ack.incident_id].deadline_s
-    real = HostCore._incident_deadline
+    real = IncidentStore.deadline
     calls = []
 
     def flaky(self, incident_id, due_s, at_s):
@@ -144,7 +146,7 @@ def test_a_deadline_whose_handling_raises_is_retried_and_counted(monkeypatch):
             raise RuntimeError("a bug in a policy")
         return real(self, incident_id, due_s, at_s)
 
-    monkeypatch.setattr(HostCore, "_incident_deadline", flaky)
+    monkeypatch.setattr(IncidentStore, "deadline", flaky)
     pair.advance(due)
     assert pair.host.statistics().deadline_errors == 1
     assert pair.host.next_deadline_s() == due + pair.host.config.deadline_retry_s
@@ -223,7 +225,7 @@ def test_a_supervision_deadline_whose_incident_cannot_be_raised_is_retried_until
     pair = Pair()
     box = pair.device("panic_box")
     pair.send(box, "heartbeat")
-    real = HostCore._raise_or_repeat
+    real = IncidentStore.raise_or_repeat
     calls = []
 
     def flaky(self, device, kind, now_s, **kw):
@@ -232,7 +234,7 @@ def test_a_supervision_deadline_whose_incident_cannot_be_raised_is_retried_until
             raise RuntimeError("a bug")
         return real(self, device, kind, now_s, **kw)
 
-    monkeypatch.setattr(HostCore, "_raise_or_repeat", flaky)
+    monkeypatch.setattr(IncidentStore, "raise_or_repeat", flaky)
     pair.advance(90.0)
     assert not _offline(pair) and pair.host.statistics().deadline_errors == 1
     pair.advance(91.0)
@@ -258,14 +260,14 @@ def test_commands_due_again_are_not_lost_with_a_failed_step():
 def test_a_step_that_raises_half_way_is_forgotten_whole(monkeypatch):
     pair = Pair()
     box, door = pair.device("panic_box"), pair.device("door")
-    real = HostCore._handle_device_message
+    real = Intake.handle
 
     def failing_on_the_door(self, item, now_s):
         if item.device_id == door:
             raise OSError(5, "a journal read failed")
         return real(self, item, now_s)
 
-    monkeypatch.setattr(HostCore, "_handle_device_message", failing_on_the_door)
+    monkeypatch.setattr(Intake, "handle", failing_on_the_door)
     with pytest.raises(OSError):
         pair.host.ingest([Ingest(box, make_message("school.panic", seq=1, ts=0)),
                           Ingest(door, make_message("door.forced", seq=1, ts=0))], now_s=0.0)

@@ -1,0 +1,60 @@
+"""Operator commands at a host: an action on an incident it owns (acknowledge, dispatch, resolve...) and a
+command for one of its devices (say, a remote door open). Every command is audited, refusals too; each is a
+step of its own, written (``flush``) before it returns or raises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine.errors import UnknownDevice, UnknownIncident
+from engine.hosting.incidents import IncidentStore
+from engine.hosting.outboxes import DeviceCommandOutbox
+from engine.hosting.roster import Roster
+from engine.hosting.staging import JournalStaging
+from engine.incident import DeviceCommand, apply_command
+from engine.policy import PolicySet
+from protocols.records import IncidentRecord, OperatorCommand
+
+
+class OperatorCommands:
+    def __init__(self, *, host_id: str, policies: PolicySet, roster: Roster, store: IncidentStore,
+                 staging: JournalStaging, device_commands: DeviceCommandOutbox, flush: Callable[[], None]) -> None:
+        self.host_id = host_id
+        self.policies = policies
+        self.roster = roster
+        self.store = store
+        self.staging = staging
+        self.device_commands = device_commands
+        self.flush = flush
+
+    def on_incident(self, command: OperatorCommand, now_s: float) -> IncidentRecord:
+        """Apply ``command`` to an incident this host owns; the changed record. Refusals raise
+        (:class:`UnknownIncident`, or the lifecycle's :class:`InvalidTransition` / :class:`NotAuthorized`)."""
+        record = self.store.get(command.incident_id)
+        where = f"{command.level.value}:{command.target}"
+        if record is None or record.host_id != self.host_id:
+            self.staging.audit(now_s, command.operator, command.action.value, command.incident_id, "refused", where,
+                               "unknown incident")
+            self.flush()
+            raise UnknownIncident(command.incident_id)
+        device = self.roster.city.devices.get(record.device_id)
+        policy = self.policies.for_incident(record.kind, device.kind if device else None)
+        try:
+            updated, effects = apply_command(record, command, policy=policy, now_s=now_s)
+        except Exception as exc:
+            self.staging.audit(now_s, command.operator, command.action.value, record.id, "refused", where, str(exc))
+            self.flush()
+            raise
+        self.store.store(updated, record, effects, now_s)
+        self.staging.audit(now_s, command.operator, command.action.value, record.id, "ok", where, command.note)
+        self.flush()
+        return updated
+
+    def on_device(self, device_id: str, command: str, args: dict, *, actor: str, now_s: float) -> None:
+        """A command for a device of this host: audited, then queued for its bridge."""
+        if self.roster.device(device_id) is None:
+            raise UnknownDevice(device_id)
+        self.staging.audit(now_s, actor, "device.command", device_id, command,
+                           self.roster.city.devices[device_id].precinct_id, detail=str(args)[:200])
+        self.device_commands.add(DeviceCommand(device_id, command, dict(args)), now_s)
+        self.flush()

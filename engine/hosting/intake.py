@@ -1,0 +1,77 @@
+"""Device intake: one device message through its host. Checked (:mod:`engine.hosting.sequence`); if accepted,
+the device was seen (supervision); an alarm or report raises or repeats its incident and is remembered for
+dedup (journaled with the step); any other event goes to the route of its kind, if it has one.
+
+Routes are how a kind of entity joins the host without touching this module: doors, visitor calls and patrols
+each give a handler for the events they own (see :func:`engine.host.HostCore` for the table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.entities import ACCEPT, DeviceEntity, SeqVerdict
+from engine.hosting.config import HostConfig
+from engine.hosting.incidents import UNINDEXED, IncidentStore
+from engine.hosting.roster import Roster
+from engine.hosting.sequence import alarm_note, check, clock_skew
+from engine.hosting.staging import JournalStaging
+from engine.hosting.stats import Counters
+from engine.hosting.supervision import Supervision
+from engine.journal import AlarmSeq
+from protocols import EventKind
+from protocols.batch import Ingest
+from protocols.device import DeviceMessage
+from protocols.kinds import AckStatus
+
+EventHandler = Callable[[DeviceEntity, DeviceMessage, float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    handle: EventHandler
+    newest_only: bool = False
+    """The event carries a state (a door, a position): one that arrives after a newer one of its device is old
+    news and is not handled (still acked)."""
+
+
+class Intake:
+    def __init__(self, config: HostConfig, *, roster: Roster, supervision: Supervision, store: IncidentStore,
+                 staging: JournalStaging, counters: Counters, routes: dict[EventKind, Route]) -> None:
+        self.alarm_memory = config.alarm_memory
+        self.roster = roster
+        self.supervision = supervision
+        self.store = store
+        self.staging = staging
+        self.counters = counters
+        self.routes = routes
+
+    def handle(self, item: Ingest, now_s: float) -> tuple[SeqVerdict, bool]:
+        """The verdict on one message, and whether its ack must be listed (refusals, alarms: the device waits for
+        it); accepted events are acked in bulk."""
+        entity = self.roster.device(item.device_id)
+        if entity is None:
+            return SeqVerdict(AckStatus.NAK, f"device_id: unknown device {item.device_id!r}"), True
+        message = item.message
+        verdict, incident_kind, digest = check(entity, message)
+        if verdict.status is not AckStatus.ACK:
+            return verdict, True
+        self.counters.seq_rearmed += verdict.rearmed
+        entity.speaks_json = item.json
+        self.supervision.seen(entity, now_s)
+        skew = clock_skew(item)
+        if skew:
+            self.counters.clock_skewed += 1
+        if incident_kind is not None:
+            note = "; ".join(n for n in (alarm_note(message), skew) if n)
+            incident_id = self.store.raise_or_repeat(entity.device, incident_kind, now_s, seq=message.seq,
+                                                     note=note, fresh=incident_kind in UNINDEXED)
+            entity.remember_alarm(message.seq, incident_id, boot=message.boot, digest=digest,
+                                  memory_size=self.alarm_memory)
+            self.staging.stage_alarm(AlarmSeq(entity.device.id, message.seq, incident_id, message.boot, digest))
+            return SeqVerdict(AckStatus.ACK, incident_id=incident_id), True
+        route = self.routes.get(message.event_kind)
+        if route is not None and not (verdict.late and route.newest_only):
+            route.handle(entity, message, now_s)
+        return ACCEPT, False

@@ -1,0 +1,141 @@
+"""What a host sends out, held until its shell takes it: messages for other hosts (batched per host, bounded:
+a full outbox refuses new device batches) and commands for devices (numbered; held until a bridge confirms it
+published them, handed out again if it does not, and audited as failed after the last attempt).
+
+Both are :class:`~engine.hosting.staging.StepOutput` s: a step that is not written takes back what it added.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from engine.errors import Overloaded
+from engine.hosting.config import HostConfig
+from engine.hosting.staging import JournalStaging
+from engine.hosting.stats import Counters
+from engine.incident import DeviceCommand
+from engine.topology import City
+from protocols.batch import HostBatch
+from protocols.records import HostMessage
+
+
+class PeerOutbox:
+    """Messages for other hosts, one list per destination host."""
+
+    def __init__(self, host_id: str, *, max_outbox: int) -> None:
+        self.host_id = host_id
+        self.max_outbox = max_outbox
+        self.messages: dict[str, list[HostMessage]] = {}
+        self._added: dict[str, int] = {}  # by the current step, per host
+
+    def send(self, host_id: str, message: HostMessage) -> None:
+        self.messages.setdefault(host_id, []).append(message)
+        self._added[host_id] = self._added.get(host_id, 0) + 1
+
+    def check_room(self) -> None:
+        """Raise :class:`Overloaded` when the messages waiting reach the limit (the shell is not sending them)."""
+        waiting = sum(len(m) for m in self.messages.values())
+        if waiting >= self.max_outbox:
+            raise Overloaded(f"host {self.host_id} outbox", self.max_outbox)
+
+    def take(self, *, now_s: float) -> dict[str, HostBatch]:
+        out = {host: HostBatch(self.host_id, now_s, msgs) for host, msgs in self.messages.items() if msgs}
+        self.messages = {}
+        return out
+
+    def requeue(self, host_id: str, messages: list[HostMessage]) -> None:
+        """Put back messages that could not be sent, ahead of newer ones."""
+        self.messages[host_id] = messages + self.messages.get(host_id, [])
+
+    def keep(self) -> None:
+        self._added = {}
+
+    def take_back(self) -> None:
+        for host_id, n in self._added.items():
+            kept = self.messages.get(host_id, [])
+            del kept[max(0, len(kept) - n):]
+        self._added = {}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCommandOut:
+    device_id: str
+    command: str
+    args: dict
+    at_s: float
+    json: bool = False
+    """Encode it as JSON: the device last spoke JSON."""
+    number: int = 0
+    """This host's number for the command: what a bridge confirms once it published it."""
+    attempt: int = 1
+
+
+class DeviceCommandOutbox:
+    """Commands for the host's devices. Bounded: when full, the oldest is dropped (and counted)."""
+
+    def __init__(self, config: HostConfig, *, counters: Counters, staging: JournalStaging, city: City,
+                 speaks_json: Callable[[str], bool]) -> None:
+        self.queue: deque[DeviceCommandOut] = deque(maxlen=config.max_device_commands)
+        self._config = config
+        self._counters = counters
+        self._staging = staging
+        self._city = city
+        self._speaks_json = speaks_json
+        self._numbers = 0
+        self._out: dict[int, tuple[DeviceCommandOut, float]] = {}  # number → (command, hand out again at)
+        self._added = 0  # by the current step
+
+    def add(self, command: DeviceCommand, now_s: float) -> None:
+        if len(self.queue) == self.queue.maxlen:
+            self._counters.device_commands_dropped += 1
+        self._numbers += 1
+        self.queue.append(DeviceCommandOut(command.device_id, command.command, command.args, now_s,
+                                           json=self._speaks_json(command.device_id), number=self._numbers))
+        self._added += 1
+
+    def take(self, *, now_s: float | None = None) -> list[DeviceCommandOut]:
+        """The queued commands. With ``now_s`` (a bridge that confirms what it published), each is held until
+        :meth:`confirm`: one not confirmed in ``command_confirm_s`` is handed out again by :meth:`redeliver`."""
+        out = list(self.queue)
+        self.queue.clear()
+        if now_s is not None:
+            again_at = now_s + self._config.command_confirm_s
+            for command in out:
+                self._out[command.number] = (command, again_at)
+            while len(self._out) > self._config.max_device_commands:
+                oldest = next(iter(self._out))
+                self._failed(self._out.pop(oldest)[0], now_s, "too many unconfirmed commands")
+        return out
+
+    def confirm(self, numbers: list[int]) -> None:
+        """A bridge published these commands."""
+        for number in numbers:
+            self._out.pop(number, None)
+
+    def redeliver(self, now_s: float) -> None:
+        """Queue again the commands not confirmed in time; audit as failed those out of attempts. Not part of a
+        step: a step that is not written does not take them back."""
+        due = [n for n, (_, at_s) in self._out.items() if at_s <= now_s]
+        for number in due:
+            command, _ = self._out.pop(number)
+            if command.attempt >= self._config.command_attempts:
+                self._failed(command, now_s, f"not published after {command.attempt} attempts")
+                continue
+            self._counters.commands_redelivered += 1
+            self.queue.append(replace(command, attempt=command.attempt + 1))
+
+    def _failed(self, command: DeviceCommandOut, now_s: float, why: str) -> None:
+        self._counters.commands_failed += 1
+        device = self._city.devices.get(command.device_id)
+        self._staging.audit(now_s, "system", "device.command", command.device_id, "failed",
+                            device.precinct_id if device else "", f"{command.command}: {why}")
+
+    def keep(self) -> None:
+        self._added = 0
+
+    def take_back(self) -> None:
+        for _ in range(min(self._added, len(self.queue))):
+            self.queue.pop()
+        self._added = 0

@@ -1,0 +1,69 @@
+"""Journal staging: what the current host step changed, gathered and handed to the journal as one batch at the
+step's end (write-ahead: nothing is acked before the batch is written).
+
+A step also leaves things for the shell (changes, device commands, batches for other hosts). Each of those
+queues is a :class:`StepOutput`: a written step keeps what it left, a step that is not written takes it back.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from engine.journal import AlarmSeq, AuditRow, JournalBatch
+from protocols.records import IncidentRecord
+
+
+class StepOutput(Protocol):
+    """A queue the shell takes from, which a step adds to."""
+
+    def keep(self) -> None:
+        """The step was written: what it added stays."""
+
+    def take_back(self) -> None:
+        """The step is forgotten: what it added (and only that) is removed."""
+
+
+class JournalStaging:
+    __slots__ = ("dirty", "alarm_seqs", "audit_rows", "seen")
+
+    def __init__(self) -> None:
+        self.dirty: dict[str, tuple[int, IncidentRecord]] = {}  # id → (journaled length, latest)
+        self.alarm_seqs: list[AlarmSeq] = []
+        self.audit_rows: list[AuditRow] = []
+        self.seen: dict[str, tuple[float, bool]] = {}
+
+    def stage_record(self, record: IncidentRecord, before: IncidentRecord | None) -> None:
+        """``record`` changed (``before``: as it was, None if new): its timeline entries past what the journal
+        holds are written with the step."""
+        known = self.dirty.get(record.id)
+        journaled = known[0] if known is not None else (len(before.timeline) if before is not None else 0)
+        self.dirty[record.id] = (journaled, record)
+
+    def stage_alarm(self, row: AlarmSeq) -> None:
+        self.alarm_seqs.append(row)
+
+    def audit(self, t_s: float, actor: str, action: str, subject: str, outcome: str, where: str = "",
+              detail: str = "") -> None:
+        self.audit_rows.append(AuditRow(t_s, actor, action, subject, outcome, where, detail))
+
+    def stage_seen(self, rows: dict[str, tuple[float, bool]]) -> None:
+        self.seen = rows
+
+    def take(self) -> JournalBatch | None:
+        """The step's batch (None if it changed nothing the journal keeps); the staging is empty after."""
+        if not (self.dirty or self.alarm_seqs or self.audit_rows or self.seen):
+            return None
+        batch = JournalBatch(audit=self.audit_rows, alarm_seqs=self.alarm_seqs, seen=self.seen)
+        for incident_id, (journaled, record) in self.dirty.items():
+            batch.incidents.append(record)
+            batch.transitions.extend(
+                (incident_id, index, record.timeline[index]) for index in range(journaled, len(record.timeline))
+            )
+        self.clear()
+        return batch
+
+    def clear(self) -> dict[str, tuple[float, bool]]:
+        """Forget the step; returns the last-seen rows it held (observations the next step should write)."""
+        seen = self.seen
+        self.dirty, self.alarm_seqs, self.audit_rows, self.seen = {}, [], [], {}
+        return seen

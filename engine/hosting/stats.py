@@ -1,0 +1,63 @@
+"""What a host counts, and the frozen snapshot of it (:class:`HostStats`) that ``statistics()`` returns.
+
+The counters outlive the parts a failed step rebuilds from the journal: one :class:`Counters` per host, shared
+by every part that counts something.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Counters:
+    accepted: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    deadlines_fired: int = 0
+    changes_dropped: int = 0
+    device_commands_dropped: int = 0
+    seq_rearmed: int = 0
+    clock_skewed: int = 0
+    journal_failures: int = 0
+    deadline_errors: int = 0
+    commands_redelivered: int = 0
+    commands_failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HostStats:
+    host_id: str
+    devices: int
+    devices_active: int
+    responders: int
+    incidents_open: int
+    deadlines: int
+    accepted: int
+    duplicates: int
+    refused: int
+    deadlines_fired: int
+    changes_dropped: int
+    device_commands_dropped: int
+    journal_writes: int
+    seq_rearmed: int = 0
+    """Event windows started again: a device rebooted (new ``boot``) or jumped its seq back."""
+    clock_skewed: int = 0
+    """Messages stamped outside the DC-09 window (−40/+20 s) of their arrival."""
+    journal_failures: int = 0
+    """Steps whose journal write failed: not kept, not acked, the host back to its journal."""
+    deadline_errors: int = 0
+    """Deadline handlings that raised (each tried again ``deadline_retry_s`` later)."""
+    commands_redelivered: int = 0
+    commands_failed: int = 0
+
+
+def host_stats(host_id: str, counters: Counters, *, devices: int, devices_active: int, responders: int,
+               incidents_open: int, deadlines: int, journal_writes: int) -> HostStats:
+    c = counters
+    return HostStats(
+        host_id, devices, devices_active, responders, incidents_open, deadlines, c.accepted, c.duplicates,
+        c.refused, c.deadlines_fired, c.changes_dropped, c.device_commands_dropped, journal_writes,
+        c.seq_rearmed, c.clock_skewed, c.journal_failures, c.deadline_errors, c.commands_redelivered,
+        c.commands_failed,
+    )

@@ -1,0 +1,152 @@
+"""Supervision of fixed devices (doors, cameras, panic boxes, kiosks): one timer per device, due
+``interval × misses`` after it was last seen. A device silent that long, or whose connection the broker reports
+lost (Last Will), is taken offline once per outage and a ``device.offline`` incident raised; when it speaks again
+the incident is withdrawn. Last-seen times are journaled about once a second (:class:`SeenLog`), so a restarted
+host supervises from them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from engine.entities import SUPERVISED_KINDS, DeviceEntity
+from engine.hosting.config import HostConfig
+from engine.hosting.incidents import IncidentStore
+from engine.hosting.roster import Roster
+from engine.hosting.staging import JournalStaging
+from engine.incident import system_cancel
+from engine.policy import PolicySet
+from engine.scheduler import DeadlineScheduler
+from engine.topology import Device
+from protocols.batch import StateChange
+from protocols.kinds import IncidentKind
+
+SUPERVISION: Final = "s"
+"""Deadline key kind: ``(SUPERVISION, device id)``, when the device is due to be taken offline."""
+
+SeenRows = dict[str, tuple[float, bool]]
+
+
+class SeenLog:
+    """Supervised devices' (last seen, offline) not yet journaled; staged with a step once per ``flush_s``.
+    It outlives a failed step: the times are observations, not decisions."""
+
+    def __init__(self, *, flush_s: float, now_s: float) -> None:
+        self.flush_s = flush_s
+        self.pending: SeenRows = {}
+        self._next_flush_s = now_s + flush_s
+
+    def note(self, device_id: str, seen_s: float, offline: bool) -> None:
+        self.pending[device_id] = (seen_s, offline)
+
+    def due(self, now_s: float) -> SeenRows | None:
+        """The rows to journal now (and forget here), or None before the next flush time."""
+        if now_s < self._next_flush_s:
+            return None
+        self._next_flush_s = now_s + self.flush_s
+        rows, self.pending = self.pending, {}
+        return rows
+
+    def put_back(self, rows: SeenRows) -> None:
+        """Rows of a step that was not written: written with the next flush, unless newer ones came since."""
+        for device_id, row in rows.items():
+            self.pending.setdefault(device_id, row)
+
+
+class Supervision:
+    def __init__(self, config: HostConfig, *, policies: PolicySet, scheduler: DeadlineScheduler, roster: Roster,
+                 store: IncidentStore, staging: JournalStaging, seen_log: SeenLog) -> None:
+        self.config = config
+        self.policies = policies
+        self.scheduler = scheduler
+        self.roster = roster
+        self.store = store
+        self.staging = staging
+        self.seen_log = seen_log
+
+    def offline_after_s(self, device: Device) -> float:
+        """``interval × misses``: the device's own interval, else its kind's (policies), else the engine's."""
+        interval = device.heartbeat_s or self.policies.heartbeat_s.get(device.kind) or self.config.heartbeat_interval_s
+        return interval * (self.policies.misses or self.config.heartbeat_misses)
+
+    def seen(self, entity: DeviceEntity, now_s: float) -> None:
+        """A sign of life: the device's timer starts (if not running), and an offline device is back."""
+        entity.last_seen_s = now_s
+        device = entity.device
+        if device.kind not in SUPERVISED_KINDS:
+            return
+        self.seen_log.note(device.id, now_s, False)
+        if entity.offline:
+            self._back_online(entity, now_s)
+        key = (SUPERVISION, device.id)
+        if self.scheduler.due_of(key) is None:
+            self.scheduler.schedule(key, now_s + self.offline_after_s(device))
+
+    def _back_online(self, entity: DeviceEntity, now_s: float) -> None:
+        device = entity.device
+        entity.offline = False
+        self.staging.audit(now_s, device.id, "device.online", device.id, "ok", device.precinct_id)
+        incident_id = entity.offline_incident
+        entity.offline_incident = None
+        record = self.store.get(incident_id) if incident_id else None
+        if record is not None and record.is_active:
+            policy = self.policies.for_incident(record.kind, device.kind)
+            updated, effects = system_cancel(record, reason="device back online", policy=policy, now_s=now_s)
+            self.store.store(updated, record, effects, now_s)
+
+    def deadline(self, device_id: str, due_s: float, at_s: float) -> int:
+        """The device's timer ran out: offline, unless it was seen since (then the timer moves on)."""
+        entity = self.roster.devices.get(device_id)
+        if entity is None or entity.last_seen_s is None or entity.offline:
+            return 0
+        still_due = entity.last_seen_s + self.offline_after_s(entity.device)
+        if still_due > due_s:
+            self.scheduler.schedule((SUPERVISION, device_id), still_due)
+            return 0
+        self.go_offline(entity, at_s, f"silent for {at_s - entity.last_seen_s:.0f} s")
+        return 1
+
+    def go_offline(self, entity: DeviceEntity, at_s: float, note: str) -> None:
+        """Once per outage: the device is marked offline and a ``device.offline`` incident raised."""
+        device_id = entity.device.id
+        incident_id = self.store.raise_or_repeat(  # first: if it raises, the device is not marked offline unreported
+            entity.device, IncidentKind.DEVICE_OFFLINE, at_s, note=note,
+            incident_id=f"{device_id}#offline@{int(at_s * 1000)}",
+        )
+        entity.offline, entity.offline_incident = True, incident_id
+        self.scheduler.cancel((SUPERVISION, device_id))
+        self.seen_log.note(device_id, entity.last_seen_s or at_s, True)  # a restart must not report it again
+        self.staging.audit(at_s, "system", "device.offline", device_id, "raised", entity.device.precinct_id, note)
+
+    def connection_states(self, states: list[StateChange], now_s: float) -> int:
+        """Connection states from the broker: a Last Will ``offline`` takes a supervised device offline at once;
+        ``online`` counts as a sign of life. Returns how many changed anything; unknown devices are ignored."""
+        changed = 0
+        for state in states:
+            entity = self.roster.device(state.device_id)
+            if entity is None or entity.device.kind not in SUPERVISED_KINDS:
+                continue
+            if state.online:
+                changed += entity.offline
+                self.seen(entity, now_s)
+            elif not entity.offline:
+                self.go_offline(entity, now_s, "connection lost (last will)")
+                changed += 1
+        return changed
+
+    def resume(self, device_id: str, seen_s: float, offline: bool) -> None:
+        """A device supervised before a restart: supervised again from its last-seen time, so one that fell silent
+        before (or during) the outage is reported offline when it would have been."""
+        device = self.roster.city.devices.get(device_id)
+        if device is None or device.kind not in SUPERVISED_KINDS:
+            return
+        entity = self.roster.device(device_id)
+        if entity.last_seen_s is not None and entity.last_seen_s >= seen_s:
+            return
+        entity.last_seen_s = seen_s
+        offline_id = self.store.open_id(device_id, IncidentKind.DEVICE_OFFLINE)
+        if offline or offline_id is not None:  # reported before the restart: still offline until it speaks
+            entity.offline, entity.offline_incident = True, offline_id
+            self.scheduler.cancel((SUPERVISION, device_id))
+            return
+        self.scheduler.schedule((SUPERVISION, device_id), seen_s + self.offline_after_s(device))
