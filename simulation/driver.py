@@ -28,7 +28,7 @@ from protocols.endpoint import MqttEndpoint
 from protocols.records import Action, OperatorCommand
 from simulation.metrics import RunMetrics, lateness_summary
 from simulation.report import ExpectationResult, RunResult, TimelineRow, check_expectations, rows_of
-from engine.errors import ConfigError
+from engine.errors import ConfigError, RedbandError
 from simulation.scenario import Scenario, ScriptedEvent
 
 REALTIME_POLL_S = 0.05
@@ -300,9 +300,10 @@ class ScenarioRun:
         for act in acts:
             if self.engine is None:
                 continue  # responders act through the engine; without one they cannot
-            outcome = self.engine.command(act.command)
-            if not outcome["ok"]:
-                self.result.refusals.append(f"{act.command.action} {act.command.incident_id}: {outcome['error']}")
+            try:
+                self.engine.command(act.command)
+            except RedbandError as exc:  # refused: its own type, with its message
+                self.result.refusals.append(f"{act.command.action} {act.command.incident_id}: {exc}")
 
     def _fault(self, fault: _Fault, t: float) -> None:
         if isinstance(fault, _HostKill):
