@@ -1,12 +1,16 @@
-"""Device events per second end to end — publisher processes → Mosquitto → bridge → host actors —
-against a bare subscriber that only counts the same messages in the same run, and the alarm lane's
-latency (publish → incident raised, publish → ack) under that telemetry flood. Prints one JSON object.
+"""Device events per second end to end — publisher processes → Mosquitto → bridge → host actors — at the
+target rate and at saturation, against two yardsticks at their own saturation on the same broker and
+publishers: a bare aiomqtt subscriber and the C client ``mosquitto_sub`` (the broker's ceiling on this
+machine); and the alarm lane's latency (publish → incident raised, publish → ack) under the target flood.
+Prints one JSON object.
 
     python -m benchmarks.mqtt_ingest [--rate 10000] [--seconds 20] [--publishers 2] [--bridges 1]
-                                     [--alarms-per-s 20] [--subscriber-python PATH] [--quick]
+                                     [--alarms-per-s 20] [--step-s 4] [--subscriber-python PATH] [--quick]
 
-``--subscriber-python`` runs the bare subscriber under another interpreter, e.g. a venv with the
-aiomqtt 3 pre-release, to compare client libraries on the same flow.
+Phases, one after another, each consumer alone on the broker: the yardsticks' ramps (before Ray starts),
+then the engine at ``--rate`` for ``--seconds`` with the alarm probe, then the engine's ramp from
+1.1 × ``--rate`` (``benchmarks/mqtt_ramp.py``). ``--subscriber-python`` runs the bare subscriber under another
+interpreter, e.g. a venv with the aiomqtt 3 pre-release, to compare client libraries.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import asyncio
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,22 +29,24 @@ from pathlib import Path
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import aiomqtt  # noqa: E402
-import numpy as np  # noqa: E402
 import uvloop  # noqa: E402
 
 from actors.broker import Mosquitto, free_port  # noqa: E402
-from actors.runtime import Engine, EngineOptions  # noqa: E402
-from engine.citygen import CitySpec, generate_city  # noqa: E402
 from actors.config_files import write_broker_files  # noqa: E402
+from actors.runtime import Engine, EngineOptions  # noqa: E402
+from benchmarks.latency import summary_ms  # noqa: E402
+from benchmarks.mqtt_ramp import BareSubscriber, MosquittoSub, Publishers, ramp, step, wait_flowing  # noqa: E402
+from engine.citygen import CitySpec, generate_city  # noqa: E402
 from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, broker_files  # noqa: E402
 from engine.policy import default_policies  # noqa: E402
 from protocols.device import encode_device_message, make_message  # noqa: E402
 from protocols.endpoint import NO_DELAY, MqttEndpoint  # noqa: E402
+from protocols.kinds import ALARM_KIND_OF, DeviceKind  # noqa: E402
 from protocols.replies import decode_ack  # noqa: E402
 from protocols.topics import Channel, device_topic, subscription  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-ALARM_OF = {"panic_box": "school.panic", "door": "door.forced", "camera": "camera.intrusion", "kiosk": "kiosk.sos"}
+ALARM_OF = {kind.value: alarm.value for kind, alarm in ALARM_KIND_OF.items() if kind is not DeviceKind.VOLUNTEER_PHONE}
+"""The probe's alarms: fixed devices' (a volunteer phone's SOS belongs to a patrol)."""
 
 
 class AlarmProbe:
@@ -93,12 +98,24 @@ class AlarmProbe:
                 self.acked.setdefault(ack.incident, time.time())
 
 
-def percentiles(values_ms: list[float]) -> dict:
-    if not values_ms:
-        return {"count": 0}
-    a = np.array(values_ms)
-    return {"count": len(values_ms), "p50_ms": round(float(np.percentile(a, 50)), 2),
-            "p99_ms": round(float(np.percentile(a, 99)), 2), "max_ms": round(float(a.max()), 2)}
+def yardsticks(args, publishers: Publishers, sim: MqttEndpoint) -> dict:
+    """Each yardstick alone on the broker, ramped until it falls behind."""
+    plan = dict(factor=args.factor, steps=args.max_steps, seconds=args.step_s, warm_s=args.warm_s,
+                budget_s=args.budget_s)
+    bare = BareSubscriber(python=args.subscriber_python, port=sim.port, user=sim.username, password=sim.password)
+    try:
+        wait_flowing(publishers, bare.count)
+        bare_ramp = ramp(publishers, bare.count, first=args.rate, **plan)
+    finally:
+        bare_ramp_client = bare.close()
+    c_client = MosquittoSub(port=sim.port, user=sim.username, password=sim.password)
+    try:
+        wait_flowing(publishers, c_client.count)
+        c_ramp = ramp(publishers, c_client.count, first=args.rate * 2, **{**plan, "factor": args.factor**2})
+    finally:
+        c_ramp_client = c_client.close()
+    return {"bare_subscriber": {"client": bare_ramp_client, **bare_ramp},
+            "mosquitto_sub": {"client": c_ramp_client, **c_ramp}}
 
 
 def run(args) -> dict:
@@ -111,74 +128,52 @@ def run(args) -> dict:
     password = {c.username: c.password for c in files.credentials}
     sim = MqttEndpoint("127.0.0.1", port, SIMULATOR_USER, password[SIMULATOR_USER])
     alarm_devices = [(d.id, d.kind.value) for d in city.devices.values() if d.kind.value in ALARM_OF]
-    telemetry = [(d.id, d.kind.value) for d in city.devices.values()]
-    alarms_needed = int(args.alarms_per_s * args.seconds)
-    probe_devices, telemetry_devices = alarm_devices[:alarms_needed], telemetry
+    probe_devices = alarm_devices[:int(args.alarms_per_s * args.seconds)]
     probe_ids = {d for d, _ in probe_devices}
-    telemetry_devices = [t for t in telemetry if t[0] not in probe_ids]  # a probe device's first seq is its alarm
+    # a probe device's first seq is its alarm: its telemetry would take it
+    telemetry_devices = [(d.id, d.kind.value) for d in city.devices.values() if d.id not in probe_ids]
     devices_file = work / "devices.json"
     devices_file.write_text(json.dumps(telemetry_devices))
 
     with Mosquitto(work / "broker" / "mosquitto.conf", port=port) as broker:
-        engine = Engine(city, default_policies(), EngineOptions(
-            precinct_hosts=args.hosts, realtime=True, journal_dir=str(work / "journal"),
-            mqtt=MqttEndpoint("127.0.0.1", port, BRIDGE_USER, password[BRIDGE_USER]), bridges=args.bridges,
-            bridge={"max_in_flight_batches": args.inflight, "batch_window_s": args.window_ms / 1000})).start()
+        # the simulator user: the broker grants the bridge its share group only
+        publishers = Publishers(port=port, user=SIMULATOR_USER, password=password[SIMULATOR_USER],
+                                devices_file=devices_file, count=args.publishers)
         try:
-            bare = subprocess.Popen([args.subscriber_python, str(ROOT / "benchmarks" / "bare_subscriber.py"),
-                                     # the simulator user: the broker grants the bridge its share group only
-                                     "--port", str(port), "--user", SIMULATOR_USER,
-                                     f"--password={password[SIMULATOR_USER]}",  # a password may start with "-"
-                                     "--seconds", str(args.seconds + 60)],
-                                    stdout=subprocess.PIPE, text=True, cwd=ROOT)
-            assert json.loads(bare.stdout.readline()).get("subscribed"), "bare subscriber did not subscribe"
-            start_at = time.time() + 3.0 + args.rate * args.seconds / args.publishers / 150_000  # time to pre-encode
-            publishers = [subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.mqtt_publisher", "--port", str(port), "--user", SIMULATOR_USER,
-                 f"--password={password[SIMULATOR_USER]}", "--devices", str(devices_file), "--index", str(i),
-                 "--of", str(args.publishers), "--rate", str(args.rate / args.publishers), "--seconds",
-                 str(args.seconds), "--start-at", str(start_at)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-                for i in range(args.publishers)]
-            base = sum(s.accepted for s in engine.statistics())
-            while time.time() < start_at:
-                time.sleep(0.05)  # waiting for the agreed start instant
-            probe = AlarmProbe(sim, probe_devices, args.alarms_per_s).start()
-            samples: list[tuple[float, int]] = []
-            published_total = int(args.rate / args.publishers * args.seconds) * args.publishers
-            deadline = start_at + args.seconds + 60
-            idle_since = None
-            while time.time() < deadline:
-                accepted = sum(s.accepted for s in engine.statistics()) - base
-                now = time.time()
-                if samples and accepted == samples[-1][1]:
-                    idle_since = idle_since or now
-                    if accepted and now - idle_since > 3 and all(p.poll() is not None for p in publishers):
-                        break
-                else:
-                    idle_since = None
-                samples.append((now, accepted))
-                time.sleep(0.1)  # sampling period of the throughput curve
-            probe.stop()
-            pub_results = [json.loads(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in publishers]
-            bare_result = json.loads(bare.communicate(timeout=120)[0].strip().splitlines()[-1])
-            raised_ms, ack_ms = [], []
-            for incident_id, t_pub in probe.published.items():
-                record = engine.incident(incident_id)
-                if record is not None:
-                    raised_ms.append((record.raised_s - t_pub) * 1000)
-                if incident_id in probe.acked:
-                    ack_ms.append((probe.acked[incident_id] - t_pub) * 1000)
-            bridge_stats = engine.bridge_statistics()
+            yard = yardsticks(args, publishers, sim)  # before Ray starts: nothing else on the machine
+            engine = Engine(city, default_policies(), EngineOptions(
+                precinct_hosts=args.hosts, realtime=True, journal_dir=str(work / "journal"),
+                mqtt=MqttEndpoint("127.0.0.1", port, BRIDGE_USER, password[BRIDGE_USER]), bridges=args.bridges,
+                bridge={"max_in_flight_batches": args.inflight, "batch_window_s": args.window_ms / 1000})).start()
+            try:
+                def accepted() -> int:
+                    return sum(s.accepted for s in engine.statistics())
+
+                probe = AlarmProbe(sim, probe_devices, args.alarms_per_s)
+                target = step(publishers, accepted, args.rate, seconds=args.seconds, warm_s=args.warm_s, fresh=True,
+                              on_start=probe.start)
+                probe.stop()
+                raised_ms, ack_ms = [], []
+                for incident_id, t_pub in probe.published.items():
+                    record = engine.incident(incident_id)
+                    if record is not None:
+                        raised_ms.append((record.raised_s - t_pub) * 1000)
+                    if incident_id in probe.acked:
+                        ack_ms.append((probe.acked[incident_id] - t_pub) * 1000)
+                target_stats = engine.bridge_statistics()
+                e2e_ramp = ramp(publishers, accepted, first=args.rate * 1.1, factor=args.factor,
+                                steps=args.max_steps, seconds=args.step_s, warm_s=args.warm_s,
+                                budget_s=args.budget_s, fresh=True)
+            finally:
+                engine.stop()
         finally:
-            engine.stop()
+            publishers.close()
         broker_log = broker.log_tail(5)
 
-    final = samples[-1][1] if samples else 0
-    moving = [(t, n) for t, n in samples if 0 < n < final]
-    span = (moving[-1][0] - moving[0][0]) if len(moving) > 1 else 0.0
-    engine_rate = (moving[-1][1] - moving[0][1]) / span if span > 0 else 0.0
-    telemetry_accepted = final - len(raised_ms)
-    published = sum(p["published"] for p in pub_results)
+    alarms = len(probe.published)
+    target.update(alarms=alarms, lost=target["published"] + alarms - target["received"])
+    e2e = e2e_ramp["events_per_s"]
+    bare, c_client = yard["bare_subscriber"]["events_per_s"], yard["mosquitto_sub"]["events_per_s"]
     return {
         "benchmark": "mqtt_ingest",
         "offered_events_per_s": args.rate,
@@ -189,19 +184,26 @@ def run(args) -> dict:
         "batch_window_ms": args.window_ms,
         "hosts": len(engine.placement.hosts),
         "devices": len(city.devices),
-        "published": published,
-        "expected": published_total,
-        "engine_accepted": telemetry_accepted,
-        "lost": published - telemetry_accepted,
-        "end_to_end_events_per_s": round(engine_rate),
-        "bare_subscriber": bare_result,
-        "bare_subscriber_events_per_s": round(bare_result["events_per_s"]),
-        "ratio": round(engine_rate / bare_result["events_per_s"], 3) if bare_result["events_per_s"] else None,
-        "alarm_publish_to_raised": percentiles(raised_ms),
-        "alarm_publish_to_ack": percentiles(ack_ms),
-        "alarms": {"published": len(probe.published), "acked": len(probe.acked)},
-        "publisher_cpu_s_per_event_us": round(1e6 * sum(p["cpu_s"] for p in pub_results) / max(1, published), 2),
-        "bridge_stats": bridge_stats,
+        # the target run: telemetry at --rate plus the probe's alarms, received = the hosts' accepted counter
+        "published": target["published"],
+        "engine_accepted": target["received"] - len(raised_ms),
+        "lost": target["published"] - (target["received"] - len(raised_ms)),
+        "end_to_end_events_per_s": target["received_per_s"],
+        "end_to_end_window_s": target["window_s"],
+        "target_run": target,
+        "end_to_end_at_saturation": e2e_ramp,
+        "end_to_end_events_per_s_at_saturation": e2e,
+        "bare_subscriber": yard["bare_subscriber"],
+        "bare_subscriber_events_per_s_at_saturation": bare,
+        "mosquitto_sub": yard["mosquitto_sub"],
+        "mosquitto_sub_events_per_s_at_saturation": c_client,
+        "ratio_to_bare_at_saturation": round(e2e / bare, 3) if bare else None,
+        "ratio_to_mosquitto_sub": round(e2e / c_client, 3) if c_client else None,
+        "alarm_publish_to_raised": summary_ms(raised_ms),
+        "alarm_publish_to_ack": summary_ms(ack_ms),
+        "alarms": {"published": alarms, "acked": len(probe.acked), "raised": len(raised_ms)},
+        "publisher_cpu_s_per_event_us": round(1e6 * target["publisher_cpu_s"] / max(1, target["published"]), 2),
+        "bridge_stats": target_stats,
         "client_lib": f"aiomqtt {aiomqtt.__version__}" if hasattr(aiomqtt, "__version__") else "aiomqtt",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "broker_log_tail": broker_log,
@@ -210,8 +212,8 @@ def run(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rate", type=float, default=10_000)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rate", type=float, default=10_000, help="the target run's telemetry per second")
+    parser.add_argument("--seconds", type=float, default=20, help="the target run's length")
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--bridges", type=int, default=1)
     parser.add_argument("--hosts", type=int, default=2)
@@ -219,11 +221,17 @@ def main() -> None:
     parser.add_argument("--window-ms", type=float, default=2.0, help="a batch closes this long after its first event")
     parser.add_argument("--communities", type=int, default=400)
     parser.add_argument("--alarms-per-s", type=float, default=20)
+    parser.add_argument("--step-s", type=float, default=4.0, help="each ramp step's length")
+    parser.add_argument("--warm-s", type=float, default=1.0, help="a step's rate is counted from this long after its start")
+    parser.add_argument("--factor", type=float, default=1.25, help="each ramp step offers this much more")
+    parser.add_argument("--max-steps", type=int, default=8)
+    parser.add_argument("--budget-s", type=float, default=45.0, help="no ramp step starts after this")
     parser.add_argument("--subscriber-python", default=sys.executable)
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 events/s for 3 s")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 events/s for 3 s, two 1 s steps")
     args = parser.parse_args()
     if args.quick:
         args.rate, args.seconds, args.alarms_per_s, args.communities = 1000, 3, 5, 20
+        args.step_s, args.warm_s, args.factor, args.max_steps, args.budget_s = 1.0, 0.3, 2.0, 2, 8.0
     print(json.dumps(run(args)), flush=True)
 
 
