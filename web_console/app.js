@@ -1,10 +1,6 @@
 // redband console: one WebSocket, a snapshot then deltas; see docs/console-protocol.md.
 "use strict";
 
-const LEVELS = ["guard_room", "police_station", "command_center"];
-const LEVEL_NAMES = { guard_room: "Guard room", police_station: "Police station", command_center: "Command center",
-                      maintenance: "Maintenance" };
-const TERMINAL = new Set(["closed", "cancelled", "false_alarm"]);
 const STALE_AFTER_MS = 5000;
 
 const state = {
@@ -14,6 +10,13 @@ const state = {
   soundOn: false, audio: null, alerted: new Set(), stale: false, engine: null,
 };
 const $ = (id) => document.getElementById(id);
+
+// Labels, the escalation chain and the terminal states come from the server's welcome (protocols/kinds.py):
+// the console keeps no copy. A value the table does not know is shown as it is.
+const labels = () => (state.welcome && state.welcome.labels) || {};
+const label = (table, value) => (labels()[table] || {})[value] || value;
+const chain = () => labels().chain || [];
+const isTerminal = (incident) => (labels().terminal || []).includes(incident.state);
 
 // -- login ----------------------------------------------------------------------------------------
 
@@ -78,7 +81,7 @@ function onMessage(msg) {
     case "welcome":
       state.welcome = msg;
       state.offsetMs = msg.server_s * 1000 - Date.now();
-      $("who").textContent = `${msg.operator} — ${LEVEL_NAMES[msg.level]}${msg.scope ? " " + msg.scope : ""}`;
+      $("who").textContent = `${msg.operator} — ${label("levels", msg.level)}${msg.scope ? " " + msg.scope : ""}`;
       $("audit-button").hidden = msg.role !== "command_center";
       drawMap();
       break;
@@ -144,11 +147,11 @@ setInterval(() => {
   renderClock();
 }, 250);
 
-function send(message, label) {
+function send(message, what) {
   if (!state.ws || state.ws.readyState !== WebSocket.OPEN) { toast("not connected", true); return; }
   if (message.type === "command") {  // commands carry an id, echoed by their result
     message = { ...message, id: state.nextId++ };
-    state.pending.set(message.id, label || message.action);
+    state.pending.set(message.id, what || message.action);
   }
   state.ws.send(JSON.stringify(message));
 }
@@ -204,7 +207,7 @@ function alertIfUrgent(incident) {
 function nowS() { return (Date.now() + state.offsetMs) / 1000; }
 
 function sortedOpen() {
-  return [...state.incidents.values()].filter((i) => !TERMINAL.has(i.state))
+  return [...state.incidents.values()].filter((i) => !isTerminal(i))
     .sort((a, b) => a.priority - b.priority || a.raised_s - b.raised_s);
 }
 
@@ -228,9 +231,12 @@ function render() {
     const tr = document.createElement("tr");
     tr.dataset.id = i.id;
     tr.className = `state-${i.state}${i.priority === 1 ? " p1" : ""}${i.id === state.selected ? " selected" : ""}`;
-    tr.innerHTML = `<td class="prio">P${i.priority}</td><td class="id"></td><td>${i.kind}</td>` +
-      `<td class="state">${i.state}</td><td class="level">${i.level}</td><td class="age"></td><td class="countdown"></td>`;
+    tr.innerHTML = `<td class="prio">P${i.priority}</td><td class="id"></td><td class="kind"></td>` +
+      `<td class="state"></td><td class="level"></td><td class="age"></td><td class="countdown"></td>`;
     tr.querySelector(".id").textContent = i.id;
+    tr.querySelector(".kind").textContent = label("kinds", i.kind);
+    tr.querySelector(".state").textContent = label("states", i.state);
+    tr.querySelector(".level").textContent = label("levels", i.level);
     tr.onclick = () => select(i.id);
     return tr;
   }));
@@ -260,21 +266,23 @@ function renderDetail() {
   const i = state.incidents.get(state.selected);
   $("detail").hidden = !i;
   if (!i) return;
-  $("detail-title").textContent = `${i.id} · ${i.kind} · ${i.state}${i.unit ? " · " + i.unit : ""}`;
-  const chain = LEVELS.map((level) => {
+  $("detail-title").textContent =
+    `${i.id} · ${label("kinds", i.kind)} · ${label("states", i.state)}${i.unit ? " · " + i.unit : ""}`;
+  const rungs = chain().map((level) => {
     const li = document.createElement("li");
     const notified = i.timeline.find((e) => e.event === "notified" && e.level === level);
     const acked = i.acked_level === level;
-    li.className = `${notified ? "notified" : ""}${i.level === level && !TERMINAL.has(i.state) ? " holds" : ""}${acked ? " acked" : ""}`;
+    li.className = `${notified ? "notified" : ""}${i.level === level && !isTerminal(i) ? " holds" : ""}${acked ? " acked" : ""}`;
     li.dataset.level = level;
     const when = notified ? `notified +${fmtSeconds(notified.t_s - i.raised_s)} (${notified.target})` : "not notified";
-    li.textContent = `${LEVEL_NAMES[level]}: ${when}${acked ? ` · acknowledged by ${i.acked_by}` : ""}`;
+    li.textContent = `${label("levels", level)}: ${when}${acked ? ` · acknowledged by ${i.acked_by}` : ""}`;
     return li;
   });
-  $("chain").replaceChildren(...chain);
+  $("chain").replaceChildren(...rungs);
   $("timeline").replaceChildren(...i.timeline.map((e) => {
     const li = document.createElement("li");
-    li.textContent = `+${fmtSeconds(e.t_s - i.raised_s)} ${e.event}${e.level ? " " + e.level : ""}` +
+    li.textContent = `+${fmtSeconds(e.t_s - i.raised_s)} ${label("timeline", e.event)}` +
+      `${e.level ? " · " + label("levels", e.level) : ""}` +
       `${e.target ? " → " + e.target : ""}${e.actor && e.actor !== "system" ? " by " + e.actor : ""}${e.note ? " (" + e.note + ")" : ""}`;
     return li;
   }));
@@ -301,7 +309,7 @@ function renderFigures() {
     return ack ? ack.t_s - i.raised_s : null;
   }).filter((t) => t !== null);
   const mean = ackTimes.length ? ackTimes.reduce((a, b) => a + b, 0) / ackTimes.length : null;
-  const items = [["Open incidents", open.length], ...Object.entries(byLevel).map(([l, n]) => [`at ${LEVEL_NAMES[l] || l}`, n]),
+  const items = [["Open incidents", open.length], ...Object.entries(byLevel).map(([l, n]) => [`at ${label("levels", l)}`, n]),
                  ["Mean time to acknowledge", mean === null ? "—" : fmtSeconds(mean)]];
   if (state.engine) {
     const e = state.engine;
@@ -355,18 +363,20 @@ function drawMap() {
     if (!p.bounds) continue;
     const [x0, y0] = project(p.bounds[0], p.bounds[1]), [x1, y1] = project(p.bounds[2], p.bounds[3]);
     layer.push(el("rect", { class: "precinct", x: Math.min(x0, x1), y: Math.min(y0, y1), width: Math.abs(x1 - x0), height: Math.abs(y1 - y0) }));
-    const label = el("text", { x: Math.min(x0, x1) + 3, y: Math.min(y0, y1) + 10 });
-    label.textContent = p.id;
-    layer.push(label);
+    const name = el("text", { x: Math.min(x0, x1) + 3, y: Math.min(y0, y1) + 10 });
+    name.textContent = p.id;
+    layer.push(name);
   }
   for (const d of m.devices) {
     const [x, y] = project(d.lat, d.lon);
-    layer.push(el("circle", { class: "device", cx: x, cy: y, r: 1.5, "data-id": d.id }));
+    const c = el("circle", { class: "device", cx: x, cy: y, r: 1.5, "data-id": d.id });
+    c.appendChild(el("title", {})).textContent = `${d.id} · ${label("devices", d.kind)}`;
+    layer.push(c);
   }
   for (const s of m.sites) {
     const [x, y] = project(s.lat, s.lon);
     const c = el("circle", { class: "site", cx: x, cy: y, r: 3 });
-    c.appendChild(el("title", {})).textContent = `${s.id} ${s.name}`;
+    c.appendChild(el("title", {})).textContent = `${s.id} ${s.name} · ${label("sites", s.kind)}`;
     layer.push(c);
   }
   layer.push(el("g", { id: "incident-layer" }));

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from protocols.batch import Ingest
+from protocols.console import LABELS
 from protocols.device import make_message
 from tests.console.conftest import ESCALATE_AFTER_S, PASSWORD
 
@@ -61,7 +62,12 @@ def test_a_station_sees_its_panic_at_once_and_acknowledges_with_one_key(browser,
     station_a, station_b = open_console(browser, console, "p1"), open_console(browser, console, "p2")
     incident = panic(console, "P1")
     station_a.wait_for_selector(row(incident), timeout=1_000)  # within 1 s of the alarm
-    assert station_a.text_content(f"{row(incident)} .state") == "raised"
+    # the queue shows the labels the welcome carried (protocols/kinds.py), not the wire values
+    assert station_a.text_content(f"{row(incident)} .state") == LABELS.states["raised"] == "Raised"
+    assert station_a.text_content(f"{row(incident)} .kind") == LABELS.kinds["school.panic"] == "School panic"
+    level = station_a.evaluate(f"window.redband.state.incidents.get('{incident}').level")
+    assert station_a.text_content(f"{row(incident)} .level") == LABELS.levels[level]
+    assert "School panic · Raised" in station_a.text_content("#detail-title")
     assert station_a.text_content(f"{row(incident)} .countdown").endswith("s")  # counting down
     assert "Police station: notified" in station_a.text_content("#chain")
     shot(station_a, "station-a-raised")
@@ -85,7 +91,7 @@ def test_the_command_center_sees_an_incident_escalate_and_its_audit(browser, con
     cc = open_console(browser, console, "cc")
     incident = panic(console, "P2")
     cc.wait_for_selector(row(incident), timeout=1_000)
-    cc.wait_for_selector(f"{row(incident)} .level:text-is('command_center')", timeout=(ESCALATE_AFTER_S + 5) * 1000)
+    cc.wait_for_selector(f"{row(incident)} .level:text-is('Command center')", timeout=(ESCALATE_AFTER_S + 5) * 1000)
     cc.click(row(incident))
     assert "Command center: notified" in cc.text_content("#chain")
     cc.wait_for_selector("#figures dt:text-is('Devices reporting')", timeout=5_000)  # the engine's counters

@@ -7,8 +7,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from engine.operators import TokenSigner
 from protocols.batch import Ingest
-from protocols.console import (AuditQuery, AuditRows, Command, Error, Heartbeat, IncidentChanged, Resync, Result,
-                               Snapshot, Token, Welcome, decode_server)
+from protocols.console import (LABELS, AuditQuery, AuditRows, Command, Error, Heartbeat, IncidentChanged, Resync,
+                               Result, Snapshot, Token, Welcome, decode_server)
 from protocols.device import make_message
 from protocols.kinds import IncidentState, Level
 from protocols.records import Action
@@ -78,6 +78,21 @@ def test_no_token_a_bad_or_expired_token_or_a_foreign_origin_is_refused(console)
     assert refused.value.response.status_code == 403
     ok = ConsoleClient(console.ws, token, origin=console.gateway.url.rstrip("/"))
     assert isinstance(ok.next(), Welcome)
+
+
+def test_the_welcome_carries_every_label_and_the_chain_so_the_console_keeps_no_copy(console):
+    token = login(console.login_url, "p1", PASSWORD)
+    client = ConsoleClient(console.ws, token.token)
+    welcome = client.next()
+    assert isinstance(welcome, Welcome) and welcome.labels == LABELS
+    assert welcome.labels.chain == [Level.GUARD_ROOM, Level.POLICE_STATION, Level.COMMAND_CENTER]
+    assert welcome.labels.levels[welcome.level] == "Police station"
+    assert welcome.labels.kinds["school.panic"] == "School panic"
+    assert welcome.labels.kinds["device.offline"] == "Device offline"
+    assert welcome.labels.states["on_scene"] == "On scene"
+    assert {d.kind for d in welcome.map.devices} <= set(welcome.labels.devices)
+    assert {s.kind for s in welcome.map.sites} <= set(welcome.labels.sites)
+    client.close()
 
 
 def test_incidents_reach_only_the_consoles_whose_jurisdiction_they_are_in(console):
