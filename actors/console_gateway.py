@@ -14,55 +14,46 @@ console tell a silent server from a quiet city.
 Every command is authorised here by jurisdiction (the incident must be one the operator sees, acted on
 for the operator's own responder) before the owner host authorises it against the notified entities.
 Logins (both outcomes) and refusals are audited in the command center's journal.
+
+Its parts: ``gateway_http.py`` (the static console, logins), ``gateway_fanout.py`` (the view, the seq, the send
+queues), ``gateway_commands.py`` (commands, audit queries), ``gateway_engine.py`` (what it needs of an engine).
+This module runs them: the server's thread and loop, sessions, the change pump and heartbeats.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import mimetypes
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import uvloop
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
 
+from actors.gateway_commands import Commands
+from actors.gateway_engine import EngineApi
+from actors.gateway_fanout import ConsoleSession, Fanout
+from actors.gateway_http import STATIC_DIR, login, refuse, static_response
 from engine.journal import AuditRow
-from engine.operators import Claims, Jurisdiction, Operator, Role, TokenError, TokenSigner
+from engine.operators import Jurisdiction, Operator, Role, TokenError, TokenSigner
 from engine.topology import City
-from protocols.console import (LABELS, Auth, AuditQuery, AuditRows, AuditRowView, CityMap, Command, EngineFigures,
-                               Error, Heartbeat, IncidentChanged, Login, MapDevice, MapPrecinct, MapSite, Resync,
-                               Result, Snapshot, Token, Welcome, decode_client, encode, incident_view)
+from protocols.console import (LABELS, Auth, AuditQuery, CityMap, Command, EngineFigures, Error, Heartbeat, MapDevice,
+                               MapPrecinct, MapSite, Resync, Snapshot, Welcome, decode_client, encode)
 from protocols.errors import ProtocolError
-from protocols.records import IncidentRecord, OperatorCommand
+from protocols.records import IncidentRecord
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).resolve().parents[1] / "web_console"
 AUTH_TIMEOUT_S = 5.0
-SEND_QUEUE = 2000
-CLOSED_KEPT_S = 600.0
-
-
-@dataclass(eq=False)
-class _Console:
-    connection: ServerConnection
-    claims: Claims
-    jurisdiction: Jurisdiction
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE))
-    dropped: bool = False
 
 
 class ConsoleGateway:
-    def __init__(self, engine, operators: dict[str, Operator], *, host: str = "127.0.0.1", port: int = 8080,
-                 signer: TokenSigner | None = None, allowed_origins: list[str] | None = None,
+    def __init__(self, engine: EngineApi, operators: dict[str, Operator], *, host: str = "127.0.0.1",
+                 port: int = 8080, signer: TokenSigner | None = None, allowed_origins: list[str] | None = None,
                  static_dir: Path = STATIC_DIR, poll_s: float = 0.01, idle_poll_s: float = 0.5,
                  heartbeat_s: float = 1.0,
                  token_ttl_s: float = 8 * 3600.0, clock: Callable[[], float] = time.time,
@@ -78,19 +69,31 @@ class ConsoleGateway:
         self.heartbeat_s, self.token_ttl_s = heartbeat_s, token_ttl_s
         self.clock = clock
         self.on_change = on_change
-        self.seq = 0
-        self.incidents: dict[str, IncidentRecord] = {}
-        self.consoles: set[_Console] = set()
-        self.sent = 0
-        self.frames = 0
-        self._outgoing: list[tuple[IncidentRecord, bytes]] = []
-        self._sending: asyncio.Event | None = None
+        self.fanout = Fanout(clock)
+        self.commands = Commands(engine, self.city, self.fanout, self._audit)
         self._server = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+
+    # the fan-out's figures, for the benchmarks and tests
+    @property
+    def seq(self) -> int:
+        return self.fanout.seq
+
+    @property
+    def sent(self) -> int:
+        return self.fanout.sent
+
+    @property
+    def incidents(self) -> dict[str, IncidentRecord]:
+        return self.fanout.incidents
+
+    @property
+    def consoles(self) -> set[ConsoleSession]:
+        return self.fanout.consoles
 
     # -- life (a thread with its own loop, for the CLI and the tests) --------------------------------
 
@@ -114,8 +117,9 @@ class ConsoleGateway:
     def pause(self, paused: bool = True) -> None:
         """Tests: send nothing at all (changes, heartbeats, a reconnecting console's snapshot), as a hung
         server would; what is queued meanwhile goes out on resuming."""
-        assert self._loop is not None and self._sending is not None
-        self._loop.call_soon_threadsafe(self._sending.clear if paused else self._sending.set)
+        assert self._loop is not None
+        sending = self.fanout.sending
+        self._loop.call_soon_threadsafe(sending.clear if paused else sending.set)
 
     def _main(self) -> None:
         try:
@@ -127,14 +131,13 @@ class ConsoleGateway:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        self._sending = asyncio.Event()
-        self._sending.set()
         origins = self.origins or [f"http://{h}:{self.port}" for h in {self.host, "127.0.0.1", "localhost"}]
         for record in await asyncio.to_thread(self.engine.open_incidents):
-            self.incidents[record.id] = record
+            self.fanout.incidents[record.id] = record
         # no per-message deflate: compressing every frame for every console cost more than the fan-out itself
         async with serve(self._handle, self.host, self.port, origins=[*origins, None], compression=None,
-                         process_request=self._http, max_size=65_536, ping_interval=20) as server:
+                         process_request=partial(static_response, self.static_dir), max_size=65_536,
+                         ping_interval=20) as server:
             self._server = server
             tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._heartbeats())]
             self._ready.set()
@@ -145,23 +148,7 @@ class ConsoleGateway:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
 
-    # -- HTTP: the static console ----------------------------------------------------------------------
-
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?", 1)[0]
-        if path in ("/ws", "/login"):
-            return None  # a WebSocket handshake (the Origin is checked by websockets)
-        name = "index.html" if path == "/" else path.lstrip("/")
-        file = (self.static_dir / name).resolve()
-        if self.static_dir.resolve() not in file.parents or not file.is_file():
-            return connection.respond(404, "not found\n")
-        body = file.read_bytes()
-        kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        headers = Headers({"Content-Type": kind, "Content-Length": str(len(body)), "Cache-Control": "no-cache",
-                           "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:"})
-        return Response(200, "OK", headers, body)
-
-    # -- WebSocket ---------------------------------------------------------------------------------------
+    # -- sessions --------------------------------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
         path = connection.request.path.split("?", 1)[0]
@@ -169,114 +156,58 @@ class ConsoleGateway:
             first = await asyncio.wait_for(connection.recv(), AUTH_TIMEOUT_S)
             message = decode_client(first)
         except (TimeoutError, ProtocolError, ConnectionClosed) as exc:
-            await self._refuse(connection, f"first message: {exc or 'none in time'}")
+            await refuse(connection, f"first message: {exc or 'none in time'}")
             return
         if path == "/login":
-            await self._login(connection, message)
+            await login(connection, message, operators=self.operators, signer=self.signer, now_s=self.clock(),
+                        ttl_s=self.token_ttl_s, audit=self._audit)
         else:
             await self._session(connection, message)
 
-    async def _refuse(self, connection: ServerConnection, reason: str) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            await connection.send(encode(Error(reason)), text=True)
-            await connection.close(4001, reason[:100])
-
-    async def _login(self, connection: ServerConnection, message) -> None:
-        if not isinstance(message, Login):
-            await self._refuse(connection, "expected a login message")
-            return
-        operator = self.operators.get(message.username)
-        ok = operator is not None and await asyncio.to_thread(operator.check_password, message.password)
-        where = operator.jurisdiction.scope if operator else ""
-        await self._audit(message.username, "login", message.username, "ok" if ok else "refused", where,
-                          "" if ok else "unknown operator or wrong password")
-        if not ok:
-            await self._refuse(connection, "unknown operator or wrong password")
-            return
-        token, claims = self.signer.issue(operator, now_s=self.clock(), ttl_s=self.token_ttl_s)
-        with contextlib.suppress(ConnectionClosed):
-            await connection.send(encode(Token(token, claims.expires_s, claims.operator, claims.role.value,
-                                               claims.scope)), text=True)
-            await connection.close()
-
     async def _session(self, connection: ServerConnection, message) -> None:
         if not isinstance(message, Auth):
-            await self._refuse(connection, "the first message must be auth with a token")
+            await refuse(connection, "the first message must be auth with a token")
             return
         try:
             claims = self.signer.verify(message.token, now_s=self.clock())
         except TokenError as exc:
-            await self._refuse(connection, str(exc))
+            await refuse(connection, str(exc))
             return
-        console = _Console(connection, claims, Jurisdiction(claims.role, claims.scope))
+        console = ConsoleSession(connection, claims, Jurisdiction(claims.role, claims.scope))
+        fanout = self.fanout
         # no await from the snapshot to registering: every delta after the snapshot's seq is queued behind it
-        self._push(console, encode(self._welcome(console)))
-        self._push(console, encode(self._snapshot(console)))
-        self.consoles.add(console)
-        writer = asyncio.create_task(self._writer(console))
+        fanout.push(console, encode(self._welcome(console)))
+        fanout.push(console, encode(self._snapshot(console)))
+        fanout.consoles.add(console)
+        writer = asyncio.create_task(fanout.writer(console))
         try:
             async for raw in connection:
                 try:
                     await self._on_message(console, raw)
                 except Exception:  # one bad turn must not end the operator's session
                     log.exception("console gateway: message from %s failed", console.claims.operator)
-                    self._push(console, encode(Error("internal error: the server logged it")))
+                    fanout.push(console, encode(Error("internal error: the server logged it")))
         except ConnectionClosed:
             pass
         finally:
-            self.consoles.discard(console)
+            fanout.consoles.discard(console)
             writer.cancel()
 
-    async def _writer(self, console: _Console) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            while True:
-                payload = await console.queue.get()
-                await self._sending.wait()
-                await console.connection.send(payload, text=True)
-
-    def _push(self, console: _Console, payload: bytes) -> None:
-        try:
-            console.queue.put_nowait(payload)
-        except asyncio.QueueFull:  # too slow: it will reconnect and resync from a snapshot
-            if not console.dropped:
-                console.dropped = True
-                asyncio.get_running_loop().create_task(console.connection.close(1013, "too slow, resync"))
-
-    async def _on_message(self, console: _Console, raw) -> None:
+    async def _on_message(self, console: ConsoleSession, raw) -> None:
         try:
             message = decode_client(raw)
         except ProtocolError as exc:
-            self._push(console, encode(Error(str(exc))))
+            self.fanout.push(console, encode(Error(str(exc))))
             return
         if isinstance(message, Command):
-            self._push(console, encode(await self._command(console, message)))
+            answer = await self.commands.command(console, message)
         elif isinstance(message, Resync):
-            self._push(console, encode(self._snapshot(console)))
+            answer = self._snapshot(console)
         elif isinstance(message, AuditQuery):
-            if console.jurisdiction.role is not Role.COMMAND_CENTER:
-                self._push(console, encode(Error("audit: the command center's only")))
-                return
-            rows = await asyncio.to_thread(self.engine.audit_rows, message.limit)
-            self._push(console, encode(AuditRows([AuditRowView(r.t_s, r.actor, r.action, r.subject, r.outcome, r.where,
-                                                               r.detail) for r in rows])))
+            answer = await self.commands.audit_rows(console, message)
         else:
-            self._push(console, encode(Error(f"type: not expected now: {type(message).__name__.lower()}")))
-
-    async def _command(self, console: _Console, message: Command) -> Result:
-        operator, jurisdiction = console.claims.operator, console.jurisdiction
-        record = self.incidents.get(message.incident)
-        if record is None or not jurisdiction.sees(record):
-            reason = f"incident {message.incident!r} is not in your jurisdiction"
-            await self._audit(operator, message.action.value, message.incident, "refused", jurisdiction.scope, reason)
-            return Result(message.id, False, reason)
-        command = OperatorCommand(message.action, message.incident, operator, jurisdiction.level,
-                                  jurisdiction.responder(self.city), unit=message.unit,
-                                  disposition=message.disposition, note=message.note)
-        outcome = await asyncio.to_thread(self.engine.command, command)  # the host audits ok and refused
-        if outcome["ok"]:
-            self._apply(outcome["record"])
-            self._send_changes()
-        return Result(message.id, outcome["ok"], outcome["error"])
+            answer = Error(f"type: not expected now: {type(message).__name__.lower()}")
+        self.fanout.push(console, encode(answer))
 
     async def _audit(self, actor: str, action: str, subject: str, outcome: str, where: str, detail: str) -> None:
         row = AuditRow(self.clock(), actor, action, subject, outcome, where, detail)
@@ -307,46 +238,13 @@ class ConsoleGateway:
                     log.warning("console gateway: taking changes again")
                 failing = False
             for change in changes:
-                self._apply(change.record)
+                self.fanout.apply(change.record)
                 if self.on_change is not None:
                     self.on_change(change)
-            self._send_changes()
-            self._forget_old()
+            self.fanout.send_changes()
+            self.fanout.forget_old()
             if changes:
                 await asyncio.sleep(self.poll_s)  # the coalescing period of a burst
-
-    def _apply(self, record: IncidentRecord) -> None:
-        known = self.incidents.get(record.id)
-        if known is not None and known.version >= record.version:
-            return  # already sent (a command's own answer overtook the change stream, or a copy)
-        self.incidents[record.id] = record
-        self.seq += 1
-        self._outgoing.append((record, encode(IncidentChanged(self.seq, incident_view(record)))))
-
-    def _send_changes(self) -> None:
-        """One frame per console for this tick's changes: each change encoded once, each jurisdiction's frame
-        assembled once, then queued for every console of that jurisdiction."""
-        outgoing, self._outgoing = self._outgoing, []
-        if not outgoing:
-            return
-        by_jurisdiction: dict[Jurisdiction, list[_Console]] = {}
-        for console in self.consoles:
-            by_jurisdiction.setdefault(console.jurisdiction, []).append(console)
-        for jurisdiction, consoles in by_jurisdiction.items():
-            parts = [payload for record, payload in outgoing if jurisdiction.sees(record)]
-            if not parts:
-                continue
-            frame = b'{"type":"changes","items":[' + b",".join(parts) + b"]}"
-            for console in consoles:
-                self._push(console, frame)
-            self.sent += len(parts) * len(consoles)
-            self.frames += len(consoles)
-
-    def _forget_old(self) -> None:
-        horizon = self.clock() - CLOSED_KEPT_S
-        for incident_id in [i for i, r in self.incidents.items()
-                            if r.state.is_terminal and (r.timeline[-1].t_s if r.timeline else 0) < horizon]:
-            del self.incidents[incident_id]
 
     async def _heartbeats(self) -> None:
         last: tuple[float, int] | None = None
@@ -355,14 +253,14 @@ class ConsoleGateway:
             figures, last = await self._engine_figures(last)
             plain = encode(Heartbeat(self.clock(), self.seq))
             full = encode(Heartbeat(self.clock(), self.seq, figures)) if figures is not None else plain
-            for console in list(self.consoles):
-                self._push(console, full if console.jurisdiction.role is Role.COMMAND_CENTER else plain)
+            for console in list(self.fanout.consoles):
+                self.fanout.push(console, full if console.jurisdiction.role is Role.COMMAND_CENTER else plain)
 
     async def _engine_figures(self, last: tuple[float, int] | None
                               ) -> tuple[EngineFigures | None, tuple[float, int] | None]:
         """The engine's counters for the command center (one Ray call per host, off the loop); None when a
         host does not answer, so a heartbeat is never held up by it."""
-        if not any(c.jurisdiction.role is Role.COMMAND_CENTER for c in self.consoles):
+        if not any(c.jurisdiction.role is Role.COMMAND_CENTER for c in self.fanout.consoles):
             return None, last
         try:
             stats = await asyncio.to_thread(self.engine.statistics)
@@ -376,11 +274,10 @@ class ConsoleGateway:
 
     # -- views ---------------------------------------------------------------------------------------
 
-    def _snapshot(self, console: _Console) -> Snapshot:
-        seen = [incident_view(r) for r in self.incidents.values() if console.jurisdiction.sees(r)]
-        return Snapshot(self.seq, self.clock(), seen)
+    def _snapshot(self, console) -> Snapshot:
+        return self.fanout.snapshot(console.jurisdiction)
 
-    def _welcome(self, console: _Console) -> Welcome:
+    def _welcome(self, console: ConsoleSession) -> Welcome:
         j, city = console.jurisdiction, self.city
         sites = [s for s in city.sites.values() if j.sees_site(s.id, s.precinct_id)]
         site_ids = {s.id for s in sites}

@@ -41,7 +41,7 @@ from protocols.batch import (
     encode_host_batch,
     encode_result,
 )
-from protocols.records import OperatorCommand
+from protocols.records import IncidentRecord, OperatorCommand
 
 log = logging.getLogger(__name__)
 
@@ -186,16 +186,17 @@ class HostActor:
             raise
         self._signal()
 
-    async def command(self, command: OperatorCommand) -> dict:
+    async def command(self, command: OperatorCommand) -> IncidentRecord:
+        """The incident after the command, or the refusal itself: a ``RedbandError`` (``InvalidTransition``,
+        ``NotAuthorized``, ``UnknownIncident``, ``JournalUnavailable``) raised here reaches the caller's
+        ``ray.get`` as that type (``Engine.command`` unwraps it), with its message and fields."""
         try:
             record = self._core.command(command, now_s=self._clock.now_s())
         except JournalUnavailable as exc:
             self._failed_step(exc)
-            return {"ok": False, "error": str(exc), "error_type": type(exc).__name__, "record": None}
-        except RedbandError as exc:
-            return {"ok": False, "error": str(exc), "error_type": type(exc).__name__, "record": None}
+            raise
         self._signal()
-        return {"ok": True, "error": "", "error_type": "", "record": record}
+        return record
 
     async def deadline_lateness_s(self) -> list[float]:
         return list(self._core.deadline_lateness_s)

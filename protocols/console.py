@@ -192,9 +192,13 @@ class Changes(Struct, tag="changes"):
 
 
 class Result(Struct, tag="result"):
+    """The answer to a command: ``ok``, or the refusal's message and its ``code``, the engine's error type
+    (``InvalidTransition``, ``NotAuthorized``, ``UnknownIncident``, ``Unavailable``, ``OutOfJurisdiction``)."""
+
     id: int
     ok: bool
     error: str = ""
+    code: str = ""
 
 
 class EngineFigures(Struct):

@@ -21,7 +21,7 @@ def test_changes_from_quiet_and_busy_hosts_arrive_once_each():
     engine = Engine(city, default_policies(), EngineOptions(precinct_hosts=3, realtime=True)).start()
     try:
         assert engine.next_changes(0.05) == []  # quiet: every host now holds a long poll
-        assert set(engine._change_polls) == set(engine.placement.hosts)
+        assert set(engine.watch._change_polls) == set(engine.placement.hosts)
         boxes = sorted(d.id for d in city.devices.values() if d.kind.value == "panic_box")
         hosts = {engine.placement.host_for_device(b) for b in boxes}
         assert len(hosts) == 3  # alarms on every precinct host

@@ -1,0 +1,31 @@
+"""What the console gateway needs of an engine, as a ``typing.Protocol``: ``actors.runtime.Engine`` is one; a test
+or another deployment (an engine behind a network API) can be another. Results are typed: ``command`` returns the
+incident or raises the engine's error (``engine.errors.RedbandError``)."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from engine.host import Change
+from engine.journal import AuditRow
+from engine.topology import City
+from protocols.records import IncidentRecord, OperatorCommand
+
+
+@runtime_checkable
+class EngineApi(Protocol):
+    city: City
+
+    def open_incidents(self) -> list[IncidentRecord]: ...
+
+    def command(self, command: OperatorCommand) -> IncidentRecord:
+        """The incident after the command; a refusal raises its ``RedbandError``."""
+        ...
+
+    def next_changes(self, wait_s: float) -> list[Change]: ...
+
+    def statistics(self) -> list: ...
+
+    def audit(self, rows: list[AuditRow]) -> None: ...
+
+    def audit_rows(self, limit: int = 200) -> list[AuditRow]: ...

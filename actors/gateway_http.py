@@ -1,0 +1,67 @@
+"""The gateway's HTTP side: the static console (``web_console/``, nothing outside it) and the login socket
+(``/login``: a password checked with argon2 off the loop, a signed token back; both outcomes audited)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mimetypes
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from engine.operators import Operator, TokenSigner
+from protocols.console import Error, Login, Token, encode
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "web_console"
+SOCKET_PATHS = ("/ws", "/login")
+CSP = "default-src 'self'; connect-src 'self' ws: wss:"
+
+Audit = Callable[[str, str, str, str, str, str], Awaitable[None]]  # actor, action, subject, outcome, where, detail
+
+
+def static_response(static_dir: Path, connection: ServerConnection, request: Request) -> Response | None:
+    """The file asked for under ``static_dir``, a 404, or None for a WebSocket handshake (its Origin is checked
+    by websockets)."""
+    path = request.path.split("?", 1)[0]
+    if path in SOCKET_PATHS:
+        return None
+    name = "index.html" if path == "/" else path.lstrip("/")
+    file = (static_dir / name).resolve()
+    if static_dir.resolve() not in file.parents or not file.is_file():
+        return connection.respond(404, "not found\n")
+    body = file.read_bytes()
+    kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    headers = Headers({"Content-Type": kind, "Content-Length": str(len(body)), "Cache-Control": "no-cache",
+                       "Content-Security-Policy": CSP})
+    return Response(200, "OK", headers, body)
+
+
+async def refuse(connection: ServerConnection, reason: str) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        await connection.send(encode(Error(reason)), text=True)
+        await connection.close(4001, reason[:100])
+
+
+async def login(connection: ServerConnection, message, *, operators: dict[str, Operator], signer: TokenSigner,
+                now_s: float, ttl_s: float, audit: Audit) -> None:
+    if not isinstance(message, Login):
+        await refuse(connection, "expected a login message")
+        return
+    operator = operators.get(message.username)
+    ok = operator is not None and await asyncio.to_thread(operator.check_password, message.password)
+    where = operator.jurisdiction.scope if operator else ""
+    await audit(message.username, "login", message.username, "ok" if ok else "refused", where,
+                "" if ok else "unknown operator or wrong password")
+    if not ok:
+        await refuse(connection, "unknown operator or wrong password")
+        return
+    token, claims = signer.issue(operator, now_s=now_s, ttl_s=ttl_s)
+    with contextlib.suppress(ConnectionClosed):
+        await connection.send(encode(Token(token, claims.expires_s, claims.operator, claims.role.value,
+                                           claims.scope)), text=True)
+        await connection.close()
