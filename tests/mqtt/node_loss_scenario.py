@@ -33,13 +33,13 @@ from pathlib import Path
 
 import aiomqtt
 
-from protocols.kinds import EventKind
+from protocols.kinds import ALARM_KIND_OF, DeviceKind, EventKind
 from protocols.replies import RETRY_LATER, decode_ack
 from simulation.mqtt_device import MqttDevice
 
 log = logging.getLogger("node_loss")
 
-ALARM_OF = {"panic_box": EventKind.SCHOOL_PANIC, "door": EventKind.DOOR_FORCED, "camera": EventKind.CAMERA_INTRUSION}
+ALARM_OF = {kind: ALARM_KIND_OF[kind] for kind in (DeviceKind.PANIC_BOX, DeviceKind.DOOR, DeviceKind.CAMERA)}
 RETRY_S = 1.0
 """How often a device publishes an unanswered alarm again."""
 GIVE_UP_S = 120.0
@@ -184,17 +184,17 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float) -> dict:
         engine = Engine(city, load_policy_set(None), options).start()
         figures["engine_start_s"] = round(time.monotonic() - started, 2)
         where = {h: ray.get(engine.hosts[h].where.remote(), timeout=60) for h in placement.hosts}
-        out["placement"]["hosts_before"] = {h: w["node_id"] for h, w in where.items()}
+        out["placement"]["hosts_before"] = {h: w.node_id for h, w in where.items()}
         bridges = engine.status()["bridges"]
         out["placement"]["bridges"] = {b["name"]: b["node_id"] for b in bridges}
-        if where[lost_host]["node_id"] != worker_id or where[surviving_host]["node_id"] != head_id:
+        if where[lost_host].node_id != worker_id or where[surviving_host].node_id != head_id:
             raise RuntimeError(f"the hosts were not placed as asked: {out['placement']}")
         if not bridges or any(b["node_id"] != head_id for b in bridges):
             raise RuntimeError(f"a bridge is not on the head node: {out['placement']}")
 
         alarms, watch = asyncio.run(_drive(engine, cluster, worker, endpoint, city, placement, lost_host,
                                            rate=rate, before_s=before_s, after_s=after_s,
-                                           old_pid=where[lost_host]["pid"]))
+                                           old_pid=where[lost_host].pid))
         out["alarms"] = [dict(asdict(a), latency_s=a.latency_s) for a in alarms]
         out["watch"] = watch
 
@@ -250,10 +250,10 @@ async def _drive(engine, cluster, worker, endpoint, city, placement, lost_host: 
                  before_s: float, after_s: float, old_pid: int) -> tuple[list[Alarm], dict]:
     by_precinct: dict[bool, list[tuple[RecordingDevice, EventKind]]] = {True: [], False: []}
     for device in sorted(city.devices.values(), key=lambda d: d.id):
-        if device.kind.value in ALARM_OF:
+        if device.kind in ALARM_OF:
             lost = placement.host_for_device(device.id) == lost_host
             by_precinct[lost].append((RecordingDevice(endpoint(device.id), retry_s=RETRY_S),
-                                      ALARM_OF[device.kind.value]))
+                                      ALARM_OF[device.kind]))
     devices = [d for pairs in by_precinct.values() for d, _ in pairs]
     runs = [asyncio.create_task(d.run()) for d in devices]
     alarms: list[Alarm] = []
@@ -313,9 +313,9 @@ async def _watch(engine, host_id: str, node_id: str, old_pid: int, watch: dict) 
         except Exception as exc:  # noqa: BLE001 - unavailable while its node is being declared dead, then restarting
             failures[type(exc).__name__] += 1
             return
-        if where["restarted"] and not back.is_set():
+        if where.restarted and not back.is_set():
             watch["host_back_at"] = time.time()
-            watch["host_back_where"] = where
+            watch["host_back_where"] = where.to_dict()
             back.set()
 
     asks: set[asyncio.Task] = set()

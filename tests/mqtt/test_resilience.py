@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from protocols.kinds import EventKind, IncidentKind, IncidentState
+from protocols.kinds import ALARM_KIND_OF, DeviceKind, EventKind, IncidentKind, IncidentState
 from simulation.checker import check_alarms
 from simulation.mqtt_device import MqttDevice
 from tests.mqtt.conftest import HEARTBEAT_S, MISSES, start_engine
@@ -19,8 +19,8 @@ from tests.mqtt.helpers import Inbox, pub, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.mqtt]
 
-ALARM_OF = {"panic_box": EventKind.SCHOOL_PANIC, "door": EventKind.DOOR_FORCED,
-            "camera": EventKind.CAMERA_INTRUSION, "kiosk": EventKind.KIOSK_SOS}
+ALARM_OF = {kind: ALARM_KIND_OF[kind] for kind in (DeviceKind.PANIC_BOX, DeviceKind.DOOR, DeviceKind.CAMERA,
+                                                     DeviceKind.KIOSK)}
 
 
 def alarm_devices(broker, per_kind: int) -> list[tuple[str, EventKind]]:
@@ -204,12 +204,10 @@ def test_a_restart_with_fewer_bridges_leaves_no_alarm_in_a_departed_bridges_sess
     engine = start_engine(broker, tmp_path / "after", bridges=1)
     try:
         acks = Inbox(broker, "redband-sim", "rb/v1/dev/+/ack")
-        boxes = [device_id for device_id, kind in alarm_devices(broker, per_kind=3)][:10]
-        for device_id in boxes:  # each published once, no device retries
-            kind = {"panic_box": "school.panic", "door": "door.forced", "camera": "camera.intrusion",
-                    "kiosk": "kiosk.sos"}[broker.city.devices[device_id].kind.value]
+        boxes = alarm_devices(broker, per_kind=3)[:10]
+        for device_id, kind in boxes:  # each published once, no device retries
             assert pub(broker, "redband-sim", f"rb/v1/dev/{device_id}/alarm",
-                       {"seq": 1, "ts": 1, "kind": kind}).returncode == 0
+                       {"seq": 1, "ts": 1, "kind": kind.value}).returncode == 0
         answers = acks.read_json(len(boxes), timeout_s=10)
         assert len(answers) == len(boxes) and all(a["ok"] for a in answers), answers
     finally:

@@ -7,10 +7,12 @@ import random
 
 from protocols.batch import Ingest
 from protocols.device import make_message
+from protocols.kinds import ALARM_KIND_OF, DeviceKind
 from simulation.checker import check_alarms
 from tests.engine.helpers import Pair
 
-ALARM_OF = {"panic_box": "school.panic", "door": "door.forced", "camera": "camera.intrusion", "kiosk": "kiosk.sos"}
+ALARM_OF = {kind: ALARM_KIND_OF[kind] for kind in (DeviceKind.PANIC_BOX, DeviceKind.DOOR, DeviceKind.CAMERA,
+                                                     DeviceKind.KIOSK)}
 
 
 def run_harness(*, drop: int | None = None, double: int | None = None, rounds: int = 3):
@@ -18,13 +20,13 @@ def run_harness(*, drop: int | None = None, double: int | None = None, rounds: i
     deliver the ``double``-th twice — the second time to another host that does not share the first one's
     dedup state (a misrouted redelivery). Returns the checker's verdict."""
     pair, other = Pair(), Pair()
-    devices = [d for d in pair.city.devices.values() if d.kind.value in ALARM_OF]
+    devices = [d for d in pair.city.devices.values() if d.kind in ALARM_OF]
     rng = random.Random(7)
     sent, n = [], 0
     for r in range(rounds):
         for device in rng.sample(devices, len(devices)):
             seq = 10 * (r + 1)
-            message = make_message(ALARM_OF[device.kind.value], seq=seq, ts=0)
+            message = make_message(ALARM_OF[device.kind], seq=seq, ts=0)
             sent.append((device.id, seq))
             n += 1
             if n == drop:
