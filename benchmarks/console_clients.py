@@ -1,6 +1,13 @@
 """Client process for ``benchmarks/console_fanout.py``: N console WebSockets (asyncio), each authenticated
 with a token of its operator; for every incident change received, the delay from the change's time (the
-engine's clock, same machine) to its arrival. Prints one JSON object when told to stop (stdin closes)."""
+engine's clock, same machine) to its arrival, in one HDR histogram (``benchmarks/latency.py``).
+
+    python -m benchmarks.console_clients --url WS --tokens JSON --consoles N
+
+Prints ``{"ready": true}`` once every console has its snapshot; when stdin closes, prints one JSON object:
+the delay summary and, per console, ``[token index, snapshot seq, changes delivered, close code]`` (the close
+code None while it is still open: the gateway closes a console that cannot keep up with 1013 and this client
+does not reconnect, so what it missed after that is counted by the driver as lost)."""
 
 from __future__ import annotations
 
@@ -13,29 +20,44 @@ import time
 
 import orjson
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from benchmarks.latency import Latencies
 
 
-async def console(url: str, token: str, delays: list[float], ready: asyncio.Event, counts: list[int]) -> None:
-    async with connect(url, max_size=2**24, ping_interval=None) as ws:
-        await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
-        async for raw in ws:
-            message = orjson.loads(raw)
-            kind = message["type"]
-            if kind == "snapshot":
-                counts[0] += 1
-                if counts[0] == counts[1]:
-                    ready.set()
-            elif kind == "changes":
-                now = time.time()
-                delays.extend(now - item["incident"]["timeline"][-1]["t_s"] for item in message["items"])
+async def console(url: str, token: str, state: list, delays: Latencies, ready: asyncio.Event, counts: list[int]
+                  ) -> None:
+    """``state`` is this console's ``[token index, snapshot seq, delivered, close code]``, kept up to date."""
+    try:
+        async with connect(url, max_size=2**24, ping_interval=None) as ws:
+            await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
+            try:
+                async for raw in ws:
+                    message = orjson.loads(raw)
+                    kind = message["type"]
+                    if kind == "snapshot":
+                        state[1] = message["seq"]
+                        counts[0] += 1
+                        if counts[0] == counts[1]:
+                            ready.set()
+                    elif kind == "changes":
+                        now = time.time()
+                        state[2] += len(message["items"])
+                        for item in message["items"]:
+                            delays.record_s(now - item["incident"]["timeline"][-1]["t_s"])
+            finally:
+                state[3] = ws.close_code
+    except ConnectionClosed as exc:
+        state[3] = exc.rcvd.code if exc.rcvd is not None else 1006
 
 
 async def main(args) -> dict:
     tokens = json.loads(args.tokens)
-    delays: list[float] = []
+    delays = Latencies()
     ready = asyncio.Event()
     counts = [0, args.consoles]
-    tasks = [asyncio.create_task(console(args.url, tokens[i % len(tokens)], delays, ready, counts))
+    states = [[i % len(tokens), None, 0, None] for i in range(args.consoles)]
+    tasks = [asyncio.create_task(console(args.url, tokens[i % len(tokens)], states[i], delays, ready, counts))
              for i in range(args.consoles)]
     await asyncio.wait_for(ready.wait(), 60)
     print(json.dumps({"ready": True}), flush=True)
@@ -43,13 +65,8 @@ async def main(args) -> dict:
     for task in tasks:
         task.cancel()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    ms = sorted(d * 1000 for d in delays)
-
-    def pct(p: float) -> float:
-        return round(ms[min(len(ms) - 1, int(p / 100 * len(ms)))], 2) if ms else 0.0
-
-    return {"deliveries": len(ms), "p50_ms": pct(50), "p99_ms": pct(99), "max_ms": round(ms[-1], 2) if ms else 0.0,
-            "cpu_s": usage.ru_utime + usage.ru_stime}
+    return {**delays.summary(), "deliveries": sum(s[2] for s in states), "consoles": states,
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}
 
 
 if __name__ == "__main__":

@@ -222,7 +222,8 @@ def main() -> None:
     parser.add_argument("--communities", type=int, default=400)
     parser.add_argument("--alarms-per-s", type=float, default=20)
     parser.add_argument("--step-s", type=float, default=4.0, help="each ramp step's length")
-    parser.add_argument("--warm-s", type=float, default=1.0, help="a step's rate is counted from this long after its start")
+    parser.add_argument("--warm-s", type=float, default=1.0,
+                        help="a step's rate is counted from this long after its start")
     parser.add_argument("--factor", type=float, default=1.25, help="each ramp step offers this much more")
     parser.add_argument("--max-steps", type=int, default=8)
     parser.add_argument("--budget-s", type=float, default=45.0, help="no ramp step starts after this")

@@ -28,11 +28,21 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
     assert runs["core_throughput"]["lost"] == 0
     mqtt = runs["mqtt_ingest"]
     assert mqtt["published"] == mqtt["engine_accepted"] == 3000 and mqtt["lost"] == 0
-    assert mqtt["bare_subscriber"]["count"] == 3000 and mqtt["alarms"]["acked"] == mqtt["alarms"]["published"] == 15
+    assert mqtt["alarms"]["acked"] == mqtt["alarms"]["published"] == mqtt["alarm_publish_to_raised"]["count"] == 15
+    for yardstick in ("end_to_end_at_saturation", "bare_subscriber", "mosquitto_sub"):  # each ramped, step by step
+        steps = mqtt[yardstick]["steps"]
+        assert steps and all(s["received"] > 0 and s["received_per_s"] > 0 for s in steps), yardstick
+        assert mqtt[yardstick]["events_per_s"] == max(s["received_per_s"] for s in steps)
+    assert mqtt["bare_subscriber"]["client"]["count"] > 0 and mqtt["mosquitto_sub"]["client"]["count"] > 0
+    assert mqtt["ratio_to_mosquitto_sub"] == round(mqtt["end_to_end_events_per_s_at_saturation"]
+                                                   / mqtt["mosquitto_sub_events_per_s_at_saturation"], 3)
     lanes = {lane: stats for process in mqtt["bridge_stats"] for lane, stats in process["lanes"].items()}
     assert lanes["alarm"]["received"] == 15 and lanes["evt"]["received"] == 3000  # the alarm lane measured apart
     late = runs["escalation_lateness"]
-    assert late["deadlines_fired"] == late["incidents"] > 0
+    assert late["deadlines_fired"] == late["escalations_found"] == late["incidents"] > 0
+    assert late["escalation_lateness"]["count"] == late["escalation_lateness_vs_schedule"]["count"] == late["incidents"]
+    assert late["background_offered_events_per_s"] > 0 and late["background_achieved_events_per_s"] > 0
+    assert late["lanes"]["background"]["sent"] + late["lanes"]["background"]["dropped"] == late["seconds"] * 2000
     restart = runs["host_restart"]
     assert restart["kills"] == 2 and restart["escalations_fired"] == 2 * restart["open_incidents_per_kill"]
     assert summary["host_restart_max_s"] > 0
@@ -43,15 +53,18 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
     assert command["sirens_received"] == command["alarms"] == 5 and summary["device_command_p99_ms"] > 0
     fanout = runs["console_fanout"]
     assert fanout["delay_cc"]["deliveries"] == 2 * fanout["gateway_changes_seen"] > 0
-    assert fanout["deliveries"] == fanout["gateway_pushed"]
-    for key in ("core_events_per_s", "mqtt_events_per_s", "bare_subscriber_events_per_s", "mqtt_ratio",
+    assert fanout["delay_cc"]["count"] == fanout["delay_cc"]["deliveries"]  # every delivery timed
+    assert fanout["deliveries"] == fanout["deliveries_expected"] == fanout["gateway_pushed"]  # none closed, none lost
+    assert fanout["deliveries_lost"] == fanout["consoles_closed"] == 0
+    for key in ("core_events_per_s", "mqtt_events_per_s", "mqtt_ratio_to_bare_at_saturation",
+                "mqtt_ratio_to_mosquitto_sub", "bare_subscriber_events_per_s_at_saturation",
                 "alarm_to_incident_p50_ms", "alarm_to_incident_p99_ms", "escalation_lateness_p99_ms",
                 "bytes_per_device", "actor_per_device_events_per_s", "actor_per_device_max_devices",
                 "engine_vs_actor_per_device", "console_fanout_p99_ms"):
         assert isinstance(summary[key], (int, float)) and summary[key] > 0, key
     assert runs["fuzz_decoders"]["crashes"] == 0 and summary["targets"]["fuzz_crashes"]["met"]
     assert runs["broker_acl"]["device_hash_subscription_refused"] and summary["broker_ready_s"] > 0
-    assert set(summary["targets"]) >= {"core_events_per_s", "mqtt_ratio", "bytes_per_device",
+    assert set(summary["targets"]) >= {"core_events_per_s", "mqtt_events_per_s", "bytes_per_device",
                                        "engine_vs_actor_per_device", "fuzz_crashes"}
 
 
