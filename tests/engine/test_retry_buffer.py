@@ -1,4 +1,4 @@
-"""The bridge's retry buffer on its own: what it keeps, what it drops, in what order it gives back, how long it waits."""
+"""The bridge's retry buffer on its own: what it keeps and drops, the order it gives back, how long it waits."""
 
 from engine.retry_buffer import Keep, RetryBuffer
 from protocols.batch import Ingest
