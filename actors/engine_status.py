@@ -27,7 +27,7 @@ def engine_status(namespace: str, *, timeout_s: float = 5.0) -> dict:
         try:
             handle = ray.get_actor(name, namespace=namespace)
             where, stats = ray.get([handle.where.remote(), handle.statistics.remote()], timeout=timeout_s)
-            row.update(where, devices=stats.devices, devices_active=stats.devices_active,
+            row.update(where.to_dict(), devices=stats.devices, devices_active=stats.devices_active,
                        incidents_open=stats.incidents_open, deadlines=stats.deadlines, accepted=stats.accepted,
                        journal_failures=stats.journal_failures, answering=True)
         except Exception as exc:  # noqa: BLE001 - a host restarting or lost: shown as such

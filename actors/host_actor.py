@@ -26,6 +26,7 @@ import ray
 
 from actors.directory import announce_start
 from actors.engine_files import read_engine_files
+from actors.host_place import HostPlace
 from actors.journal_sqlite import SqliteJournal
 from engine.clock import ManualClock, WallClock
 from engine.errors import JournalUnavailable, RedbandError
@@ -115,18 +116,17 @@ class HostActor:
         reason = "cancelled" if task.cancelled() else repr(task.exception())
         _exit_process(f"host {self._core.host_id}: the deadline loop ended ({reason})")
 
-    async def connect(self, peers: dict | None = None) -> dict:
+    async def connect(self, peers: dict | None = None) -> HostPlace:
         """Ready check (the engine waits for every host's): where this host runs. ``peers``, if given, are handles
         to use before the registry (the engine's namespace) is asked."""
         if peers:
             self._peers.update(peers)
         return await self.where()
 
-    async def where(self) -> dict:
+    async def where(self) -> HostPlace:
         """Where this host runs and how it is: for ``redband status``."""
-        return {"host_id": self._core.host_id, "node_id": self._node_id, "pid": os.getpid(),
-                "restarted": self._restarted, "started_at": self._started_at, "journal": self._journal_path,
-                "journal_failures": self._core.statistics().journal_failures}
+        return HostPlace(self._core.host_id, self._node_id, os.getpid(), self._restarted, self._started_at,
+                         self._journal_path, self._core.statistics().journal_failures)
 
     def _peer(self, host_id: str):
         peer = self._peers.get(host_id)

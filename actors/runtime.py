@@ -148,7 +148,7 @@ class Engine:
                     raise
                 time.sleep(0.05)  # the restart is under way; asking again
                 continue
-            if where["restarted"]:
+            if where.restarted:
                 break
             time.sleep(0.05)  # the old process still answered: the kill has not landed yet
         if not self.options.realtime:

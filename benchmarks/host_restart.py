@@ -46,7 +46,7 @@ def _back(handle, deadline_s: float) -> float:
         except (ray.exceptions.ActorUnavailableError, ray.exceptions.ActorDiedError, ray.exceptions.GetTimeoutError):
             time.sleep(0.01)  # polling the restart; bounded by the deadline
             continue
-        if where["restarted"]:
+        if where.restarted:
             return time.monotonic() - killed
         time.sleep(0.01)  # the old process still answered: the kill has not landed yet
     raise TimeoutError("the host did not come back")
@@ -69,7 +69,7 @@ def run(args) -> dict:
                      for d in doors[round_ * args.open:(round_ + 1) * args.open]]
             engine.ingest(batch)
             time.sleep(ESCALATE_AFTER_S - 1.0)  # the kill comes one second before the escalations fall due
-            os.kill(ray.get(handle.where.remote())["pid"], signal.SIGKILL)
+            os.kill(ray.get(handle.where.remote()).pid, signal.SIGKILL)
             restart_s.append(_back(handle, time.monotonic() + 60))
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:  # the restarted process records only its own firings

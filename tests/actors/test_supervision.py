@@ -32,12 +32,12 @@ def test_a_second_driver_in_the_namespace_attaches_to_the_running_engine(tmp_pat
     namespace = f"attach-{os.getpid()}"
     first = _engine(tmp_path, namespace=namespace, detached=True).start()
     try:
-        pids = {h: ray.get(handle.where.remote())["pid"] for h, handle in first.hosts.items()}
+        pids = {h: ray.get(handle.where.remote()).pid for h, handle in first.hosts.items()}
         box = next(d.id for d in first.city.devices.values() if d.kind == "panic_box")
         (ack,) = first.ingest([Ingest(box, make_message("school.panic", seq=1, ts=0))]).acks
         second = _engine(tmp_path, namespace=namespace, detached=True).start()
         assert second.attached and not first.attached
-        assert {h: ray.get(handle.where.remote())["pid"] for h, handle in second.hosts.items()} == pids
+        assert {h: ray.get(handle.where.remote()).pid for h, handle in second.hosts.items()} == pids
         assert second.incident(ack.incident_id) is not None  # the same hosts, not a second engine
         other_city = Engine(generate_city(CitySpec(precincts=1, communities=1, schools=1, seed=2)), default_policies(),
                             EngineOptions(namespace=namespace, detached=True))

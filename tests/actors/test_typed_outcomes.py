@@ -116,3 +116,11 @@ def test_the_engine_is_what_the_console_gateway_needs(engine):
     from actors.gateway_engine import EngineApi
 
     assert isinstance(engine, EngineApi)
+
+
+def test_where_a_host_runs_crosses_ray_as_a_typed_value(engine):
+    from actors.host_place import HostPlace
+
+    place = ray.get(engine.hosts["cc"].where.remote(), timeout=30)
+    assert isinstance(place, HostPlace) and place.host_id == "cc" and place.pid > 0 and not place.restarted
+    assert engine.status()["hosts"][0]["answering"]

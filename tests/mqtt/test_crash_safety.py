@@ -159,7 +159,7 @@ def test_a_host_killed_under_load_comes_back_by_itself_and_loses_no_time(broker,
                 silent_since = time.time()
                 await asyncio.sleep(0.5)  # load keeps running: the kill comes in the middle of it
                 killed_at = time.time()
-                os.kill(victim_where["pid"], signal.SIGKILL)
+                os.kill(victim_where.pid, signal.SIGKILL)
 
                 def back():
                     try:
@@ -167,7 +167,7 @@ def test_a_host_killed_under_load_comes_back_by_itself_and_loses_no_time(broker,
                     except (ray.exceptions.ActorUnavailableError, ray.exceptions.ActorDiedError,
                             ray.exceptions.GetTimeoutError):
                         return None
-                    return where if where["restarted"] else None
+                    return where if where.restarted else None
 
                 where = await asyncio.to_thread(wait_until, back, timeout_s=30, what="the host back", every_s=0.05)
                 back_after_s = time.time() - killed_at
@@ -183,7 +183,7 @@ def test_a_host_killed_under_load_comes_back_by_itself_and_loses_no_time(broker,
                 await _stop(tasks)
 
         pending, where, back_after_s, killed_at, silent_since, latencies = asyncio.run(scenario())
-        assert where["pid"] != victim_where["pid"]
+        assert where.pid != victim_where.pid
         # "without help": nothing above called the host; Ray started it and it rebuilt itself
         assert back_after_s < 15, f"the host took {back_after_s:.1f} s to come back (target 2 s: docs/benchmarks.md)"
 
