@@ -24,7 +24,7 @@ from pathlib import Path
 
 from actors.broker import Mosquitto, dynsec_plugin, free_port
 from engine.citygen import CitySpec, generate_city
-from actors.config_files import write_broker_files
+from redband.files import write_broker_files
 from engine.mqtt_provision import DYNSEC_FILE, broker_files
 
 READY_TIMEOUT_S = 600.0

@@ -1,6 +1,6 @@
 """Engine → device: a school panic box publishes an alarm, the engine raises the incident and sounds the box's
 siren; the delay from the alarm's publish to the siren command's arrival at the box, through a real Mosquitto
-and the engine's bridge (``simulation/stack.py``). Prints one JSON object.
+and the engine's bridge (``redband/stack.py``). Prints one JSON object.
 
     python -m benchmarks.device_command [--alarms 40] [--every-ms 250] [--quick]
 
@@ -31,7 +31,7 @@ from protocols.endpoint import NO_DELAY  # noqa: E402
 from protocols.replies import decode_command  # noqa: E402
 from protocols.topics import Channel, device_topic, parse_device_topic, subscription  # noqa: E402
 from simulation.shipped import DEMO_CITY, shipped  # noqa: E402
-from simulation.stack import Stack  # noqa: E402
+from redband.stack import Stack  # noqa: E402
 
 WAIT_S = 10.0
 

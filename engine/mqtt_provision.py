@@ -16,7 +16,7 @@ simulator client may publish for any device (the load generator's shortcut; left
 
 Passwords are hashed the way the plugin stores them (PBKDF2-HMAC-SHA512, 101 iterations, 12-byte salt,
 base64). Passwords already issued (read back from an earlier ``credentials.csv``) are kept, so provisioning
-again does not lock deployed devices out. Pure: ``actors/config_files.write_broker_files`` writes the files.
+again does not lock deployed devices out. Pure: ``redband/files.write_broker_files`` writes the files.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ them."""
 
 
 def file_entries(files: BrokerFiles) -> list[tuple[str, str, int]]:
-    """(file name, text, mode) of each broker file, for the writer (``actors/config_files.py``)."""
+    """(file name, text, mode) of each broker file, for the writer (``redband/files.py``)."""
     return [("mosquitto.conf", files.conf, 0o644), (DYNSEC_FILE, files.dynsec, 0o600),
             ("credentials.csv", files.credentials_csv, 0o600)]
 

@@ -156,7 +156,7 @@ def load_operators(path: str | Path, *, city: City | None = None) -> dict[str, O
 def with_operator(text: str | None, *, file: str, name: str, role: Role, scope: str, password: str,
                   city: City | None = None) -> tuple[str, Operator]:
     """The users file's text with one operator added (or replaced), and that operator. ``text`` None: a new file.
-    A broken file is refused (raises), never rewritten; the writer is ``actors/config_files.add_operator``."""
+    A broken file is refused (raises), never rewritten; the writer is ``redband/files.add_operator``."""
     data = parse_toml(text, file=file) if text is not None else {}
     if text is not None:
         operators_from_text(text, file=file)

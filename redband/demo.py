@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from actors.broker import free_port
-from actors.config_files import add_operator
+from redband.files import add_operator
 from engine.operators import Role
 from engine.topology import City
 from protocols.device import make_message
@@ -68,7 +68,7 @@ def console_port(preferred: int = CONSOLE_PORT) -> int:
 def run_demo(scenario, *, out: Path, until_s: float, keep: bool, every_s: float = 20.0) -> int:
     from simulation.driver import ScenarioRun
     from simulation.mqtt_fleet import Fleet, Outgoing
-    from simulation.stack import Stack
+    from redband.stack import Stack
 
     city = scenario.city
     school = city.devices[scenario.events[0].device_id].site_id

@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 def cmd_mqtt_config(args) -> int:
     from actors.broker import BrokerError, dynsec_plugin
-    from actors.config_files import write_broker_files
+    from redband.files import write_broker_files
     from engine.mqtt_provision import DYNSEC_PLUGIN, broker_files, read_credentials
 
     city = load_city(args.city)

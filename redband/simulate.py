@@ -109,7 +109,7 @@ def _simulate_with_stack(scenario, args, options: dict):
 
     from simulation.console_watch import ConsoleWatch
     from simulation.driver import run_scenario
-    from simulation.stack import Stack
+    from redband.stack import Stack
 
     out = Path(args.stack_dir) if args.stack_dir else Path(tempfile.mkdtemp(prefix="redband-stack-"))
     passed = False

@@ -7,7 +7,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from actors.config_files import add_operator
+from redband.files import add_operator
 from engine.operators import Role
 from engine.topology import load_city
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.config_files import write_atomically
+from redband.files import write_atomically
 from engine.errors import ConfigError
 from engine.operators import load_operators
 from redband.cli import main

@@ -31,7 +31,7 @@ def _imports(package: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("package", ["simulation", "benchmarks", "actors", "engine", "protocols"])
+@pytest.mark.parametrize("package", ["simulation", "actors", "engine", "protocols"])
 def test_no_lower_layer_imports_the_application(package):
     assert "redband" not in _imports(package)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.citygen import CitySpec, generate_city
-from actors.config_files import add_operator
+from redband.files import add_operator
 from engine.operators import Role, load_operators
 
 SPEC = CitySpec(precincts=2, communities=2, schools=2, kiosk_halls=1, volunteers=4, doors_per_community=2,

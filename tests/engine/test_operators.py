@@ -6,7 +6,7 @@ import pytest
 
 from engine.citygen import generate_city
 from engine.errors import ConfigError
-from actors.config_files import add_operator
+from redband.files import add_operator
 from engine.operators import (Jurisdiction, Role, TokenError, TokenSigner, load_operators,
                               operators_from_text)
 from protocols import Level

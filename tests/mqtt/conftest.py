@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.citygen import CitySpec, generate_city
-from actors.config_files import write_broker_files
+from redband.files import write_broker_files
 from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, Credential, broker_files
 from engine.topology import City
 from protocols.endpoint import MqttEndpoint

@@ -138,7 +138,7 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float) -> dict:
     from actors.journal_sqlite import SqliteJournal
     from actors.runtime import Engine, EngineOptions
     from engine.citygen import generate_city
-    from actors.config_files import write_broker_files
+    from redband.files import write_broker_files
     from engine.mqtt_provision import BRIDGE_USER, broker_files
     from engine.placement import Placement
     from engine.policy import load_policy_set

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actors.broker import Mosquitto, free_port
-from actors.config_files import add_operator, write_broker_files
+from redband.files import add_operator, write_broker_files
 from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, broker_files, read_credentials
 from engine.operators import Role, load_operators
 from engine.policy import PolicySet
