@@ -49,10 +49,8 @@ from protocols.batch import DeviceAck, HostBatch, Ingest, IngestResult, StateCha
 from protocols.kinds import AckStatus, IncidentKind
 from protocols.records import HostMessage, IncidentRecord, OperatorCommand
 
-__all__ = [
-    "CLOCK_AHEAD_S", "CLOCK_BEHIND_S", "HELD_OPEN", "INCIDENT", "SUPERVISION",
-    "Change", "DeviceCommandOut", "HostConfig", "HostCore", "HostStats",
-]
+__all__ = ["CLOCK_AHEAD_S", "CLOCK_BEHIND_S", "HELD_OPEN", "INCIDENT", "SUPERVISION", "Change", "DeviceCommandOut",
+           "HostConfig", "HostCore", "HostStats"]
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +113,7 @@ class HostCore:
         rebuild(self.journal, alarm_memory=self.config.alarm_memory, roster=self._roster, store=self._store,
                 supervision=self._supervision)
 
-    def _speaks_json(self, device_id: str) -> bool:
+    def _speaks_json(self, device_id: str) -> bool:  # the roster is made anew by a rollback: looked up each time
         return self._roster.speaks_json(device_id)
 
     # -- what the host holds (rebuilt from the journal after a failed step) --------------------------
@@ -171,10 +169,9 @@ class HostCore:
                     acks.append(DeviceAck(item.device_id, item.message.seq, verdict.status, verdict.reason,
                                           verdict.incident_id, item.message.boot))
         self._flush()
-        counters = self._counters
-        counters.accepted += accepted
-        counters.duplicates += duplicates
-        counters.refused += refused
+        self._counters.accepted += accepted
+        self._counters.duplicates += duplicates
+        self._counters.refused += refused
         return IngestResult(accepted, duplicates, refused, acks)
 
     def device_states(self, states: list[StateChange], *, now_s: float) -> int:

@@ -3,7 +3,7 @@ the device was seen (supervision); an alarm or report raises or repeats its inci
 dedup (journaled with the step); any other event goes to the route of its kind, if it has one.
 
 Routes are how a kind of entity joins the host without touching this module: doors, visitor calls and patrols
-each give a handler for the events they own (see :func:`engine.host.HostCore` for the table).
+each give a handler for the events they own (the table is in :meth:`engine.host.HostCore._assemble`).
 """
 
 from __future__ import annotations
