@@ -55,7 +55,8 @@ def summarize(runs: dict[str, dict]) -> dict:
     memory, actors, fanout = runs.get("device_memory", {}), runs.get("actor_per_device", {}), runs.get("console_fanout", {})
     raised = mqtt.get("alarm_publish_to_raised", {})
     summary = {
-        "core_events_per_s": core.get("core_events_per_s"),
+        "core_events_per_s": core.get("core_events_per_s"),  # the realistic mix, accepted events only
+        "core_heartbeat_events_per_s": core.get("core_heartbeat_events_per_s"),
         "mqtt_events_per_s": mqtt.get("end_to_end_events_per_s"),  # achieved at the target rate, offered below
         "mqtt_offered_events_per_s": mqtt.get("offered_events_per_s"),
         "mqtt_lost": mqtt.get("lost"),
@@ -76,9 +77,12 @@ def summarize(runs: dict[str, dict]) -> dict:
         "host_restart_max_s": runs.get("host_restart", {}).get("host_restart_max_s"),
         "escalation_lateness_after_restart_max_ms": runs.get("host_restart", {}).get(
             "escalation_lateness_after_restart_max_ms"),
-        "bytes_per_device": memory.get("bytes_per_device"),
+        "bytes_per_device": memory.get("bytes_per_device"),  # resident set; the parts below by tracemalloc
+        **{f"bytes_per_device_{part}": memory.get(f"bytes_per_device_{part}")
+           for part in ("traced", "topology", "host_indexes", "entities")},
         "devices_hosted": memory.get("devices"),
         "actor_per_device_events_per_s": actors.get("actor_per_device_events_per_s"),
+        "actor_per_device_batched_events_per_s": actors.get("actor_per_device_batched_events_per_s"),
         "actor_per_device_max_devices": actors.get("actor_per_device_max_devices"),
         "console_fanout_p99_ms": fanout.get("delay_p99_ms_worst"),
         "console_fanout_deliveries": fanout.get("deliveries"),
@@ -92,12 +96,16 @@ def summarize(runs: dict[str, dict]) -> dict:
         "broker_ready_s": runs.get("broker_acl", {}).get("broker_ready_s"),
         "broker_rss_bytes_per_device": runs.get("broker_acl", {}).get("broker_rss_bytes_per_device"),
     }
-    if summary["core_events_per_s"] and summary["actor_per_device_events_per_s"]:
-        summary["engine_vs_actor_per_device"] = round(
-            summary["core_events_per_s"] / summary["actor_per_device_events_per_s"], 1)
+    for suffix in ("", "_batched"):  # one call per event / batches of the same size as the engine's on both sides
+        if summary["core_events_per_s"] and summary[f"actor_per_device{suffix}_events_per_s"]:
+            summary[f"engine_vs_actor_per_device{suffix}"] = round(
+                summary["core_events_per_s"] / summary[f"actor_per_device{suffix}_events_per_s"], 2)
     if summary["bytes_per_device"] and actors.get("bytes_per_actor"):
         summary["devices_per_gib"] = {"engine": int(2**30 / summary["bytes_per_device"]),
                                       "actor_per_device": int(2**30 / actors["bytes_per_actor"])}
+        summary["engine_vs_actor_per_device_memory"] = round(actors["bytes_per_actor"] / summary["bytes_per_device"])
+    # each figure's sample size as its program states it ("600,000 accepted events, 1 run"); benchmarks/table.py
+    summary["samples"] = {name: text for figures in runs.values() for name, text in figures.get("samples", {}).items()}
     summary["targets"] = {
         name: {"target": target, "kind": kind, "value": summary.get(name),
                "met": summary.get(name) is not None and (summary[name] >= target if kind == "min"
@@ -107,10 +115,22 @@ def summarize(runs: dict[str, dict]) -> dict:
     return summary
 
 
+def machine() -> dict:
+    """What ``benchmarks/table.py`` prints above the table: the figures hold for this machine only."""
+    import importlib.metadata
+    import platform
+
+    with open("/proc/meminfo") as f:
+        ram_kib = int(next(line for line in f if line.startswith("MemTotal:")).split()[1])
+    return {"cores": os.cpu_count(), "ram_gib": round(ram_kib / 2**20, 1), "python": platform.python_version(),
+            "ray": importlib.metadata.version("ray")}
+
+
 def run_bench(*, quick: bool, programs: tuple[str, ...] = PROGRAMS, on_done=None) -> dict:
     runs = {}
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     for name in programs:
         runs[name] = run_program(name, quick=quick)
         if on_done:
             on_done(name, runs[name])
-    return {"quick": quick, "summary": summarize(runs), "runs": runs}
+    return {"quick": quick, "date": date, "machine": machine(), "summary": summarize(runs), "runs": runs}

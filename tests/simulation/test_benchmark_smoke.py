@@ -24,8 +24,15 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == result
     runs, summary = result["runs"], result["summary"]
     assert not [name for name, figures in runs.items() if "error" in figures]
-    assert runs["core_throughput"]["accounted"] == runs["core_throughput"]["events"] == 20_000
-    assert runs["core_throughput"]["lost"] == 0
+    core = runs["core_throughput"]
+    for phase in (core["realistic_mix"], core["heartbeat_only"]):  # accepted only; nothing refused, lost or repeated
+        assert phase["accepted"] == phase["events"] == 20_000 and phase["call_ms"]["count"] > 0
+        assert phase["duplicates"] == phase["refused"] == phase["lost"] == 0 and phase["problems"] == []
+    mix = core["realistic_mix"]
+    assert set(mix["sent"]) == {"heartbeat", "position", "door_state", "alarm"} and mix["sent"]["alarm"] == 200
+    assert mix["alarms_acked"] == mix["incidents_open"] == 200 and mix["journal_writes"] > 0  # journaled alarms
+    assert summary["core_events_per_s"] == core["core_events_per_s"] == mix["accepted_per_s"]
+    assert summary["samples"]["core_events_per_s"] == "20,000 accepted events, 1 run"
     mqtt = runs["mqtt_ingest"]
     assert mqtt["published"] == mqtt["engine_accepted"] == 3000 and mqtt["lost"] == 0
     assert mqtt["alarms"]["acked"] == mqtt["alarms"]["published"] == mqtt["alarm_publish_to_raised"]["count"] == 15
@@ -46,9 +53,15 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
     restart = runs["host_restart"]
     assert restart["kills"] == 2 and restart["escalations_fired"] == 2 * restart["open_incidents_per_kill"]
     assert summary["host_restart_max_s"] > 0
-    assert runs["device_memory"]["devices_active"] == runs["device_memory"]["devices"] > 5000
+    memory = runs["device_memory"]
+    assert memory["devices_active"] == memory["devices"] > 5000
+    assert set(memory["parts"]) == {"topology", "host_indexes", "entities"}  # each part by tracemalloc snapshots
+    assert memory["bytes_per_device_traced"] == pytest.approx(
+        sum(part["bytes_per_device"] for part in memory["parts"].values()), abs=2)
+    assert memory["bytes_per_device_entities"] >= 112  # a DeviceEntity alone is 112 B
     actors = runs["actor_per_device"]
     assert actors["accepted"] == actors["events"] and actors["bytes_per_actor"] > 0
+    assert actors["batched_accepted"] == actors["batched_events"] == 4 * actors["batch_events"] == 20_000
     command = runs["device_command"]
     assert command["sirens_received"] == command["alarms"] == 5 and summary["device_command_p99_ms"] > 0
     fanout = runs["console_fanout"]
@@ -60,7 +73,10 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
                 "mqtt_ratio_to_mosquitto_sub", "bare_subscriber_events_per_s_at_saturation",
                 "alarm_to_incident_p50_ms", "alarm_to_incident_p99_ms", "escalation_lateness_p99_ms",
                 "bytes_per_device", "actor_per_device_events_per_s", "actor_per_device_max_devices",
-                "engine_vs_actor_per_device", "console_fanout_p99_ms"):
+                "core_heartbeat_events_per_s", "bytes_per_device_traced", "bytes_per_device_topology",
+                "bytes_per_device_host_indexes", "bytes_per_device_entities", "actor_per_device_batched_events_per_s",
+                "engine_vs_actor_per_device", "engine_vs_actor_per_device_batched", "engine_vs_actor_per_device_memory",
+                "console_fanout_p99_ms"):
         assert isinstance(summary[key], (int, float)) and summary[key] > 0, key
     assert runs["fuzz_decoders"]["crashes"] == 0 and summary["targets"]["fuzz_crashes"]["met"]
     assert runs["broker_acl"]["device_hash_subscription_refused"] and summary["broker_ready_s"] > 0

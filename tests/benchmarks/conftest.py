@@ -1,0 +1,1 @@
+from tests.unit_guard import forbid_ray_init  # noqa: F401
