@@ -2,7 +2,7 @@
 on a real-time engine that is also taking an open-loop stream of heartbeats. Prints one JSON object.
 
     python -m benchmarks.escalation_lateness [--incidents 2000] [--seconds 10] [--background 20000]
-                                             [--in-flight 4] [--quick]
+                                             [--in-flight 8] [--quick]
 
 The load is a fixed schedule of 10 ms ticks: each tick's batch (the forced doors due by then and
 ``--background`` × 10 ms heartbeats) is sent at its scheduled time whether or not earlier batches were
@@ -170,7 +170,7 @@ def main() -> None:
     parser.add_argument("--incidents", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--background", type=float, default=20_000, help="heartbeats per second meanwhile")
-    parser.add_argument("--in-flight", type=int, default=4, help="unanswered batches per lane before one is dropped")
+    parser.add_argument("--in-flight", type=int, default=8, help="unanswered batches per lane before one is dropped")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 100 incidents in 2 s")
     args = parser.parse_args()
     if args.quick:
