@@ -29,7 +29,7 @@ from pathlib import Path
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from actors.broker import free_port  # noqa: E402
-from actors.config_files import add_operator  # noqa: E402
+from redband.files import add_operator  # noqa: E402
 from actors.console_gateway import ConsoleGateway  # noqa: E402
 from actors.runtime import Engine, EngineOptions  # noqa: E402
 from engine.citygen import CitySpec, generate_city  # noqa: E402
@@ -154,6 +154,11 @@ def run(args) -> dict:
         "seconds": round(elapsed, 2),
         "gateway_poll_ms": args.poll_ms,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "samples": {  # each summary figure's sample size, in words (benchmarks/table.py)
+            "console_fanout_p99_ms": f"{deliveries:,} deliveries to {args.consoles} consoles, 1 run",
+            **{f"console_fanout_{what}": f"{changes:,} changes to {args.consoles} consoles, 1 run"
+               for what in ("deliveries", "deliveries_expected", "deliveries_lost", "consoles_closed")},
+        },
     }
 
 

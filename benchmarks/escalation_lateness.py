@@ -162,6 +162,11 @@ def run(args) -> dict:
         "escalation_lateness_p99_ms": host["p99_ms"],
         "escalation_lateness_max_ms": host["max_ms"],
         "escalation_lateness_vs_schedule_p99_ms": schedule["p99_ms"],
+        "samples": {  # each summary figure's sample size, in words (benchmarks/table.py)
+            "escalation_lateness_vs_schedule_p99_ms": f"{schedule['count']:,} escalations, 1 run",
+            **{f"escalation_background_{what}": f"{beats:,} heartbeats scheduled over {offered_s:g} s, 1 run"
+               for what in ("offered_events_per_s", "achieved_events_per_s", "dropped_events")},
+        },
     }
 
 

@@ -32,7 +32,7 @@ import aiomqtt  # noqa: E402
 import uvloop  # noqa: E402
 
 from actors.broker import Mosquitto, free_port  # noqa: E402
-from actors.config_files import write_broker_files  # noqa: E402
+from redband.files import write_broker_files  # noqa: E402
 from actors.runtime import Engine, EngineOptions  # noqa: E402
 from benchmarks.latency import summary_ms  # noqa: E402
 from benchmarks.mqtt_ramp import BareSubscriber, MosquittoSub, Publishers, ramp, step, wait_flowing  # noqa: E402
@@ -207,6 +207,31 @@ def run(args) -> dict:
         "client_lib": f"aiomqtt {aiomqtt.__version__}" if hasattr(aiomqtt, "__version__") else "aiomqtt",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "broker_log_tail": broker_log,
+        "samples": samples(args, target, e2e_ramp, yard, alarms),
+    }
+
+
+def samples(args, target: dict, e2e_ramp: dict, yard: dict, alarms: int) -> dict:
+    """Each summary figure's sample size, in words (``benchmarks/table.py`` prints it beside the figure)."""
+    def ramp_text(r: dict) -> str:
+        best = max(r["steps"], key=lambda s: s["received_per_s"])
+        n = len(r["steps"])
+        return (f"best of {n} step{'s' if n > 1 else ''} of {r['step_s']:g} s ({best['offered_per_s']:,}/s offered, "
+                f"{best['received']:,} received, rate over {best['window_s']:g} s)"
+                + ("" if r["saturated"] else "; never fell behind: a floor"))
+
+    return {
+        "mqtt_events_per_s": f"{target['received']:,} events accepted, {args.rate:,.0f}/s offered (+ {alarms} alarms) "
+                             f"for {args.seconds:g} s, rate over {target['window_s']:g} s, 1 run",
+        "mqtt_offered_events_per_s": f"{target['published']:,} published, 1 run",
+        "mqtt_lost": f"of {target['published'] + alarms:,} published, 1 run",
+        "mqtt_events_per_s_at_saturation": ramp_text(e2e_ramp),
+        "bare_subscriber_events_per_s_at_saturation": ramp_text(yard["bare_subscriber"]),
+        "mosquitto_sub_events_per_s_at_saturation": ramp_text(yard["mosquitto_sub"]),
+        "mqtt_ratio_to_bare_at_saturation": "ratio: `mqtt_events_per_s_at_saturation` ÷ "
+                                            "`bare_subscriber_events_per_s_at_saturation`",
+        "mqtt_ratio_to_mosquitto_sub": "ratio: `mqtt_events_per_s_at_saturation` ÷ "
+                                       "`mosquitto_sub_events_per_s_at_saturation`",
     }
 
 
