@@ -204,7 +204,8 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float) -> dict:
         statistics = engine.statistics()
         out["statistics_hosts"] = sorted(s.host_id for s in statistics)
         out["hosts_expected"] = sorted(placement.hosts)
-        out["where_after"] = {h: ray.get(engine.hosts[h].where.remote(), timeout=60).to_dict() for h in placement.hosts}
+        out["where_after"] = {h: ray.get(engine.hosts[h].where.remote(), timeout=60).to_dict()
+                              for h in placement.hosts}
         out["alive_nodes"] = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
         # the copies the bridge kept while the host was away are offered again until taken (answered as duplicates)
         drained_by = time.monotonic() + RETRY_DRAIN_TIMEOUT_S
