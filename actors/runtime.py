@@ -158,8 +158,10 @@ class Engine:
         """Stop the bridges, then every host (their journals close cleanly), then the directory. Whatever is dead
         already is skipped: stopping never fails on a dead actor."""
         self.fleet.stop()
-        hosts, self.hosts = list(self.hosts.values()), {}
-        stop_all(hosts, "host")
+        hosts, self.hosts = dict(self.hosts), {}
+        # the precincts first: a precinct host stopping still sends its last batch to the command center's
+        stop_all([h for host_id, h in hosts.items() if host_id != CC_HOST], "host")
+        stop_all([h for host_id, h in hosts.items() if host_id == CC_HOST], "host")
         if self.directory is not None:
             stop_all([self.directory], "directory", method=None)
             self.directory = None
