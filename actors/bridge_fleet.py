@@ -31,7 +31,7 @@ class BridgeFleet:
         self.handles: list[ray.actor.ActorHandle] = []
 
     def start(self, endpoint: MqttEndpoint, placement, *, count: int = 1, first_index: int = 0,
-              alarm_process: bool = True, connect_timeout_s: float = 30.0, **overrides) -> list:
+              alarm_process: bool = True, wait_connected_s: float = 30.0, **overrides) -> list:
         """Start ``count`` bridges, each its bulk lane in one process and (with ``alarm_process``) its alarm lane in
         another; bridge ``b0`` also carries device commands and notices. Waits until every lane is connected, or
         raises ``ConnectionError`` with the broker's reasons."""
@@ -53,13 +53,13 @@ class BridgeFleet:
                     lifetime=self.lifetime, num_cpus=BRIDGE_NUM_CPUS, max_restarts=BRIDGE_RESTARTS, max_concurrency=8,
                     scheduling_strategy=near_driver,
                 ).remote(options, placement, self.namespace))
-        ready = ray.get([b.wait_connected.remote(connect_timeout_s) for b in started],
-                        timeout=connect_timeout_s + START_TIMEOUT_S)
+        ready = ray.get([b.wait_connected.remote(wait_connected_s) for b in started],
+                        timeout=wait_connected_s + START_TIMEOUT_S)
         self.handles += started
         if not all(ready):
             stats = ray.get([b.statistics.remote() for b in started], timeout=CALL_TIMEOUT_S)
             reasons = sorted({lane["last_error"] for s in stats for lane in s["lanes"].values() if lane["last_error"]})
-            raise ConnectionError(f"MQTT bridge could not connect to {endpoint!r} in {connect_timeout_s:.0f} s: "
+            raise ConnectionError(f"MQTT bridge could not connect to {endpoint!r} in {wait_connected_s:.0f} s: "
                                   + ("; ".join(reasons) or "no answer"))
         return started
 

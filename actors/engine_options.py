@@ -16,6 +16,8 @@ OBSERVER_TIMEOUT_S = 2.0
 """How long an observer (changes, figures) waits for one host: a hung host must not freeze every console."""
 HOST_RETRY_S = 0.5
 """A host that did not answer an observer (changes, figures) is asked again this much later, not at every poll."""
+LOOKUP_TIMEOUT_S = 5.0
+"""How long the driver waits for the hosts' answers when it looks up the owner of an incident it has not seen."""
 OWNERS_CACHED = 100_000
 """Incident → host entries the driver remembers (least recently used dropped first); a miss asks every host."""
 

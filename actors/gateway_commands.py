@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import ray
+
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
 from actors.gateway_http import Audit
@@ -43,15 +45,23 @@ class Commands:
             updated = await asyncio.to_thread(self.engine.command, command)  # the host audits ok and refused
         except RedbandError as exc:
             return Result(message.id, False, str(exc), type(exc).__name__)
-        except Exception as exc:  # noqa: BLE001 - the host is restarting or lost: nothing was done, say so
-            log.warning("console gateway: %s %s by %s: the engine did not answer: %s", message.action.value,
-                        message.incident, operator, str(exc).splitlines()[0][:200] if str(exc) else type(exc))
-            reason = "unavailable: the incident's host did not answer; nothing was done, try again"
-            await self.audit(operator, message.action.value, message.incident, "refused", jurisdiction.scope, reason)
-            return Result(message.id, False, reason, UNAVAILABLE)
+        except (ray.exceptions.ActorUnavailableError, ray.exceptions.ActorDiedError) as exc:
+            reason = "unavailable: the incident's host is restarting; nothing was done, try again"
+            return await self._unavailable(console, message, reason, exc)
+        except ray.exceptions.GetTimeoutError as exc:
+            reason = "unavailable: the incident's host did not answer in time; the command may or may not be done"
+            return await self._unavailable(console, message, reason, exc)
         self.fanout.apply(updated)
         self.fanout.send_changes()
         return Result(message.id, True)
+
+    async def _unavailable(self, console: ConsoleSession, message: Command, reason: str, exc: Exception) -> Result:
+        operator = console.claims.operator
+        log.warning("console gateway: %s %s by %s: %s (%s)", message.action.value, message.incident, operator,
+                    reason, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+        await self.audit(operator, message.action.value, message.incident, "unavailable",
+                         console.jurisdiction.scope, reason)
+        return Result(message.id, False, reason, UNAVAILABLE)
 
     async def audit_rows(self, console: ConsoleSession, message: AuditQuery) -> AuditRows | Error:
         if console.jurisdiction.role is not Role.COMMAND_CENTER:

@@ -32,13 +32,13 @@ from actors.bridge_fleet import BridgeFleet
 from actors.directory import DIRECTORY_NAME, Directory
 from actors.engine_files import FILE_NAME as ENGINE_FILE
 from actors.engine_files import write_engine_files
-from actors.engine_options import CALL_TIMEOUT_S, OWNERS_CACHED, START_TIMEOUT_S, EngineOptions
+from actors.engine_options import CALL_TIMEOUT_S, LOOKUP_TIMEOUT_S, OWNERS_CACHED, START_TIMEOUT_S, EngineOptions
 from actors.engine_status import engine_status
 from actors.host_actor import HostActor, host_actor_name
 from actors.host_watch import HostWatch
 from actors.ray_setup import default_precinct_hosts, ensure_ray, shutdown_ray, stop_all
 from actors.routing import merge_results, split_by_host
-from engine.errors import RedbandError, UnknownDevice, UnknownIncident
+from engine.errors import HostUnavailable, RedbandError, UnknownDevice, UnknownIncident
 from engine.host import Change, HostConfig
 from engine.journal import AuditRow
 from engine.owners import OwnerIndex
@@ -190,7 +190,7 @@ class Engine:
         if self._placement_ref is None:  # (without a journal directory) a restarted bridge's arguments are here
             self._placement_ref = self._start_from or ray.put(self.placement)
         return self.fleet.start(endpoint, self._placement_ref, count=count, first_index=first_index,
-                                alarm_process=alarm_process, connect_timeout_s=self.options.bridge_connect_timeout_s,
+                                alarm_process=alarm_process, wait_connected_s=self.options.bridge_connect_timeout_s,
                                 **overrides)
 
     def stop_bridges(self) -> None:
@@ -235,12 +235,24 @@ class Engine:
         host = self.owners.owner(incident_id)
         if host is not None:
             return host
-        ids = list(self.hosts)
-        records = ray.get([self.hosts[h].incident.remote(incident_id) for h in ids], timeout=CALL_TIMEOUT_S)
-        for host_id, record in zip(ids, records):
-            if record is not None and record.host_id == host_id:
+        asked = {self.hosts[h].incident.remote(incident_id): h for h in self.hosts}
+        pending, silent = list(asked), []
+        deadline = time.monotonic() + LOOKUP_TIMEOUT_S
+        while pending:  # the first host that owns it answers the question; the others are not waited for
+            ready, pending = ray.wait(pending, num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            try:
+                record = ray.get(ready[0], timeout=CALL_TIMEOUT_S)
+            except Exception:  # noqa: BLE001 - restarting or lost: it might be the owner
+                silent.append(asked[ready[0]])
+                continue
+            if record is not None and record.host_id == asked[ready[0]]:
                 self.owners.learn(record)
-                return host_id
+                return record.host_id
+        silent += [asked[ref] for ref in pending]
+        if silent:
+            raise HostUnavailable(tuple(sorted(silent)), f"incident {incident_id!r}")
         return None
 
     def command(self, command: OperatorCommand) -> IncidentRecord:

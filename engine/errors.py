@@ -7,6 +7,7 @@
       UnknownIncident              a command for an incident this host does not hold
       Overloaded                   a bounded queue is full; the caller must retry later, nothing was taken
       JournalUnavailable           the journal refused a write; nothing of that step was kept, the caller retries
+      HostUnavailable              hosts that might hold what was asked for did not answer in time; retry
 
 Wire errors are ``protocols.ProtocolError``; they are not engine errors.
 """
@@ -88,3 +89,15 @@ class JournalUnavailable(RedbandError):
 
     def __reduce__(self):
         return type(self), (self.host_id, self.reason)
+
+
+class HostUnavailable(RedbandError):
+    """Hosts that might hold what was asked for (e.g. the owner of an incident) did not answer in time: nothing was
+    done; the caller retries later."""
+
+    def __init__(self, host_ids: tuple[str, ...], what: str) -> None:
+        self.host_ids, self.what = tuple(host_ids), what
+        super().__init__(f"unavailable: host {', '.join(self.host_ids)} did not answer about {what}; retry")
+
+    def __reduce__(self):
+        return type(self), (self.host_ids, self.what)

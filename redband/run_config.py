@@ -8,6 +8,8 @@ line and key.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,11 +92,13 @@ def resolve_run_config(cli: dict, file: str | None) -> RunConfig:
 
 def _problems(config: RunConfig):
     _, _, port = config.console.rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
         yield "console", f"expected HOST:PORT, got {config.console!r}"
+    if not config.namespace:
+        yield "namespace", "must not be empty"
     if config.bridges < 1:
         yield "bridges", "must be at least 1"
     if config.precinct_hosts is not None and config.precinct_hosts < 1:
         yield "precinct_hosts", "must be at least 1"
-    if config.stats_every < 0:
-        yield "stats_every", "must not be negative"
+    if not math.isfinite(config.stats_every) or config.stats_every < 0:
+        yield "stats_every", f"expected a number of seconds, 0 or more, got {config.stats_every}"

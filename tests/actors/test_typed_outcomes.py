@@ -4,12 +4,15 @@ parsed from its id."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import ray
 
 from actors.runtime import Engine, EngineOptions
 from engine.citygen import CitySpec, generate_city
-from engine.errors import InvalidTransition, JournalUnavailable, NotAuthorized, UnknownDevice, UnknownIncident
+from engine.errors import (HostUnavailable, InvalidTransition, JournalUnavailable, NotAuthorized, UnknownDevice,
+                           UnknownIncident)
 from engine.policy import default_policies
 from protocols.batch import Ingest
 from protocols.device import make_message
@@ -124,3 +127,26 @@ def test_where_a_host_runs_crosses_ray_as_a_typed_value(engine):
     place = ray.get(engine.hosts["cc"].where.remote(), timeout=30)
     assert isinstance(place, HostPlace) and place.host_id == "cc" and place.pid > 0 and not place.restarted
     assert engine.status()["hosts"][0]["answering"]
+
+
+@ray.remote
+class _SilentHost:
+    async def incident(self, incident_id: str):
+        await asyncio.sleep(60)  # a hung host: it never answers in time
+
+
+def test_a_silent_host_makes_an_unfound_owner_unavailable_not_unknown_and_never_holds_up_a_found_one(engine,
+                                                                                                     monkeypatch):
+    import actors.runtime
+
+    monkeypatch.setattr(actors.runtime, "LOOKUP_TIMEOUT_S", 1.0)
+    incident = _alarm(engine, "P2", 6)
+    fresh = Engine(engine.city, engine.policies, EngineOptions(precinct_hosts=2, realtime=False,
+                                                              namespace=engine.namespace))
+    silent = _SilentHost.remote()
+    fresh.hosts = {**engine.hosts, "p9": silent}
+    assert fresh.owner_of(incident) == engine.owner_of(incident)  # the owner answered; the silent one not awaited
+    with pytest.raises(HostUnavailable) as refused:
+        fresh.owner_of("nobody#1")
+    assert refused.value.host_ids == ("p9",) and str(refused.value).startswith("unavailable: host p9")
+    ray.kill(silent)

@@ -55,12 +55,20 @@ def test_a_bad_config_file_is_refused_naming_the_file_and_the_key(tmp_path, text
 def test_a_bad_option_on_the_command_line_is_refused_naming_the_option():
     with pytest.raises(UsageError, match="^--precinct-hosts: must be at least 1$"):
         resolve_run_config({**NOTHING, "city": "c.toml", "precinct_hosts": 0}, None)
-    with pytest.raises(UsageError, match="^--stats-every: must not be negative$"):
-        resolve_run_config({**NOTHING, "city": "c.toml", "stats_every": -1.0}, None)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(UsageError, match="^--stats-every: expected a number of seconds, 0 or more"):
+            resolve_run_config({**NOTHING, "city": "c.toml", "stats_every": bad}, None)
+    with pytest.raises(UsageError, match="^--console: expected HOST:PORT, got '127.0.0.1:²'$"):
+        resolve_run_config({**NOTHING, "city": "c.toml", "console": "127.0.0.1:²"}, None)
+    with pytest.raises(UsageError, match="^--namespace: must not be empty$"):
+        resolve_run_config({**NOTHING, "city": "c.toml", "namespace": ""}, None)
 
 
 def test_a_scoped_operator_needs_the_city_that_checks_the_scope(tmp_path, capsys):
     users = tmp_path / "users.toml"
+    for role in ("station", "guard_room"):
+        assert main(["user", "add", "bob", "--role", role, "--users", str(users), "--password", "pw"]) == 2
+        assert f"--scope: a {role} operator needs one" in capsys.readouterr().err and not users.exists()
     assert main(["user", "add", "p1", "--role", "station", "--scope", "P1", "--users", str(users),
                  "--password", "pw"]) == 2
     assert "--city: needed to check --scope 'P1'" in capsys.readouterr().err and not users.exists()
