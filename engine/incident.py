@@ -112,6 +112,7 @@ def apply_command(record: IncidentRecord, command: OperatorCommand, *, policy: P
                   ) -> tuple[IncidentRecord, list[Effect]]:
     """An operator acts on the incident from a level. Refuses what the state or the actor does not allow."""
     _authorise(record, command)
+    _check_authority(record, command, policy)
     state, action = record.state, command.action
     entry = TimelineEntry(now_s, _EVENT_OF_ACTION[action], command.level, command.target, command.operator,
                           command.note)
@@ -141,9 +142,10 @@ def apply_command(record: IncidentRecord, command: OperatorCommand, *, policy: P
             changes = dict(state=IncidentState.CANCELLED, deadline_s=None, disposition=command.disposition)
             entry = replace(entry, note=command.disposition)
         case Action.FALSE_ALARM if state.is_active:
-            disposition = command.disposition.strip() or "false alarm"
-            changes = dict(state=IncidentState.FALSE_ALARM, deadline_s=None, disposition=disposition)
-            entry = replace(entry, note=disposition)
+            if not command.disposition.strip():
+                raise InvalidTransition(record.id, state, action, "a false alarm requires a disposition (the reason)")
+            changes = dict(state=IncidentState.FALSE_ALARM, deadline_s=None, disposition=command.disposition)
+            entry = replace(entry, note=command.disposition)
         case Action.ACKNOWLEDGE:
             raise InvalidTransition(record.id, state, action,
                                     f"already acknowledged by {record.acked_by or 'nobody'}"
@@ -191,6 +193,25 @@ def _authorise(record: IncidentRecord, command: OperatorCommand) -> None:
         raise NotAuthorized(record.id, f"{command.operator}@{command.target}",
                             f"{command.target} was notified as {_level_of(record, command.target)}, "
                             f"not {command.level}")
+
+
+_ENDING = (Action.CLOSE, Action.CANCEL, Action.FALSE_ALARM)
+
+
+def _check_authority(record: IncidentRecord, command: OperatorCommand, policy: Policy) -> None:
+    """Once an incident has been escalated to a level, or acknowledged at one, a lower level may not end it:
+    a guard room cannot false-alarm a panic the command center holds (unless the kind's policy allows it)."""
+    if command.action not in _ENDING or policy.lower_levels_may_end or command.operator == SYSTEM:
+        return
+    reached = [e.level for e in record.timeline if e.event is TimelineEvent.ESCALATED]
+    if record.acked_level is not None:
+        reached.append(record.acked_level)
+    if not reached:
+        return  # still at its first step: every level notified there may end it
+    held = max(reached, key=lambda lv: lv.rank)
+    if command.level.rank < held.rank:
+        raise NotAuthorized(record.id, f"{command.operator}@{command.target}",
+                            f"the incident is held at {held}: {command.level} may not {command.action} it")
 
 
 def _level_of(record: IncidentRecord, target: str) -> Level | None:

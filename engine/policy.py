@@ -35,6 +35,7 @@ class _Policy(Struct, forbid_unknown_fields=True):
     silent: bool = False
     siren: bool = False
     trigger_after_s: Seconds | None = None
+    lower_levels_may_end: bool = False
     device: dict[DeviceKind, "_Policy"] = {}
 
 
@@ -63,6 +64,9 @@ class Policy:
     silent: bool = False
     siren: bool = False
     trigger_after_s: float | None = None
+    lower_levels_may_end: bool = False
+    """False (the default): once the incident has reached a level (escalated to it, or acknowledged there), a
+    lower level may no longer close, cancel or false-alarm it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,4 +143,5 @@ def _build(kind: IncidentKind, raw: _Policy, path: tuple[Any, ...], file: str, t
     if raw.silent and raw.siren:
         raise error_at(file, text, path + ("siren",), "a silent alarm cannot sound a siren")
     steps = tuple(Step(tuple(s.notify), s.ack_within_s) for s in raw.steps)
-    return Policy(kind, steps, raw.priority, raw.reminder_every_s, raw.silent, raw.siren, raw.trigger_after_s)
+    return Policy(kind, steps, raw.priority, raw.reminder_every_s, raw.silent, raw.siren, raw.trigger_after_s,
+                  raw.lower_levels_may_end)

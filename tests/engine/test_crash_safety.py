@@ -213,7 +213,7 @@ def test_a_device_whose_offline_incident_was_closed_is_not_reported_again_after_
     maintenance = pair.city.precincts[pair.city.devices[box].precinct_id].maintenance_id
     assert maintenance in offline.notified
     pair.host.command(OperatorCommand(Action.FALSE_ALARM, offline.id, "duty", Level.MAINTENANCE, maintenance,
-                                      note="known: power cut"), now_s=pair.now_s)
+                                      disposition="known: power cut"), now_s=pair.now_s)
     assert not pair.journal.incidents[offline.id].is_active
     pair.advance(95.0)  # the flag reaches the journal with the next seen flush
     pair.restart()

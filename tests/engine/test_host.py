@@ -112,7 +112,8 @@ def test_guard_room_and_station_hold_the_incident_until_it_ends():
     station = pair.city.precincts["P1"].station_id
     assert incident_id in pair.host.responders[site.guard_room_id].queue
     assert incident_id in pair.host.responders[station].queue
-    pair.host.command(OperatorCommand(Action.FALSE_ALARM, incident_id, "op", Level.POLICE_STATION, station), now_s=2)
+    pair.host.command(OperatorCommand(Action.FALSE_ALARM, incident_id, "op", Level.POLICE_STATION, station,
+                                      disposition="drill"), now_s=2)
     assert incident_id not in pair.host.responders[station].queue
 
 

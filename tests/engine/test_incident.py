@@ -111,8 +111,10 @@ def test_dispatch_names_a_unit_and_needs_acknowledgement():
 
 def test_false_alarm_and_cancel_end_the_incident_with_a_disposition():
     record, _ = raise_school_panic()
-    ended = act(record, cmd(Action.FALSE_ALARM))
-    assert ended.state is IncidentState.FALSE_ALARM and ended.disposition == "false alarm"
+    with pytest.raises(InvalidTransition, match=r"a false alarm requires a disposition"):
+        act(record, cmd(Action.FALSE_ALARM, disposition="  "))
+    ended = act(record, cmd(Action.FALSE_ALARM, disposition="cat on the sensor"))
+    assert ended.state is IncidentState.FALSE_ALARM and ended.disposition == "cat on the sensor"
     assert ended.deadline_s is None
     with pytest.raises(InvalidTransition, match=r"requires a disposition"):
         act(record, cmd(Action.CANCEL))
@@ -121,7 +123,7 @@ def test_false_alarm_and_cancel_end_the_incident_with_a_disposition():
 
 def test_terminal_incident_refuses_everything():
     record, _ = raise_school_panic()
-    record = act(record, cmd(Action.FALSE_ALARM))
+    record = act(record, cmd(Action.FALSE_ALARM, disposition="test"))
     for action in Action:
         with pytest.raises(InvalidTransition):
             act(record, cmd(action, disposition="x", unit="u"))
@@ -144,7 +146,7 @@ def test_repeat_counts_on_active_incident_only():
     record, _ = raise_school_panic()
     record = repeat(record, seq=4)
     assert record.repeats == 1 and record.seq == 4
-    record = act(record, cmd(Action.FALSE_ALARM))
+    record = act(record, cmd(Action.FALSE_ALARM, disposition="test"))
     with pytest.raises(InvalidTransition, match=r"no longer active"):
         repeat(record, seq=5)
 
