@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from actors.gateway_commands import Commands
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
-from actors.gateway_http import STATIC_DIR, login, refuse, static_response
+from actors.gateway_http import STATIC_DIR, LoginThrottles, login, refuse, static_response
 from engine.journal import AuditRow
 from engine.operators import Jurisdiction, Operator, Role, TokenError, TokenSigner
 from engine.topology import City
@@ -57,7 +57,8 @@ class ConsoleGateway:
                  static_dir: Path = STATIC_DIR, poll_s: float = 0.01, idle_poll_s: float = 0.5,
                  heartbeat_s: float = 1.0,
                  token_ttl_s: float = 8 * 3600.0, clock: Callable[[], float] = time.time,
-                 on_change: Callable[[object], None] | None = None) -> None:
+                 on_change: Callable[[object], None] | None = None,
+                 throttles: LoginThrottles | None = None) -> None:
         self.engine = engine
         self.city: City = engine.city
         self.operators = operators
@@ -70,6 +71,7 @@ class ConsoleGateway:
         self.clock = clock
         self.on_change = on_change
         self.fanout = Fanout(clock)
+        self.throttles = throttles or LoginThrottles()
         self.commands = Commands(engine, self.city, self.fanout, self._audit)
         self._server = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -160,7 +162,7 @@ class ConsoleGateway:
             return
         if path == "/login":
             await login(connection, message, operators=self.operators, signer=self.signer, now_s=self.clock(),
-                        ttl_s=self.token_ttl_s, audit=self._audit)
+                        ttl_s=self.token_ttl_s, audit=self._audit, throttles=self.throttles)
         else:
             await self._session(connection, message)
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import secrets
 import mimetypes
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from websockets.asyncio.server import ServerConnection
@@ -14,12 +17,22 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from engine.operators import Operator, TokenSigner
+from engine.login_throttle import LoginThrottle
+from engine.operators import Jurisdiction, Operator, Role, TokenSigner, hash_password
 from protocols.console import Error, Login, Token, encode
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web_console"
 SOCKET_PATHS = ("/ws", "/login")
 CSP = "default-src 'self'; connect-src 'self' ws: wss:"
+
+_NOBODY = Operator("", Jurisdiction(Role.COMMAND_CENTER, ""), hash_password(secrets.token_urlsafe(16)))
+"""Whose password an unknown user name is checked against: never matches, costs what a real check costs."""
+
+@dataclass(frozen=True)
+class LoginThrottles:
+    users: LoginThrottle = field(default_factory=lambda: LoginThrottle(max_failures=5))
+    addresses: LoginThrottle = field(default_factory=lambda: LoginThrottle(max_failures=20))
+
 
 Audit = Callable[[str, str, str, str, str, str], Awaitable[None]]  # actor, action, subject, outcome, where, detail
 
@@ -48,15 +61,31 @@ async def refuse(connection: ServerConnection, reason: str) -> None:
 
 
 async def login(connection: ServerConnection, message, *, operators: dict[str, Operator], signer: TokenSigner,
-                now_s: float, ttl_s: float, audit: Audit) -> None:
+                now_s: float, ttl_s: float, audit: Audit, throttles: "LoginThrottles") -> None:
+    """A password checked, a token back. Guessing is slowed (``LoginThrottle``, per user name, and per client
+    address with a higher limit: operators behind one proxy share an address), and an unknown user name costs the same argon2 check as a known one, so names cannot be told
+    apart by the time the answer takes."""
     if not isinstance(message, Login):
         await refuse(connection, "expected a login message")
         return
+    address = connection.remote_address[0] if connection.remote_address else "?"
+    user, addr = (message.username,), (address,)
     operator = operators.get(message.username)
-    ok = operator is not None and await asyncio.to_thread(operator.check_password, message.password)
     where = operator.jurisdiction.scope if operator else ""
+    wait_s = max(throttles.users.retry_after_s(user, now_s), throttles.addresses.retry_after_s(addr, now_s))
+    if wait_s > 0:
+        reason = f"too many failed logins: retry in {math.ceil(wait_s)} s"
+        await audit(message.username, "login", message.username, "refused", where, f"{reason} (from {address})")
+        await refuse(connection, reason)
+        return
+    ok = await asyncio.to_thread((operator or _NOBODY).check_password, message.password) and operator is not None
+    if ok:
+        throttles.users.succeeded(user)
+    else:
+        throttles.users.failed(user, now_s)
+        throttles.addresses.failed(addr, now_s)
     await audit(message.username, "login", message.username, "ok" if ok else "refused", where,
-                "" if ok else "unknown operator or wrong password")
+                "" if ok else f"unknown operator or wrong password (from {address})")
     if not ok:
         await refuse(connection, "unknown operator or wrong password")
         return
