@@ -49,6 +49,9 @@ from protocols.records import IncidentRecord
 log = logging.getLogger(__name__)
 
 AUTH_TIMEOUT_S = 5.0
+MAX_FRAME_BYTES = 1 << 20
+"""A frame up to this size is read and, over the protocol's 16 KiB, answered with an error frame (the session goes
+on); a larger one closes the socket (1009) before it is read into memory."""
 
 
 class ConsoleGateway:
@@ -138,7 +141,7 @@ class ConsoleGateway:
             self.fanout.incidents[record.id] = record
         # no per-message deflate: compressing every frame for every console cost more than the fan-out itself
         async with serve(self._handle, self.host, self.port, origins=[*origins, None], compression=None,
-                         process_request=partial(static_response, self.static_dir), max_size=65_536,
+                         process_request=partial(static_response, self.static_dir), max_size=MAX_FRAME_BYTES,
                          ping_interval=20) as server:
             self._server = server
             tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._heartbeats())]

@@ -42,3 +42,16 @@ def test_each_refusal_arrives_with_its_code_and_message(console):
     p1.send(Command(4, Action.ACKNOWLEDGE, incident))
     out = _result(p1, 4)
     assert (out.ok, out.code, out.error) == (True, "", "")
+
+
+def test_an_oversized_message_gets_an_error_frame_and_the_session_goes_on(console):
+    from protocols.console import Error, Resync, Snapshot
+
+    p1 = session(console, "p1")
+    for size in (20_000, 100_000, 1_000_000):
+        p1.received.clear()
+        p1.ws.send('{"type":"resync","pad":"' + "x" * size + '"}')
+        error = p1.until(lambda m: isinstance(m, Error), what=f"the refusal of {size} bytes")
+        assert error.reason.startswith("message too large:") and "limit 16384" in error.reason
+    p1.send(Resync())
+    assert isinstance(p1.until(lambda m: isinstance(m, Snapshot), what="a snapshot after the refusals"), Snapshot)
