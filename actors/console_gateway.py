@@ -38,6 +38,7 @@ from actors.gateway_commands import Commands
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
 from actors.gateway_http import STATIC_DIR, LoginThrottles, login, refuse, static_response
+from engine.incident import may_end
 from engine.journal import AuditRow
 from engine.operators import Jurisdiction, Operator, Role, TokenError, TokenSigner
 from engine.topology import City
@@ -73,7 +74,7 @@ class ConsoleGateway:
         self.heartbeat_s, self.token_ttl_s = heartbeat_s, token_ttl_s
         self.clock = clock
         self.on_change = on_change
-        self.fanout = Fanout(clock)
+        self.fanout = Fanout(clock, self._may_end)
         self.throttles = throttles or LoginThrottles()
         self.commands = Commands(engine, self.city, self.fanout, self._audit)
         self._server = None
@@ -282,6 +283,10 @@ class ConsoleGateway:
     def _snapshot(self, console) -> Snapshot:
         return self.fanout.snapshot(console.jurisdiction)
 
+    def _may_end(self, record: IncidentRecord) -> tuple:
+        device = self.city.devices.get(record.device_id)
+        return may_end(record, self.engine.policies.for_incident(record.kind, device.kind if device else None))
+
     def _welcome(self, console: ConsoleSession) -> Welcome:
         j, city = console.jurisdiction, self.city
         sites = [s for s in city.sites.values() if j.sees_site(s.id, s.precinct_id)]
@@ -291,8 +296,9 @@ class ConsoleGateway:
         devices = [d for d in city.devices.values() if d.site_id in site_ids]
         city_map = CityMap(
             [MapPrecinct(p.id, p.name, p.station_id, p.bounds) for p in precincts],
-            [MapSite(s.id, s.kind.value, s.name, s.precinct_id, s.lat, s.lon) for s in sites],
-            [MapDevice(d.id, d.kind.value, d.site_id or "", d.lat, d.lon) for d in devices],
+            [MapSite(s.id, s.kind.value, s.name, s.precinct_id, s.lat, s.lon, s.address, s.zone) for s in sites],
+            [MapDevice(d.id, d.kind.value, d.site_id or "", d.lat, d.lon, d.label) for d in devices],
         )
+        ageing = {str(p): ages for p, ages in self.engine.policies.ageing.items()}
         return Welcome(console.claims.operator, j.role.value, j.scope, j.responder(city), j.level, self.clock(),
-                       city_map, LABELS)
+                       city_map, LABELS, ageing, console.claims.expires_s)

@@ -9,17 +9,23 @@ from typing import Protocol, runtime_checkable
 from engine.host import Change
 from engine.journal import AuditRow
 from engine.topology import City
-from protocols.records import IncidentRecord, OperatorCommand
+from engine.policy import PolicySet
+from protocols.records import DeliveryNote, IncidentRecord, OperatorCommand
 
 
 @runtime_checkable
 class EngineApi(Protocol):
     city: City
+    policies: PolicySet
 
     def open_incidents(self) -> list[IncidentRecord]: ...
 
     def command(self, command: OperatorCommand) -> IncidentRecord:
         """The incident after the command; a refusal raises its ``RedbandError``."""
+        ...
+
+    def delivery(self, note: DeliveryNote) -> IncidentRecord | None:
+        """The incident after a delivery line (None: nothing new); a refusal raises its ``RedbandError``."""
         ...
 
     def next_changes(self, wait_s: float) -> list[Change]: ...

@@ -13,7 +13,8 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from engine.operators import Claims, Jurisdiction
-from protocols.console import IncidentChanged, Snapshot, encode, incident_view
+from protocols.console import IncidentChanged, IncidentView, Snapshot, encode, incident_view
+from protocols.kinds import Level
 from protocols.records import IncidentRecord
 
 SEND_QUEUE = 2000
@@ -30,8 +31,10 @@ class ConsoleSession:
 
 
 class Fanout:
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float],
+                 may_end: Callable[[IncidentRecord], tuple[Level, ...]] = lambda record: ()) -> None:
         self.clock = clock
+        self.may_end = may_end
         self.seq = 0
         self.incidents: dict[str, IncidentRecord] = {}
         self.consoles: set[ConsoleSession] = set()
@@ -41,6 +44,9 @@ class Fanout:
         self.sending = asyncio.Event()  # cleared: nothing goes out (a hung server, for tests)
         self.sending.set()
         self._outgoing: list[tuple[IncidentRecord, bytes]] = []
+
+    def view(self, record: IncidentRecord) -> IncidentView:
+        return incident_view(record, self.may_end(record))
 
     def push(self, console: ConsoleSession, payload: bytes) -> None:
         try:
@@ -64,7 +70,7 @@ class Fanout:
             return  # already sent (a command's own answer overtook the change stream, or a copy)
         self.incidents[record.id] = record
         self.seq += 1
-        self._outgoing.append((record, encode(IncidentChanged(self.seq, incident_view(record)))))
+        self._outgoing.append((record, encode(IncidentChanged(self.seq, self.view(record)))))
 
     def send_changes(self) -> None:
         """One frame per console for this tick's changes: each change encoded once, each jurisdiction's frame
@@ -92,5 +98,5 @@ class Fanout:
             del self.incidents[incident_id]
 
     def snapshot(self, jurisdiction: Jurisdiction) -> Snapshot:
-        seen = [incident_view(r) for r in self.incidents.values() if jurisdiction.sees(r)]
+        seen = [self.view(r) for r in self.incidents.values() if jurisdiction.sees(r)]
         return Snapshot(self.seq, self.clock(), seen)

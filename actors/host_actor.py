@@ -42,7 +42,7 @@ from protocols.batch import (
     encode_host_batch,
     encode_result,
 )
-from protocols.records import IncidentRecord, OperatorCommand
+from protocols.records import DeliveryNote, IncidentRecord, OperatorCommand
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,16 @@ class HostActor:
         ``ray.get`` as that type (``Engine.command`` unwraps it), with its message and fields."""
         try:
             record = self._core.command(command, now_s=self._clock.now_s())
+        except JournalUnavailable as exc:
+            self._failed_step(exc)
+            raise
+        self._signal()
+        return record
+
+    async def delivery(self, note: DeliveryNote) -> IncidentRecord | None:
+        """The incident after a delivery line (None: nothing new), or the refusal (``UnknownIncident``...)."""
+        try:
+            record = self._core.delivery(note, now_s=self._clock.now_s())
         except JournalUnavailable as exc:
             self._failed_step(exc)
             raise

@@ -47,7 +47,7 @@ from engine.policy import PolicySet
 from engine.topology import City
 from protocols.batch import Ingest, IngestResult, decode_result, encode_ingest
 from protocols.endpoint import MqttEndpoint
-from protocols.records import IncidentRecord, OperatorCommand
+from protocols.records import DeliveryNote, IncidentRecord, OperatorCommand
 from protocols.replies import Notice
 
 __all__ = ["Engine", "EngineOptions", "default_precinct_hosts", "engine_status", "ensure_ray", "shutdown_ray"]
@@ -264,6 +264,14 @@ class Engine:
         record = typed(self.hosts[host].command.remote(command))
         self.owners.learn(record)
         return record
+
+    def delivery(self, note: DeliveryNote) -> IncidentRecord | None:
+        """Journal what the console gateway saw of a notification (delivered, seen, not delivered); the incident
+        after it, None when there was nothing new. Not delivered may escalate at once (the kind's policy)."""
+        host = self.owner_of(note.incident_id)
+        if host is None:
+            raise UnknownIncident(note.incident_id)
+        return typed(self.hosts[host].delivery.remote(note))
 
     def incident(self, incident_id: str) -> IncidentRecord | None:
         host = self.owner_of(incident_id)

@@ -80,7 +80,7 @@ class _Builder:
                 self.claim(s.guard_room, ("sites", i, "guard_room"))
             elif s.kind is not SiteKind.KIOSK_HALL:
                 raise self.fail(("sites", i, "guard_room"), f"required for a {s.kind.value}")
-            city.sites[s.id] = Site(s.id, s.kind, s.precinct, s.name, s.lat, s.lon, s.guard_room)
+            city.sites[s.id] = Site(s.id, s.kind, s.precinct, s.name, s.lat, s.lon, s.guard_room, s.address, s.zone)
         for i, t in enumerate(raw.teams):
             self.claim(t.id, ("teams", i, "id"))
             if t.precinct not in city.precincts:
@@ -115,7 +115,7 @@ class _Builder:
                 raise self.fail(("devices", i, "team"), f"a volunteer_phone needs a known team, got {d.team!r}")
             precinct = city.precincts[team.precinct_id]
             lat, lon = d.lat if d.lat is not None else precinct.lat, d.lon if d.lon is not None else precinct.lon
-            return Device(d.id, d.kind, team.precinct_id, None, team.id, d.unit, lat, lon, d.heartbeat_s)
+            return Device(d.id, d.kind, team.precinct_id, None, team.id, d.unit, lat, lon, d.heartbeat_s, d.label)
         site = city.sites.get(d.site or "")
         if site is None:
             raise self.fail(("devices", i, "site"), f"unknown site {d.site!r}")
@@ -124,7 +124,7 @@ class _Builder:
         if d.kind is DeviceKind.DOOR and not d.unit:
             raise self.fail(("devices", i, "unit"), "a door needs the unit it serves")
         lat, lon = d.lat if d.lat is not None else site.lat, d.lon if d.lon is not None else site.lon
-        return Device(d.id, d.kind, site.precinct_id, site.id, None, d.unit, lat, lon, d.heartbeat_s)
+        return Device(d.id, d.kind, site.precinct_id, site.id, None, d.unit, lat, lon, d.heartbeat_s, d.label)
 
 
 def city_to_dict(city: City) -> dict[str, Any]:

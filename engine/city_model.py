@@ -46,6 +46,9 @@ class Site:
     lat: float
     lon: float
     guard_room_id: str | None
+    address: str = ""
+    zone: str = ""
+    """The part of the precinct it lies in (a grid, a beat), as people name it."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -59,6 +62,8 @@ class Device:
     lat: float
     lon: float
     heartbeat_s: float | None
+    label: str = ""
+    """What people call it ("Main gate door"); empty: named by its kind and id."""
 
 
 @dataclass(slots=True, frozen=True)

@@ -43,6 +43,8 @@ class SiteEntry(Struct, forbid_unknown_fields=True):
     lat: Lat = 0.0
     lon: Lon = 0.0
     guard_room: Id | None = None
+    address: Annotated[str, Meta(max_length=200)] = ""
+    zone: Annotated[str, Meta(max_length=100)] = ""
 
 
 class DeviceEntry(Struct, forbid_unknown_fields=True):
@@ -54,6 +56,7 @@ class DeviceEntry(Struct, forbid_unknown_fields=True):
     lat: Lat | None = None
     lon: Lon | None = None
     heartbeat_s: Annotated[float, Meta(gt=0)] | None = None
+    label: Annotated[str, Meta(max_length=100)] = ""
 
 
 class ResidentEntry(Struct, forbid_unknown_fields=True):

@@ -41,6 +41,23 @@ class CitySpec:
             raise ValueError(f"team_size: must be >= 1, got {self.team_size}")
 
 
+_STREETS = ("Renmin Road", "Jiefang Road", "Zhongshan Road", "Xinhua Street", "Heping Road", "Wenhua Road",
+            "Jianshe Road", "Chaoyang Street", "Binhe Road", "Minzhu Street", "Changjiang Road", "Yingbin Avenue")
+
+
+def _address(index: int) -> str:
+    """A street address, the same for the same site index (no draw from the generator's random stream)."""
+    return f"{(index * 37) % 280 + 1} {_STREETS[(index * 7) % len(_STREETS)]}"
+
+
+def _zone(precinct: dict[str, Any], lat: float, lon: float) -> str:
+    """Which quarter of its precinct a site lies in, as a grid name."""
+    b = precinct["bounds"]
+    north = lat >= (b[0] + b[2]) / 2
+    east = lon >= (b[1] + b[3]) / 2
+    return f"{precinct['id']} {'north' if north else 'south'}-{'east' if east else 'west'} grid"
+
+
 def generate_city_dict(spec: CitySpec) -> dict[str, Any]:
     rng = random.Random(spec.seed)
     cols = math.ceil(math.sqrt(spec.precincts))
@@ -80,6 +97,7 @@ def generate_city_dict(spec: CitySpec) -> dict[str, Any]:
             "id": site_id, "kind": kind, "precinct": precinct["id"], "lat": lat, "lon": lon,
             "name": {"community": f"Community {n + 1}", "school": f"School {n + 1}",
                      "kiosk_hall": f"Self-service hall {n + 1}"}[kind],
+            "address": _address(index), "zone": _zone(precinct, lat, lon),
         }
         if kind != "kiosk_hall":
             site["guard_room"] = f"{site_id}-guard"
@@ -88,7 +106,8 @@ def generate_city_dict(spec: CitySpec) -> dict[str, Any]:
             for d in range(spec.doors_per_community):
                 unit = f"{d + 1}"
                 door_id = f"{site_id}-door{d + 1}"
-                devices.append({"id": door_id, "kind": "door", "site": site_id, "unit": unit, **_ll(near(lat, lon))})
+                devices.append({"id": door_id, "kind": "door", "site": site_id, "unit": unit,
+                                "label": f"Building {unit} door", **_ll(near(lat, lon))})
                 for r in range(spec.residents_per_door):
                     phone_id = f"{site_id}-u{unit}-r{r + 1}-phone"
                     devices.append({"id": phone_id, "kind": "resident_phone", "site": site_id})
@@ -97,16 +116,18 @@ def generate_city_dict(spec: CitySpec) -> dict[str, Any]:
                         "verified": rng.random() < 0.9,
                     })
             for c in range(spec.cameras_per_community):
-                devices.append({"id": f"{site_id}-cam{c + 1}", "kind": "camera", "site": site_id, **_ll(near(lat, lon))})
+                devices.append({"id": f"{site_id}-cam{c + 1}", "kind": "camera", "site": site_id,
+                                "label": f"Camera {c + 1}", **_ll(near(lat, lon))})
         elif kind == "school":
             for b in range(spec.panic_boxes_per_school):
                 devices.append({"id": f"{site_id}-panic{b + 1}", "kind": "panic_box", "site": site_id,
-                                **_ll(near(lat, lon))})
-            devices.append({"id": f"{site_id}-cam1", "kind": "camera", "site": site_id, **_ll(near(lat, lon))})
+                                "label": f"Panic button {b + 1}", **_ll(near(lat, lon))})
+            devices.append({"id": f"{site_id}-cam1", "kind": "camera", "site": site_id, "label": "Gate camera",
+                            **_ll(near(lat, lon))})
         else:
             for k in range(spec.kiosks_per_hall):
                 devices.append({"id": f"{site_id}-kiosk{k + 1}", "kind": "kiosk", "site": site_id,
-                                **_ll(near(lat, lon))})
+                                "label": f"Kiosk {k + 1}", **_ll(near(lat, lon))})
 
     teams, volunteers = [], []
     team_count = math.ceil(spec.volunteers / spec.team_size) if spec.volunteers else 0

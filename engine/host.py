@@ -47,7 +47,7 @@ from engine.topology import City
 from protocols import EventKind
 from protocols.batch import DeviceAck, HostBatch, Ingest, IngestResult, StateChange
 from protocols.kinds import AckStatus, IncidentKind
-from protocols.records import HostMessage, IncidentRecord, OperatorCommand
+from protocols.records import DeliveryNote, HostMessage, IncidentRecord, OperatorCommand
 
 __all__ = ["CLOCK_AHEAD_S", "CLOCK_BEHIND_S", "HELD_OPEN", "INCIDENT", "SUPERVISION", "Change", "DeviceCommandOut",
            "HostConfig", "HostCore", "HostStats"]
@@ -193,6 +193,10 @@ class HostCore:
         """An operator acts on an incident this host owns. Refusals raise and are audited."""
         return self._commands.on_incident(command, now_s)
 
+    def delivery(self, note: DeliveryNote, *, now_s: float) -> IncidentRecord | None:
+        """A console gateway's word on a notification: delivered, seen, or not delivered (which may escalate)."""
+        return self._commands.on_delivery(note, now_s)
+
     def command_device(self, device_id: str, command: str, args: dict, *, actor: str, now_s: float) -> None:
         """An operator's command for a device of this host (say, a remote door open): audited, then sent."""
         self._commands.on_device(device_id, command, args, actor=actor, now_s=now_s)
@@ -298,4 +302,4 @@ class HostCore:
         return host_stats(self.host_id, self._counters, devices=len(self.city.devices),
                           devices_active=len(self._roster.devices), responders=len(self._roster.responders),
                           incidents_open=self._store.owned_open(), deadlines=len(self.scheduler),
-                          journal_writes=getattr(self.journal, "writes", 0))
+                          journal_writes=getattr(self.journal, "writes", 0), health=self._supervision.health())

@@ -21,7 +21,8 @@ from engine.errors import InvalidTransition, NotAuthorized
 from engine.policy import Policy
 from protocols import IncidentState, Level, TimelineEvent
 from protocols.kinds import IncidentKind
-from protocols.records import Action, IncidentRecord, OperatorCommand, TimelineEntry
+from protocols.records import (ACTIONS_BY_STATE, ENDING_ACTIONS, Action, DeliveryNote, IncidentRecord, OperatorCommand,
+                               TimelineEntry)
 
 TargetResolver = Callable[[Level], "str | None"]
 """For the incident's device: which entity answers at a level (None when there is none)."""
@@ -114,6 +115,8 @@ def apply_command(record: IncidentRecord, command: OperatorCommand, *, policy: P
     _authorise(record, command)
     _check_authority(record, command, policy)
     state, action = record.state, command.action
+    if action is Action.HAND_BACK:
+        return _hand_back(record, command, now_s), []
     entry = TimelineEntry(now_s, _EVENT_OF_ACTION[action], command.level, command.target, command.operator,
                           command.note)
     changes: dict = {}
@@ -195,23 +198,87 @@ def _authorise(record: IncidentRecord, command: OperatorCommand) -> None:
                             f"not {command.level}")
 
 
-_ENDING = (Action.CLOSE, Action.CANCEL, Action.FALSE_ALARM)
+def held_at(record: IncidentRecord) -> Level | None:
+    """The level an incident is held at: the highest it was escalated to or acknowledged at, unless the command
+    center handed it back down since (then the level it was handed to). None: still at its first step."""
+    held: Level | None = None
+    for entry in record.timeline:
+        if entry.level is None:
+            continue
+        if entry.event in (TimelineEvent.ESCALATED, TimelineEvent.ACKNOWLEDGED):
+            held = entry.level if held is None or entry.level.rank > held.rank else held
+        elif entry.event is TimelineEvent.HANDED_BACK:
+            held = entry.level
+    return held
+
+
+def may_end(record: IncidentRecord, policy: Policy) -> tuple[Level, ...]:
+    """The levels that may close, cancel or false-alarm the incident now (none once it has ended)."""
+    if not ENDING_ACTIONS.intersection(ACTIONS_BY_STATE[record.state]):
+        return ()
+    held = held_at(record)
+    return tuple(level for level in Level if held is None or policy.lower_levels_may_end or level.rank >= held.rank)
 
 
 def _check_authority(record: IncidentRecord, command: OperatorCommand, policy: Policy) -> None:
     """Once an incident has been escalated to a level, or acknowledged at one, a lower level may not end it:
-    a guard room cannot false-alarm a panic the command center holds (unless the kind's policy allows it)."""
-    if command.action not in _ENDING or policy.lower_levels_may_end or command.operator == SYSTEM:
+    a guard room cannot false-alarm a panic the command center holds (unless the kind's policy allows it, or
+    the command center handed it back down)."""
+    if command.action not in ENDING_ACTIONS or policy.lower_levels_may_end or command.operator == SYSTEM:
         return
-    reached = [e.level for e in record.timeline if e.event is TimelineEvent.ESCALATED]
-    if record.acked_level is not None:
-        reached.append(record.acked_level)
-    if not reached:
-        return  # still at its first step: every level notified there may end it
-    held = max(reached, key=lambda lv: lv.rank)
-    if command.level.rank < held.rank:
+    held = held_at(record)
+    if held is not None and command.level.rank < held.rank:
         raise NotAuthorized(record.id, f"{command.operator}@{command.target}",
                             f"the incident is held at {held}: {command.level} may not {command.action} it")
+
+
+def _hand_back(record: IncidentRecord, command: OperatorCommand, now_s: float) -> IncidentRecord:
+    """The command center gives the incident back to a lower level it notified, which may then end it."""
+    if not record.is_active:
+        raise InvalidTransition(record.id, record.state, command.action, "the incident has ended")
+    if command.level is not Level.COMMAND_CENTER:
+        raise NotAuthorized(record.id, f"{command.operator}@{command.target}",
+                            "only the command center hands an incident back down")
+    to = command.to_level
+    if to is None or to.rank >= Level.COMMAND_CENTER.rank:
+        raise InvalidTransition(record.id, record.state, command.action,
+                                "to_level: name the lower level it goes back to (guard_room or police_station)")
+    if not command.note.strip():
+        raise InvalidTransition(record.id, record.state, command.action, "note: handing back needs a reason")
+    target = next((t for t in record.notified if _level_of(record, t) is to), None)
+    if target is None:
+        raise InvalidTransition(record.id, record.state, command.action, f"to_level: no {to} was notified of it")
+    entry = TimelineEntry(now_s, TimelineEvent.HANDED_BACK, to, target, command.operator, command.note)
+    return replace(record, level=to, holders=(target,), timeline=record.timeline + (entry,),
+                   version=record.version + 1)
+
+
+def note_delivery(record: IncidentRecord, note: DeliveryNote, *, policy: Policy, targets: TargetResolver,
+                  now_s: float) -> tuple[IncidentRecord, list[Effect]] | None:
+    """A console's receipt, an operator opening it, or nobody confirming it in time, as a timeline line (once per
+    target and notification; None when there is nothing new to write). Not delivered to a holder of a raised
+    incident escalates it at once when the policy says so (the default for P1): a closed console is never the
+    end of an alarm."""
+    if note.event not in (TimelineEvent.DELIVERED, TimelineEvent.SEEN, TimelineEvent.NOT_DELIVERED):
+        raise InvalidTransition(record.id, record.state, note.event, "not a delivery event")
+    level = _level_of(record, note.target)
+    if level is None:
+        raise NotAuthorized(record.id, note.operator or SYSTEM, f"{note.target} was never notified of this incident")
+    last_notified = max(i for i, e in enumerate(record.timeline)
+                        if e.event is TimelineEvent.NOTIFIED and e.target == note.target)
+    since = record.timeline[last_notified + 1:]
+    if any(e.event is note.event and e.target == note.target for e in since) or not record.is_open:
+        return None
+    if note.event is TimelineEvent.NOT_DELIVERED and any(
+            e.event is TimelineEvent.DELIVERED and e.target == note.target for e in since):
+        return None  # a console showed it after all
+    entry = TimelineEntry(now_s, note.event, level, note.target, note.operator or SYSTEM, note.note)
+    updated = replace(record, timeline=record.timeline + (entry,), version=record.version + 1)
+    if (note.event is TimelineEvent.NOT_DELIVERED and policy.escalate_when_not_delivered
+            and updated.state is IncidentState.RAISED and note.target in updated.holders
+            and updated.step + 1 < len(policy.steps)):
+        return _enter_step(updated, policy, updated.step + 1, now_s, targets, escalated=True)
+    return updated, []
 
 
 def _level_of(record: IncidentRecord, target: str) -> Level | None:

@@ -36,6 +36,7 @@ class _Policy(Struct, forbid_unknown_fields=True):
     siren: bool = False
     trigger_after_s: Seconds | None = None
     lower_levels_may_end: bool = False
+    escalate_when_not_delivered: bool | None = None
     device: dict[DeviceKind, "_Policy"] = {}
 
 
@@ -44,9 +45,18 @@ class _Supervision(Struct, forbid_unknown_fields=True, frozen=True):
     heartbeat_s: dict[DeviceKind, Seconds] = {}
 
 
+Priority = Annotated[int, Meta(ge=1, le=5)]
+
+
+class _Console(Struct, forbid_unknown_fields=True, frozen=True):
+    ageing_s: dict[Priority, Annotated[tuple[Seconds, Seconds], Meta()]] = {}
+    confirm_within_s: Seconds | None = None
+
+
 class _PolicyFile(Struct, forbid_unknown_fields=True):
     policies: dict[IncidentKind, _Policy] = {}
     supervision: _Supervision = struct_field(default_factory=_Supervision)
+    console: _Console = struct_field(default_factory=_Console)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +77,9 @@ class Policy:
     lower_levels_may_end: bool = False
     """False (the default): once the incident has reached a level (escalated to it, or acknowledged there), a
     lower level may no longer close, cancel or false-alarm it."""
+    escalate_when_not_delivered: bool = False
+    """True: a holder none of whose consoles confirmed the notification in time (``console.confirm_within_s``)
+    makes the incident escalate at once. Unset in the file: true for priority 1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,19 @@ class PolicySet:
     the city wins; kinds not named here use the engine's default, 30 s)."""
     misses: int | None = None
     """Supervision: heartbeats missed before a device is offline (None: the engine's default, 3)."""
+    ageing_s: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """Console: per priority, the age (s) at which an open incident turns warm, then old."""
+    confirm_within_s: float | None = None
+    """Console: how long a notified responder's consoles have to confirm an incident before it is not delivered
+    (None: the default, ``CONFIRM_WITHIN_S``)."""
+
+    @property
+    def ageing(self) -> dict[int, tuple[float, float]]:
+        return {**DEFAULT_AGEING_S, **self.ageing_s}
+
+    @property
+    def confirm_s(self) -> float:
+        return self.confirm_within_s if self.confirm_within_s is not None else CONFIRM_WITHIN_S
 
     def for_incident(self, kind: IncidentKind, device_kind: DeviceKind | None = None) -> Policy:
         if device_kind is not None and (kind, device_kind) in self.overrides:
@@ -92,10 +118,16 @@ class PolicySet:
         overrides = {key: p for key, p in self.overrides.items() if key[0] not in other.by_kind}
         overrides.update(other.overrides)
         return PolicySet(by_kind, overrides, {**self.heartbeat_s, **other.heartbeat_s},
-                         other.misses if other.misses is not None else self.misses)
+                         other.misses if other.misses is not None else self.misses,
+                         {**self.ageing_s, **other.ageing_s},
+                         other.confirm_within_s if other.confirm_within_s is not None else self.confirm_within_s)
 
 
 DEFAULT_POLICY_FILE = "default_policies.toml"
+DEFAULT_AGEING_S: dict[int, tuple[float, float]] = {1: (15.0, 60.0), 2: (30.0, 120.0), 3: (60.0, 300.0),
+                                                    4: (300.0, 1800.0), 5: (600.0, 3600.0)}
+"""Per priority, when an open incident's age turns warm, then old, unless the policies file says otherwise."""
+CONFIRM_WITHIN_S = 3.0
 
 
 def load_policies(path: str | Path) -> PolicySet:
@@ -114,7 +146,12 @@ def policies_from_text(text: str, *, file: str) -> PolicySet:
             if sub.device:
                 raise error_at(file, text, path + ("device",), "overrides do not nest")
             overrides[(kind, device_kind)] = _build(kind, sub, path, file, text)
-    return PolicySet(by_kind, overrides, dict(raw.supervision.heartbeat_s), raw.supervision.misses)
+    for priority, (warm, old) in raw.console.ageing_s.items():
+        if old <= warm:
+            raise error_at(file, text, ("console", "ageing_s", str(priority)), "the second age (old) must exceed the first (warm)")
+    return PolicySet(by_kind, overrides, dict(raw.supervision.heartbeat_s), raw.supervision.misses,
+                     {p: (float(w), float(o)) for p, (w, o) in raw.console.ageing_s.items()},
+                     raw.console.confirm_within_s)
 
 
 def default_policies() -> PolicySet:
@@ -143,5 +180,6 @@ def _build(kind: IncidentKind, raw: _Policy, path: tuple[Any, ...], file: str, t
     if raw.silent and raw.siren:
         raise error_at(file, text, path + ("siren",), "a silent alarm cannot sound a siren")
     steps = tuple(Step(tuple(s.notify), s.ack_within_s) for s in raw.steps)
+    undelivered = raw.escalate_when_not_delivered
     return Policy(kind, steps, raw.priority, raw.reminder_every_s, raw.silent, raw.siren, raw.trigger_after_s,
-                  raw.lower_levels_may_end)
+                  raw.lower_levels_may_end, raw.priority == 1 if undelivered is None else undelivered)

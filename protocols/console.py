@@ -15,9 +15,8 @@ import orjson
 from msgspec import Meta, Struct
 
 from protocols.errors import ProtocolError
-from protocols.kinds import (DEVICE_KIND_LABELS, ESCALATION_CHAIN, EVENT_KIND_LABELS, INCIDENT_KIND_LABELS,
-                             INCIDENT_STATE_LABELS, LEVEL_LABELS, SITE_KIND_LABELS, TIMELINE_EVENT_LABELS,
-                             IncidentKind, IncidentState, Level, TimelineEvent)
+from protocols.console_labels import LABELS, Labels  # noqa: F401 - part of the protocol
+from protocols.kinds import IncidentKind, IncidentState, Level, TimelineEvent
 from protocols.records import Action, IncidentRecord
 
 MAX_CLIENT_MESSAGE_BYTES: Final = 16_384
@@ -43,17 +42,48 @@ class Command(Struct, tag="command", forbid_unknown_fields=True):
     unit: Text = ""
     disposition: Text = ""
     note: Text = ""
+    to_level: Level | None = None
+    """``hand_back`` only: the lower level the incident goes back to (the reason goes in ``note``)."""
+
+
+class Logout(Struct, tag="logout", forbid_unknown_fields=True):
+    """End this session on the server: its token is revoked (every session opened with it is closed, 4001)."""
+
+
+class Receipt(Struct, tag="receipt", forbid_unknown_fields=True):
+    """The console has shown these incidents (id, version): sent after it applied a snapshot or changes frame.
+    The gateway journals the first receipt per notified responder as a ``delivered`` timeline line."""
+
+    incidents: Annotated[list[tuple[Annotated[str, Meta(max_length=128)], int]], Meta(max_length=5000)]
+
+
+class Seen(Struct, tag="seen", forbid_unknown_fields=True):
+    """An operator opened the incident (selected it in the detail panel): a ``seen`` line, once per responder."""
+
+    incident: Annotated[str, Meta(max_length=128)]
 
 
 class Resync(Struct, tag="resync", forbid_unknown_fields=True):
     pass
 
 
+Filter = Annotated[str, Meta(max_length=64)]
+
+
 class AuditQuery(Struct, tag="audit", forbid_unknown_fields=True):
-    limit: Annotated[int, Meta(ge=1, le=1000)] = 200
+    """A page of the audit trail, newest first (command center only). ``before``: the ``id`` of the last row of
+    the previous page (none: from the newest). Filters are exact matches; empty means any."""
+
+    limit: Annotated[int, Meta(ge=1, le=500)] = 50
+    before: Annotated[int, Meta(ge=0)] | None = None
+    actor: Filter = ""
+    action: Filter = ""
+    outcome: Filter = ""
+    since_s: float | None = None
+    until_s: float | None = None
 
 
-ClientMessage = Union[Login, Auth, Command, Resync, AuditQuery]
+ClientMessage = Union[Login, Auth, Command, Logout, Receipt, Seen, Resync, AuditQuery]
 
 
 # -- server → client ---------------------------------------------------------------------------------
@@ -90,6 +120,8 @@ class IncidentView(Struct):
     notified: list[str]
     holders: list[str]
     timeline: list[TimelineView]
+    may_end: list[Level]
+    """The levels that may close, cancel or false-alarm it now (the authority rule and the kind's policy)."""
 
 
 class Token(Struct, tag="token"):
@@ -114,6 +146,8 @@ class MapSite(Struct):
     precinct: str
     lat: float
     lon: float
+    address: str = ""
+    zone: str = ""
 
 
 class MapDevice(Struct):
@@ -122,44 +156,14 @@ class MapDevice(Struct):
     site: str
     lat: float
     lon: float
+    label: str = ""
+    """What people call it ("Main gate door"); empty: the kind's label and the id."""
 
 
 class CityMap(Struct):
     precincts: list[MapPrecinct]
     sites: list[MapSite]
     devices: list[MapDevice]
-
-
-class Labels(Struct):
-    """What a console shows for each wire value (from ``protocols.kinds``), so no client keeps a copy."""
-
-    chain: list[Level]
-    """The escalation chain, lowest rung first."""
-    terminal: list[IncidentState]
-    """The states in which an incident has left the queue."""
-    levels: dict[str, str]
-    states: dict[str, str]
-    kinds: dict[str, str]
-    """Incident kinds and device event kinds (one value reads the same in both)."""
-    devices: dict[str, str]
-    sites: dict[str, str]
-    timeline: dict[str, str]
-
-
-def _values(labels: dict) -> dict[str, str]:
-    return {member.value: label for member, label in labels.items()}
-
-
-LABELS: Final = Labels(
-    chain=list(ESCALATION_CHAIN),
-    terminal=[state for state in IncidentState if state.is_terminal],
-    levels=_values(LEVEL_LABELS),
-    states=_values(INCIDENT_STATE_LABELS),
-    kinds={**_values(EVENT_KIND_LABELS), **_values(INCIDENT_KIND_LABELS)},
-    devices=_values(DEVICE_KIND_LABELS),
-    sites=_values(SITE_KIND_LABELS),
-    timeline=_values(TIMELINE_EVENT_LABELS),
-)
 
 
 class Welcome(Struct, tag="welcome"):
@@ -171,6 +175,10 @@ class Welcome(Struct, tag="welcome"):
     server_s: float
     map: CityMap
     labels: Labels
+    ageing: dict[str, tuple[float, float]]
+    """Per priority ("1".."5"): after how many seconds an open incident's age turns warm, then old (policies)."""
+    expires_s: float
+    """When this session's token expires: the session is closed then (4001, "token expired")."""
 
 
 class Snapshot(Struct, tag="snapshot"):
@@ -221,17 +229,31 @@ class Heartbeat(Struct, tag="heartbeat"):
 
 
 class AuditRowView(Struct):
+    """One audit row; one meaning per column."""
+
+    id: int
+    """Its place in the trail (newer rows have larger ids): the ``before`` of the next page."""
     t_s: float
     actor: str
+    """Who: the operator's name, a device id, or ``system``."""
+    role: str
+    """The actor's role (command_center, station, guard_room), ``device`` or ``system``; empty when unknown (a
+    login under a name that does not exist)."""
+    scope: str
+    """The actor's jurisdiction (precinct or site id; empty for the command center)."""
     action: str
-    subject: str
+    target: str
+    """What it was done to: an incident, a device, an operator name, a token."""
     outcome: str
-    where: str
-    detail: str
+    """ok, refused or unavailable."""
+    reason: str
+    """Why it was refused, or the operator's note."""
 
 
 class AuditRows(Struct, tag="audit"):
     rows: list[AuditRowView]
+    more: bool = False
+    """Older rows match the filters: ask again with ``before`` = the last row's ``id``."""
 
 
 class Error(Struct, tag="error"):
@@ -244,13 +266,14 @@ _client_type: Final = ClientMessage
 _server_type: Final = ServerMessage
 
 
-def incident_view(record: IncidentRecord) -> IncidentView:
+def incident_view(record: IncidentRecord, may_end: tuple[Level, ...] | list[Level] = ()) -> IncidentView:
     return IncidentView(
         record.id, record.kind, record.device_id, record.site_id, record.precinct_id, record.priority, record.state,
         record.raised_s, record.level, record.deadline_s, record.repeats, record.acked_by, record.acked_level,
         record.unit, record.disposition, record.lat, record.lon, record.version, list(record.notified),
         list(record.holders),
         [TimelineView(e.t_s, e.event, e.level, e.target, e.actor, e.note) for e in record.timeline],
+        list(may_end),
     )
 
 

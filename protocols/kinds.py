@@ -70,6 +70,8 @@ class IncidentKind(StrEnum):
     KIOSK_FAULT = "kiosk.fault"
     PATROL_CLUE = "patrol.clue"
     DEVICE_OFFLINE = "device.offline"
+    SITE_OFFLINE = "site.offline"
+    """Every supervised device of a site offline at once (a power cut, a lost uplink): one incident for the site."""
 
 
 class DeviceKind(StrEnum):
@@ -153,6 +155,10 @@ class TimelineEvent(StrEnum):
     CANCELLED = "cancelled"
     FALSE_ALARM = "false_alarm"
     REMINDER = "reminder"
+    HANDED_BACK = "handed_back"
+    DELIVERED = "delivered"
+    SEEN = "seen"
+    NOT_DELIVERED = "not_delivered"
 
 
 class AckStatus(StrEnum):
@@ -207,10 +213,14 @@ EVENT_KIND_LABELS: dict[EventKind, str] = {
     EventKind.HEARTBEAT: "Heartbeat",
 }
 
-#: An incident kind that is also an event kind reads the same; ``device.offline`` is the engine's own.
+_ENGINE_KIND_LABELS: dict[IncidentKind, str] = {IncidentKind.DEVICE_OFFLINE: "Device offline",
+                                                IncidentKind.SITE_OFFLINE: "Site offline"}
+
+#: An incident kind that is also an event kind reads the same; ``device.offline`` and ``site.offline`` are the
+#: engine's own.
 INCIDENT_KIND_LABELS: dict[IncidentKind, str] = {
-    **{kind: EVENT_KIND_LABELS[EventKind(kind.value)] for kind in IncidentKind if kind is not IncidentKind.DEVICE_OFFLINE},
-    IncidentKind.DEVICE_OFFLINE: "Device offline",
+    **{kind: EVENT_KIND_LABELS[EventKind(kind.value)] for kind in IncidentKind if kind not in _ENGINE_KIND_LABELS},
+    **_ENGINE_KIND_LABELS,
 }
 
 DEVICE_KIND_LABELS: dict[DeviceKind, str] = {
@@ -240,4 +250,8 @@ TIMELINE_EVENT_LABELS: dict[TimelineEvent, str] = {
     TimelineEvent.CANCELLED: "Cancelled",
     TimelineEvent.FALSE_ALARM: "False alarm",
     TimelineEvent.REMINDER: "Reminder",
+    TimelineEvent.HANDED_BACK: "Handed back",
+    TimelineEvent.DELIVERED: "Shown on a console",
+    TimelineEvent.SEEN: "Opened by an operator",
+    TimelineEvent.NOT_DELIVERED: "Not delivered",
 }

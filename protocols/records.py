@@ -76,6 +76,39 @@ class Action(StrEnum):
     CLOSE = "close"
     CANCEL = "cancel"
     FALSE_ALARM = "false_alarm"
+    HAND_BACK = "hand_back"
+    """The command center gives an incident it holds back to a lower level that was notified (``to_level``),
+    with a reason (``note``): that level may then end it."""
+
+
+ENDING_ACTIONS: frozenset[Action] = frozenset({Action.CLOSE, Action.CANCEL, Action.FALSE_ALARM})
+"""The actions that end an incident: once it is held at a level, a lower one may not take them."""
+
+ACTIONS_BY_STATE: dict[IncidentState, tuple[Action, ...]] = {
+    IncidentState.RAISED: (Action.ACKNOWLEDGE, Action.CANCEL, Action.FALSE_ALARM, Action.HAND_BACK),
+    IncidentState.ACKNOWLEDGED: (Action.DISPATCH, Action.RESOLVE, Action.CANCEL, Action.FALSE_ALARM,
+                                 Action.HAND_BACK),
+    IncidentState.DISPATCHED: (Action.ON_SCENE, Action.RESOLVE, Action.CANCEL, Action.FALSE_ALARM, Action.HAND_BACK),
+    IncidentState.ON_SCENE: (Action.RESOLVE, Action.CANCEL, Action.FALSE_ALARM, Action.HAND_BACK),
+    IncidentState.RESOLVED: (Action.CLOSE,),
+    IncidentState.CLOSED: (),
+    IncidentState.CANCELLED: (),
+    IncidentState.FALSE_ALARM: (),
+}
+"""What the lifecycle (``engine/incident.py``) allows in each state, whoever asks; consoles enable their buttons from
+it (the engine's answer still decides: authority and jurisdiction narrow it per incident and operator)."""
+
+
+ACTION_LABELS: dict[Action, str] = {
+    Action.ACKNOWLEDGE: "Acknowledge",
+    Action.DISPATCH: "Dispatch",
+    Action.ON_SCENE: "On scene",
+    Action.RESOLVE: "Resolve",
+    Action.CLOSE: "Close",
+    Action.CANCEL: "Cancel",
+    Action.FALSE_ALARM: "False alarm",
+    Action.HAND_BACK: "Hand back",
+}
 
 
 class OperatorCommand(Struct, frozen=True):
@@ -88,6 +121,20 @@ class OperatorCommand(Struct, frozen=True):
     target: str
     unit: str = ""
     disposition: str = ""
+    note: str = ""
+    to_level: Level | None = None
+    """``hand_back`` only: the lower level the incident goes back to."""
+
+
+class DeliveryNote(Struct, frozen=True):
+    """What the console gateway saw of a notification: a console of ``target`` showed the incident
+    (``delivered``), an operator there opened it (``seen``), or no console of ``target`` confirmed it in time
+    (``not_delivered``, which the policy may escalate at once). Journaled as a timeline line, once per target."""
+
+    incident_id: str
+    target: str
+    event: TimelineEvent
+    operator: str = ""
     note: str = ""
 
 

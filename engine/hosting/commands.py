@@ -11,9 +11,9 @@ from engine.hosting.incidents import IncidentStore
 from engine.hosting.outboxes import DeviceCommandOutbox
 from engine.hosting.roster import Roster
 from engine.hosting.staging import JournalStaging
-from engine.incident import DeviceCommand, apply_command
+from engine.incident import DeviceCommand, apply_command, note_delivery
 from engine.policy import PolicySet
-from protocols.records import IncidentRecord, OperatorCommand
+from protocols.records import DeliveryNote, IncidentRecord, OperatorCommand
 
 
 class OperatorCommands:
@@ -47,6 +47,23 @@ class OperatorCommands:
             raise
         self.store.store(updated, record, effects, now_s)
         self.staging.audit(now_s, command.operator, command.action.value, record.id, "ok", where, command.note)
+        self.flush()
+        return updated
+
+    def on_delivery(self, note: DeliveryNote, now_s: float) -> IncidentRecord | None:
+        """A console gateway's word on a notification (delivered, seen, not delivered) as a timeline line; not
+        delivered may escalate at once (the kind's policy). None: nothing new (already noted, or ended)."""
+        record = self.store.get(note.incident_id)
+        if record is None or record.host_id != self.host_id:
+            raise UnknownIncident(note.incident_id)
+        device = self.roster.city.devices.get(record.device_id)
+        policy = self.policies.for_incident(record.kind, device.kind if device else None)
+        outcome = note_delivery(record, note, policy=policy, now_s=now_s,
+                                targets=lambda level: self.roster.city.target_for(level, device) if device else None)
+        if outcome is None:
+            return None
+        updated, effects = outcome
+        self.store.store(updated, record, effects, now_s)
         self.flush()
         return updated
 

@@ -30,6 +30,7 @@ class HostStats:
     host_id: str
     devices: int
     devices_active: int
+    """Devices with an entity on the host: heard from since it started (any kind, phones too)."""
     responders: int
     incidents_open: int
     deadlines: int
@@ -50,14 +51,36 @@ class HostStats:
     """Deadline handlings that raised (each tried again ``deadline_retry_s`` later)."""
     commands_redelivered: int = 0
     commands_failed: int = 0
+    devices_supervised: int = 0
+    """Fixed devices (doors, cameras, panic boxes, kiosks) under supervision: heard from at least once (or reported
+    offline by the broker), so a silence of theirs is reported. The same state that raises ``device.offline``."""
+    devices_offline: int = 0
+    """Of those, the ones offline now (reported alone, or folded into their site's outage)."""
+    sites_offline: int = 0
+    """Sites in an outage now: every supervised device offline, one ``site.offline`` incident open."""
+
+    @property
+    def devices_online(self) -> int:
+        """Supervised devices not offline: reporting within their heartbeat allowance."""
+        return self.devices_supervised - self.devices_offline
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceHealth:
+    """Supervision's own counts, taken from the state that raises and withdraws the offline incidents."""
+
+    supervised: int = 0
+    offline: int = 0
+    sites_offline: int = 0
 
 
 def host_stats(host_id: str, counters: Counters, *, devices: int, devices_active: int, responders: int,
-               incidents_open: int, deadlines: int, journal_writes: int) -> HostStats:
+               incidents_open: int, deadlines: int, journal_writes: int,
+               health: DeviceHealth = DeviceHealth()) -> HostStats:
     c = counters
     return HostStats(
         host_id, devices, devices_active, responders, incidents_open, deadlines, c.accepted, c.duplicates,
         c.refused, c.deadlines_fired, c.changes_dropped, c.device_commands_dropped, journal_writes,
         c.seq_rearmed, c.clock_skewed, c.journal_failures, c.deadline_errors, c.commands_redelivered,
-        c.commands_failed,
+        c.commands_failed, health.supervised, health.offline, health.sites_offline,
     )

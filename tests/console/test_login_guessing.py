@@ -26,5 +26,5 @@ def test_five_wrong_passwords_lock_the_name_and_are_audited(console):
     cc.send(AuditQuery(limit=50))
     rows = [r for r in cc.until(lambda m: isinstance(m, AuditRows), what="the audit rows").rows
             if r.action == "login" and r.actor == "p1"]
-    assert sum(r.outcome == "refused" and "wrong password (from 127.0.0.1)" in r.detail for r in rows) == 5
-    assert any(r.outcome == "refused" and r.detail.startswith("too many failed logins") for r in rows)
+    assert sum(r.outcome == "refused" and "wrong password (from 127.0.0.1)" in r.reason for r in rows) == 5
+    assert any(r.outcome == "refused" and r.reason.startswith("too many failed logins") for r in rows)

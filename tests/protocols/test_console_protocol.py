@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from protocols.console import (Auth, AuditQuery, Changes, Command, IncidentChanged, Login, Resync, Result, Snapshot,
-                               decode_client, decode_server, encode, incident_view)
+from protocols.console import (Auth, AuditQuery, Changes, Command, IncidentChanged, Login, Logout, Receipt, Resync,
+                               Result, Seen, Snapshot, decode_client, decode_server, encode, incident_view)
 from protocols.errors import ProtocolError
 from protocols.kinds import IncidentKind, IncidentState, Level, TimelineEvent
 from protocols.records import Action, IncidentRecord, TimelineEntry
@@ -21,7 +21,15 @@ def test_client_messages_decode_into_their_types():
     assert decode_client(b'{"type":"login","username":"a","password":"b"}') == Login("a", "b")
     assert decode_client('{"type":"auth","token":"t"}') == Auth("t")
     assert decode_client(b'{"type":"resync"}') == Resync()
-    assert decode_client(b'{"type":"audit"}') == AuditQuery(200)
+    assert decode_client(b'{"type":"audit"}') == AuditQuery(50)
+    assert decode_client(b'{"type":"audit","limit":20,"before":99,"action":"login","outcome":"refused"}') == \
+        AuditQuery(20, 99, action="login", outcome="refused")
+    assert decode_client(b'{"type":"logout"}') == Logout()
+    assert decode_client(b'{"type":"receipt","incidents":[["x#1",3]]}') == Receipt([("x#1", 3)])
+    assert decode_client(b'{"type":"seen","incident":"x#1"}') == Seen("x#1")
+    hand = decode_client(b'{"type":"command","id":4,"action":"hand_back","incident":"x#1","to_level":"police_station",'
+                         b'"note":"theirs"}')
+    assert hand == Command(4, Action.HAND_BACK, "x#1", note="theirs", to_level=Level.POLICE_STATION)
     command = decode_client(b'{"type":"command","id":3,"action":"close","incident":"x#1","disposition":"drill"}')
     assert command == Command(3, Action.CLOSE, "x#1", disposition="drill")
 
@@ -33,7 +41,10 @@ def test_client_messages_decode_into_their_types():
     (b'{"type":"login","username":"a"}', "password", "required field missing"),
     (b'{"type":"auth","token":"t","extra":1}', "extra", "unknown field"),
     (b'{"type":"shout"}', "type", "invalid value 'shout'"),
-    (b'{"type":"audit","limit":5000}', "limit", "expected int <= 1000"),
+    (b'{"type":"audit","limit":5000}', "limit", "expected int <= 500"),
+    (b'{"type":"receipt","incidents":[["x",1,2]]}', "incidents[0]", "expected array of length 2"),
+    (b'{"type":"command","id":1,"action":"hand_back","incident":"x","to_level":"mayor"}', "to_level",
+     "invalid enum value 'mayor'"),
     (b'{"type":', "", "malformed JSON"),
 ])
 def test_bad_client_messages_name_the_field(raw, field, reason):

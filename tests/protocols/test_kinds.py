@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from protocols.records import Action
 from protocols.console import LABELS, CityMap, Labels, Welcome, decode_server, encode
 from protocols.kinds import (ALARM_KIND_OF, DEVICE_KIND_LABELS, ESCALATION_CHAIN, EVENT_KIND_LABELS,
                              INCIDENT_KIND_LABELS, INCIDENT_STATE_LABELS, LEVEL_LABELS, SITE_KIND_LABELS,
@@ -41,6 +42,10 @@ def test_the_console_label_table_has_every_value_and_survives_the_wire():
     assert set(LABELS.devices) == {k.value for k in DeviceKind} and set(LABELS.sites) == {k.value for k in SiteKind}
     assert set(LABELS.timeline) == {e.value for e in TimelineEvent}
     assert LABELS.terminal == [IncidentState.CLOSED, IncidentState.CANCELLED, IncidentState.FALSE_ALARM]
-    welcome = Welcome("p1", "station", "P1", "P1-station", Level.POLICE_STATION, 1.0, CityMap([], [], []), LABELS)
+    assert set(LABELS.actions) == {a.value for a in Action}
+    assert set(LABELS.transitions) == {s.value for s in IncidentState}
+    assert all(LABELS.transitions[s.value] == [] for s in LABELS.terminal)
+    welcome = Welcome("p1", "station", "P1", "P1-station", Level.POLICE_STATION, 1.0, CityMap([], [], []), LABELS,
+                      {"1": (15.0, 60.0)}, 2.0)
     back = decode_server(encode(welcome))
     assert isinstance(back.labels, Labels) and back.labels == LABELS
