@@ -135,7 +135,7 @@ class Supervision:
         silent gets a fresh offline period from now (journaled as not offline, so a restart times it too)."""
         for sibling in self.sites.end_outage(entity, incident_id, now_s):
             self._mark(sibling, False, None)
-            self.seen_log.note(sibling.device.id, sibling.last_seen_s or now_s, False)
+            self.seen_log.note(sibling.device.id, _or(sibling.last_seen_s, now_s), False)
             self.scheduler.schedule((SUPERVISION, sibling.device.id), now_s + self.offline_after_s(sibling.device))
 
     def deadline(self, device_id: str, due_s: float, at_s: float) -> int:
@@ -167,7 +167,7 @@ class Supervision:
                 incident_id=f"{device.id}#offline@{int(at_s * 1000)}"), "raised"
         self._mark(entity, True, incident_id)
         self.scheduler.cancel((SUPERVISION, device.id))
-        self.seen_log.note(device.id, entity.last_seen_s or at_s, True)  # a restart must not report it again
+        self.seen_log.note(device.id, _or(entity.last_seen_s, at_s), True)  # a restart must not report it again
         self.staging.audit(at_s, "system", "device.offline", device.id, outcome, device.precinct_id,
                            note if outcome == "raised" else f"{note}; site outage {incident_id}")
 
@@ -217,3 +217,7 @@ def offline_after_s(device: Device, policies: PolicySet, *, interval_s: float, m
 def heartbeat_interval_s(device: Device, policies: PolicySet, *, interval_s: float) -> float:
     """The heartbeat interval expected of ``device`` (what a simulated device should keep to)."""
     return device.heartbeat_s or policies.heartbeat_s.get(device.kind) or interval_s
+
+
+def _or(seen_s: float | None, now_s: float) -> float:
+    return now_s if seen_s is None else seen_s
