@@ -82,7 +82,7 @@ function onMessage(msg) {
       state.welcome = msg;
       state.offsetMs = msg.server_s * 1000 - Date.now();
       $("who").textContent = `${msg.operator} — ${label("levels", msg.level)}${msg.scope ? " " + msg.scope : ""}`;
-      $("audit-button").hidden = msg.role !== "command_center";
+      $("tab-audit").hidden = msg.role !== "command_center";  // only the command center sees the audit trail
       drawMap();
       break;
     case "snapshot":  // replaces everything: a reconnect never duplicates nor misses
@@ -121,7 +121,7 @@ function onMessage(msg) {
       break;
     }
     case "audit":
-      renderAudit(msg.rows);
+      renderAudit(msg);
       break;
     case "error":
       toast(msg.reason, true);
@@ -179,7 +179,21 @@ $("act-on_scene").onclick = () => command("on_scene");
 $("act-resolve").onclick = () => command("resolve");
 $("act-close").onclick = () => command("close", { disposition: $("disposition").value });
 $("act-false_alarm").onclick = () => command("false_alarm", { disposition: $("disposition").value });
-$("audit-button").onclick = () => send({ type: "audit", limit: 200 }, "audit");
+$("tab-incidents").onclick = () => showTab("incidents");
+$("tab-audit").onclick = () => showTab("audit");
+
+// The Audit tab's content is audit.js's (openAudit, renderAudit); until it defines them, a plain query and table.
+function showTab(name) {
+  for (const [tab, view] of [["incidents", "incidents-view"], ["audit", "audit"]]) {
+    $(`tab-${tab}`).classList.toggle("active", tab === name);
+    $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
+    $(view).hidden = tab !== name;
+  }
+  if (name === "audit") {
+    if (typeof openAudit === "function") openAudit();
+    else send({ type: "audit", limit: 200 }, "audit");
+  }
+}
 $("sound").onclick = () => {
   state.audio = state.audio || new AudioContext();
   state.audio.resume().then(() => {
@@ -206,126 +220,15 @@ function alertIfUrgent(incident) {
 
 function nowS() { return (Date.now() + state.offsetMs) / 1000; }
 
-function sortedOpen() {
-  return [...state.incidents.values()].filter((i) => !isTerminal(i))
-    .sort((a, b) => a.priority - b.priority || a.raised_s - b.raised_s);
-}
-
 function fmtSeconds(s) {
   s = Math.max(0, Math.round(s));
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
-function select(id) {
-  if (!id) return;
-  state.selected = id;
-  render();
-}
-
-function render() {
-  const tbody = $("queue").querySelector("tbody");
-  const rows = sortedOpen();
-  if (state.selected && !state.incidents.has(state.selected)) state.selected = null;
-  if (!state.selected && rows.length) state.selected = rows[0].id;
-  tbody.replaceChildren(...rows.map((i) => {
+function renderAudit(msg) {  // a stand-in: audit.js, loaded later, replaces it
+  $("audit").querySelector("tbody").replaceChildren(...msg.rows.map((r) => {
     const tr = document.createElement("tr");
-    tr.dataset.id = i.id;
-    tr.className = `state-${i.state}${i.priority === 1 ? " p1" : ""}${i.id === state.selected ? " selected" : ""}`;
-    tr.innerHTML = `<td class="prio">P${i.priority}</td><td class="id"></td><td class="kind"></td>` +
-      `<td class="state"></td><td class="level"></td><td class="age"></td><td class="countdown"></td>`;
-    tr.querySelector(".id").textContent = i.id;
-    tr.querySelector(".kind").textContent = label("kinds", i.kind);
-    tr.querySelector(".state").textContent = label("states", i.state);
-    tr.querySelector(".level").textContent = label("levels", i.level);
-    tr.onclick = () => select(i.id);
-    return tr;
-  }));
-  $("empty").hidden = rows.length > 0;
-  renderDetail();
-  renderHealth();
-  renderFigures();
-  drawIncidents();
-  renderClock();
-}
-
-function renderClock() {
-  const now = nowS();
-  for (const tr of $("queue").querySelectorAll("tbody tr")) {
-    const i = state.incidents.get(tr.dataset.id);
-    if (!i) continue;
-    const age = now - i.raised_s;
-    tr.classList.toggle("age-fresh", age < 30);
-    tr.classList.toggle("age-warm", age >= 30 && age < 120);
-    tr.classList.toggle("age-old", age >= 120);
-    tr.querySelector(".age").textContent = fmtSeconds(age);
-    tr.querySelector(".countdown").textContent = i.deadline_s == null ? "—" : fmtSeconds(i.deadline_s - now);
-  }
-}
-
-function renderDetail() {
-  const i = state.incidents.get(state.selected);
-  $("detail").hidden = !i;
-  if (!i) return;
-  $("detail-title").textContent =
-    `${i.id} · ${label("kinds", i.kind)} · ${label("states", i.state)}${i.unit ? " · " + i.unit : ""}`;
-  const rungs = chain().map((level) => {
-    const li = document.createElement("li");
-    const notified = i.timeline.find((e) => e.event === "notified" && e.level === level);
-    const acked = i.acked_level === level;
-    li.className = `${notified ? "notified" : ""}${i.level === level && !isTerminal(i) ? " holds" : ""}${acked ? " acked" : ""}`;
-    li.dataset.level = level;
-    const when = notified ? `notified +${fmtSeconds(notified.t_s - i.raised_s)} (${notified.target})` : "not notified";
-    li.textContent = `${label("levels", level)}: ${when}${acked ? ` · acknowledged by ${i.acked_by}` : ""}`;
-    return li;
-  });
-  $("chain").replaceChildren(...rungs);
-  $("timeline").replaceChildren(...i.timeline.map((e) => {
-    const li = document.createElement("li");
-    li.textContent = `+${fmtSeconds(e.t_s - i.raised_s)} ${label("timeline", e.event)}` +
-      `${e.level ? " · " + label("levels", e.level) : ""}` +
-      `${e.target ? " → " + e.target : ""}${e.actor && e.actor !== "system" ? " by " + e.actor : ""}${e.note ? " (" + e.note + ")" : ""}`;
-    return li;
-  }));
-}
-
-function renderHealth() {
-  const offline = sortedOpen().filter((i) => i.kind === "device.offline");
-  $("health").replaceChildren(...(offline.length ? offline.map((i) => {
-    const li = document.createElement("li");
-    li.textContent = `${i.device_id} offline since +${fmtSeconds(nowS() - i.raised_s)} ago`;
-    return li;
-  }) : [Object.assign(document.createElement("li"), { textContent: "all devices reporting", className: "muted" })]));
-  for (const dot of document.querySelectorAll("#map .device")) {
-    dot.classList.toggle("offline", offline.some((i) => i.device_id === dot.dataset.id));
-  }
-}
-
-function renderFigures() {
-  const open = sortedOpen();
-  const byLevel = {};
-  for (const i of open) byLevel[i.level] = (byLevel[i.level] || 0) + 1;
-  const ackTimes = [...state.incidents.values()].map((i) => {
-    const ack = i.timeline.find((e) => e.event === "acknowledged");
-    return ack ? ack.t_s - i.raised_s : null;
-  }).filter((t) => t !== null);
-  const mean = ackTimes.length ? ackTimes.reduce((a, b) => a + b, 0) / ackTimes.length : null;
-  const items = [["Open incidents", open.length], ...Object.entries(byLevel).map(([l, n]) => [`at ${label("levels", l)}`, n]),
-                 ["Mean time to acknowledge", mean === null ? "—" : fmtSeconds(mean)]];
-  if (state.engine) {
-    const e = state.engine;
-    items.push(["Device events /s", Math.round(e.events_per_s).toLocaleString()],
-               ["Devices reporting", `${e.devices_active.toLocaleString()} of ${e.devices.toLocaleString()}`]);
-  }
-  $("figures").replaceChildren(...items.flatMap(([k, v]) => [
-    Object.assign(document.createElement("dt"), { textContent: k }),
-    Object.assign(document.createElement("dd"), { textContent: String(v) })]));
-}
-
-function renderAudit(rows) {
-  $("audit").hidden = false;
-  $("audit").querySelector("tbody").replaceChildren(...rows.map((r) => {
-    const tr = document.createElement("tr");
-    for (const v of [new Date(r.t_s * 1000).toLocaleTimeString(), r.actor, r.action, r.subject, r.outcome, r.where, r.detail]) {
+    for (const v of [new Date(r.t_s * 1000).toLocaleTimeString(), r.actor, r.action, r.target, r.outcome, r.scope, r.reason]) {
       tr.appendChild(Object.assign(document.createElement("td"), { textContent: v }));
     }
     return tr;

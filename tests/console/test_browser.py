@@ -97,7 +97,7 @@ def test_the_command_center_sees_an_incident_escalate_and_its_audit(browser, con
     cc.wait_for_selector("#figures dt:text-is('Devices reporting')", timeout=5_000)  # the engine's counters
     assert f"of {len(console.city.devices)}" in cc.text_content("#figures")
     shot(cc, "command-center-escalated")
-    cc.click("#audit-button")
+    cc.click("#tab-audit")
     cc.wait_for_selector("#audit:not([hidden]) td:text-is('escalated')", timeout=5_000)
     shot(cc, "command-center-audit")
 
