@@ -35,6 +35,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from actors.gateway_commands import Commands
+from actors.gateway_delivery import Deliveries
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
 from actors.gateway_http import STATIC_DIR, LoginThrottles, login, refuse, static_response
@@ -43,7 +44,7 @@ from engine.journal import AuditRow
 from engine.operators import Jurisdiction, Operator, Role, TokenError, TokenSigner
 from engine.topology import City
 from protocols.console import (LABELS, Auth, AuditQuery, CityMap, Command, EngineFigures, Error, Heartbeat, MapDevice,
-                               MapPrecinct, MapSite, Resync, Snapshot, Welcome, decode_client, encode)
+                               MapPrecinct, MapSite, Receipt, Resync, Seen, Snapshot, Welcome, decode_client, encode)
 from protocols.errors import ProtocolError
 from protocols.records import IncidentRecord
 
@@ -62,7 +63,7 @@ class ConsoleGateway:
                  heartbeat_s: float = 1.0,
                  token_ttl_s: float = 8 * 3600.0, clock: Callable[[], float] = time.time,
                  on_change: Callable[[object], None] | None = None,
-                 throttles: LoginThrottles | None = None) -> None:
+                 throttles: LoginThrottles | None = None, watch_delivery: bool = True) -> None:
         self.engine = engine
         self.city: City = engine.city
         self.operators = operators
@@ -77,6 +78,8 @@ class ConsoleGateway:
         self.fanout = Fanout(clock, self._may_end)
         self.throttles = throttles or LoginThrottles()
         self.commands = Commands(engine, self.city, self.fanout, self._audit)
+        self.deliveries = Deliveries(engine, self.fanout, clock, confirm_s=engine.policies.confirm_s,
+                                     enabled=watch_delivery)
         self._server = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -145,7 +148,8 @@ class ConsoleGateway:
                          process_request=partial(static_response, self.static_dir), max_size=MAX_FRAME_BYTES,
                          ping_interval=20) as server:
             self._server = server
-            tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._heartbeats())]
+            tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._heartbeats()),
+                     asyncio.create_task(self.deliveries.run())]
             self._ready.set()
             try:
                 await self._stop.wait()
@@ -179,7 +183,8 @@ class ConsoleGateway:
         except TokenError as exc:
             await refuse(connection, str(exc))
             return
-        console = ConsoleSession(connection, claims, Jurisdiction(claims.role, claims.scope))
+        jurisdiction = Jurisdiction(claims.role, claims.scope)
+        console = ConsoleSession(connection, claims, jurisdiction, jurisdiction.responder(self.city))
         fanout = self.fanout
         # no await from the snapshot to registering: every delta after the snapshot's seq is queued behind it
         fanout.push(console, encode(self._welcome(console)))
@@ -204,6 +209,12 @@ class ConsoleGateway:
             message = decode_client(raw)
         except ProtocolError as exc:
             self.fanout.push(console, encode(Error(str(exc))))
+            return
+        if isinstance(message, Receipt):
+            self.deliveries.on_receipt(console, message)
+            return
+        if isinstance(message, Seen):
+            self.deliveries.on_seen(console, message)
             return
         if isinstance(message, Command):
             answer = await self.commands.command(console, message)
@@ -245,6 +256,7 @@ class ConsoleGateway:
                 failing = False
             for change in changes:
                 self.fanout.apply(change.record)
+                self.deliveries.on_change(self.fanout.incidents.get(change.record.id, change.record))
                 if self.on_change is not None:
                     self.on_change(change)
             self.fanout.send_changes()

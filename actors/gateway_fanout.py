@@ -26,6 +26,8 @@ class ConsoleSession:
     connection: ServerConnection
     claims: Claims
     jurisdiction: Jurisdiction
+    responder: str = ""
+    """The entity this console answers for (a guard room, a station, the command center)."""
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE))
     dropped: bool = False
 

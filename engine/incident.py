@@ -115,7 +115,7 @@ def apply_command(record: IncidentRecord, command: OperatorCommand, *, policy: P
     _authorise(record, command)
     _check_authority(record, command, policy)
     state, action = record.state, command.action
-    if action is Action.HAND_BACK:
+    if action == Action.HAND_BACK:
         return _hand_back(record, command, now_s), []
     entry = TimelineEntry(now_s, _EVENT_OF_ACTION[action], command.level, command.target, command.operator,
                           command.note)

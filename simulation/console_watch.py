@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
 from protocols.console import (Auth, Changes, EngineFigures, Error, Heartbeat, IncidentChanged, IncidentView, Login,
-                               Snapshot, Token, Welcome, decode_server, encode)
+                               Receipt, Snapshot, Token, Welcome, decode_server, encode)
 from protocols.endpoint import ConsoleEndpoint
 from protocols.errors import ProtocolError
 
@@ -136,7 +136,10 @@ class ConsoleWatch:
                     raw = ws.recv(timeout=RECV_POLL_S)
                 except TimeoutError:
                     continue  # to look at the stop flag
-                self._on_frame(decode_server(raw), time.time())
+                message = decode_server(raw)
+                self._on_frame(message, time.time())
+                if shown := _shown(message):  # confirmed like a browser console does (delivery receipts)
+                    ws.send(encode(Receipt([(view.id, view.version) for view in shown])))
 
     def _on_frame(self, message, arrived_s: float) -> None:
         self.frames += 1
@@ -169,3 +172,11 @@ class ConsoleWatch:
             room = MAX_PENDING - len(self._pending)
             self._pending.extend(batch[:room])
             self.dropped += max(0, len(batch) - room)
+
+
+def _shown(message) -> list[IncidentView]:
+    if isinstance(message, Snapshot):
+        return message.incidents
+    if isinstance(message, Changes):
+        return [item.incident for item in message.items]
+    return []

@@ -6,7 +6,7 @@ import time
 
 from websockets.sync.client import connect
 
-from protocols.console import Auth, Changes, Login, decode_server, encode
+from protocols.console import Auth, Changes, Login, Receipt, Snapshot, decode_server, encode
 
 
 def login(url: str, username: str, password: str, *, origin: str | None = None):
@@ -16,11 +16,13 @@ def login(url: str, username: str, password: str, *, origin: str | None = None):
 
 
 class ConsoleClient:
-    def __init__(self, url: str, token: str, *, origin: str | None = None) -> None:
+    def __init__(self, url: str, token: str, *, origin: str | None = None, receipts: bool = True) -> None:
         self._connection = connect(url, origin=origin, open_timeout=10)
         self.ws = self._connection.__enter__()
         self.ws.send(encode(Auth(token)))
         self.received: list = []
+        self.receipts = receipts
+        """Confirm every snapshot and changes frame read, as the browser console does (``receipt``)."""
 
     def next(self, timeout_s: float = 10.0):
         """The next frame, decoded; a ``changes`` frame also files each of its changes in ``received``."""
@@ -28,6 +30,10 @@ class ConsoleClient:
         self.received.append(message)
         if isinstance(message, Changes):
             self.received.extend(message.items)
+        shown = (message.incidents if isinstance(message, Snapshot) else
+                 [item.incident for item in message.items] if isinstance(message, Changes) else [])
+        if self.receipts and shown:
+            self.send(Receipt([(view.id, view.version) for view in shown]))
         return message
 
     def until(self, predicate, *, timeout_s: float = 10.0, what: str = "a message"):

@@ -47,7 +47,14 @@ def console_supervised(ray_session, tmp_path):
     yield from _console(tmp_path, heartbeat_interval_s=0.5, heartbeat_misses=2)
 
 
-def _console(tmp_path, **engine_options):
+@pytest.fixture
+def console_patient(ray_session, tmp_path):
+    """A P1 school panic escalates only after 10 minutes by its deadline: an escalation seen sooner is the
+    delivery watch's (no console of a holder confirmed it)."""
+    yield from _console(tmp_path, first_step_s=600)
+
+
+def _console(tmp_path, first_step_s: float = ESCALATE_AFTER_S, **engine_options):
     from actors.broker import free_port
     from actors.console_gateway import ConsoleGateway
     from actors.runtime import Engine, EngineOptions
@@ -61,7 +68,7 @@ def _console(tmp_path, **engine_options):
         add_operator(users, name=name, role=role, scope=scope, password=PASSWORD, city=city)
     policies = tmp_path / "policies.toml"  # escalation in 2 s, not 30, so a test can watch it happen
     policies.write_text('[policies."school.panic"]\npriority = 1\nsteps = [\n'
-                        '  { notify = ["guard_room", "police_station"], ack_within_s = 2 },\n'
+                        f'  {{ notify = ["guard_room", "police_station"], ack_within_s = {first_step_s:g} }},\n'
                         '  { notify = ["command_center"], ack_within_s = 60 },\n]\n')
     engine = Engine(city, load_policy_set(policies), EngineOptions(precinct_hosts=1, realtime=True,
                                                                  journal_dir=str(tmp_path / "journal"),
