@@ -288,7 +288,11 @@ class ConsoleGateway:
         now, taken = time.monotonic(), sum(s.accepted + s.refused for s in stats)
         rate = (taken - last[1]) / (now - last[0]) if last is not None and now > last[0] else 0.0
         return EngineFigures(taken, sum(s.duplicates for s in stats), round(rate, 1), sum(s.devices for s in stats),
-                             sum(s.devices_active for s in stats), sum(s.incidents_open for s in stats)), (now, taken)
+                             sum(s.devices_active for s in stats), sum(s.incidents_open for s in stats),
+                             devices_supervised=sum(s.devices_supervised for s in stats),
+                             devices_online=sum(s.devices_online for s in stats),
+                             devices_offline=sum(s.devices_offline for s in stats),
+                             sites_offline=sum(s.sites_offline for s in stats)), (now, taken)
 
     # -- views ---------------------------------------------------------------------------------------
 

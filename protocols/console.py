@@ -218,8 +218,20 @@ class EngineFigures(Struct):
     events_per_s: float
     """Events taken per second over the last heartbeat period."""
     devices: int
+    """Every device of the city (phones too)."""
     devices_active: int
+    """Devices heard from since the engine started (any kind): activity, not health."""
     incidents_open: int
+    devices_supervised: int = 0
+    """Fixed devices (doors, cameras, panic boxes, kiosks) under supervision: heard from at least once, so their
+    silence is reported. Device health is out of this number (``devices_online`` + ``devices_offline``)."""
+    devices_online: int = 0
+    """Supervised devices reporting within their heartbeat allowance."""
+    devices_offline: int = 0
+    """Supervised devices offline now: each has an open ``device.offline`` incident, or is covered by its site's
+    ``site.offline`` (unless an operator ended it). The same state that raises those incidents."""
+    sites_offline: int = 0
+    """Sites with an open ``site.offline`` incident: every supervised device of the site offline at once."""
 
 
 class Heartbeat(Struct, tag="heartbeat"):
