@@ -1,58 +1,203 @@
-// redband console, the map: an offline SVG of the operator's part of the city (no tiles, no CDN) with the open
-// incidents on it. Loaded before app.js, whose state, labels and selection it uses when called.
+// redband console, the map: an offline SVG of the operator's part of the city (no tiles, no CDN) drawn from
+// welcome.map, with its legend and the open incidents on it (shaped and coloured by priority; click to select).
+// One SVG unit is one screen pixel: the viewBox follows the panel's size, so labels keep their size.
+// Uses app.js's globals when called: state, label(), select().
 "use strict";
 
-let project = null;
+const SVG_NS = "http://www.w3.org/2000/svg";
+const MAP_PAD_PX = 22;          // room for the largest marker and its pulse at the edges
+const LABEL_PX = 12, PRECINCT_LABEL_PX = 13;
+const PRIORITY_SIZE_PX = { 1: 9, 2: 7.5, 3: 7, 4: 5.5, 5: 5 };  // half-widths: P1 largest
+const mapView = { project: null, width: 0, height: 0, sites: new Map(), precinctBoxes: [] };
+
+function svgEl(tag, attrs = {}, title = null) {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  if (title !== null) e.appendChild(document.createElementNS(SVG_NS, "title")).textContent = title;
+  return e;
+}
+
+// The marker shape of a priority, centred on 0,0: P1 circle, P2 diamond, P3 triangle, P4 square, P5 small circle.
+function priorityShape(priority) {
+  const p = Math.min(5, Math.max(1, priority | 0)), s = PRIORITY_SIZE_PX[p];
+  if (p === 1 || p === 5) return svgEl("circle", { class: "shape", r: s });
+  if (p === 2) return svgEl("path", { class: "shape", d: `M0 ${-s}L${s} 0L0 ${s}L${-s} 0Z` });
+  if (p === 3) return svgEl("path", { class: "shape", d: `M0 ${-s}L${s} ${s * 0.8}L${-s} ${s * 0.8}Z` });
+  return svgEl("rect", { class: "shape", x: -s, y: -s, width: 2 * s, height: 2 * s });
+}
+
+function mapSize(svg) {
+  const box = svg.getBoundingClientRect();
+  return box.width > 50 && box.height > 50 ? [Math.round(box.width), Math.round(box.height)] : [400, 300];
+}
 
 function drawMap() {
-  const svg = $("map");
+  const svg = document.getElementById("map");
+  if (!svg || !state.welcome) return;
   const m = state.welcome.map;
-  const pts = [...m.sites.map((s) => [s.lat, s.lon]), ...m.precincts.filter((p) => p.bounds)
-    .flatMap((p) => [[p.bounds[0], p.bounds[1]], [p.bounds[2], p.bounds[3]]])];
-  if (!pts.length) { svg.replaceChildren(); return; }
+  const [width, height] = mapSize(svg);
+  Object.assign(mapView, { width, height, sites: new Map(m.sites.map((s) => [s.id, s])) });
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+  drawLegend(svg);
+  const pts = [...m.sites, ...m.devices].map((s) => [s.lat, s.lon]).concat(m.precincts.filter((p) => p.bounds)
+    .flatMap((p) => [[p.bounds[0], p.bounds[1]], [p.bounds[2], p.bounds[3]]]));
+  if (!pts.length) { svg.replaceChildren(); mapView.project = null; return; }
   const lats = pts.map((p) => p[0]), lons = pts.map((p) => p[1]);
   const [la0, la1, lo0, lo1] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
-  const sx = 380 / Math.max(1e-6, lo1 - lo0), sy = 280 / Math.max(1e-6, la1 - la0);
-  project = (lat, lon) => [10 + (lon - lo0) * sx, 290 - (lat - la0) * sy];
-  const ns = "http://www.w3.org/2000/svg";
-  const el = (tag, attrs) => { const e = document.createElementNS(ns, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); return e; };
-  const layer = [];
+  const kx = Math.cos(((la0 + la1) / 2) * Math.PI / 180);  // a degree of longitude is shorter than one of latitude
+  const scale = Math.min((width - 2 * MAP_PAD_PX) / Math.max(1e-6, (lo1 - lo0) * kx),
+                         (height - 2 * MAP_PAD_PX - LABEL_PX) / Math.max(1e-6, la1 - la0));
+  const x0 = (width - (lo1 - lo0) * kx * scale) / 2, y0 = (height + LABEL_PX + (la1 - la0) * scale) / 2;
+  const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+  mapView.project = (lat, lon) => [clamp(x0 + (lon - lo0) * kx * scale, MAP_PAD_PX, width - MAP_PAD_PX),
+                                   clamp(y0 - (lat - la0) * scale, MAP_PAD_PX, height - MAP_PAD_PX)];
+  const base = [];
+  mapView.precinctBoxes = [];
   for (const p of m.precincts) {
     if (!p.bounds) continue;
-    const [x0, y0] = project(p.bounds[0], p.bounds[1]), [x1, y1] = project(p.bounds[2], p.bounds[3]);
-    layer.push(el("rect", { class: "precinct", x: Math.min(x0, x1), y: Math.min(y0, y1), width: Math.abs(x1 - x0), height: Math.abs(y1 - y0) }));
-    const name = el("text", { x: Math.min(x0, x1) + 3, y: Math.min(y0, y1) + 10 });
-    name.textContent = p.id;
-    layer.push(name);
+    const [xa, ya] = mapView.project(p.bounds[0], p.bounds[1]), [xb, yb] = mapView.project(p.bounds[2], p.bounds[3]);
+    const box = { id: p.id, name: p.name || p.id, x: Math.min(xa, xb), y: Math.min(ya, yb), w: Math.abs(xb - xa), h: Math.abs(yb - ya) };
+    mapView.precinctBoxes.push(box);
+    base.push(svgEl("rect", { class: "precinct", x: box.x, y: box.y, width: box.w, height: box.h, "data-id": p.id },
+                    `${box.name} (${p.id})`));
   }
   for (const d of m.devices) {
-    const [x, y] = project(d.lat, d.lon);
-    const c = el("circle", { class: "device", cx: x, cy: y, r: 1.5, "data-id": d.id });
-    c.appendChild(el("title", {})).textContent = `${d.id} · ${label("devices", d.kind)}`;
-    layer.push(c);
+    const [x, y] = mapView.project(d.lat, d.lon);
+    const name = d.label ? `${d.label} · ${label("devices", d.kind)} ${d.id}` : `${label("devices", d.kind)} ${d.id}`;
+    base.push(svgEl("circle", { class: "device", cx: x, cy: y, r: 2, "data-id": d.id }, name));
   }
   for (const s of m.sites) {
-    const [x, y] = project(s.lat, s.lon);
-    const c = el("circle", { class: "site", cx: x, cy: y, r: 3 });
-    c.appendChild(el("title", {})).textContent = `${s.id} ${s.name} · ${label("sites", s.kind)}`;
-    layer.push(c);
+    const [x, y] = mapView.project(s.lat, s.lon);
+    base.push(svgEl("circle", { class: "site", cx: x, cy: y, r: 3.5, "data-id": s.id }, siteText(s)));
   }
-  layer.push(el("g", { id: "incident-layer" }));
-  svg.replaceChildren(...layer);
+  svg.replaceChildren(...base, svgEl("g", { id: "map-labels" }), svgEl("g", { id: "incident-layer" }));
   drawIncidents();
 }
 
+function siteText(s) {
+  return `${s.name} · ${label("sites", s.kind)}${s.address ? "\n" + s.address : ""}${s.zone ? "\nZone: " + s.zone : ""}`;
+}
+
+function openIncidents() {
+  const terminal = (state.welcome && state.welcome.labels && state.welcome.labels.terminal) || [];
+  return [...state.incidents.values()].filter((i) => !terminal.includes(i.state));
+}
+
 function drawIncidents() {
-  const g = document.getElementById("incident-layer");
-  if (!g || !project) return;
-  const ns = "http://www.w3.org/2000/svg";
-  g.replaceChildren(...sortedOpen().filter((i) => i.kind !== "device.offline").map((i) => {
-    const [x, y] = project(i.lat, i.lon);
-    const c = document.createElementNS(ns, "circle");
-    c.setAttribute("class", `incident${i.id === state.selected ? " selected" : ""}`);
-    c.setAttribute("cx", x); c.setAttribute("cy", y); c.setAttribute("r", 6);
-    c.dataset.id = i.id;
-    c.addEventListener("click", () => select(i.id));
-    return c;
-  }));
+  const layer = document.getElementById("incident-layer");
+  if (!layer || !mapView.project) return;
+  const shown = openIncidents().filter((i) => i.kind !== "device.offline")  // device health has its own panel
+    .sort((a, b) => b.priority - a.priority || (a.id === state.selected) - (b.id === state.selected));
+  layer.replaceChildren(...shown.map(incidentMarker));
+  drawLabels(new Set(shown.map((i) => i.site_id)));
+}
+
+function incidentMarker(i) {
+  const [x, y] = mapView.project(i.lat, i.lon);
+  const p = Math.min(5, Math.max(1, i.priority | 0));
+  const unacked = i.state === "raised";
+  const g = svgEl("g", {
+    class: `incident p${p} ${unacked ? "unacked" : "acked"}${i.id === state.selected ? " selected" : ""}`,
+    transform: `translate(${x.toFixed(1)} ${y.toFixed(1)})`, "data-id": i.id, "data-priority": p,
+  });
+  if (p === 1 && unacked) g.appendChild(svgEl("circle", { class: "pulse", r: PRIORITY_SIZE_PX[1] }));
+  if (i.id === state.selected) g.appendChild(svgEl("circle", { class: "halo", r: PRIORITY_SIZE_PX[p] + 4 }));
+  g.appendChild(priorityShape(p));
+  const site = mapView.sites.get(i.site_id);
+  const place = site ? `${site.name}${site.address ? ", " + site.address : ""}${site.zone ? " (" + site.zone + ")" : ""}` : i.site_id;
+  g.appendChild(svgEl("title", {})).textContent =
+    `P${p} ${label("kinds", i.kind)} · ${label("states", i.state)}\n${place}\n${i.id}`;
+  g.addEventListener("click", () => select(i.id));
+  return g;
+}
+
+// Precinct names always; site names when they all fit without overlapping, else only the sites with open incidents.
+function drawLabels(busySites) {
+  const layer = document.getElementById("map-labels");
+  if (!layer) return;
+  const taken = [];
+  const overlaps = (r) => taken.some((t) => r.x < t.x + t.w && t.x < r.x + r.w && r.y < t.y + t.h && t.y < r.y + r.h);
+  const textWidth = (text, px) => text.length * px * 0.56;
+  const texts = [];
+  for (const b of mapView.precinctBoxes) {
+    const x = Math.max(2, b.x + 3), y = Math.max(PRECINCT_LABEL_PX + 1, b.y - 4);
+    taken.push({ x, y: y - PRECINCT_LABEL_PX, w: textWidth(b.name, PRECINCT_LABEL_PX), h: PRECINCT_LABEL_PX + 2 });
+    texts.push(svgEl("text", { class: "precinct-label", x, y }, null));
+    texts[texts.length - 1].textContent = b.name;
+  }
+  const place = (s) => {  // right of the dot, else left, above, below; null when nowhere is free
+    const [x, y] = mapView.project(s.lat, s.lon), w = textWidth(s.name, LABEL_PX), h = LABEL_PX + 2;
+    for (const [tx, ty, anchor] of [[x + 6, y + 4, "start"], [x - 6, y + 4, "end"], [x, y - 7, "middle"], [x, y + 16, "middle"]]) {
+      const left = anchor === "start" ? tx : anchor === "end" ? tx - w : tx - w / 2;
+      const r = { x: left, y: ty - LABEL_PX, w, h };
+      if (left < 1 || left + w > mapView.width - 1 || r.y < 1 || ty > mapView.height - 2 || overlaps(r)) continue;
+      return { r, tx, ty, anchor };
+    }
+    return null;
+  };
+  const sites = [...mapView.sites.values()];
+  const busy = sites.filter((s) => busySites.has(s.id)), quiet = sites.filter((s) => !busySites.has(s.id));
+  const before = taken.length;
+  const spots = [];
+  for (const s of [...busy, ...quiet]) {
+    const spot = place(s);
+    if (spot) { taken.push(spot.r); spots.push([s, spot]); }
+  }
+  const dense = spots.length < sites.length;
+  if (dense) {  // too many to read: only where something is happening
+    taken.length = before;
+    spots.length = 0;
+    for (const s of busy) { const spot = place(s); if (spot) { taken.push(spot.r); spots.push([s, spot]); } }
+  }
+  for (const [s, spot] of spots) {
+    const t = svgEl("text", { class: `site-label${busySites.has(s.id) ? " busy" : ""}`, x: spot.tx, y: spot.ty,
+                              "text-anchor": spot.anchor, "data-id": s.id });
+    t.textContent = s.name;
+    texts.push(t);
+  }
+  layer.classList.toggle("dense", dense);
+  layer.replaceChildren(...texts);
+}
+
+// The legend, under the map: the same shapes as the markers.
+function drawLegend(svg) {
+  let legend = document.getElementById("map-legend");
+  if (legend) return;
+  legend = document.createElement("div");
+  legend.id = "map-legend";
+  legend.className = "map-legend";
+  const swatch = (cls, shape, text) => {
+    const item = document.createElement("span");
+    item.className = "legend-item";
+    const icon = svgEl("svg", { viewBox: "-11 -11 22 22", width: 16, height: 16, "aria-hidden": "true" });
+    const g = svgEl("g", { class: cls });
+    g.appendChild(shape);
+    icon.appendChild(g);
+    item.append(icon, text);
+    return item;
+  };
+  const items = [1, 2, 3, 4, 5].map((p) => swatch(`incident p${p} unacked`, priorityShape(p), `P${p}`));
+  items.push(swatch("incident p3 acked", priorityShape(3), "hollow: acknowledged"),
+             swatch("", svgEl("circle", { class: "site", r: 3.5 }), "site"),
+             swatch("", svgEl("circle", { class: "device", r: 2.5 }), "device"),
+             swatch("", svgEl("circle", { class: "device offline", r: 2.5 }), "device offline"),
+             swatch("", svgEl("rect", { class: "precinct", x: -9, y: -7, width: 18, height: 14 }), "precinct"));
+  legend.replaceChildren(...items);
+  legend.setAttribute("aria-label", "map legend");
+  svg.insertAdjacentElement("afterend", legend);
+}
+
+// Redraw when the panel changes size, so one SVG unit stays one pixel.
+if (window.ResizeObserver) {
+  let frame = 0;
+  new ResizeObserver(() => {
+    cancelAnimationFrame(frame);
+    frame = requestAnimationFrame(() => {
+      const svg = document.getElementById("map");
+      if (!svg || !state.welcome) return;
+      const [w, h] = mapSize(svg);
+      if (Math.abs(w - mapView.width) > 1 || Math.abs(h - mapView.height) > 1) drawMap();
+    });
+  }).observe(document.getElementById("map") || document.body);
 }

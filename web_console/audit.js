@@ -1,0 +1,153 @@
+// redband console, the audit view (command center only): the audit trail newest first, 50 rows a page, paged
+// with the `before` cursor, filtered by operator, action, outcome and time range, the first page refreshed while
+// the tab is open. Sends {"type":"audit",...} through app.js's send(); app.js hands the answer to renderAudit().
+"use strict";
+
+const AUDIT_PAGE_ROWS = 50;
+const AUDIT_LIVE_EVERY_MS = 3000;
+const AUDIT_ANSWER_WITHIN_MS = 10000;   // an unanswered query older than this (a reconnect lost it) is given up
+const AUDIT_ROLES = { command_center: "command_center", station: "police_station", guard_room: "guard_room" };
+
+const auditView = {
+  before: null, cursors: [], rows: [], more: false,  // cursors: the `before` of each newer page, for "Newer"
+  toTop: false, sent: 0, answered: 0, sentMs: 0, loadedMs: 0, filters: {}, seenActors: new Set(), seenActions: new Set(),
+};
+const auditEl = (id) => document.getElementById(id);
+
+function auditOpen() {
+  const section = auditEl("audit");
+  return !!section && !section.hidden && section.offsetParent !== null;
+}
+
+function auditConnected() {
+  return typeof state !== "undefined" && state.ws && state.ws.readyState === WebSocket.OPEN;
+}
+
+// A datetime-local value as server seconds (the trail's times are shown in local time without correction too).
+function auditSeconds(value) {
+  const ms = value ? new Date(value).getTime() : NaN;
+  return Number.isFinite(ms) ? ms / 1000 : null;
+}
+
+function auditFilters() {
+  return {
+    actor: auditEl("audit-actor").value.trim(), action: auditEl("audit-action").value.trim(),
+    outcome: auditEl("audit-outcome").value, since_s: auditSeconds(auditEl("audit-since").value),
+    until_s: auditSeconds(auditEl("audit-until").value),
+  };
+}
+
+function auditQuery() {
+  if (!auditConnected()) { auditStatus("not connected"); return; }
+  if (auditView.answered < auditView.sent && Date.now() - auditView.sentMs > AUDIT_ANSWER_WITHIN_MS) {
+    auditView.answered = auditView.sent;  // its answer was lost with a connection
+  }
+  auditView.sent += 1;
+  auditView.sentMs = Date.now();
+  auditStatus("loading…");
+  send({ type: "audit", limit: AUDIT_PAGE_ROWS, before: auditView.before, ...auditView.filters }, "audit");
+}
+
+function auditFirstPage() {
+  auditView.filters = auditFilters();
+  auditView.toTop = true;
+  auditView.before = null;
+  auditView.cursors = [];
+  auditQuery();
+}
+
+// app.js calls this with each {"type":"audit"} answer; only the answer to the latest query is shown.
+function renderAudit(rows, more) {
+  auditView.answered += 1;
+  if (auditView.answered < auditView.sent) return;  // a newer query is on its way
+  auditView.answered = auditView.sent;
+  auditView.rows = rows;
+  auditView.more = more === undefined ? rows.length >= AUDIT_PAGE_ROWS : !!more;
+  auditView.loadedMs = Date.now();
+  for (const r of rows) { auditView.seenActors.add(r.actor); auditView.seenActions.add(r.action); }
+  const tbody = auditEl("audit-rows");
+  tbody.replaceChildren(...rows.map(auditRow));
+  auditEl("audit-empty").hidden = rows.length > 0;
+  auditEl("audit-older").disabled = !auditView.more || !rows.length;
+  auditEl("audit-newer").disabled = auditView.cursors.length === 0;
+  auditEl("audit-page").textContent = `Page ${auditView.cursors.length + 1}`;
+  auditEl("audit-page").dataset.page = String(auditView.cursors.length + 1);
+  auditStatus(`${rows.length} row${rows.length === 1 ? "" : "s"} · updated ${new Date().toLocaleTimeString()}`);
+  if (auditView.toTop) auditEl("audit-scroll").scrollTop = 0;  // a new page starts at its top; a refresh stays put
+  auditView.toTop = false;
+  auditSuggestions();
+}
+
+function auditWhen(t_s) {
+  const d = new Date(t_s * 1000), two = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ` +
+    `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
+function auditRole(role) {
+  if (AUDIT_ROLES[role]) return label("levels", AUDIT_ROLES[role]);
+  return role ? role.charAt(0).toUpperCase() + role.slice(1) : "—";
+}
+
+function auditRow(r) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = String(r.id);
+  tr.dataset.t = String(r.t_s);
+  tr.className = `outcome-${r.outcome}`;
+  const cells = [["when", auditWhen(r.t_s), new Date(r.t_s * 1000).toString()], ["who", r.actor, ""],
+    ["role", auditRole(r.role), r.role], ["scope", r.scope || "—", ""],
+    ["action", label("actions", r.action), r.action], ["target", r.target, r.target],
+    ["outcome", r.outcome, ""], ["reason", r.reason, ""]];
+  for (const [cls, text, hint] of cells) {
+    const td = Object.assign(document.createElement("td"), { className: cls, textContent: text });
+    if (hint) td.title = hint;
+    tr.appendChild(td);
+  }
+  return tr;
+}
+
+function auditStatus(text) {
+  const el = auditEl("audit-status");
+  if (el) el.textContent = text;
+}
+
+// The operator and action boxes suggest what the trail and the welcome's labels know.
+function auditSuggestions() {
+  const actions = new Set([...Object.keys((state.welcome && state.welcome.labels.actions) || {}), ...auditView.seenActions]);
+  const fill = (id, values) => auditEl(id).replaceChildren(...[...values].filter(Boolean).sort()
+    .map((v) => Object.assign(document.createElement("option"), { value: v })));
+  fill("audit-actors", auditView.seenActors);
+  fill("audit-actions", actions);
+}
+
+function auditInit() {
+  if (!auditEl("audit-filters")) return;
+  auditEl("audit-filters").addEventListener("submit", (event) => { event.preventDefault(); auditFirstPage(); });
+  auditEl("audit-outcome").addEventListener("change", auditFirstPage);
+  auditEl("audit-clear").addEventListener("click", () => { auditEl("audit-filters").reset(); auditFirstPage(); });
+  auditEl("audit-refresh").addEventListener("click", auditQuery);
+  auditEl("audit-older").addEventListener("click", () => {
+    if (!auditView.more || !auditView.rows.length) return;
+    auditView.cursors.push(auditView.before);
+    auditView.before = auditView.rows[auditView.rows.length - 1].id;
+    auditView.toTop = true;
+    auditQuery();
+  });
+  auditEl("audit-newer").addEventListener("click", () => {
+    if (!auditView.cursors.length) return;
+    auditView.before = auditView.cursors.pop();
+    auditView.toTop = true;
+    auditQuery();
+  });
+  const tab = auditEl("tab-audit");
+  if (tab) tab.addEventListener("click", () => setTimeout(() => { if (auditOpen()) auditFirstPage(); }, 0));
+  // Live: the first page is asked again every few seconds while the tab is open; a page further back stays put.
+  setInterval(() => {
+    if (!auditOpen() || !auditEl("audit-live").checked || auditView.before !== null || !auditConnected()) return;
+    const waiting = auditView.answered < auditView.sent && Date.now() - auditView.sentMs < AUDIT_ANSWER_WITHIN_MS;
+    if (!waiting && Date.now() - Math.max(auditView.loadedMs, auditView.sentMs) >= AUDIT_LIVE_EVERY_MS) auditQuery();
+  }, 500);
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", auditInit);
+else auditInit();
