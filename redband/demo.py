@@ -1,6 +1,10 @@
 """``redband demo``: the shipped city with its own Mosquitto, the engine and its bridge, the console, demo
 operators, the school panic scenario through the broker, then (with ``--keep``) an alarm every so often
-from a random device of the city until Ctrl-C."""
+from a random device of the city until Ctrl-C.
+
+The city's fixed devices (doors, cameras, panic boxes, kiosks: the ones the engine supervises once they speak)
+heartbeat through the broker from the start to the end, each on the interval the engine expects of it, so no
+healthy device of the demo is ever reported offline; a device the demo silences is (:class:`Demo`)."""
 
 from __future__ import annotations
 
@@ -12,11 +16,11 @@ import time
 from pathlib import Path
 
 from actors.broker import free_port
-from redband.files import add_operator
 from engine.operators import Role
 from engine.topology import City
 from protocols.device import make_message
-from protocols.kinds import ALARM_KIND_OF, DeviceKind
+from protocols.kinds import ALARM_KIND_OF, DeviceKind, TimelineEvent
+from redband.files import add_operator
 from simulation.report import format_row, rows_of
 from simulation.shipped import DEMO_SCENARIO, shipped
 
@@ -24,6 +28,10 @@ from simulation.shipped import DEMO_SCENARIO, shipped
 DEMO_ALARMS = {kind: ALARM_KIND_OF[kind] for kind in (DeviceKind.PANIC_BOX, DeviceKind.DOOR, DeviceKind.CAMERA,
                                                       DeviceKind.KIOSK)}
 CONSOLE_PORT = 8080
+KEEP_TICK_S = 0.2
+"""How often the keep phase prints what changed and looks whether an alarm is due."""
+ALARM_SEQ_FROM = 100
+"""The keep phase's alarms count from here: above the scenario's (alarms are told apart by seq and content)."""
 
 
 def register(sub) -> None:
@@ -66,50 +74,107 @@ def console_port(preferred: int = CONSOLE_PORT) -> int:
 
 
 def run_demo(scenario, *, out: Path, until_s: float, keep: bool, every_s: float = 20.0) -> int:
-    from simulation.driver import ScenarioRun
-    from simulation.mqtt_fleet import Fleet, Outgoing
-    from redband.stack import Stack
-
-    city = scenario.city
-    school = city.devices[scenario.events[0].device_id].site_id
-    stack = Stack(city, scenario.policies, out, console_port=console_port())
-    logins = demo_operators(city, stack.users, school)
-    print("redband demo: the shipped city, its own Mosquitto on loopback, the engine with its MQTT bridge, the")
-    print("console, and a simulated school panic button publishing through the broker. Nobody acknowledges: the")
-    print("campus guard room and the police station are alarmed at once, the command center after 30 s.\n")
-    with stack:
-        print(f"broker: 127.0.0.1:{stack.provisioned.port} (config in {out / 'broker'})")
-        print(f"console: {stack.gateway.url}  logins:")
-        for name, password in logins.items():
-            print(f"  {name:<16} {password}")
-        print(flush=True)
-        run = ScenarioRun(scenario, realtime=True, until_s=until_s, mqtt=stack.simulator, engine=stack.engine,
-                          take_changes=stack.take_changes, on_row=lambda row: print(format_row(row), flush=True))
-        result = run.run()
-        for expectation in result.expectations:
-            print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")
-        if keep:
-            print(f"\nthe demo goes on: an alarm every {every_s:g} s from a random device; Ctrl-C stops.", flush=True)
-            with Fleet(stack.simulator) as fleet:
-                _keep_incidents_coming(city, fleet, stack.take_changes, every_s, Outgoing)
-    return 0 if result.passed else 1
+    return Demo(scenario, out=out, every_s=every_s).run(until_s=until_s, keep=keep,
+                                                        stop=_stop_on_signals() if keep else threading.Event())
 
 
-def _keep_incidents_coming(city: City, fleet, take_changes, every_s: float, outgoing) -> None:
+def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    rng = random.Random()
-    devices = [d for d in city.devices.values() if d.kind in DEMO_ALARMS]
-    seq = 100  # above the scenario's; the engine is this demo's own, so its devices start from nothing
-    next_alarm = time.monotonic()
-    while not stop.wait(0.2):
-        for change in take_changes():
-            for row in rows_of(change.record, change.new_from):
+    return stop
+
+
+class Demo:
+    """One demo: its stack, its devices' heartbeats (:attr:`beats`, started before the scenario, so a device the
+    scenario makes speak is never left silent), the scenario, then (``keep``) an alarm from a random device every
+    ``every_s`` until ``stop`` is set. ``engine_options``: overrides of the engine's (tests: a short heartbeat)."""
+
+    def __init__(self, scenario, *, out: Path, every_s: float = 20.0, engine_options: dict | None = None,
+                 port: int | None = None, rng: random.Random | None = None) -> None:
+        from redband.stack import Stack
+
+        self.scenario = scenario
+        self.city: City = scenario.city
+        self.every_s = every_s
+        self.stack = Stack(self.city, scenario.policies, out, console_port=port or console_port(),
+                           engine_options=engine_options)
+        self.beats = None
+        """The devices' :class:`simulation.heartbeats.HeartbeatSchedule`, once the stack runs."""
+        self.keeping = threading.Event()
+        """Set when the keep phase begins."""
+        self.raised: list[tuple[str, str, str]] = []
+        """(kind, device id, site id) of every incident raised in the keep phase, in order."""
+        self._rng = rng or random.Random()
+
+    def run(self, *, until_s: float, keep: bool, stop: threading.Event) -> int:
+        from simulation.driver import ScenarioRun
+        from simulation.heartbeats import HeartbeatSchedule
+        from simulation.mqtt_fleet import Fleet
+
+        city, scenario, stack = self.city, self.scenario, self.stack
+        school = city.devices[scenario.events[0].device_id].site_id
+        logins = demo_operators(city, stack.users, school)
+        print("redband demo: the shipped city, its own Mosquitto on loopback, the engine with its MQTT bridge, the")
+        print("console, and a simulated school panic button publishing through the broker. Nobody acknowledges: the")
+        print("campus guard room and the police station are alarmed at once, the command center after 30 s.\n")
+        with stack, Fleet(stack.simulator, client_prefix="redband-demo") as fleet:
+            options = stack.options
+            self.beats = HeartbeatSchedule.for_city(
+                city, scenario.policies, interval_s=options.heartbeat_interval_s, misses=options.heartbeat_misses,
+                now_s=time.monotonic(), first_seqs=_after_scenario(scenario))
+            fleet.beat(self.beats)
+            print(f"broker: 127.0.0.1:{stack.provisioned.port} (config in {stack.out / 'broker'})")
+            print(f"console: {stack.gateway.url}  logins:")
+            for name, password in logins.items():
+                print(f"  {name:<16} {password}")
+            print(f"{len(self.beats):,} doors, cameras, panic boxes and kiosks heartbeat through the broker "
+                  f"(every {options.heartbeat_interval_s:g} s or so).\n", flush=True)
+            run = ScenarioRun(scenario, realtime=True, until_s=until_s, mqtt=stack.simulator, engine=stack.engine,
+                              take_changes=stack.take_changes, on_row=lambda row: print(format_row(row), flush=True))
+            result = run.run()
+            for expectation in result.expectations:
+                print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")
+            if keep:
+                print(f"\nthe demo goes on: an alarm every {self.every_s:g} s from a random device; Ctrl-C stops.",
+                      flush=True)
+                self._keep_incidents_coming(fleet, stop)
+        return 0 if result.passed else 1
+
+    def _keep_incidents_coming(self, fleet, stop: threading.Event) -> None:
+        from simulation.mqtt_fleet import Outgoing
+
+        devices = [d for d in self.city.devices.values() if d.kind in DEMO_ALARMS]
+        seq = ALARM_SEQ_FROM
+        next_alarm = time.monotonic()
+        self.keeping.set()
+        while not stop.wait(KEEP_TICK_S):
+            self._show(self.stack.take_changes())
+            fleet.take_acks()  # nobody reads them here: not kept
+            if fleet.beat_error is not None:
+                raise RuntimeError("the demo's devices stopped heartbeating") from fleet.beat_error
+            if time.monotonic() >= next_alarm:
+                next_alarm += self.every_s
+                speaking = [d for d in devices if not self.beats.is_silent(d.id)]  # a silenced device is dark
+                if speaking:
+                    device = self._rng.choice(speaking)
+                    seq += 1
+                    fleet.send([Outgoing(device.id, make_message(DEMO_ALARMS[device.kind], seq=seq,
+                                                                 ts=int(time.time() * 1000)))])
+
+    def _show(self, changes) -> None:
+        for change in changes:
+            record = change.record
+            if any(e.event is TimelineEvent.RAISED for e in record.timeline[change.new_from:]):
+                self.raised.append((record.kind.value, record.device_id, record.site_id))
+            for row in rows_of(record, change.new_from):
                 print(format_row(row), flush=True)
-        if time.monotonic() >= next_alarm:
-            next_alarm += every_s
-            device = rng.choice(devices)
-            seq += 1
-            fleet.send([outgoing(device.id, make_message(DEMO_ALARMS[device.kind], seq=seq,
-                                                         ts=int(time.time() * 1000)))])
+
+
+def _after_scenario(scenario) -> dict[str, int]:
+    """Each scripted device's heartbeats start just above its scenario seqs: the scenario's later events then arrive
+    as late ones of the same run (accepted), never as a device that restarted."""
+    first: dict[str, int] = {}
+    for event in scenario.events:
+        first[event.device_id] = max(first.get(event.device_id, 1), event.message.seq + 1)
+    return first

@@ -52,10 +52,14 @@ class Stack:
     engine's change stream; ``take_changes()`` hands the driver every change it saw (bounded)."""
 
     def __init__(self, city: City, policies: PolicySet, out: Path, *, console_port: int | None = None,
-                 precinct_hosts: int | None = None) -> None:
+                 precinct_hosts: int | None = None, engine_options: dict | None = None) -> None:
         self.city, self.policies, self.out = city, policies, out
         self.console_port = console_port or free_port()
         self.precinct_hosts = precinct_hosts  # None: one per CPU core (``default_precinct_hosts``)
+        self.engine_options = engine_options or {}
+        """Overrides of :class:`actors.engine_options.EngineOptions` (tests: a short heartbeat interval)."""
+        self.options = None
+        """The engine's options once started (what the simulated devices keep to: ``heartbeat_interval_s``...)."""
         self.users = out / "users.toml"
         self.broker: Mosquitto | None = None
         self.engine = None
@@ -77,9 +81,10 @@ class Stack:
         self.watcher = ConsoleEndpoint("127.0.0.1", self.console_port, WATCHER, password)
         try:
             self.broker = Mosquitto(self.provisioned.conf, port=self.provisioned.port).start()
-            self.engine = Engine(self.city, self.policies, EngineOptions(
-                realtime=True, mqtt=self.provisioned.bridge, journal_dir=str(self.out / "journal"),
-                precinct_hosts=self.precinct_hosts or default_precinct_hosts(self.city))).start()
+            self.options = EngineOptions(**{
+                "realtime": True, "mqtt": self.provisioned.bridge, "journal_dir": str(self.out / "journal"),
+                "precinct_hosts": self.precinct_hosts or default_precinct_hosts(self.city), **self.engine_options})
+            self.engine = Engine(self.city, self.policies, self.options).start()
             self.gateway = ConsoleGateway(self.engine, load_operators(self.users, city=self.city),
                                           port=self.console_port, on_change=self._on_change).start()
         except BaseException:

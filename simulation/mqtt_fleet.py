@@ -4,6 +4,8 @@ The fleet publishes each device's messages on that device's own topics (so the e
 what real devices would send), reads every ack on one more connection, and publishes each alarm
 again with the same ``seq`` until its ack arrives, as a real panic button does. It runs its own
 event loop (uvloop) in a thread, so the scenario driver, which is synchronous, just hands it messages.
+Given a :class:`simulation.heartbeats.HeartbeatSchedule` (:meth:`Fleet.beat`), it also publishes the devices'
+heartbeats as they fall due, from that same loop, until it stops.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiomqtt
 import uvloop
@@ -24,9 +27,14 @@ from protocols.endpoint import NO_DELAY, MqttEndpoint
 from protocols.replies import Ack, decode_ack
 from protocols.topics import Channel, channel_for, device_topic, parse_device_topic, subscription
 
+if TYPE_CHECKING:
+    from simulation.heartbeats import HeartbeatSchedule
+
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 30.0
+BEAT_TICK_S = 0.05
+"""How often the heartbeat task looks for heartbeats due (the schedule's resolution)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,9 @@ class Fleet:
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.beat_error: BaseException | None = None
+        """Why the heartbeat task ended, if it did (the fleet's devices are silent from then on)."""
         self._thread = threading.Thread(target=self._main, name="mqtt-fleet", daemon=True)
 
     # -- from the driver's thread ------------------------------------------------------------------
@@ -81,6 +92,17 @@ class Fleet:
         """Publish these messages (in order per device); returns at once."""
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(self._send(items), self._loop).result(timeout=30.0)
+
+    def beat(self, schedule: "HeartbeatSchedule", *, tick_s: float = BEAT_TICK_S) -> None:
+        """Publish ``schedule``'s heartbeats as they fall due, from the fleet's loop, until the fleet stops."""
+        assert self._loop is not None
+
+        async def start() -> None:
+            task = asyncio.create_task(self._beats(schedule, tick_s), name="fleet-heartbeats")
+            task.add_done_callback(self._beats_ended)
+            self._tasks.append(task)
+
+        asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=10.0)
 
     def take_acks(self) -> list[tuple[str, Ack, float]]:
         """Acks received since the last call: (device id, ack, wall time of arrival)."""
@@ -105,7 +127,8 @@ class Fleet:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             connected = [asyncio.Event() for _ in range(self.connections + 1)]
-            tasks = [asyncio.create_task(self._publisher(i, connected[i])) for i in range(self.connections)]
+            tasks = self._tasks
+            tasks += [asyncio.create_task(self._publisher(i, connected[i])) for i in range(self.connections)]
             tasks += [asyncio.create_task(self._ack_reader(connected[-1])), asyncio.create_task(self._retry())]
             try:
                 await asyncio.wait_for(asyncio.gather(*(c.wait() for c in connected)), START_TIMEOUT_S)
@@ -196,6 +219,18 @@ class Fleet:
             return True
         except aiomqtt.MqttError:
             return False
+
+    async def _beats(self, schedule: "HeartbeatSchedule", tick_s: float) -> None:
+        while True:
+            due = schedule.due(time.monotonic(), wall_ms=int(time.time() * 1000))
+            if due:
+                await self._send(due)
+            await asyncio.sleep(tick_s)  # the schedule's resolution
+
+    def _beats_ended(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.beat_error = task.exception()
+            log.error("simulator: the heartbeat task ended: %r", self.beat_error)
 
     async def _retry(self) -> None:
         while True:

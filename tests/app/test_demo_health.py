@@ -1,0 +1,104 @@
+"""`redband demo --keep` through a real Mosquitto and a real engine, with a short heartbeat (2 s, 3 misses: offline
+after 6 s of silence) so several offline periods pass in seconds: the shipped city's doors, cameras, panic boxes and
+kiosks heartbeat, so no healthy device is ever reported offline; a device the demo silences is, and a whole site
+silenced is one ``site.offline`` (its devices' own folded into it), withdrawn when the site reports again."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+
+from actors.broker import free_port
+from protocols.kinds import IncidentKind
+from redband.demo import Demo
+from simulation.scenario import load_scenario
+from simulation.shipped import DEMO_SCENARIO, shipped
+from tests.mqtt.helpers import wait_until
+
+INTERVAL_S, MISSES = 2.0, 3
+OFFLINE_AFTER_S = INTERVAL_S * MISSES
+HEALTHY_PERIODS = 4
+"""Offline periods the healthy city runs through before anything is silenced."""
+DARK_SITE = "C0003"
+
+
+def _health(engine) -> tuple[int, int, int, int]:
+    stats = engine.statistics()
+    return (sum(s.devices_supervised for s in stats), sum(s.devices_online for s in stats),
+            sum(s.devices_offline for s in stats), sum(s.sites_offline for s in stats))
+
+
+def _open(engine, kind: IncidentKind, *, site_id: str | None = None, device_id: str | None = None) -> list:
+    return [r for r in engine.open_incidents() if r.kind is kind and site_id in (None, r.site_id)
+            and device_id in (None, r.device_id)]
+
+
+@pytest.mark.ray
+@pytest.mark.mqtt
+@pytest.mark.slow
+def test_demo_devices_heartbeat_so_only_devices_really_silenced_are_reported_offline(ray_session, tmp_path):
+    scenario = load_scenario(shipped(DEMO_SCENARIO))
+    demo = Demo(scenario, out=tmp_path / "demo", every_s=5.0, port=free_port(), rng=random.Random(13),
+                engine_options={"heartbeat_interval_s": INTERVAL_S, "heartbeat_misses": MISSES})
+    stop, ended = threading.Event(), {}
+
+    def run() -> None:
+        try:
+            ended["rc"] = demo.run(until_s=2.0, keep=True, stop=stop)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            ended["error"] = exc
+
+    thread = threading.Thread(target=run, name="demo", daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: demo.keeping.is_set() or ended, timeout_s=240, what="the demo's keep phase")
+        assert not ended, ended
+        engine, beats = demo.stack.engine, demo.beats
+        city = scenario.city
+        fixed = len(beats)
+        assert fixed == sum(1 for d in city.devices.values() if d.kind in ("door", "camera", "panic_box", "kiosk"))
+        assert fixed > 700 and beats.period_s("S0001-panic1") == INTERVAL_S  # the scenario's device beats too
+
+        # every fixed device reports, and keeps reporting for several offline periods: none is taken offline
+        wait_until(lambda: _health(engine) == (fixed, fixed, 0, 0), timeout_s=30,
+                   what=lambda: f"every fixed device supervised and online: {_health(engine)}")
+        beats_per_period = round(OFFLINE_AFTER_S / INTERVAL_S)
+        target = beats.sent + fixed * beats_per_period * HEALTHY_PERIODS
+        wait_until(lambda: beats.sent >= target or ended, timeout_s=120,
+                   what=f"{HEALTHY_PERIODS} offline periods of heartbeats")
+        assert not ended, ended
+        assert _health(engine) == (fixed, fixed, 0, 0)
+        assert not [r for r in demo.raised if r[0] in ("device.offline", "site.offline")], demo.raised
+
+        # a device that really falls silent is reported, alone
+        lone = "C0002-cam1"
+        site_devices = sorted(d.id for d in city.devices.values()
+                              if d.site_id == DARK_SITE and d.kind in ("door", "camera", "panic_box", "kiosk"))
+        assert len(site_devices) >= 2
+        beats.silence([lone, *site_devices])  # and a whole site drops (a power cut)
+        wait_until(lambda: _open(engine, IncidentKind.DEVICE_OFFLINE, device_id=lone), timeout_s=30,
+                   what=f"{lone} reported offline")
+        # the site: one incident, its devices' own folded into it
+        wait_until(lambda: len(_open(engine, IncidentKind.SITE_OFFLINE, site_id=DARK_SITE)) == 1
+                   and not _open(engine, IncidentKind.DEVICE_OFFLINE, site_id=DARK_SITE), timeout_s=30,
+                   what=lambda: f"one site.offline for {DARK_SITE}: {_open(engine, IncidentKind.SITE_OFFLINE)}")
+        wait_until(lambda: _health(engine) == (fixed, fixed - 1 - len(site_devices), 1 + len(site_devices), 1),
+                   timeout_s=10, what=lambda: f"the figures counting them: {_health(engine)}")
+
+        # the site reports again: its incident is withdrawn
+        beats.hear(site_devices)
+        wait_until(lambda: not _open(engine, IncidentKind.SITE_OFFLINE), timeout_s=30,
+                   what=f"the site.offline of {DARK_SITE} withdrawn")
+        wait_until(lambda: _health(engine) == (fixed, fixed - 1, 1, 0), timeout_s=30,
+                   what=lambda: f"only {lone} offline: {_health(engine)}")
+        wait_until(lambda: [r for r in demo.raised if r[0] == "site.offline"], timeout_s=10,
+                   what="the demo saw the site incident")
+        offline = {r[1] for r in demo.raised if r[0] == "device.offline"}
+        assert lone in offline and offline <= {lone, *site_devices}, offline  # none from a healthy device
+        assert [r[2] for r in demo.raised if r[0] == "site.offline"] == [DARK_SITE]
+    finally:
+        stop.set()
+        thread.join(timeout=120)
+    assert not thread.is_alive() and "error" not in ended, ended
