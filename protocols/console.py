@@ -224,7 +224,7 @@ class EngineFigures(Struct):
     incidents_open: int
     devices_supervised: int = 0
     """Fixed devices (doors, cameras, panic boxes, kiosks) under supervision: heard from at least once, so their
-    silence is reported. Device health is out of this number (``devices_online`` + ``devices_offline``)."""
+    silence is reported. ``devices_online + devices_offline == devices_supervised``."""
     devices_online: int = 0
     """Supervised devices reporting within their heartbeat allowance."""
     devices_offline: int = 0
