@@ -13,6 +13,7 @@ import secrets
 import signal
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 from actors.broker import free_port
@@ -32,6 +33,7 @@ KEEP_TICK_S = 0.2
 """How often the keep phase prints what changed and looks whether an alarm is due."""
 ALARM_SEQ_FROM = 100
 """The keep phase's alarms count from here: above the scenario's (alarms are told apart by seq and content)."""
+RAISED_KEPT = 10_000
 
 
 def register(sub) -> None:
@@ -74,11 +76,11 @@ def console_port(preferred: int = CONSOLE_PORT) -> int:
 
 
 def run_demo(scenario, *, out: Path, until_s: float, keep: bool, every_s: float = 20.0) -> int:
-    return Demo(scenario, out=out, every_s=every_s).run(until_s=until_s, keep=keep,
-                                                        stop=_stop_on_signals() if keep else threading.Event())
+    return Demo(scenario, out=out, every_s=every_s).run(until_s=until_s, keep=keep)
 
 
 def _stop_on_signals() -> threading.Event:
+    """Ctrl-C (or SIGTERM) ends the keep phase, and the demo stops its stack in order."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -103,11 +105,14 @@ class Demo:
         """The devices' :class:`simulation.heartbeats.HeartbeatSchedule`, once the stack runs."""
         self.keeping = threading.Event()
         """Set when the keep phase begins."""
-        self.raised: list[tuple[str, str, str]] = []
-        """(kind, device id, site id) of every incident raised in the keep phase, in order."""
+        self.raised: deque[tuple[str, str, str]] = deque(maxlen=RAISED_KEPT)
+        """(kind, device id, site id) of the incidents raised in the keep phase, in order (the newest
+        :data:`RAISED_KEPT`)."""
         self._rng = rng or random.Random()
 
-    def run(self, *, until_s: float, keep: bool, stop: threading.Event) -> int:
+    def run(self, *, until_s: float, keep: bool, stop: threading.Event | None = None) -> int:
+        """The scenario, then (``keep``) alarms until ``stop`` is set; without ``stop``, until Ctrl-C (the command:
+        its signal handlers are installed when the keep phase begins, so Ctrl-C before stops at once)."""
         from simulation.driver import ScenarioRun
         from simulation.heartbeats import HeartbeatSchedule
         from simulation.mqtt_fleet import Fleet
@@ -138,7 +143,7 @@ class Demo:
             if keep:
                 print(f"\nthe demo goes on: an alarm every {self.every_s:g} s from a random device; Ctrl-C stops.",
                       flush=True)
-                self._keep_incidents_coming(fleet, stop)
+                self._keep_incidents_coming(fleet, stop or _stop_on_signals())
         return 0 if result.passed else 1
 
     def _keep_incidents_coming(self, fleet, stop: threading.Event) -> None:
