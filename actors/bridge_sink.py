@@ -163,9 +163,9 @@ class RaySink:
 
     async def dead_letter(self, row: DeadLetter) -> None:
         """Into the command center's journal, as an audit row the command center's console shows."""
-        audit = AuditRow(row.at_s, f"bridge {row.bridge_id}", "message.dead_letter", row.device_id or row.topic,
-                         "dead-lettered", f"{row.lane} lane",
-                         f"{row.reason} | topic {row.topic} | payload {row.payload_head}")
+        audit = AuditRow(row.at_s, f"bridge {row.bridge_id}", "system", "", "message.dead_letter",
+                         row.device_id or row.topic, "dead-lettered",
+                         f"{row.reason} | {row.lane} lane | topic {row.topic} | payload {row.payload_head}")
         await asyncio.wait_for(self.hosts[CC_HOST].record_audit.remote([audit]), timeout=CALL_TIMEOUT_S)
 
     async def confirm_device_commands(self, commands: list) -> None:

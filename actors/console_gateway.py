@@ -13,10 +13,11 @@ console tell a silent server from a quiet city.
 
 Every command is authorised here by jurisdiction (the incident must be one the operator sees, acted on
 for the operator's own responder) before the owner host authorises it against the notified entities.
-Logins (both outcomes) and refusals are audited in the command center's journal.
+Logins (both outcomes) and refusals (tokens, Origins, requests) are audited in the command center's journal.
 
 Its parts: ``gateway_http.py`` (the static console, logins), ``gateway_fanout.py`` (the view, the seq, the send
-queues), ``gateway_commands.py`` (commands, audit queries), ``gateway_engine.py`` (what it needs of an engine).
+queues), ``gateway_commands.py`` (commands, audit queries), ``gateway_sessions.py`` (tokens, logout, expiry),
+``gateway_engine.py`` (what it needs of an engine).
 This module runs them: the server's thread and loop, sessions, the change pump and heartbeats.
 """
 
@@ -27,7 +28,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import uvloop
@@ -38,13 +38,15 @@ from actors.gateway_commands import Commands
 from actors.gateway_delivery import Deliveries
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
-from actors.gateway_http import STATIC_DIR, LoginThrottles, login, refuse, static_response
+from actors.gateway_http import STATIC_DIR, LoginThrottles, handshake, login, refuse
+from actors.gateway_sessions import Sessions
 from engine.incident import may_end
 from engine.journal import AuditRow
-from engine.operators import Jurisdiction, Operator, Role, TokenError, TokenSigner
+from engine.operators import Jurisdiction, Operator, Role, TokenSigner
 from engine.topology import City
-from protocols.console import (LABELS, Auth, AuditQuery, CityMap, Command, EngineFigures, Error, Heartbeat, MapDevice,
-                               MapPrecinct, MapSite, Receipt, Resync, Seen, Snapshot, Welcome, decode_client, encode)
+from protocols.console import (LABELS, AuditQuery, Auth, CityMap, Command, EngineFigures, Error, Heartbeat, Logout,
+                               MapDevice, MapPrecinct, MapSite, Receipt, Resync, Seen, Snapshot, Welcome,
+                               decode_client, encode)
 from protocols.errors import ProtocolError
 from protocols.records import IncidentRecord
 
@@ -77,6 +79,7 @@ class ConsoleGateway:
         self.on_change = on_change
         self.fanout = Fanout(clock, self._may_end)
         self.throttles = throttles or LoginThrottles()
+        self.sessions = Sessions(self.signer, clock, self._audit)
         self.commands = Commands(engine, self.city, self.fanout, self._audit)
         self.deliveries = Deliveries(engine, self.fanout, clock, confirm_s=engine.policies.confirm_s,
                                      enabled=watch_delivery)
@@ -145,7 +148,7 @@ class ConsoleGateway:
             self.fanout.incidents[record.id] = record
         # no per-message deflate: compressing every frame for every console cost more than the fan-out itself
         async with serve(self._handle, self.host, self.port, origins=[*origins, None], compression=None,
-                         process_request=partial(static_response, self.static_dir), max_size=MAX_FRAME_BYTES,
+                         process_request=handshake(self.static_dir, origins, self._audit), max_size=MAX_FRAME_BYTES,
                          ping_interval=20) as server:
             self._server = server
             tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._heartbeats()),
@@ -178,10 +181,8 @@ class ConsoleGateway:
         if not isinstance(message, Auth):
             await refuse(connection, "the first message must be auth with a token")
             return
-        try:
-            claims = self.signer.verify(message.token, now_s=self.clock())
-        except TokenError as exc:
-            await refuse(connection, str(exc))
+        claims = await self.sessions.admit(connection, message.token)
+        if claims is None:
             return
         jurisdiction = Jurisdiction(claims.role, claims.scope)
         console = ConsoleSession(connection, claims, jurisdiction, jurisdiction.responder(self.city))
@@ -190,6 +191,7 @@ class ConsoleGateway:
         fanout.push(console, encode(self._welcome(console)))
         fanout.push(console, encode(self._snapshot(console)))
         fanout.consoles.add(console)
+        self.sessions.opened(console)
         writer = asyncio.create_task(fanout.writer(console))
         try:
             async for raw in connection:
@@ -202,6 +204,7 @@ class ConsoleGateway:
             pass
         finally:
             fanout.consoles.discard(console)
+            self.sessions.closed(console)
             writer.cancel()
 
     async def _on_message(self, console: ConsoleSession, raw) -> None:
@@ -222,12 +225,16 @@ class ConsoleGateway:
             answer = self._snapshot(console)
         elif isinstance(message, AuditQuery):
             answer = await self.commands.audit_rows(console, message)
+        elif isinstance(message, Logout):
+            await self.sessions.logout(console)
+            return
         else:
             answer = Error(f"type: not expected now: {type(message).__name__.lower()}")
         self.fanout.push(console, encode(answer))
 
-    async def _audit(self, actor: str, action: str, subject: str, outcome: str, where: str, detail: str) -> None:
-        row = AuditRow(self.clock(), actor, action, subject, outcome, where, detail)
+    async def _audit(self, actor: str, role: str, scope: str, action: str, target: str, outcome: str,
+                     reason: str) -> None:
+        row = AuditRow(self.clock(), actor, role, scope, action, target, outcome, reason)
         try:
             await asyncio.to_thread(self.engine.audit, [row])
         except Exception:  # an audit that cannot be written is logged loudly, the console keeps serving

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 import ray
 
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
-from actors.gateway_http import Audit
+from actors.gateway_http import Audit, client_address
 from engine.errors import RedbandError
 from engine.operators import Role
 from engine.topology import City
@@ -36,7 +37,8 @@ class Commands:
         record = self.fanout.incidents.get(message.incident)
         if record is None or not jurisdiction.sees(record):
             reason = f"incident {message.incident!r} is not in your jurisdiction"
-            await self.audit(operator, message.action.value, message.incident, "refused", jurisdiction.scope, reason)
+            await self.audit(operator, jurisdiction.role.value, jurisdiction.scope, message.action.value,
+                             message.incident, "refused", reason)
             return Result(message.id, False, reason, OUT_OF_JURISDICTION)
         command = OperatorCommand(message.action, message.incident, operator, jurisdiction.level,
                                   jurisdiction.responder(self.city), unit=message.unit,
@@ -59,13 +61,20 @@ class Commands:
         operator = console.claims.operator
         log.warning("console gateway: %s %s by %s: %s (%s)", message.action.value, message.incident, operator,
                     reason, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
-        await self.audit(operator, message.action.value, message.incident, "unavailable",
-                         console.jurisdiction.scope, reason)
+        await self.audit(operator, console.jurisdiction.role.value, console.jurisdiction.scope, message.action.value,
+                         message.incident, "unavailable", reason)
         return Result(message.id, False, reason, UNAVAILABLE)
 
     async def audit_rows(self, console: ConsoleSession, message: AuditQuery) -> AuditRows | Error:
-        if console.jurisdiction.role is not Role.COMMAND_CENTER:
-            return Error("audit: the command center's only")
-        rows = await asyncio.to_thread(self.engine.audit_rows, message.limit)
-        return AuditRows([AuditRowView(0, r.t_s, r.actor, "", r.where, r.action, r.subject, r.outcome, r.detail)
-                          for r in rows])  # interim: the audit columns are being reworked (issue 13)
+        """A page of the trail for the command center; anyone else's request is refused and audited."""
+        j = console.jurisdiction
+        if j.role is not Role.COMMAND_CENTER:
+            reason = "audit: the command center's only"
+            await self.audit(console.claims.operator, j.role.value, j.scope, "audit", "audit trail", "refused",
+                             f"{reason} (from {client_address(console.connection)})")
+            return Error(reason)
+        page = await asyncio.to_thread(partial(
+            self.engine.audit_page, message.limit, before=message.before, actor=message.actor, action=message.action,
+            outcome=message.outcome, since_s=message.since_s, until_s=message.until_s))
+        return AuditRows([AuditRowView(r.id, r.t_s, r.actor, r.role, r.scope, r.action, r.target, r.outcome, r.reason)
+                          for r in page.rows], page.more)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from engine.host import Change
-from engine.journal import AuditRow
+from engine.journal import AuditPage, AuditRow
 from engine.topology import City
 from engine.policy import PolicySet
 from protocols.records import DeliveryNote, IncidentRecord, OperatorCommand
@@ -34,4 +34,7 @@ class EngineApi(Protocol):
 
     def audit(self, rows: list[AuditRow]) -> None: ...
 
-    def audit_rows(self, limit: int = 200) -> list[AuditRow]: ...
+    def audit_page(self, limit: int = 50, *, before: int | None = None, actor: str = "", action: str = "",
+                   outcome: str = "", since_s: float | None = None, until_s: float | None = None) -> AuditPage:
+        """A page of the audit trail, newest first; ``before``: the last row id of the previous page."""
+        ...

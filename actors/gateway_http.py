@@ -1,5 +1,6 @@
-"""The gateway's HTTP side: the static console (``web_console/``, nothing outside it) and the login socket
-(``/login``: a password checked with argon2 off the loop, a signed token back; both outcomes audited)."""
+"""The gateway's HTTP side: the handshake (the static console, ``web_console/`` and nothing outside it; the Origin of
+a socket's handshake, refused with 403 and audited) and the login socket (``/login``: a password checked with argon2
+off the loop, a signed token back; both outcomes audited)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from websockets.asyncio.server import ServerConnection
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -34,12 +35,40 @@ class LoginThrottles:
     addresses: LoginThrottle = field(default_factory=lambda: LoginThrottle(max_failures=20))
 
 
-Audit = Callable[[str, str, str, str, str, str], Awaitable[None]]  # actor, action, subject, outcome, where, detail
+Audit = Callable[[str, str, str, str, str, str, str], Awaitable[None]]
+"""Writes one audit row: actor, role, scope, action, target, outcome, reason (``engine/audit.py``)."""
+
+
+def client_address(connection: ServerConnection) -> str:
+    return connection.remote_address[0] if connection.remote_address else "?"
+
+
+def handshake(static_dir: Path, origins: list[str], audit: Audit
+              ) -> Callable[[ServerConnection, Request], Awaitable[Response | None]]:
+    """The server's ``process_request``: runs before websockets' own checks, so a socket handshake's Origin is
+    checked here, where a refusal can be audited (a missing Origin, as from a non-browser client, is let through:
+    Origin defends browsers against other sites' pages). Anything else is a file (:func:`static_response`)."""
+    allowed = set(origins)
+
+    async def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path not in SOCKET_PATHS:
+            return static_response(static_dir, connection, request)
+        try:
+            origin = request.headers.get("Origin")
+        except MultipleValuesError:
+            origin = "(several Origin headers)"
+        if origin is None or origin in allowed:
+            return None
+        await audit("", "", "", "connect", path, "refused",
+                    f"origin {origin[:200]!r} not allowed (from {client_address(connection)})")
+        return connection.respond(403, "Failed to open a WebSocket connection: invalid Origin header.\n")
+
+    return process_request
 
 
 def static_response(static_dir: Path, connection: ServerConnection, request: Request) -> Response | None:
-    """The file asked for under ``static_dir``, a 404, or None for a WebSocket handshake (its Origin is checked
-    by websockets)."""
+    """The file asked for under ``static_dir``, a 404, or None for a WebSocket handshake."""
     path = request.path.split("?", 1)[0]
     if path in SOCKET_PATHS:
         return None
@@ -68,14 +97,14 @@ async def login(connection: ServerConnection, message, *, operators: dict[str, O
     if not isinstance(message, Login):
         await refuse(connection, "expected a login message")
         return
-    address = connection.remote_address[0] if connection.remote_address else "?"
+    address = client_address(connection)
     user, addr = (message.username,), (address,)
     operator = operators.get(message.username)
-    where = operator.jurisdiction.scope if operator else ""
+    role, scope = (operator.jurisdiction.role.value, operator.jurisdiction.scope) if operator else ("", "")
     wait_s = max(throttles.users.retry_after_s(user, now_s), throttles.addresses.retry_after_s(addr, now_s))
     if wait_s > 0:
         reason = f"too many failed logins: retry in {math.ceil(wait_s)} s"
-        await audit(message.username, "login", message.username, "refused", where, f"{reason} (from {address})")
+        await audit(message.username, role, scope, "login", message.username, "refused", f"{reason} (from {address})")
         await refuse(connection, reason)
         return
     ok = await asyncio.to_thread((operator or _NOBODY).check_password, message.password) and operator is not None
@@ -84,8 +113,8 @@ async def login(connection: ServerConnection, message, *, operators: dict[str, O
     else:
         throttles.users.failed(user, now_s)
         throttles.addresses.failed(addr, now_s)
-    await audit(message.username, "login", message.username, "ok" if ok else "refused", where,
-                "" if ok else f"unknown operator or wrong password (from {address})")
+    await audit(message.username, role, scope, "login", message.username, "ok" if ok else "refused",
+                f"from {address}" if ok else f"unknown operator or wrong password (from {address})")
     if not ok:
         await refuse(connection, "unknown operator or wrong password")
         return

@@ -28,10 +28,11 @@ from actors.directory import announce_start
 from actors.engine_files import read_engine_files
 from actors.host_place import HostPlace
 from actors.journal_sqlite import SqliteJournal
+from engine.audit import host_index
 from engine.clock import ManualClock, WallClock
 from engine.errors import JournalUnavailable, RedbandError
 from engine.host import HostConfig, HostCore
-from engine.journal import MemoryJournal
+from engine.journal import AuditFilter, AuditPage, MemoryJournal
 from engine.policy import PolicySet
 from engine.topology import City
 from protocols.batch import (
@@ -102,7 +103,9 @@ class HostActor:
         then the process exits (Ray starts it again: the disk may be back by then)."""
         for attempt in range(1, OPEN_ATTEMPTS + 1):
             try:
-                journal = SqliteJournal(self._journal_path) if self._journal_path else MemoryJournal()
+                index = host_index(config.host_id)  # this host's part of the audit ids
+                journal = (SqliteJournal(self._journal_path, host_index=index) if self._journal_path
+                           else MemoryJournal(host_index=index))
                 return HostCore(config, city=city, policies=policies, journal=journal, now_s=self._clock.now_s())
             except Exception:
                 log.exception("host %s: opening the journal %s failed (attempt %d of %d)", config.host_id,
@@ -145,11 +148,7 @@ class HostActor:
 
     async def fail_journal_writes(self, refuse: bool) -> None:
         """Fault injection (tests, drills): the journal refuses every write until called with False."""
-        refuse_writes = getattr(self._core.journal, "refuse_writes", None)
-        if refuse_writes is not None:
-            refuse_writes(refuse)
-        else:
-            self._core.journal.fail_writes = OSError(28, "No space left on device") if refuse else None
+        self._core.journal.refuse_writes(refuse)
 
     def _signal(self) -> None:
         """Wake the deadline loop and whoever long-polls for changes or device commands."""
@@ -218,8 +217,8 @@ class HostActor:
             self._failed_step(exc)
             raise
 
-    async def audit_rows(self, limit: int) -> list:
-        return self._core.journal.audit_rows(limit=limit)
+    async def audit_rows(self, query: AuditFilter) -> AuditPage:
+        return self._core.journal.audit_page(query)
 
     async def command_device(self, device_id: str, command: str, args: dict, actor: str) -> None:
         try:

@@ -4,8 +4,9 @@ Tables: ``incidents`` (the latest record of each, with state and deadline as col
 (every timeline entry, append-only), ``deadlines`` (the pending deadline of each unacknowledged
 incident), ``alarm_seqs`` (accepted device alarms by boot and seq, with their message digest, for dedup across
 restarts; the newest 256 per device), ``device_seen`` (supervised devices' last-seen times, written about once a
-second, from which a restarted host supervises) and ``audit``. A journal written before alarm digests existed loses its
-``alarm_seqs`` when opened (see ``_migrate``).
+second, from which a restarted host supervises) and ``audit`` (``engine/audit.py``: one meaning per column, paged newest
+first by time). A journal written before alarm digests existed loses its ``alarm_seqs`` when opened, and one written
+before the audit columns were fixed has its ``audit`` table rebuilt (see ``_migrate``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import msgspec
 
+from engine.audit import next_id
 from engine.entities import ALARM_MEMORY
-from engine.journal import AlarmSeq, AuditRow, JournalBatch, JournalState
+from engine.journal import AlarmSeq, AuditFilter, AuditPage, AuditRow, JournalBatch, JournalState
 from protocols.records import IncidentRecord
 
 _SCHEMA = """
@@ -33,10 +35,17 @@ CREATE TABLE IF NOT EXISTS alarm_seqs (
     device_id TEXT NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL, digest INTEGER NOT NULL,
     incident_id TEXT NOT NULL, PRIMARY KEY (device_id, boot, seq));
 CREATE TABLE IF NOT EXISTS device_seen (device_id TEXT PRIMARY KEY, seen_s REAL NOT NULL, offline INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS audit (
-    rowid INTEGER PRIMARY KEY, t_s REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-    subject TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL, detail TEXT NOT NULL);
 """
+_AUDIT_TABLE = """
+CREATE TABLE IF NOT EXISTS audit (
+    rowid INTEGER PRIMARY KEY, t_s REAL NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL DEFAULT '',
+    scope TEXT NOT NULL DEFAULT '', action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '')
+"""
+
+_AUDIT_COLUMNS = "t_s, actor, role, scope, action, target, outcome, reason, rowid"
+_INSERT_AUDIT = ("INSERT INTO audit (rowid, t_s, actor, role, scope, action, target, outcome, reason) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 ALARM_ROWS = ALARM_MEMORY
 """Alarm rows kept per device: what a restarted host remembers for dedup, no more."""
@@ -46,9 +55,10 @@ _decoder = msgspec.msgpack.Decoder(IncidentRecord)
 
 
 class SqliteJournal:
-    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", host_index: int = 0) -> None:
         """``synchronous=NORMAL`` in WAL mode survives a process crash (our failure model: a host actor
-        dies); ``FULL`` also survives power loss, at a cost per commit."""
+        dies); ``FULL`` also survives power loss, at a cost per commit. ``host_index``: this journal's part of the
+        audit ids (``engine.audit.host_index``)."""
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous: expected NORMAL or FULL, got {synchronous!r}")
         self.path = Path(path)
@@ -56,8 +66,11 @@ class SqliteJournal:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self.host_index = host_index
         self._migrate()
         self._db.executescript(_SCHEMA)
+        self._db.execute(_AUDIT_TABLE)
+        self._audit_id = self._db.execute("SELECT coalesce(max(rowid), 0) FROM audit").fetchone()[0]
         self.writes = 0
 
     def refuse_writes(self, refuse: bool) -> None:
@@ -75,6 +88,38 @@ class SqliteJournal:
         seen_columns = [row[1] for row in self._db.execute("PRAGMA table_info(device_seen)")]
         if seen_columns and "offline" not in seen_columns:  # an early form: last-seen times only, rebuilt in a second
             self._db.executescript("DROP TABLE device_seen;")
+        self._migrate_audit()
+
+    def _migrate_audit(self) -> None:
+        """An ``audit`` table from before the fixed columns (``subject``, ``at``, ``detail``) is rebuilt with them in
+        one transaction, its rows in their order with ids as new rows get (``engine.audit.next_id``): subject becomes
+        target, detail reason, and ``at`` scope (it was the actor's jurisdiction on most rows; on command rows it was
+        ``level:responder``). Adding the columns alone would not do: the old ones are NOT NULL without a default, so
+        every new row would still have to fill them, and the old ids are not unique across hosts. A table that has
+        some of the new columns but not all (none was ever written so) gets the missing ones."""
+        columns = [row[1] for row in self._db.execute("PRAGMA table_info(audit)")]
+        if not columns:
+            return
+        if "subject" in columns:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                old = self._db.execute("SELECT t_s, actor, at, action, subject, outcome, detail FROM audit "
+                                       "ORDER BY rowid").fetchall()
+                self._db.execute("DROP TABLE audit")
+                self._db.execute(_AUDIT_TABLE)
+                last, rows = 0, []
+                for t_s, actor, at, action, subject, outcome, detail in old:
+                    last = next_id(last, t_s, self.host_index)
+                    rows.append((last, t_s, actor, "", at, action, subject, outcome, detail))
+                self._db.executemany(_INSERT_AUDIT, rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return
+        for column in ("role", "scope", "target", "reason"):
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE audit ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
     def write(self, batch: JournalBatch) -> None:
         db = self._db
@@ -112,15 +157,18 @@ class SqliteJournal:
                                "ON CONFLICT (device_id) DO UPDATE SET seen_s = max(seen_s, excluded.seen_s), "
                                "offline = excluded.offline",
                                [(d, t, int(off)) for d, (t, off) in batch.seen.items()])
+            audit_id = self._audit_id
             if batch.audit:
-                db.executemany(
-                    "INSERT INTO audit (t_s, actor, action, subject, outcome, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(a.t_s, a.actor, a.action, a.subject, a.outcome, a.where, a.detail) for a in batch.audit],
-                )
+                rows = []
+                for a in batch.audit:
+                    audit_id = next_id(audit_id, a.t_s, self.host_index)
+                    rows.append((audit_id, a.t_s, a.actor, a.role, a.scope, a.action, a.target, a.outcome, a.reason))
+                db.executemany(_INSERT_AUDIT, rows)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self._audit_id = audit_id  # only once written: a rolled-back step's ids are given again
         self.writes += 1
 
     def load(self, *, alarm_memory: int) -> JournalState:
@@ -153,9 +201,29 @@ class SqliteJournal:
         return dict(self._db.execute("SELECT incident_id, due_s FROM deadlines"))
 
     def audit_rows(self, *, limit: int = 1000) -> list[AuditRow]:
-        rows = self._db.execute(
-            "SELECT t_s, actor, action, subject, outcome, at, detail FROM audit ORDER BY rowid DESC LIMIT ?", (limit,))
+        rows = self._db.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit ORDER BY rowid DESC LIMIT ?", (limit,))
         return [AuditRow(*row) for row in reversed(list(rows))]
+
+    def audit_page(self, query: AuditFilter) -> AuditPage:
+        """Walks the table by id (its primary key) newest first; a filter that matches little reads further."""
+        where, args = [], []
+        if query.before is not None:
+            where.append("rowid < ?")
+            args.append(query.before)
+        for column in ("actor", "action", "outcome"):
+            if value := getattr(query, column):
+                where.append(f"{column} = ?")
+                args.append(value)
+        if query.since_s is not None:
+            where.append("t_s >= ?")
+            args.append(query.since_s)
+        if query.until_s is not None:
+            where.append("t_s <= ?")
+            args.append(query.until_s)
+        sql = (f"SELECT {_AUDIT_COLUMNS} FROM audit {'WHERE ' + ' AND '.join(where) if where else ''} "
+               "ORDER BY rowid DESC LIMIT ?")
+        rows = [AuditRow(*row) for row in self._db.execute(sql, (*args, query.limit + 1))]
+        return AuditPage(rows[:query.limit], len(rows) > query.limit)
 
     def close(self) -> None:
         self._db.close()

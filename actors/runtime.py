@@ -38,6 +38,7 @@ from actors.host_actor import HostActor, host_actor_name
 from actors.host_watch import HostWatch
 from actors.ray_setup import default_precinct_hosts, ensure_ray, shutdown_ray, stop_all
 from actors.routing import merge_results, split_by_host
+from engine.audit import AuditFilter, AuditPage, merge_pages
 from engine.errors import HostUnavailable, RedbandError, UnknownDevice, UnknownIncident
 from engine.host import Change, HostConfig
 from engine.journal import AuditRow
@@ -292,10 +293,16 @@ class Engine:
         """Rows from outside the hosts (console logins, refusals) go to the command center's journal."""
         ray.get(self.hosts[CC_HOST].record_audit.remote(rows), timeout=CALL_TIMEOUT_S)
 
-    def audit_rows(self, limit: int = 200) -> list[AuditRow]:
-        """The newest ``limit`` audit rows of every host, newest first."""
-        lists = ray.get([h.audit_rows.remote(limit) for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
-        return sorted((r for rows in lists for r in rows), key=lambda r: r.t_s, reverse=True)[:limit]
+    def audit_rows(self, limit: int = 200, **filters) -> list[AuditRow]:
+        """The newest ``limit`` audit rows of every host that match ``filters`` (as ``audit_page``'s), newest first."""
+        return self.audit_page(limit, **filters).rows
+
+    def audit_page(self, limit: int = 50, **query) -> AuditPage:
+        """A page of every host's audit trail, newest first (``engine/audit.py``); ``query``: ``AuditFilter``'s
+        ``before`` (the last id of the previous page), actor, action, outcome, since_s, until_s."""
+        query = AuditFilter(limit, **query)
+        pages = ray.get([h.audit_rows.remote(query) for h in self.hosts.values()], timeout=CALL_TIMEOUT_S)
+        return merge_pages(pages, limit)
 
     # -- time --------------------------------------------------------------------------------------
 

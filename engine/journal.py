@@ -9,23 +9,14 @@ implementation does file I/O, so it lives in ``actors/journal_sqlite.py``.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from engine.audit import AuditFilter, AuditPage, AuditRow, newest_first, next_id
 from protocols.records import IncidentRecord, TimelineEntry
 
-
-@dataclass(frozen=True, slots=True)
-class AuditRow:
-    """Who did what to what, when, where, and how it ended."""
-
-    t_s: float
-    actor: str
-    action: str
-    subject: str
-    outcome: str
-    where: str = ""
-    detail: str = ""
+__all__ = ["AlarmSeq", "AuditFilter", "AuditPage", "AuditRow", "Journal", "JournalBatch", "JournalState",
+           "MemoryJournal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +68,14 @@ class Journal(Protocol):
 
     def incident(self, incident_id: str) -> IncidentRecord | None: ...
 
-    def audit_rows(self, *, limit: int = 1000) -> list[AuditRow]: ...
+    def audit_rows(self, *, limit: int = 1000) -> list[AuditRow]:
+        """The newest ``limit`` audit rows, oldest first."""
+
+    def audit_page(self, query: AuditFilter) -> AuditPage:
+        """A page of the audit trail, newest first (``AuditFilter``), rows with their ids (``engine/audit.py``)."""
+
+    def refuse_writes(self, refuse: bool) -> None:
+        """Fault injection (tests, drills): every write fails until called with False."""
 
     def close(self) -> None: ...
 
@@ -85,7 +83,9 @@ class Journal(Protocol):
 class MemoryJournal:
     """A journal in a dict, for unit tests and throwaway scenario runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, host_index: int = 0) -> None:
+        """``host_index``: this journal's part of the audit ids (``engine.audit.host_index``)."""
+        self.host_index = host_index
         self.incidents: dict[str, IncidentRecord] = {}
         self.transitions: list[tuple[str, int, TimelineEntry]] = []
         self.alarm_seqs: dict[str, dict[tuple[int, int], AlarmSeq]] = defaultdict(dict)  # oldest first
@@ -107,7 +107,9 @@ class MemoryJournal:
             rows = self.alarm_seqs[row.device_id]
             rows.pop((row.boot, row.seq), None)
             rows[(row.boot, row.seq)] = row
-        self.audit.extend(batch.audit)
+        for row in batch.audit:
+            last = self.audit[-1].id if self.audit else 0
+            self.audit.append(replace(row, id=next_id(last, row.t_s, self.host_index)))
 
     def load(self, *, alarm_memory: int) -> JournalState:
         open_records = [r for r in self.incidents.values() if not r.state.is_terminal]
@@ -119,6 +121,13 @@ class MemoryJournal:
 
     def audit_rows(self, *, limit: int = 1000) -> list[AuditRow]:
         return self.audit[-limit:]
+
+    def audit_page(self, query: AuditFilter) -> AuditPage:
+        return newest_first(self.audit, query)
+
+    def refuse_writes(self, refuse: bool) -> None:
+        """Fault injection: every write fails, as on a full disk, until called with False."""
+        self.fail_writes = OSError(28, "No space left on device") if refuse else None
 
     def close(self) -> None:
         pass

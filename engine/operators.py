@@ -11,7 +11,8 @@ Operators live in a users TOML with argon2 password hashes::
 A station sees its precinct's incidents, a guard room its site's, the command center everything. Each
 acts for one responder entity: the precinct's station, the site's guard room, the command center.
 
-Tokens are ``base64url(claims JSON).base64url(HMAC-SHA256)``, with an expiry; the secret is the gateway's.
+Tokens are ``base64url(claims JSON).base64url(HMAC-SHA256)``, with an id (``jti``: 16 random bytes, what a
+revocation names), the time it was issued and an expiry; the secret is the gateway's.
 """
 
 from __future__ import annotations
@@ -173,7 +174,12 @@ def with_operator(text: str | None, *, file: str, name: str, role: Role, scope: 
 
 
 class TokenError(Exception):
-    """A token that cannot be used; the message says why (expired, bad signature, malformed)."""
+    """A token that cannot be used; the message says why (expired, bad signature, malformed, revoked).
+    ``claims``: what the token says, when its signature was good (an expired or revoked token's), else None."""
+
+    def __init__(self, message: str, claims: "Claims | None" = None) -> None:
+        super().__init__(message)
+        self.claims = claims
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +188,9 @@ class Claims:
     role: Role
     scope: str
     expires_s: float
+    token_id: str = ""
+    """The token's ``jti``: what a revocation names."""
+    issued_s: float = 0.0
 
 
 class TokenSigner:
@@ -189,9 +198,11 @@ class TokenSigner:
         self.secret = secret or secrets.token_bytes(32)
 
     def issue(self, operator: Operator, *, now_s: float, ttl_s: float = TOKEN_TTL_S) -> tuple[str, Claims]:
-        claims = Claims(operator.name, operator.jurisdiction.role, operator.jurisdiction.scope, now_s + ttl_s)
+        claims = Claims(operator.name, operator.jurisdiction.role, operator.jurisdiction.scope, now_s + ttl_s,
+                        secrets.token_urlsafe(16), now_s)
         body = _b64(json.dumps({"op": claims.operator, "role": claims.role.value, "scope": claims.scope,
-                                "exp": claims.expires_s}, separators=(",", ":")).encode())
+                                "exp": claims.expires_s, "jti": claims.token_id, "iat": claims.issued_s},
+                               separators=(",", ":")).encode())
         return f"{body}.{_b64(self._sign(body))}", claims
 
     def verify(self, token: str, *, now_s: float) -> Claims:
@@ -202,11 +213,12 @@ class TokenSigner:
             raise TokenError("bad token signature")
         try:
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            claims = Claims(str(data["op"]), Role(data["role"]), str(data["scope"]), float(data["exp"]))
+            claims = Claims(str(data["op"]), Role(data["role"]), str(data["scope"]), float(data["exp"]),
+                            str(data["jti"]), float(data["iat"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise TokenError(f"malformed token: {exc}") from None
         if claims.expires_s <= now_s:
-            raise TokenError("token expired")
+            raise TokenError("token expired", claims)
         return claims
 
     def _sign(self, body: str) -> bytes:

@@ -12,8 +12,13 @@ from engine.hosting.outboxes import DeviceCommandOutbox
 from engine.hosting.roster import Roster
 from engine.hosting.staging import JournalStaging
 from engine.incident import DeviceCommand, apply_command, note_delivery
+from engine.operators import Role
 from engine.policy import PolicySet
+from protocols.kinds import Level
 from protocols.records import DeliveryNote, IncidentRecord, OperatorCommand
+
+_ROLE_OF_LEVEL = {Level.COMMAND_CENTER: Role.COMMAND_CENTER.value, Level.POLICE_STATION: Role.STATION.value,
+                  Level.GUARD_ROOM: Role.GUARD_ROOM.value}
 
 
 class OperatorCommands:
@@ -31,10 +36,10 @@ class OperatorCommands:
         """Apply ``command`` to an incident this host owns; the changed record. Refusals raise
         (:class:`UnknownIncident`, or the lifecycle's :class:`InvalidTransition` / :class:`NotAuthorized`)."""
         record = self.store.get(command.incident_id)
-        where = f"{command.level.value}:{command.target}"
+        who = self._who(command)
         if record is None or record.host_id != self.host_id:
-            self.staging.audit(now_s, command.operator, command.action.value, command.incident_id, "refused", where,
-                               "unknown incident")
+            self.staging.audit(now_s, command.operator, command.action.value, command.incident_id, "refused", **who,
+                               reason="unknown incident")
             self.flush()
             raise UnknownIncident(command.incident_id)
         device = self.roster.city.devices.get(record.device_id)
@@ -42,13 +47,27 @@ class OperatorCommands:
         try:
             updated, effects = apply_command(record, command, policy=policy, now_s=now_s)
         except Exception as exc:
-            self.staging.audit(now_s, command.operator, command.action.value, record.id, "refused", where, str(exc))
+            self.staging.audit(now_s, command.operator, command.action.value, record.id, "refused", **who,
+                               reason=str(exc))
             self.flush()
             raise
         self.store.store(updated, record, effects, now_s)
-        self.staging.audit(now_s, command.operator, command.action.value, record.id, "ok", where, command.note)
+        self.staging.audit(now_s, command.operator, command.action.value, record.id, "ok", **who, reason=command.note)
         self.flush()
         return updated
+
+    def _who(self, command: OperatorCommand) -> dict[str, str]:
+        """The audit's role and scope of the operator behind ``command``: from the level and the responder it acted
+        for (a station's precinct, a guard room's site; the command center has no scope)."""
+        city, target = self.roster.city, command.target
+        match command.level:
+            case Level.POLICE_STATION:
+                scope = next((p.id for p in city.precincts.values() if p.station_id == target), target)
+            case Level.GUARD_ROOM:
+                scope = next((s.id for s in city.sites.values() if s.guard_room_id == target), target)
+            case _:
+                scope = ""
+        return {"role": _ROLE_OF_LEVEL.get(command.level, command.level.value), "scope": scope}
 
     def on_delivery(self, note: DeliveryNote, now_s: float) -> IncidentRecord | None:
         """A console gateway's word on a notification (delivered, seen, not delivered) as a timeline line; not
@@ -68,10 +87,11 @@ class OperatorCommands:
         return updated
 
     def on_device(self, device_id: str, command: str, args: dict, *, actor: str, now_s: float) -> None:
-        """A command for a device of this host: audited, then queued for its bridge."""
+        """A command for a device of this host: audited (the actor's role and scope are not known here), then queued
+        for its bridge."""
         if self.roster.device(device_id) is None:
             raise UnknownDevice(device_id)
-        self.staging.audit(now_s, actor, "device.command", device_id, command,
-                           self.roster.city.devices[device_id].precinct_id, detail=str(args)[:200])
+        self.staging.audit(now_s, actor, "device.command", device_id, "ok", role="",
+                           reason=f"{command} {args}"[:200])
         self.device_commands.add(DeviceCommand(device_id, command, dict(args)), now_s)
         self.flush()

@@ -105,7 +105,8 @@ class IncidentStore:
                                            targets=lambda level: self.city.target_for(level, device), now_s=at_s)
         self.store(updated, record, effects, at_s)
         if updated.level is not record.level:
-            self.staging.audit(at_s, "system", "escalated", record.id, updated.level.value, record.precinct_id)
+            self.staging.audit(at_s, "system", "escalated", record.id, "ok", role="system",
+                               reason=f"to {updated.level.value}")
         return 1
 
     def deliver(self, messages: list[HostMessage], now_s: float) -> None:

@@ -128,9 +128,8 @@ class DeviceCommandOutbox:
 
     def _failed(self, command: DeviceCommandOut, now_s: float, why: str) -> None:
         self._counters.commands_failed += 1
-        device = self._city.devices.get(command.device_id)
-        self._staging.audit(now_s, "system", "device.command", command.device_id, "failed",
-                            device.precinct_id if device else "", f"{command.command}: {why}")
+        self._staging.audit(now_s, "system", "device.command", command.device_id, "failed", role="system",
+                            reason=f"{command.command}: {why}")
 
     def keep(self) -> None:
         self._added = 0

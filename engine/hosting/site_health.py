@@ -102,8 +102,8 @@ class SiteHealth:
             if sibling is not entity:
                 folded += self._fold(sibling, incident_id, at_s)
                 sibling.offline_incident = incident_id
-        self.staging.audit(at_s, "system", "site.offline", site_id, "raised", entity.device.precinct_id,
-                           f"{incident_id}; {folded} device incidents folded into it")
+        self.staging.audit(at_s, "system", "site.offline", site_id, "raised", role="system",
+                           reason=f"{incident_id}; {folded} device incidents folded into it")
         return incident_id
 
     def _fold(self, entity: DeviceEntity, site_incident_id: str, at_s: float) -> int:
@@ -128,8 +128,8 @@ class SiteHealth:
             updated, effects = system_cancel(record, reason=f"site back online: {entity.device.id} reporting again",
                                              policy=policy, now_s=now_s)
             self.store.store(updated, record, effects, now_s)
-            self.staging.audit(now_s, entity.device.id, "site.online", site_id, "ok", entity.device.precinct_id,
-                               incident_id)
+            self.staging.audit(now_s, entity.device.id, "site.online", site_id, "ok", role="device",
+                               scope=entity.device.site_id or entity.device.precinct_id, reason=incident_id)
         return [e for e in self.supervised(site_id)
                 if e is not entity and e.offline and e.offline_incident == incident_id]
 

@@ -42,9 +42,10 @@ class JournalStaging:
     def stage_alarm(self, row: AlarmSeq) -> None:
         self.alarm_seqs.append(row)
 
-    def audit(self, t_s: float, actor: str, action: str, subject: str, outcome: str, where: str = "",
-              detail: str = "") -> None:
-        self.audit_rows.append(AuditRow(t_s, actor, action, subject, outcome, where, detail))
+    def audit(self, t_s: float, actor: str, action: str, target: str, outcome: str, *, role: str, scope: str = "",
+              reason: str = "") -> None:
+        """An audit row written with the step (the columns: ``engine/audit.py``)."""
+        self.audit_rows.append(AuditRow(t_s, actor, role, scope, action, target, outcome, reason))
 
     def stage_seen(self, rows: dict[str, tuple[float, bool]]) -> None:
         self.seen = rows

@@ -121,7 +121,8 @@ class Supervision:
         device = entity.device
         incident_id = entity.offline_incident
         self._mark(entity, False, None)
-        self.staging.audit(now_s, device.id, "device.online", device.id, "ok", device.precinct_id)
+        self.staging.audit(now_s, device.id, "device.online", device.id, "ok", role="device",
+                           scope=device.site_id or device.precinct_id)
         record = self.store.get(incident_id) if incident_id else None
         if incident_id is not None and (record is None or record.kind is IncidentKind.SITE_OFFLINE):
             self._site_back(entity, incident_id, now_s)  # (an ended device incident: nothing was folded into it)
@@ -168,8 +169,8 @@ class Supervision:
         self._mark(entity, True, incident_id)
         self.scheduler.cancel((SUPERVISION, device.id))
         self.seen_log.note(device.id, _or(entity.last_seen_s, at_s), True)  # a restart must not report it again
-        self.staging.audit(at_s, "system", "device.offline", device.id, outcome, device.precinct_id,
-                           note if outcome == "raised" else f"{note}; site outage {incident_id}")
+        self.staging.audit(at_s, "system", "device.offline", device.id, outcome, role="system",
+                           reason=note if outcome == "raised" else f"{note}; site outage {incident_id}")
 
     def connection_states(self, states: list[StateChange], now_s: float) -> int:
         """Connection states from the broker: a Last Will ``offline`` takes a supervised device offline at once;

@@ -14,7 +14,8 @@ from actors.gateway_fanout import Fanout
 from engine.citygen import CitySpec, generate_city
 from engine.errors import InvalidTransition
 from engine.operators import Jurisdiction, Role
-from protocols.console import Command
+from engine.journal import AuditPage, AuditRow
+from protocols.console import AuditQuery, AuditRows, AuditRowView, Command, Error
 from protocols.kinds import IncidentKind, IncidentState, Level
 from protocols.records import Action, IncidentRecord
 
@@ -73,9 +74,55 @@ def test_an_engine_refusal_keeps_its_type_as_the_code():
 def test_a_host_that_cannot_answer_is_unavailable_and_audited(error, says):
     result, _, audits = _run(error)
     assert (result.ok, result.code) == (False, "Unavailable") and says in result.error
-    assert [(a[0], a[3]) for a in audits] == [("p1", "unavailable")]
+    assert [(a[0], a[1], a[2], a[3], a[4], a[5]) for a in audits] == [
+        ("p1", "station", "P1", "acknowledge", "X#1", "unavailable")]
 
 
 def test_a_bug_is_not_passed_off_as_an_outage():
     with pytest.raises(TypeError):
         _run(TypeError("a bug in the engine"))
+
+
+class AuditEngine:
+    """Answers ``audit_page`` with one row and remembers what it was asked."""
+
+    city = CITY
+
+    def __init__(self) -> None:
+        self.asked: list = []
+
+    def audit_page(self, limit, **query):
+        self.asked.append((limit, query))
+        return AuditPage([AuditRow(5.0, "p1", "station", "P1", "login", "p1", "ok", "from 10.0.0.9", id=2049)], True)
+
+
+def _audit_request(role: Role, scope: str, message: AuditQuery):
+    audits, engine = [], AuditEngine()
+
+    async def audit(*row):
+        audits.append(row)
+
+    async def go():
+        commands = Commands(engine, CITY, Fanout(lambda: 0.0), audit)
+        console = SimpleNamespace(claims=SimpleNamespace(operator="op"), jurisdiction=Jurisdiction(role, scope),
+                                  connection=SimpleNamespace(remote_address=("10.0.0.7", 50000)))
+        return await commands.audit_rows(console, message)
+
+    return asyncio.run(go()), engine.asked, audits
+
+
+def test_the_command_centers_audit_request_is_answered_with_the_rows_ids_and_whether_there_are_more():
+    query = AuditQuery(limit=20, before=4097, actor="p1", action="login", outcome="ok", since_s=1.0, until_s=9.0)
+    answer, asked, audits = _audit_request(Role.COMMAND_CENTER, "", query)
+    assert asked == [(20, {"before": 4097, "actor": "p1", "action": "login", "outcome": "ok", "since_s": 1.0,
+                           "until_s": 9.0})]
+    assert answer == AuditRows([AuditRowView(2049, 5.0, "p1", "station", "P1", "login", "p1", "ok", "from 10.0.0.9")],
+                               True)
+    assert audits == []
+
+
+def test_a_stations_audit_request_is_refused_and_audited_with_its_address():
+    answer, asked, audits = _audit_request(Role.STATION, "P1", AuditQuery())
+    assert isinstance(answer, Error) and "command center" in answer.reason and asked == []
+    assert audits == [("op", "station", "P1", "audit", "audit trail", "refused",
+                       "audit: the command center's only (from 10.0.0.7)")]

@@ -2,8 +2,12 @@
 
 import sqlite3
 
+import pytest
+
 from actors.journal_sqlite import SqliteJournal
 from engine.host import INCIDENT
+from engine.audit import MAX_HOSTS
+from engine.journal import AuditFilter, AuditRow, JournalBatch, MemoryJournal
 from tests.engine.helpers import Pair
 
 
@@ -85,3 +89,93 @@ def test_each_device_keeps_only_its_newest_alarm_rows(tmp_path):
         pair.send(box, "school.panic", seq=seq)
     rows = journal.load(alarm_memory=10_000).alarm_seqs[box]
     assert len(rows) == ALARM_ROWS and rows[-1].seq == ALARM_ROWS + 39
+
+
+def _audit(t_s: float, actor: str = "cc", action: str = "login", outcome: str = "ok") -> AuditRow:
+    return AuditRow(t_s, actor, "command_center", "", action, f"{action}-target", outcome, "why")
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def audit_journal(request, tmp_path):
+    """Both journals answer the audit query the same way (journal 2's ids)."""
+    journal = (SqliteJournal(tmp_path / "h1.sqlite", host_index=2) if request.param == "sqlite"
+               else MemoryJournal(host_index=2))
+    yield journal
+    journal.close()
+
+
+def test_the_audit_trail_pages_newest_first_with_ids_and_more(audit_journal):
+    audit_journal.write(JournalBatch(audit=[_audit(float(t)) for t in range(7)] + [_audit(6.0, "p1")]))
+    audit_journal.write(JournalBatch(audit=[_audit(9.0, "p2")]))
+    everything = audit_journal.audit_page(AuditFilter(limit=100)).rows
+    assert [(r.t_s, r.id) for r in everything] == [(9.0, 9000 * MAX_HOSTS + 2), (6.0, 6001 * MAX_HOSTS + 2)] + [
+        (float(t), t * 1000 * MAX_HOSTS + 2) for t in range(6, -1, -1)]
+    assert everything[0] == AuditRow(9.0, "p2", "command_center", "", "login", "login-target", "ok", "why",
+                                     9000 * MAX_HOSTS + 2)
+    seen, before = [], None
+    while True:
+        page = audit_journal.audit_page(AuditFilter(limit=3, before=before))
+        seen += page.rows
+        if not page.more:
+            break
+        before = page.rows[-1].id
+    assert seen == everything
+
+
+def test_the_audit_filters_are_exact_and_the_time_range_inclusive(audit_journal):
+    audit_journal.write(JournalBatch(audit=[_audit(1.0, "p1", "login", "refused"), _audit(2.0, "p1"),
+                                            _audit(3.0, "p10", "auth", "refused"), _audit(4.0, "cc", "audit")]))
+
+    def ask(**filters) -> list[float]:
+        return [r.t_s for r in audit_journal.audit_page(AuditFilter(limit=10, **filters)).rows]
+
+    assert ask(actor="p1") == [2.0, 1.0]
+    assert ask(action="auth") == [3.0]
+    assert ask(outcome="refused") == [3.0, 1.0]
+    assert ask(since_s=2.0, until_s=3.0) == [3.0, 2.0]
+    assert ask(actor="p1", outcome="refused", since_s=0.5) == [1.0]
+    assert audit_journal.audit_page(AuditFilter(limit=1, actor="p1")).more is True
+
+
+def test_audit_ids_carry_on_after_a_reopen(tmp_path):
+    journal = SqliteJournal(tmp_path / "cc.sqlite")
+    journal.write(JournalBatch(audit=[_audit(5.0), _audit(5.0)]))
+    journal.close()
+    reopened = SqliteJournal(tmp_path / "cc.sqlite")
+    reopened.write(JournalBatch(audit=[_audit(5.0)]))
+    assert [r.id for r in reopened.audit_rows()] == [5000 * MAX_HOSTS, 5001 * MAX_HOSTS, 5002 * MAX_HOSTS]
+
+
+def test_a_journal_with_the_old_audit_columns_opens_keeps_its_rows_and_takes_new_ones(tmp_path):
+    path = tmp_path / "cc.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE audit (rowid INTEGER PRIMARY KEY, t_s REAL NOT NULL, actor TEXT NOT NULL, "
+                "action TEXT NOT NULL, subject TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL, "
+                "detail TEXT NOT NULL)")
+    old.executemany("INSERT INTO audit (t_s, actor, action, subject, outcome, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(1.0, "p1", "login", "p1", "refused", "P1", "wrong password"),
+                     (1.0, "system", "escalated", "X#1", "command_center", "P1", "")])
+    old.commit()
+    old.close()
+
+    journal = SqliteJournal(path, host_index=0)
+    journal.write(JournalBatch(audit=[AuditRow(2.0, "cc", "command_center", "", "audit", "audit trail", "ok")]))
+    rows = journal.audit_page(AuditFilter(limit=10)).rows
+    assert rows == [
+        AuditRow(2.0, "cc", "command_center", "", "audit", "audit trail", "ok", "", 2000 * MAX_HOSTS),
+        AuditRow(1.0, "system", "", "P1", "escalated", "X#1", "command_center", "", 1001 * MAX_HOSTS),
+        AuditRow(1.0, "p1", "", "P1", "login", "p1", "refused", "wrong password", 1000 * MAX_HOSTS)]
+    journal.close()
+    assert SqliteJournal(path).audit_rows() == list(reversed(rows))  # and opens again as it is
+
+
+def test_a_journal_missing_only_some_new_audit_columns_gets_them(tmp_path):
+    path = tmp_path / "cc.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE audit (rowid INTEGER PRIMARY KEY, t_s REAL NOT NULL, actor TEXT NOT NULL, "
+                "action TEXT NOT NULL, outcome TEXT NOT NULL)")
+    old.execute("INSERT INTO audit (t_s, actor, action, outcome) VALUES (1.0, 'p1', 'login', 'ok')")
+    old.commit()
+    old.close()
+    journal = SqliteJournal(path)
+    assert journal.audit_rows() == [AuditRow(1.0, "p1", "", "", "login", "", "ok", "", 1)]

@@ -174,7 +174,7 @@ def test_device_commands_not_confirmed_are_handed_out_again_then_audited_as_fail
         pair.advance(pair.now_s + config.command_confirm_s)
     assert pair.host.take_device_commands(now_s=pair.now_s) == []
     failed = [r for r in pair.journal.audit if r.action == "device.command" and r.outcome == "failed"]
-    assert [r.subject for r in failed] == [door] and "siren" in failed[0].detail
+    assert [r.target for r in failed] == [door] and "siren" in failed[0].reason
     assert pair.host.statistics().commands_failed == 1
 
 

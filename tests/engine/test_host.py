@@ -154,7 +154,7 @@ def test_last_will_takes_a_device_offline_at_once_and_missed_heartbeats_add_noth
     pair.now_s = 200.0
     assert pair.host.device_states([StateChange(box, online=True)], now_s=200.0) == 1
     assert pair.journal.incidents[offline[0].id].disposition == "device back online"
-    assert any(row.action == "device.online" and row.subject == box for row in pair.journal.audit)
+    assert any(row.action == "device.online" and row.target == box for row in pair.journal.audit)
     # and a later silence is a new outage, raised once more
     for t in range(210, 400, 10):
         pair.advance(float(t))
@@ -243,8 +243,9 @@ def test_refused_command_is_audited():
     except Exception:
         pass
     row = pair.journal.audit[-1]
-    assert (row.actor, row.action, row.subject, row.outcome) == ("mallory", "acknowledge", incident_id, "refused")
-    assert "never notified" in row.detail
+    assert (row.actor, row.role, row.action, row.target, row.outcome) == (
+        "mallory", "guard_room", "acknowledge", incident_id, "refused")
+    assert "never notified" in row.reason
 
 
 def test_device_commands_follow_the_devices_encoding_and_operator_commands_are_audited():
@@ -258,7 +259,7 @@ def test_device_commands_follow_the_devices_encoding_and_operator_commands_are_a
     pair.host.command_device(door, "open_door", {"by": "duty"}, actor="P1-station-duty", now_s=1.0)
     (opened,) = pair.host.take_device_commands()
     assert (opened.command, opened.args, opened.json) == ("open_door", {"by": "duty"}, False)
-    assert any(r.action == "device.command" and r.subject == door and r.actor == "P1-station-duty"
+    assert any(r.action == "device.command" and r.target == door and r.actor == "P1-station-duty"
                for r in pair.journal.audit)
     with pytest.raises(UnknownDevice):
         pair.host.command_device("ghost", "open_door", {}, actor="x", now_s=1.0)

@@ -36,8 +36,9 @@ def test_an_acknowledgement_changes_the_incident_is_audited_and_written():
     assert updated.state is IncidentState.ACKNOWLEDGED and parts.store.get(incident_id) == updated
     assert flushes == [1] and parts.journal.incidents[incident_id] == updated
     row = parts.journal.audit[-1]
-    assert (row.actor, row.action, row.outcome, row.where, row.detail) == (
-        "guard-1", "acknowledge", "ok", f"guard_room:{guard_room}", "seen")
+    site = next(s.id for s in parts.city.sites.values() if s.guard_room_id == guard_room)
+    assert (row.actor, row.role, row.scope, row.action, row.target, row.outcome, row.reason) == (
+        "guard-1", "guard_room", site, "acknowledge", incident_id, "ok", "seen")
 
 
 def test_a_command_for_an_unknown_incident_is_refused_audited_and_written():
@@ -46,7 +47,7 @@ def test_a_command_for_an_unknown_incident_is_refused_audited_and_written():
     command = OperatorCommand(Action.ACKNOWLEDGE, "nope#1", "guard-1", Level.GUARD_ROOM, "g")
     with pytest.raises(UnknownIncident):
         desk.on_incident(command, 1.0)
-    assert flushes == [1] and (parts.journal.audit[-1].outcome, parts.journal.audit[-1].detail) == (
+    assert flushes == [1] and (parts.journal.audit[-1].outcome, parts.journal.audit[-1].reason) == (
         "refused", "unknown incident")
 
 
@@ -59,7 +60,7 @@ def test_a_transition_the_lifecycle_refuses_is_audited_with_its_reason_and_chang
     with pytest.raises(InvalidTransition):
         desk.on_incident(command, 1.0)
     assert parts.store.get(incident_id) == before
-    assert parts.journal.audit[-1].outcome == "refused" and parts.journal.audit[-1].detail
+    assert parts.journal.audit[-1].outcome == "refused" and parts.journal.audit[-1].reason
 
 
 def test_a_device_command_is_audited_then_queued():
@@ -70,7 +71,8 @@ def test_a_device_command_is_audited_then_queued():
     (queued,) = parts.device_commands.take()
     assert (queued.device_id, queued.command, queued.args, queued.at_s) == (door, "open_door", {"for_s": 5}, 3.0)
     row = parts.journal.audit[-1]
-    assert (row.actor, row.action, row.subject, row.outcome) == ("guard-1", "device.command", door, "open_door")
+    assert (row.actor, row.action, row.target, row.outcome) == ("guard-1", "device.command", door, "ok")
+    assert row.reason == "open_door {'for_s': 5}"
     assert flushes == [1]
 
 

@@ -61,7 +61,8 @@ def test_a_deadline_that_still_stands_escalates_and_is_audited():
     record = parts.store.get(incident_id)
     assert record.step == 1 and record.level is Level.COMMAND_CENTER
     (escalated,) = [r for r in parts.staging.take().audit if r.action == "escalated"]
-    assert escalated.outcome == Level.COMMAND_CENTER.value
+    assert (escalated.actor, escalated.role, escalated.target, escalated.outcome, escalated.reason) == (
+        "system", "system", incident_id, "ok", "to command_center")
 
 
 def test_an_owned_incident_that_reaches_the_command_center_is_copied_to_its_host():

@@ -87,8 +87,9 @@ def test_an_unconfirmed_command_is_handed_out_again_then_audited_as_failed():
     outbox.redeliver(20.0)
     assert outbox.take(now_s=20.0) == [] and counters.commands_failed == 1
     (row,) = staging.take().audit
-    assert (row.action, row.subject, row.outcome) == ("device.command", DOOR, "failed")
-    assert row.detail == "open_door: not published after 2 attempts"
+    assert (row.actor, row.role, row.action, row.target, row.outcome) == ("system", "system", "device.command", DOOR,
+                                                                          "failed")
+    assert row.reason == "open_door: not published after 2 attempts"
 
 
 def test_a_confirmed_command_is_not_handed_out_again():

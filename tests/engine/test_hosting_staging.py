@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.hosting.staging import JournalStaging
-from engine.journal import AlarmSeq
+from engine.journal import AlarmSeq, AuditRow
 from tests.engine.host_parts import make_record
 
 
@@ -31,11 +31,11 @@ def test_a_new_record_writes_all_its_entries():
 def test_alarms_audit_and_seen_rows_go_in_the_batch():
     staging = JournalStaging()
     staging.stage_alarm(AlarmSeq("d", 3, "d#3"))
-    staging.audit(1.0, "op", "acknowledge", "d#3", "ok", "guard_room:g")
+    staging.audit(1.0, "op", "acknowledge", "d#3", "ok", role="guard_room", scope="S1", reason="seen")
     staging.stage_seen({"d": (1.0, False)})
     batch = staging.take()
     assert batch.alarm_seqs == [AlarmSeq("d", 3, "d#3")]
-    assert [(r.actor, r.outcome, r.where) for r in batch.audit] == [("op", "ok", "guard_room:g")]
+    assert batch.audit == [AuditRow(1.0, "op", "guard_room", "S1", "acknowledge", "d#3", "ok", "seen")]
     assert batch.seen == {"d": (1.0, False)}
 
 

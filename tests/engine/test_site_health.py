@@ -59,7 +59,7 @@ def test_a_whole_site_going_silent_is_one_site_incident_and_the_device_incidents
                for r in folded)
     assert all(parts.roster.devices[d].offline_incident == site_id for d in COMMUNITY)
     assert parts.supervision.health() == DeviceHealth(supervised=3, offline=3, sites_offline=1)
-    audit = [(r.action, r.subject, r.outcome) for r in parts.journal.audit]
+    audit = [(r.action, r.target, r.outcome) for r in parts.journal.audit]
     assert audit[-2:] == [("site.offline", "C0001", "raised"), ("device.offline", "C0001-cam1", "folded")]
 
 

@@ -159,9 +159,9 @@ def test_a_message_that_kills_a_lane_twice_is_dead_lettered_and_the_lane_serves_
         assert alarm_pid() == pids[-1] and _lane(engine, "alarm")["dead_lettered"] == 1
         rows = wait_until(lambda: [r for r in engine.audit_rows(100) if r.action == "message.dead_letter"],
                           timeout_s=20, what="the dead letter in the command center's audit")
-        assert rows[0].subject == box and rows[0].outcome == "dead-lettered"
+        assert rows[0].target == box and rows[0].outcome == "dead-lettered"
         head = json.dumps(poison)[:6].encode().hex()  # the payload's first bytes, for whoever investigates
-        assert "fault injected" in rows[0].detail and f"payload {head}" in rows[0].detail
+        assert "fault injected" in rows[0].reason and f"payload {head}" in rows[0].reason
     finally:
         engine.stop()
 
