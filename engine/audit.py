@@ -5,8 +5,8 @@ actor's role (``command_center``, ``station``, ``guard_room``, ``device``, ``sys
 login under a name that does not exist), ``scope`` the actor's jurisdiction (a precinct or site id; empty for the
 command center and the system), ``action``, ``target`` what it was done to (an incident, a device, a site, an
 operator name, a token, a socket path), ``outcome`` how it ended (``ok``, ``refused``, ``unavailable``, ``failed``;
-a supervision row says ``raised`` or ``folded``) and ``reason`` why (a refusal's cause, the operator's note, the
-client's address).
+a supervision row says ``raised`` or ``folded``, a dead letter ``dead-lettered``) and ``reason`` why (a refusal's
+cause, the operator's note; ``(from <address>)`` on what came over a socket).
 
 Each host keeps its own trail (its journal), and each journal gives a row its ``id`` when it writes it: the row's
 time in milliseconds times ``MAX_HOSTS`` plus the host's index (:func:`next_id`), or the journal's previous id plus

@@ -247,7 +247,8 @@ class AuditRowView(Struct):
     """Its place in the trail (newer rows have larger ids): the ``before`` of the next page."""
     t_s: float
     actor: str
-    """Who: the operator's name, a device id, or ``system``."""
+    """Who: the operator's name, a device id, ``system`` or a bridge; empty when nobody can be named (a forged token,
+    a foreign Origin: the client's address is in ``reason``)."""
     role: str
     """The actor's role (command_center, station, guard_room), ``device`` or ``system``; empty when unknown (a
     login under a name that does not exist)."""
@@ -255,11 +256,11 @@ class AuditRowView(Struct):
     """The actor's jurisdiction (precinct or site id; empty for the command center)."""
     action: str
     target: str
-    """What it was done to: an incident, a device, an operator name, a token."""
+    """What it was done to: an incident, a device, a site, an operator name, ``token <id>``, a socket path."""
     outcome: str
-    """ok, refused or unavailable."""
+    """ok, refused, unavailable or failed (supervision rows: raised or folded; a dead letter: dead-lettered)."""
     reason: str
-    """Why it was refused, or the operator's note."""
+    """Why it was refused, or the operator's note; ``(from <address>)`` on what came over a socket."""
 
 
 class AuditRows(Struct, tag="audit"):
