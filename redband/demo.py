@@ -122,7 +122,8 @@ class Demo:
         logins = demo_operators(city, stack.users, school)
         print("redband demo: the shipped city, its own Mosquitto on loopback, the engine with its MQTT bridge, the")
         print("console, and a simulated school panic button publishing through the broker. Nobody acknowledges: the")
-        print("campus guard room and the police station are alarmed at once, the command center after 30 s.\n")
+        print("campus guard room and the police station are alarmed at once, the command center after 30 s, or at")
+        print("once when neither has a console open that confirms it (\"not delivered\" in the chain).\n")
         with stack, Fleet(stack.simulator, client_prefix="redband-demo") as fleet:
             options = stack.options
             self.beats = HeartbeatSchedule.for_city(
