@@ -1,24 +1,41 @@
-// redband console: one WebSocket, a snapshot then deltas; see docs/console-protocol.md.
+// redband console, the session: state, login and logout, the one WebSocket (a snapshot then deltas, receipts,
+// staleness, reconnects with capped backoff), messages in and commands out, tabs, sound and toasts; see
+// docs/console-protocol.md. queue.js, detail.js, figures.js, map.js and audit.js render from its state.
 "use strict";
 
-const STALE_AFTER_MS = 5000;
+const STALE_AFTER_MS = 5000;  // no message for this long (since the last one, or since connecting): reconnect
+const RETRY_FIRST_MS = 250, RETRY_MAX_MS = 10000;
+const LOGGED_OUT = 4001;  // the server's close code for a token it will not take again (no reconnect)
 
 const state = {
   token: sessionStorage.getItem("redband.token"),
   ws: null, welcome: null, incidents: new Map(), seq: 0, selected: null,
-  offsetMs: 0, lastMessageMs: 0, reconnectTimer: null, attempts: 0, nextId: 1, pending: new Map(),
-  soundOn: false, audio: null, alerted: new Set(), stale: false, engine: null,
+  offsetMs: 0, lastMessageMs: 0, connectedAtMs: 0, reconnectTimer: null, attempts: 0, retryAtMs: 0,
+  nextId: 1, pending: new Map(), soundOn: false, audio: null, alerted: new Set(), seenSent: new Set(),
+  stale: false, live: false, engine: null,
 };
 const $ = (id) => document.getElementById(id);
 
-// Labels, the escalation chain and the terminal states come from the server's welcome (protocols/kinds.py):
-// the console keeps no copy. A value the table does not know is shown as it is.
+// Labels, the escalation chain, the terminal states and the lifecycle's transitions come from the server's welcome
+// (protocols/console_labels.py): the console keeps no copy. A value the table does not know is shown as it is.
 const labels = () => (state.welcome && state.welcome.labels) || {};
 const label = (table, value) => (labels()[table] || {})[value] || value;
 const chain = () => labels().chain || [];
 const isTerminal = (incident) => (labels().terminal || []).includes(incident.state);
 
-// -- login ----------------------------------------------------------------------------------------
+function nowS() { return (Date.now() + state.offsetMs) / 1000; }
+
+function fmtSeconds(s) {  // 65 → "1m05s"
+  s = Math.max(0, Math.round(s));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+}
+
+function fmtClock(t_s) {  // server seconds → local wall-clock "HH:MM:SS"
+  const d = new Date(t_s * 1000);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+}
+
+// -- login and logout -----------------------------------------------------------------------------------
 
 function wsUrl(path) { return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`; }
 
@@ -41,38 +58,90 @@ $("login-form").addEventListener("submit", (event) => {
 });
 
 $("logout").addEventListener("click", () => {
-  sessionStorage.removeItem("redband.token");
-  state.token = null;
-  if (state.ws) state.ws.close();
-  location.reload();
+  const ws = state.ws;
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "logout" }));  // the server revokes the token
+  showLogin("logged out");
 });
 
 function start() {
   $("login").hidden = true;
   $("app").hidden = false;
+  state.attempts = 0;
   connect();
 }
 
-// -- the connection: snapshot, deltas, heartbeats, staleness, reconnects ----------------------------
+// Back to the login screen with the reason: the token is gone, nothing reconnects.
+function showLogin(reason) {
+  sessionStorage.removeItem("redband.token");
+  state.token = null;
+  clearTimeout(state.reconnectTimer);
+  const ws = state.ws;
+  state.ws = null;  // its close is not a reason to reconnect
+  if (ws) ws.close();
+  Object.assign(state, { welcome: null, incidents: new Map(), seq: 0, selected: null, engine: null, live: false });
+  setStale(false);
+  showTab("incidents");
+  $("app").hidden = true;
+  $("login").hidden = false;
+  $("password").value = "";
+  $("login-error").textContent = reason || "";
+}
+
+// -- the connection: snapshot, deltas, receipts, heartbeats, staleness, reconnects ----------------------
 
 function connect() {
   clearTimeout(state.reconnectTimer);
   const ws = new WebSocket(wsUrl("/ws"));
   state.ws = ws;
-  $("status").textContent = "connecting…";
-  $("status").classList.remove("live");
-  ws.onopen = () => { ws.send(JSON.stringify({ type: "auth", token: state.token })); state.lastMessageMs = Date.now(); };
+  state.connectedAtMs = Date.now();
+  state.lastMessageMs = 0;
+  state.live = false;
+  renderStatus();
+  ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: state.token }));
   ws.onmessage = (m) => { if (ws === state.ws) onMessage(JSON.parse(m.data)); };
-  ws.onclose = () => { if (ws === state.ws) scheduleReconnect(); };
+  ws.onclose = (event) => {
+    if (ws !== state.ws) return;  // one we gave up on (stale, logged out)
+    if (event.code === LOGGED_OUT) showLogin(event.reason || state.lastError || "session ended");
+    else scheduleReconnect();
+  };
 }
 
+// Forever, 0.25 s doubling to 10 s, each delay between half and all of that (jitter: consoles do not come back in step).
 function scheduleReconnect() {
   state.ws = null;
-  $("status").textContent = "reconnecting…";
-  $("status").classList.remove("live");
-  const delay = Math.min(5000, 250 * 2 ** state.attempts++) * (0.5 + Math.random() / 2);
+  state.live = false;
+  const base = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** state.attempts++);
+  const delay = base * (0.5 + Math.random() / 2);
+  state.retryAtMs = Date.now() + delay;
   state.reconnectTimer = setTimeout(connect, delay);
+  renderStatus();
 }
+
+function renderStatus() {
+  const el = $("status");
+  el.classList.toggle("live", state.live);
+  if (state.live) { el.textContent = "live"; return; }
+  const attempt = state.attempts ? ` (attempt ${state.attempts})` : "";
+  el.textContent = state.ws ? `connecting…${attempt}`
+    : `reconnecting${attempt}, next try in ${Math.max(0, (state.retryAtMs - Date.now()) / 1000).toFixed(1)} s`;
+}
+
+function setStale(stale) {
+  state.stale = stale;
+  $("stale").hidden = !stale;
+}
+
+setInterval(() => {
+  if (state.ws && Date.now() - Math.max(state.lastMessageMs, state.connectedAtMs) > STALE_AFTER_MS) {
+    setStale(true);  // every silence, not only the first: each one closes and reconnects
+    const ws = state.ws;
+    state.ws = null;
+    ws.close();
+    scheduleReconnect();
+  }
+  if (!state.live && state.token) renderStatus();
+  if (state.welcome) renderClock();
+}, 250);
 
 function onMessage(msg) {
   state.lastMessageMs = Date.now();
@@ -83,28 +152,31 @@ function onMessage(msg) {
       state.offsetMs = msg.server_s * 1000 - Date.now();
       $("who").textContent = `${msg.operator} — ${label("levels", msg.level)}${msg.scope ? " " + msg.scope : ""}`;
       $("tab-audit").hidden = msg.role !== "command_center";  // only the command center sees the audit trail
+      if (msg.role !== "command_center") showTab("incidents");
+      labelActions();
       drawMap();
       break;
     case "snapshot":  // replaces everything: a reconnect never duplicates nor misses
       state.incidents = new Map(msg.incidents.map((i) => [i.id, i]));
       state.seq = msg.seq;
       state.attempts = 0;
+      state.live = true;
       state.offsetMs = msg.server_s * 1000 - Date.now();
-      $("status").textContent = "live";
-      $("status").classList.add("live");
+      renderStatus();
       for (const i of msg.incidents) state.alerted.add(i.id);  // no siren for what was already there
       render();
+      sendReceipt(msg.incidents);
       break;
     case "changes": {  // one frame per server tick: every change since the last, in seq order
-      let changed = false;
+      const applied = [];
       for (const item of msg.items) {
         if (item.seq <= state.seq) continue;  // already in the snapshot
         state.seq = item.seq;
         state.incidents.set(item.incident.id, item.incident);
         alertIfUrgent(item.incident);
-        changed = true;
+        applied.push(item.incident);
       }
-      if (changed) render();
+      if (applied.length) { render(); sendReceipt(applied); }
       break;
     }
     case "heartbeat":
@@ -121,79 +193,62 @@ function onMessage(msg) {
       break;
     }
     case "audit":
-      renderAudit(msg);
+      renderAudit(msg.rows, msg.more);
       break;
-    case "error":
+    case "error":  // a 4001 close follows a refused token: onclose takes the operator back to the login screen
+      state.lastError = msg.reason;
       toast(msg.reason, true);
-      if (/token|auth/.test(msg.reason)) { sessionStorage.removeItem("redband.token"); location.reload(); }
       break;
   }
 }
 
-function setStale(stale) {
-  state.stale = stale;
-  $("stale").hidden = !stale;
+// What this console has shown, confirmed once per frame: the open incidents it just rendered, at their versions.
+function sendReceipt(incidents) {
+  const shown = new Map();
+  for (const i of incidents) if (!isTerminal(i)) shown.set(i.id, i.version);
+  if (shown.size) send({ type: "receipt", incidents: [...shown] });
 }
-
-setInterval(() => {
-  if (!state.ws || !state.lastMessageMs) return;
-  if (Date.now() - state.lastMessageMs > STALE_AFTER_MS && !state.stale) {
-    setStale(true);
-    const ws = state.ws;
-    state.ws = null;
-    ws.close();
-    scheduleReconnect();
-  }
-  renderClock();
-}, 250);
 
 function send(message, what) {
-  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) { toast("not connected", true); return; }
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) {
+    if (message.type === "command") toast("not connected", true);
+    return false;
+  }
   if (message.type === "command") {  // commands carry an id, echoed by their result
     message = { ...message, id: state.nextId++ };
     state.pending.set(message.id, what || message.action);
   }
   state.ws.send(JSON.stringify(message));
-}
-
-function command(action, extra = {}) {
-  if (!state.selected) return;
-  send({ type: "command", action, incident: state.selected, ...extra }, `${action} ${state.selected}`);
+  return true;
 }
 
 window.redband = { send: (m) => state.ws && state.ws.send(JSON.stringify(m)), state };  // for integrators' tests
 
-// -- keyboard and buttons ---------------------------------------------------------------------------
+// -- tabs, sound, toasts -----------------------------------------------------------------------------------
 
-document.addEventListener("keydown", (event) => {
-  if (event.target.tagName === "INPUT") return;
-  const rows = sortedOpen();
-  const index = rows.findIndex((i) => i.id === state.selected);
-  if (event.key === "a" || event.key === "A") { command("acknowledge"); event.preventDefault(); }
-  else if (event.key === "ArrowDown") { select(rows[Math.min(rows.length - 1, index + 1)]?.id); event.preventDefault(); }
-  else if (event.key === "ArrowUp") { select(rows[Math.max(0, index - 1)]?.id); event.preventDefault(); }
-});
-$("act-acknowledge").onclick = () => command("acknowledge");
-$("act-dispatch").onclick = () => command("dispatch", { unit: $("unit").value });
-$("act-on_scene").onclick = () => command("on_scene");
-$("act-resolve").onclick = () => command("resolve");
-$("act-close").onclick = () => command("close", { disposition: $("disposition").value });
-$("act-false_alarm").onclick = () => command("false_alarm", { disposition: $("disposition").value });
 $("tab-incidents").onclick = () => showTab("incidents");
 $("tab-audit").onclick = () => showTab("audit");
 
-// The Audit tab's content is audit.js's (openAudit, renderAudit); until it defines them, a plain query and table.
+// The Audit tab's content is audit.js's (it listens to #tab-audit itself); without it, a plain query and table.
 function showTab(name) {
   for (const [tab, view] of [["incidents", "incidents-view"], ["audit", "audit"]]) {
     $(`tab-${tab}`).classList.toggle("active", tab === name);
     $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
     $(view).hidden = tab !== name;
   }
-  if (name === "audit") {
-    if (typeof openAudit === "function") openAudit();
-    else send({ type: "audit", limit: 200 }, "audit");
-  }
+  if (name === "audit" && typeof auditInit !== "function") send({ type: "audit", limit: 200 }, "audit");
 }
+
+function renderAudit(rows) {  // a stand-in: audit.js, loaded later, replaces it
+  $("audit").querySelector("tbody").replaceChildren(...rows.map((r) => {
+    const tr = document.createElement("tr");
+    for (const v of [fmtClock(r.t_s), r.actor, r.action, r.target, r.outcome, r.scope, r.reason]) {
+      tr.appendChild(Object.assign(document.createElement("td"), { textContent: v }));
+    }
+    return tr;
+  }));
+}
+
 $("sound").onclick = () => {
   state.audio = state.audio || new AudioContext();
   state.audio.resume().then(() => {
@@ -214,25 +269,6 @@ function alertIfUrgent(incident) {
   osc.connect(gain).connect(state.audio.destination);
   osc.start();
   osc.stop(state.audio.currentTime + 0.6);
-}
-
-// -- rendering ------------------------------------------------------------------------------------
-
-function nowS() { return (Date.now() + state.offsetMs) / 1000; }
-
-function fmtSeconds(s) {
-  s = Math.max(0, Math.round(s));
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
-}
-
-function renderAudit(msg) {  // a stand-in: audit.js, loaded later, replaces it
-  $("audit").querySelector("tbody").replaceChildren(...msg.rows.map((r) => {
-    const tr = document.createElement("tr");
-    for (const v of [new Date(r.t_s * 1000).toLocaleTimeString(), r.actor, r.action, r.target, r.outcome, r.scope, r.reason]) {
-      tr.appendChild(Object.assign(document.createElement("td"), { textContent: v }));
-    }
-    return tr;
-  }));
 }
 
 let toastTimer = null;

@@ -1,37 +1,82 @@
-// redband console, the queue: the open incidents in order, their ages and countdowns, device health and figures.
-// Loaded after app.js, whose state and helpers it uses.
+// redband console, the queue: the open incidents in the order a dispatcher works them (awaiting acknowledgement
+// first, then priority, then oldest first), in words (place, what, state, level), with their age coloured by the
+// policy's thresholds per priority and the countdown to their next escalation. Uses app.js's state and helpers.
 "use strict";
+
+// An incident waits for someone to take it while the lifecycle still allows acknowledging it (welcome's transitions).
+const awaitingAck = (i) => ((labels().transitions || {})[i.state] || []).includes("acknowledge");
 
 function sortedOpen() {
   return [...state.incidents.values()].filter((i) => !isTerminal(i))
-    .sort((a, b) => a.priority - b.priority || a.raised_s - b.raised_s);
+    .sort((a, b) => awaitingAck(b) - awaitingAck(a) || a.priority - b.priority || a.raised_s - b.raised_s);
+}
+
+const mapInfo = (list, id) => (state.welcome ? state.welcome.map[list] : []).find((x) => x.id === id);
+const siteOf = (i) => mapInfo("sites", i.site_id);
+const deviceOf = (i) => mapInfo("devices", i.device_id);
+
+// What people call the device: its label, else the kind's label and the id.
+function deviceName(i) {
+  const d = deviceOf(i);
+  if (d && d.label) return d.label;
+  return d ? `${label("devices", d.kind)} ${d.id}` : i.device_id;
+}
+
+// "S0001-panic1#offline@1796235174516" → "S0001-panic1#off…4516": the row stays narrow, the title has it all.
+function shortId(id, max = 18) {
+  return id.length <= max ? id : `${id.slice(0, max - 7)}…${id.slice(-5)}`;
 }
 
 function select(id) {
-  if (!id) return;
+  if (!id || id === state.selected) return;
   state.selected = id;
+  selectionChanged();  // detail.js: the inputs typed for the last incident go
   render();
 }
 
+function cell(cls, lines, title = null) {  // one line: the text; two: each cut with an ellipsis; the whole in its tooltip
+  const td = document.createElement("td");
+  td.className = cls;
+  lines = lines.filter(([, text]) => text != null);
+  if (lines.length === 1) td.textContent = lines[0][1];
+  else for (const [c, text] of lines) td.appendChild(Object.assign(document.createElement("span"), { className: c, textContent: text }));
+  td.title = title || lines.map(([, text]) => text).filter(Boolean).join(" · ");
+  return td;
+}
+
+function queueRow(i) {
+  const tr = document.createElement("tr");
+  const site = siteOf(i);
+  tr.dataset.id = i.id;
+  tr.title = i.id;
+  tr.className = `state-${i.state} prio-${i.priority}` + (i.priority === 1 ? " p1" : "") +
+    (awaitingAck(i) ? " unacked" : "") + (i.priority === 1 && awaitingAck(i) ? " pulse" : "") +
+    (i.id === state.selected ? " selected" : "");
+  tr.append(
+    cell("prio", [["p", `P${i.priority}`]]),
+    cell("place", [["site", site ? site.name : i.site_id], ["zone sub", site && site.zone ? site.zone : null]]),
+    cell("what", [["kind", label("kinds", i.kind)], ["device sub", `${deviceName(i)} · ${shortId(i.id)}`]],
+      `${label("kinds", i.kind)} · ${deviceName(i)} · ${i.id}`),
+    cell("state", [["s", label("states", i.state)]]),
+    cell("level", [["l", label("levels", i.level)]]),
+    cell("age", [["", ""]]),
+    cell("countdown", [["", ""]]));
+  tr.onclick = () => select(i.id);
+  return tr;
+}
+
 function render() {
-  const tbody = $("queue").querySelector("tbody");
   const rows = sortedOpen();
   if (state.selected && !state.incidents.has(state.selected)) state.selected = null;
-  if (!state.selected && rows.length) state.selected = rows[0].id;
-  tbody.replaceChildren(...rows.map((i) => {
-    const tr = document.createElement("tr");
-    tr.dataset.id = i.id;
-    tr.className = `state-${i.state}${i.priority === 1 ? " p1" : ""}${i.id === state.selected ? " selected" : ""}`;
-    tr.innerHTML = `<td class="prio">P${i.priority}</td><td class="id"></td><td class="kind"></td>` +
-      `<td class="state"></td><td class="level"></td><td class="age"></td><td class="countdown"></td>`;
-    tr.querySelector(".id").textContent = i.id;
-    tr.querySelector(".kind").textContent = label("kinds", i.kind);
-    tr.querySelector(".state").textContent = label("states", i.state);
-    tr.querySelector(".level").textContent = label("levels", i.level);
-    tr.onclick = () => select(i.id);
-    return tr;
-  }));
+  if (!state.selected && rows.length) { state.selected = rows[0].id; selectionChanged(); }
+  $("queue").querySelector("tbody").replaceChildren(...rows.map(queueRow));
   $("empty").hidden = rows.length > 0;
+  $("queue-count").textContent = rows.length ? `${rows.length} open` : "";
+  const selectedRow = $("queue").querySelector("tr.selected");
+  if (selectedRow && selectedRow.dataset.id !== state.lastScrolled) {  // keep the selection in view, once
+    selectedRow.scrollIntoView({ block: "nearest" });
+    state.lastScrolled = selectedRow.dataset.id;
+  }
   renderDetail();
   renderHealth();
   renderFigures();
@@ -39,49 +84,23 @@ function render() {
   renderClock();
 }
 
+// Ageing per priority from the welcome (the policies file): fresh, then warm, then old.
+function ageClass(i, age) {
+  const [warm, old] = ((state.welcome && state.welcome.ageing) || {})[String(i.priority)] || [Infinity, Infinity];
+  return age >= old ? "age-old" : age >= warm ? "age-warm" : "age-fresh";
+}
+
 function renderClock() {
   const now = nowS();
   for (const tr of $("queue").querySelectorAll("tbody tr")) {
     const i = state.incidents.get(tr.dataset.id);
     if (!i) continue;
-    const age = now - i.raised_s;
-    tr.classList.toggle("age-fresh", age < 30);
-    tr.classList.toggle("age-warm", age >= 30 && age < 120);
-    tr.classList.toggle("age-old", age >= 120);
+    const age = now - i.raised_s, cls = ageClass(i, age);
+    for (const c of ["age-fresh", "age-warm", "age-old"]) tr.classList.toggle(c, c === cls);
     tr.querySelector(".age").textContent = fmtSeconds(age);
-    tr.querySelector(".countdown").textContent = i.deadline_s == null ? "—" : fmtSeconds(i.deadline_s - now);
+    const countdown = i.deadline_s == null ? "—" : fmtSeconds(i.deadline_s - now);
+    tr.querySelector(".countdown").textContent = countdown;
+    tr.querySelector(".countdown").classList.toggle("due", i.deadline_s != null && i.deadline_s - now < 10);
   }
-}
-
-function renderHealth() {
-  const offline = sortedOpen().filter((i) => i.kind === "device.offline");
-  $("health").replaceChildren(...(offline.length ? offline.map((i) => {
-    const li = document.createElement("li");
-    li.textContent = `${i.device_id} offline since +${fmtSeconds(nowS() - i.raised_s)} ago`;
-    return li;
-  }) : [Object.assign(document.createElement("li"), { textContent: "all devices reporting", className: "muted" })]));
-  for (const dot of document.querySelectorAll("#map .device")) {
-    dot.classList.toggle("offline", offline.some((i) => i.device_id === dot.dataset.id));
-  }
-}
-
-function renderFigures() {
-  const open = sortedOpen();
-  const byLevel = {};
-  for (const i of open) byLevel[i.level] = (byLevel[i.level] || 0) + 1;
-  const ackTimes = [...state.incidents.values()].map((i) => {
-    const ack = i.timeline.find((e) => e.event === "acknowledged");
-    return ack ? ack.t_s - i.raised_s : null;
-  }).filter((t) => t !== null);
-  const mean = ackTimes.length ? ackTimes.reduce((a, b) => a + b, 0) / ackTimes.length : null;
-  const items = [["Open incidents", open.length], ...Object.entries(byLevel).map(([l, n]) => [`at ${label("levels", l)}`, n]),
-                 ["Mean time to acknowledge", mean === null ? "—" : fmtSeconds(mean)]];
-  if (state.engine) {
-    const e = state.engine;
-    items.push(["Device events /s", Math.round(e.events_per_s).toLocaleString()],
-               ["Devices reporting", `${e.devices_active.toLocaleString()} of ${e.devices.toLocaleString()}`]);
-  }
-  $("figures").replaceChildren(...items.flatMap(([k, v]) => [
-    Object.assign(document.createElement("dt"), { textContent: k }),
-    Object.assign(document.createElement("dd"), { textContent: String(v) })]));
+  renderDetailClock();
 }

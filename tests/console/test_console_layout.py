@@ -1,0 +1,288 @@
+"""The main console in the system Chromium, measured: element boxes at 1366×768 and 1920×1080 (no overlap, the
+countdown column on screen, no page scroll), the queue's order and pulse, the actions each state allows, the keys,
+inputs cleared on a new selection, reconnecting after silences, and the login screen after a 4001 close.
+Screenshots of the command-center and station views go to ``docs/screenshots/``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from protocols.batch import Ingest
+from protocols.console import Logout
+from protocols.device import make_message
+from tests.console.client import ConsoleClient
+from tests.console.conftest import PASSWORD
+from tests.console.test_browser import browser, row  # noqa: F401 - the module's Chromium fixture
+
+pytestmark = [pytest.mark.ray, pytest.mark.browser]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PANELS = ("#queue-panel", "#detail-panel", "#side-panel")
+ACTIONS = ("acknowledge", "dispatch", "on_scene", "resolve", "close", "cancel", "false_alarm", "hand_back")
+
+
+def open_at(browser, console, name: str, width: int = 1366, height: int = 768):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(console.gateway.url)
+    page.fill("#username", name)
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    page.wait_for_selector("#status.live", timeout=10_000)
+    page.errors = errors
+    return page
+
+
+def alarm(console, device: str, kind: str, seq: int = 1) -> str:
+    return console.engine.ingest([Ingest(device, make_message(kind, seq=seq, ts=seq))]).acks[0].incident_id
+
+
+def devices(console, kind: str) -> list[str]:
+    return sorted(d.id for d in console.city.devices.values() if d.kind == kind)
+
+
+def wait_until(page, expression: str, timeout_s: float = 10.0):
+    """Poll a JavaScript expression until it is truthy, failing at the deadline (the console's CSP forbids the
+    string evaluation ``page.wait_for_function`` relies on)."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := page.evaluate(expression)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout_s} s: {expression}")
+        page.wait_for_timeout(100)  # polling against the deadline above
+    return value
+
+
+def box(page, selector: str) -> dict:
+    found = page.locator(selector).first.bounding_box()
+    assert found is not None, f"{selector} has no box"
+    return found
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def inside(inner: dict, outer: dict) -> bool:
+    return (inner["x"] >= outer["x"] - 0.5 and inner["y"] >= outer["y"] - 0.5
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 0.5
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 0.5)
+
+
+def queue_ids(page) -> list[str]:
+    return page.eval_on_selector_all("#queue tbody tr", "rows => rows.map(r => r.dataset.id)")
+
+
+def enabled(page) -> set[str]:
+    return {a for a in ACTIONS if page.is_enabled(f"#act-{a}")}
+
+
+def commands_sent(page) -> int:
+    return page.evaluate("window.redband.state.nextId")
+
+
+@pytest.mark.parametrize("width,height", [(1366, 768), (1920, 1080)])
+def test_the_panels_fit_side_by_side_and_the_countdown_stays_on_screen(browser, console_supervised, width, height):
+    console = console_supervised
+    cc = open_at(browser, console, "cc", width, height)
+    kiosk = devices(console, "kiosk")[0]
+    console.engine.ingest([Ingest(kiosk, make_message("heartbeat", seq=1, ts=1))])  # then silence: offline
+    panic = alarm(console, console.device_in("P1"), "school.panic")
+    for n, door in enumerate(devices(console, "door")[:8]):
+        alarm(console, door, "door.forced", seq=n + 1)
+    offline = f"[...window.redband.state.incidents.values()].find(i => i.kind === 'device.offline' && i.device_id === {kiosk!r})"
+    wait_until(cc, f"!!{offline}", 10)
+    long_id = cc.evaluate(f"{offline}.id")
+    assert len(long_id) > 25  # "S0001-kiosk1#offline@1796235174516"
+    cc.wait_for_selector(row(long_id), timeout=5_000)
+    cc.click(row(panic))
+
+    # the page itself does not scroll, either way; each panel scrolls on its own
+    assert cc.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    assert cc.evaluate("document.documentElement.scrollHeight <= document.documentElement.clientHeight")
+    for panel in PANELS:
+        assert cc.eval_on_selector(panel, "e => getComputedStyle(e).overflowY") == "auto"
+        assert inside(box(cc, panel), {"x": 0, "y": 0, "width": width, "height": height})
+    boxes = {panel: box(cc, panel) for panel in PANELS}
+    for a, b in [(PANELS[0], PANELS[1]), (PANELS[0], PANELS[2]), (PANELS[1], PANELS[2])]:
+        assert not overlaps(boxes[a], boxes[b]), (a, b, boxes)
+    queue = box(cc, "#queue")
+    assert queue["x"] + queue["width"] <= boxes["#detail-panel"]["x"]
+    assert inside({**queue, "height": 1}, boxes["#queue-panel"])  # no wider than its panel
+
+    # every row's Age and Escalates in cells are inside the queue's panel, the long id's row too
+    for cell in ("td.age", "td.countdown"):
+        for cell_box in cc.eval_on_selector_all(f"#queue tbody {cell}", "cs => cs.map(c => c.getBoundingClientRect().toJSON())"):
+            assert cell_box["x"] >= boxes["#queue-panel"]["x"]
+            assert cell_box["x"] + cell_box["width"] <= boxes["#queue-panel"]["x"] + boxes["#queue-panel"]["width"]
+    countdown = cc.locator(f"{row(long_id)} td.countdown")
+    countdown.scroll_into_view_if_needed()
+    assert countdown.is_visible()
+    assert inside(countdown.bounding_box(), {"x": 0, "y": 0, "width": width, "height": height})
+    assert inside(countdown.bounding_box(), box(cc, "#queue-panel"))
+    # the long id: shortened in its row, whole in the tooltip and in the detail
+    assert cc.get_attribute(row(long_id), "title") == long_id
+    assert long_id not in cc.inner_text(row(long_id)) and "…" in cc.inner_text(row(long_id))
+    cc.click(row(long_id))
+    assert cc.text_content("#detail-id") == long_id
+    selected = box(cc, "#queue tr.selected")
+    assert inside({**selected, "height": 1}, boxes["#queue-panel"])  # never painted over another panel
+    assert cc.errors == []
+
+    if (width, height) == (1366, 768):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        cc.click(row(panic))
+        cc.wait_for_selector("#figures dt:text-is('Devices reporting')", timeout=5_000)
+        cc.screenshot(path=str(SCREENSHOTS / "command-center.png"))
+        station = open_at(browser, console, "p1", width, height)
+        station.wait_for_selector(row(panic), timeout=5_000)
+        station.click(row(panic))
+        station.screenshot(path=str(SCREENSHOTS / "station.png"))
+        assert station.errors == []
+
+
+def test_the_queue_puts_unacknowledged_first_then_priority_then_age_and_a_raised_p1_pulses(browser, console):
+    cc = open_at(browser, console, "cc")
+    older_p1 = alarm(console, console.device_in("P1"), "school.panic")
+    cc.wait_for_selector(row(older_p1), timeout=5_000)
+    door = alarm(console, console.device_in("P1", "door"), "door.forced")
+    newer_p1 = alarm(console, console.device_in("P2"), "school.panic")
+    for incident in (door, newer_p1):
+        cc.wait_for_selector(row(incident), timeout=5_000)
+    assert queue_ids(cc) == [older_p1, newer_p1, door]  # both P1s raised: the older first
+    assert "pulse" in cc.get_attribute(row(older_p1), "class").split()
+    assert cc.eval_on_selector(f"{row(older_p1)} td", "td => getComputedStyle(td).animationName") == "rb-row-pulse"
+    assert "pulse" not in cc.get_attribute(row(door), "class").split()  # a P2 does not pulse
+
+    cc.click(row(older_p1))
+    cc.keyboard.press("a")
+    cc.wait_for_selector(f"{row(older_p1)}.state-acknowledged", timeout=5_000)
+    # the acknowledged P1 goes below every unacknowledged incident, even a P2
+    wait_until(cc, f"[...document.querySelectorAll('#queue tbody tr')].map(r => r.dataset.id).join() === "
+                   f"{','.join([newer_p1, door, older_p1])!r}", 5)
+    assert "pulse" not in cc.get_attribute(row(older_p1), "class").split()
+    assert cc.eval_on_selector(f"{row(older_p1)} td", "td => getComputedStyle(td).animationName") == "none"
+    assert "pulse" in cc.get_attribute(row(newer_p1), "class").split()
+    # ageing thresholds per priority, as the welcome's policies say
+    ageing = cc.evaluate("window.redband.state.welcome.ageing")
+    for priority, (warm, old) in ageing.items():
+        ages = cc.evaluate(f"[{warm - 1}, {warm}, {old}].map(a => ageClass({{priority: {priority}}}, a))")
+        assert ages == ["age-fresh", "age-warm", "age-old"], priority
+    assert cc.errors == []
+
+
+def test_only_the_actions_the_state_and_the_role_allow_are_enabled(browser, console):
+    cc = open_at(browser, console, "cc")
+    incident = alarm(console, console.device_in("P1"), "school.panic")
+    cc.wait_for_selector(row(incident), timeout=5_000)
+    cc.click(row(incident))
+    assert enabled(cc) == {"acknowledge"}  # raised: no dispatch, no ending without a reason, no hand back yet
+    cc.fill("#unit", "car 7")
+    cc.fill("#disposition", "caller says it was a drill")
+    assert enabled(cc) == {"acknowledge", "cancel", "false_alarm"}  # dispatch still needs an acknowledgement
+    cc.select_option("#hand-back-level", "police_station")
+    cc.fill("#hand-back-reason", "the station has it")
+    assert "hand_back" in enabled(cc)
+    cc.click(row(incident))  # the same incident: nothing is cleared
+    assert cc.input_value("#unit") == "car 7"
+
+    cc.click("#act-acknowledge")
+    cc.wait_for_selector(f"{row(incident)}.state-acknowledged", timeout=5_000)
+    cc.fill("#unit", "")
+    assert "dispatch" not in enabled(cc)  # needs a unit
+    cc.fill("#unit", "car 7")
+    assert {"dispatch", "resolve", "cancel", "false_alarm"} <= enabled(cc)
+    assert not {"acknowledge", "on_scene", "close"} & enabled(cc)
+
+    cc.click("#act-resolve")
+    cc.wait_for_selector(f"{row(incident)}.state-resolved", timeout=5_000)
+    assert enabled(cc) == {"close"}  # resolved: only closing, with the disposition typed
+    cc.fill("#disposition", "")
+    assert enabled(cc) == set()
+    cc.fill("#disposition", "drill")
+    sent = commands_sent(cc)
+    cc.click("#act-close")  # a P1: asked first, in the page
+    cc.wait_for_selector("#confirm:not([hidden])", timeout=5_000)
+    cc.click("#confirm-no")
+    assert cc.is_hidden("#confirm") and commands_sent(cc) == sent
+    cc.click("#act-close")
+    cc.click("#confirm-yes")
+    cc.wait_for_selector(row(incident), state="detached", timeout=5_000)  # closed: off the queue
+    wait_until(cc, f"window.redband.state.incidents.get({incident!r}).state === 'closed'", 5)
+    assert "Closed" in cc.text_content("#detail-kind")
+    assert enabled(cc) == set()  # nothing left to do on a closed incident
+    assert cc.errors == []
+
+
+def test_a_acknowledges_without_modifiers_only_and_inputs_clear_on_a_new_selection(browser, console):
+    station = open_at(browser, console, "p1")
+    assert station.is_hidden("#hand-back")  # the command center's only
+    first = alarm(console, console.device_in("P1"), "school.panic")
+    station.wait_for_selector(row(first), timeout=5_000)
+    station.click(row(first))
+    sent = commands_sent(station)
+    for chord in ("Control+a", "Alt+a", "Meta+a", "Control+Shift+A"):
+        station.keyboard.press(chord)
+    station.click("#unit")
+    station.keyboard.press("a")  # typing in a field is typing
+    assert commands_sent(station) == sent
+    assert station.input_value("#unit") == "a"
+    assert "state-raised" in station.get_attribute(row(first), "class").split()
+
+    second = alarm(console, console.device_in("P1", "door"), "door.forced")
+    station.wait_for_selector(row(second), timeout=5_000)
+    station.fill("#unit", "car 9")
+    station.fill("#disposition", "wrong door")
+    station.click(row(second))
+    assert station.input_value("#unit") == "" and station.input_value("#disposition") == ""
+    station.click(row(first))
+    station.keyboard.press("a")
+    station.wait_for_selector(f"{row(first)}.state-acknowledged", timeout=5_000)
+    assert commands_sent(station) == sent + 1
+    assert station.errors == []
+
+
+def test_the_console_reconnects_after_each_silence_of_the_server(browser, console):
+    page = open_at(browser, console, "p1")
+    for n in (1, 2):
+        console.gateway.pause()  # no heartbeats, no snapshot for a reconnecting console
+        page.wait_for_selector("#stale:not([hidden])", timeout=10_000)
+        # the reconnect itself gets only silence: it is given up and tried again, with the count shown
+        wait_until(page, "window.redband.state.attempts >= 2", 20)
+        assert "attempt" in page.text_content("#status")
+        assert "live" not in page.get_attribute("#status", "class").split()
+        console.gateway.pause(False)
+        page.wait_for_selector("#status.live", timeout=20_000)
+        page.wait_for_selector("#stale", state="hidden", timeout=5_000)
+        incident = alarm(console, console.device_in("P1", "door"), "door.forced", seq=n)
+        page.wait_for_selector(row(incident), timeout=5_000)  # live again: new changes arrive
+    assert page.errors == []
+
+
+def test_a_4001_close_returns_to_the_login_screen_with_its_reason_and_no_reconnect(browser, console):
+    page = open_at(browser, console, "p1")
+    token = page.evaluate("sessionStorage.getItem('redband.token')")
+    other = ConsoleClient(console.ws, token)  # the same operator's token, elsewhere, logs out: every session ends
+    try:
+        other.until(lambda m: type(m).__name__ == "Snapshot", what="a snapshot")
+        other.send(Logout())
+    finally:
+        other.close()
+    page.wait_for_selector("#login:not([hidden])", timeout=10_000)
+    assert page.is_hidden("#app")
+    assert "logged out" in page.text_content("#login-error")
+    assert page.evaluate("window.redband.state.ws") is None  # nothing reconnects
+    assert page.evaluate("sessionStorage.getItem('redband.token')") is None
+
+    page.fill("#username", "p1")  # and back in
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    page.wait_for_selector("#status.live", timeout=10_000)
+    page.click("#logout")  # the button: logout to the server, then the login screen
+    page.wait_for_selector("#login:not([hidden])", timeout=5_000)
+    assert "logged out" in page.text_content("#login-error")
+    assert page.errors == []
