@@ -80,13 +80,14 @@ class Sessions:
         return len(self._by_token.get(token_id, ()))
 
     async def logout(self, console: ConsoleSession) -> None:
-        """Revoke ``console``'s token and close every session opened with it (this one too), then audit it."""
+        """Revoke ``console``'s token, audit it, and close every session opened with it (this one too). The row is
+        written before the sockets close, so whoever sees the close can find it."""
         claims = console.claims
         self.revocations.revoke(claims, now_s=self.clock())
         sessions = list(self._by_token.get(claims.token_id, ()))
-        await asyncio.gather(*(_close(s.connection, "logged out") for s in sessions))
         await self.audit(claims.operator, claims.role.value, claims.scope, "logout", token_target(claims), "ok",
                          f"{len(sessions)} session(s) closed (from {client_address(console.connection)})")
+        await asyncio.gather(*(_close(s.connection, "logged out") for s in sessions))
 
     async def _expire(self, console: ConsoleSession) -> None:
         while (left_s := console.claims.expires_s - self.clock()) > 0:
