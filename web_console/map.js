@@ -71,7 +71,8 @@ function drawMap() {
     const [x, y] = mapView.project(s.lat, s.lon);
     base.push(svgEl("circle", { class: "site", cx: x, cy: y, r: 3.5, "data-id": s.id }, siteText(s)));
   }
-  svg.replaceChildren(...base, svgEl("g", { id: "map-labels" }), svgEl("g", { id: "incident-layer" }));
+  svg.replaceChildren(...base, svgEl("g", { id: "pulse-layer" }), svgEl("g", { id: "map-labels" }),
+                     svgEl("g", { id: "incident-layer" }));
   drawIncidents();
 }
 
@@ -85,50 +86,111 @@ function openIncidents() {
 }
 
 function drawIncidents() {
-  const layer = document.getElementById("incident-layer");
-  if (!layer || !mapView.project) return;
+  const layer = document.getElementById("incident-layer"), pulses = document.getElementById("pulse-layer");
+  if (!layer || !pulses || !mapView.project) return;
   const shown = openIncidents().filter((i) => i.kind !== "device.offline")  // device health has its own panel
     .sort((a, b) => b.priority - a.priority || (a.id === state.selected) - (b.id === state.selected));
-  layer.replaceChildren(...shown.map(incidentMarker));
+  const at = spread(shown);
+  // Markers are updated in place, not redrawn: a tooltip being read and a pulse in progress survive a change.
+  keyed(layer, shown, (g, i) => incidentMarker(g, i, at.get(i.id)));
+  keyed(pulses, shown.filter((i) => i.priority === 1 && i.state === "raised"), (c, i) => {
+    c = c || svgEl("circle", { class: "pulse", r: PRIORITY_SIZE_PX[1] });
+    const [x, y] = at.get(i.id);
+    if (c.getAttribute("cx") !== x.toFixed(1)) c.setAttribute("cx", x.toFixed(1));
+    if (c.getAttribute("cy") !== y.toFixed(1)) c.setAttribute("cy", y.toFixed(1));
+    return c;
+  });
   drawLabels(new Set(shown.map((i) => i.site_id)));
 }
 
-function incidentMarker(i) {
-  const [x, y] = mapView.project(i.lat, i.lon);
-  const p = Math.min(5, Math.max(1, i.priority | 0));
-  const unacked = i.state === "raised";
-  const g = svgEl("g", {
-    class: `incident p${p} ${unacked ? "unacked" : "acked"}${i.id === state.selected ? " selected" : ""}`,
-    transform: `translate(${x.toFixed(1)} ${y.toFixed(1)})`, "data-id": i.id, "data-priority": p,
+// Where each marker goes: incidents within a marker's width of each other (one site) are fanned out around their
+// place, in the order of their ids, so that each can be seen and clicked.
+function spread(incidents) {
+  const groups = [];
+  for (const i of [...incidents].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    const [x, y] = mapView.project(i.lat, i.lon);
+    const group = groups.find((g) => Math.hypot(g.x - x, g.y - y) < 2 * PRIORITY_SIZE_PX[1]);
+    if (group) group.members.push(i.id); else groups.push({ x, y, members: [i.id] });
+  }
+  const at = new Map(), inside = (v, size) => Math.min(size - MAP_PAD_PX, Math.max(MAP_PAD_PX, v));
+  for (const g of groups) {
+    const n = g.members.length, radius = n === 1 ? 0 : Math.max(13, (n * 2 * PRIORITY_SIZE_PX[1] + 4) / (2 * Math.PI));
+    g.members.forEach((id, k) => {
+      const angle = -Math.PI / 2 + (2 * Math.PI * k) / n;
+      at.set(id, [inside(g.x + radius * Math.cos(angle), mapView.width), inside(g.y + radius * Math.sin(angle), mapView.height)]);
+    });
+  }
+  return at;
+}
+
+// The children of `layer` become one element per item, in order, made or updated by `update(old element, item)`.
+function keyed(layer, items, update) {
+  const old = new Map([...layer.children].map((e) => [e.dataset.id, e]));
+  const next = items.map((i) => {
+    const e = update(old.get(i.id), i);
+    e.dataset.id = i.id;
+    return e;
   });
-  if (p === 1 && unacked) g.appendChild(svgEl("circle", { class: "pulse", r: PRIORITY_SIZE_PX[1] }));
-  if (i.id === state.selected) g.appendChild(svgEl("circle", { class: "halo", r: PRIORITY_SIZE_PX[p] + 4 }));
-  g.appendChild(priorityShape(p));
+  const same = next.length === layer.children.length && next.every((e, k) => layer.children[k] === e);
+  if (!same) layer.replaceChildren(...next);
+}
+
+function incidentMarker(g, i, [x, y]) {
+  const p = Math.min(5, Math.max(1, i.priority | 0)), selected = i.id === state.selected;
+  if (!g) {
+    g = svgEl("g");
+    g.addEventListener("click", () => select(g.dataset.id));
+  }
+  const cls = `incident p${p} ${i.state === "raised" ? "unacked" : "acked"}${selected ? " selected" : ""}`;
+  if (g.getAttribute("class") !== cls) g.setAttribute("class", cls);
+  const at = `translate(${x.toFixed(1)} ${y.toFixed(1)})`;
+  if (g.getAttribute("transform") !== at) g.setAttribute("transform", at);
+  g.dataset.priority = String(p);
+  const shape = `${p}${selected}`;
+  if (g.dataset.shape !== shape) {
+    g.dataset.shape = shape;
+    g.replaceChildren(...(selected ? [svgEl("circle", { class: "halo", r: PRIORITY_SIZE_PX[p] + 4 })] : []),
+                      priorityShape(p), svgEl("title"));
+  }
   const site = mapView.sites.get(i.site_id);
   const place = site ? `${site.name}${site.address ? ", " + site.address : ""}${site.zone ? " (" + site.zone + ")" : ""}` : i.site_id;
-  g.appendChild(svgEl("title", {})).textContent =
-    `P${p} ${label("kinds", i.kind)} · ${label("states", i.state)}\n${place}\n${i.id}`;
-  g.addEventListener("click", () => select(i.id));
+  const tip = `P${p} ${label("kinds", i.kind)} · ${label("states", i.state)}\n${place}\n${i.id}`;
+  const title = g.querySelector("title");
+  if (title.textContent !== tip) title.textContent = tip;
   return g;
 }
 
-// Precinct names always; site names when they all fit without overlapping, else only the sites with open incidents.
+let measurer = null;
+const textWidths = new Map();
+function textWidth(text, px, weight = 400) {  // the label's width on screen, as the SVG will draw it
+  const key = `${weight} ${px} ${text}`;
+  if (!textWidths.has(key)) {
+    measurer = measurer || document.createElement("canvas").getContext("2d");
+    measurer.font = `${weight} ${px}px ${getComputedStyle(document.getElementById("map")).fontFamily}`;
+    textWidths.set(key, measurer.measureText(text).width + 2);
+  }
+  return textWidths.get(key);
+}
+
+// Precinct names always; site names where they fit without overlapping (sites with open incidents first), and
+// when most do not fit (too dense to read), only the sites with open incidents.
 function drawLabels(busySites) {
   const layer = document.getElementById("map-labels");
   if (!layer) return;
   const taken = [];
   const overlaps = (r) => taken.some((t) => r.x < t.x + t.w && t.x < r.x + r.w && r.y < t.y + t.h && t.y < r.y + r.h);
-  const textWidth = (text, px) => text.length * px * 0.56;
   const texts = [];
   for (const b of mapView.precinctBoxes) {
-    const x = Math.max(2, b.x + 3), y = Math.max(PRECINCT_LABEL_PX + 1, b.y - 4);
-    taken.push({ x, y: y - PRECINCT_LABEL_PX, w: textWidth(b.name, PRECINCT_LABEL_PX), h: PRECINCT_LABEL_PX + 2 });
+    const w = textWidth(b.name, PRECINCT_LABEL_PX, 600);
+    const x = Math.max(2, Math.min(b.x + 3, mapView.width - w - 2)), y = Math.max(PRECINCT_LABEL_PX + 1, b.y - 4);
+    taken.push({ x, y: y - PRECINCT_LABEL_PX, w, h: PRECINCT_LABEL_PX + 2 });
     texts.push(svgEl("text", { class: "precinct-label", x, y }, null));
     texts[texts.length - 1].textContent = b.name;
   }
-  const place = (s) => {  // right of the dot, else left, above, below; null when nowhere is free
+  const place = (s) => {  // right of the dot, else left, above, below, then the corners; null when nowhere is free
     const [x, y] = mapView.project(s.lat, s.lon), w = textWidth(s.name, LABEL_PX), h = LABEL_PX + 2;
-    for (const [tx, ty, anchor] of [[x + 6, y + 4, "start"], [x - 6, y + 4, "end"], [x, y - 7, "middle"], [x, y + 16, "middle"]]) {
+    for (const [tx, ty, anchor] of [[x + 6, y + 4, "start"], [x - 6, y + 4, "end"], [x, y - 7, "middle"],
+      [x, y + 16, "middle"], [x + 4, y - 6, "start"], [x + 4, y + 15, "start"], [x - 4, y - 6, "end"], [x - 4, y + 15, "end"]]) {
       const left = anchor === "start" ? tx : anchor === "end" ? tx - w : tx - w / 2;
       const r = { x: left, y: ty - LABEL_PX, w, h };
       if (left < 1 || left + w > mapView.width - 1 || r.y < 1 || ty > mapView.height - 2 || overlaps(r)) continue;
@@ -144,7 +206,7 @@ function drawLabels(busySites) {
     const spot = place(s);
     if (spot) { taken.push(spot.r); spots.push([s, spot]); }
   }
-  const dense = spots.length < sites.length;
+  const dense = sites.length - spots.length > Math.max(1, sites.length / 4);
   if (dense) {  // too many to read: only where something is happening
     taken.length = before;
     spots.length = 0;

@@ -88,7 +88,7 @@ def test_the_audit_tab_is_the_command_centers_fits_the_window_and_pages_back_and
     cc = open_console(browser, console, "cc")
     assert cc.is_visible("#tab-audit")
     open_audit(cc)
-    cc.wait_for_function("document.querySelectorAll('#audit-rows tr').length === 50", timeout=5_000)
+    cc.wait_for_function("() => document.querySelectorAll('#audit-rows tr').length === 50", timeout=5_000)
     # the view fits the window at 1366×768 and scrolls inside
     box = cc.locator("#audit").bounding_box()
     assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= WIDTH and box["y"] + box["height"] <= HEIGHT
@@ -104,7 +104,7 @@ def test_the_audit_tab_is_the_command_centers_fits_the_window_and_pages_back_and
 
     cc.click("#audit-older")
     cc.wait_for_selector("#audit-page[data-page='2']", timeout=5_000)
-    cc.wait_for_function(f"Number(document.querySelector('#audit-rows tr')?.dataset.id) < {first[-1]['id']}",
+    cc.wait_for_function(f"() => Number(document.querySelector('#audit-rows tr')?.dataset.id) < {first[-1]['id']}",
                          timeout=5_000)
     second = audit_rows(cc)
     assert second and max(r["id"] for r in second) < min(r["id"] for r in first)
@@ -115,13 +115,13 @@ def test_the_audit_tab_is_the_command_centers_fits_the_window_and_pages_back_and
 
     cc.click("#audit-newer")
     cc.wait_for_selector("#audit-page[data-page='1']", timeout=5_000)
-    cc.wait_for_function(f"Number(document.querySelector('#audit-rows tr')?.dataset.id) >= {first[0]['id']}",
+    cc.wait_for_function(f"() => Number(document.querySelector('#audit-rows tr')?.dataset.id) >= {first[0]['id']}",
                          timeout=5_000)
     assert not cc.is_enabled("#audit-newer")
     # live: a new row shows on the first page without a click
     refused_commands(console, 1)
     newest = first[0]["id"]
-    cc.wait_for_function(f"Number(document.querySelector('#audit-rows tr')?.dataset.id) > {newest}", timeout=10_000)
+    cc.wait_for_function(f"() => Number(document.querySelector('#audit-rows tr')?.dataset.id) > {newest}", timeout=10_000)
     assert station.errors == [] and cc.errors == []
 
 
@@ -131,7 +131,7 @@ def test_the_audit_filters_show_only_matching_rows(browser, console):
     open_audit(cc)
     assert {r["outcome"] for r in audit_rows(cc)} >= {"ok", "refused"}  # logins ok, commands refused
     cc.select_option("#audit-outcome", "refused")
-    cc.wait_for_function("""[...document.querySelectorAll('#audit-rows tr .outcome')]
+    cc.wait_for_function("""() => [...document.querySelectorAll('#audit-rows tr .outcome')]
         .every(td => td.textContent === 'refused')""", timeout=5_000)
     rows = audit_rows(cc)
     assert len(rows) >= 3 and {r["outcome"] for r in rows} == {"refused"}
@@ -141,8 +141,8 @@ def test_the_audit_filters_show_only_matching_rows(browser, console):
     cc.click("#audit-clear")
     cc.fill("#audit-actor", "cc")
     cc.press("#audit-actor", "Enter")
-    cc.wait_for_function("""(() => { const who = [...document.querySelectorAll('#audit-rows tr .who')];
-        return who.length > 0 && who.every(td => td.textContent === 'cc'); })()""", timeout=5_000)
+    cc.wait_for_function("""() => { const who = [...document.querySelectorAll('#audit-rows tr .who')];
+        return who.length > 0 && who.every(td => td.textContent === 'cc'); }""", timeout=5_000)
 
     before_everything = datetime.fromtimestamp(time.time() - 3600).strftime("%Y-%m-%dT%H:%M:%S")
     cc.click("#audit-clear")
@@ -190,7 +190,8 @@ def test_the_map_has_a_legend_priority_markers_tooltips_and_selects_on_click(bro
     classes = page.get_attribute(marker, "class").split()
     assert {"p1", "unacked"} <= set(classes)
     assert page.eval_on_selector(f"{marker} .shape", "e => getComputedStyle(e).fill") == P1_RED
-    assert page.query_selector(f"{marker} .pulse") is not None  # an unacknowledged P1 pulses
+    pulse = f"#map .pulse[data-id='{other}']"
+    assert page.query_selector(pulse) is not None  # an unacknowledged P1 pulses
     site = console.city.sites[console.city.devices[other.split("#")[0]].site_id]
     tooltip = page.text_content(f"{marker} > title")
     assert site.name in tooltip and "School panic" in tooltip and "Raised" in tooltip
@@ -205,10 +206,10 @@ def test_the_map_has_a_legend_priority_markers_tooltips_and_selects_on_click(bro
 
     page.click(marker)
     page.wait_for_selector(f"{marker}.selected", timeout=2_000)
-    page.wait_for_function(f"document.getElementById('detail').textContent.includes({other!r})", timeout=2_000)
+    page.wait_for_function(f"() => document.getElementById('detail').textContent.includes({other!r})", timeout=2_000)
     assert page.evaluate("window.redband.state.selected") == other
     shot(page, "map-selected-p1")
     page.keyboard.press("a")  # acknowledged: hollow, no pulse
     page.wait_for_selector(f"{marker}.acked", timeout=5_000)
-    assert page.query_selector(f"{marker} .pulse") is None
+    assert page.query_selector(pulse) is None
     assert page.errors == []
