@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
 
 from websockets.asyncio.server import ServerConnection
@@ -23,8 +22,6 @@ from actors.gateway_fanout import ConsoleSession
 from actors.gateway_http import Audit, client_address, refuse
 from engine.operators import Claims, TokenError, TokenSigner
 from engine.revocations import Revocations
-
-log = logging.getLogger(__name__)
 
 SESSION_ENDED = 4001
 """The close code of a session that must not reconnect by itself: the console goes back to its login."""
