@@ -94,7 +94,7 @@ function auditRow(r) {
   tr.dataset.id = String(r.id);
   tr.dataset.t = String(r.t_s);
   tr.className = `outcome-${r.outcome}`;
-  const cells = [["when", auditWhen(r.t_s), new Date(r.t_s * 1000).toString()], ["who", r.actor, ""],
+  const cells = [["when", auditWhen(r.t_s), new Date(r.t_s * 1000).toString()], ["who", r.actor || "—", ""],
     ["role", auditRole(r.role), r.role], ["scope", r.scope || "—", ""],
     ["action", label("actions", r.action), r.action], ["target", r.target, r.target],
     ["outcome", r.outcome, ""], ["reason", r.reason, ""]];
