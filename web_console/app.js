@@ -12,7 +12,7 @@ const state = {
   ws: null, welcome: null, incidents: new Map(), seq: 0, selected: null,
   offsetMs: 0, lastMessageMs: 0, connectedAtMs: 0, reconnectTimer: null, attempts: 0, retryAtMs: 0,
   nextId: 1, pending: new Map(), soundOn: false, audio: null, alerted: new Set(), seenSent: new Set(),
-  stale: false, live: false, engine: null,
+  stale: false, live: false, engine: null, lastError: "",
 };
 const $ = (id) => document.getElementById(id);
 
@@ -203,10 +203,23 @@ function onMessage(msg) {
 }
 
 // What this console has shown, confirmed once per frame: the open incidents it just rendered, at their versions.
+// One message, unless it would pass the server's 16 KiB message limit (a snapshot of hundreds): then in parts.
+const RECEIPT_MAX_BYTES = 15000, RECEIPT_MAX_ITEMS = 5000;
 function sendReceipt(incidents) {
   const shown = new Map();
   for (const i of incidents) if (!isTerminal(i)) shown.set(i.id, i.version);
-  if (shown.size) send({ type: "receipt", incidents: [...shown] });
+  let part = [], bytes = 0;
+  for (const entry of shown) {
+    const size = JSON.stringify(entry).length + 1;
+    if (part.length && (bytes + size > RECEIPT_MAX_BYTES || part.length >= RECEIPT_MAX_ITEMS)) {
+      send({ type: "receipt", incidents: part });
+      part = [];
+      bytes = 0;
+    }
+    part.push(entry);
+    bytes += size;
+  }
+  if (part.length) send({ type: "receipt", incidents: part });
 }
 
 function send(message, what) {
@@ -229,24 +242,13 @@ window.redband = { send: (m) => state.ws && state.ws.send(JSON.stringify(m)), st
 $("tab-incidents").onclick = () => showTab("incidents");
 $("tab-audit").onclick = () => showTab("audit");
 
-// The Audit tab's content is audit.js's (it listens to #tab-audit itself); without it, a plain query and table.
+// The Audit tab's content is audit.js's: it listens to #tab-audit itself, and renderAudit() takes the answers.
 function showTab(name) {
   for (const [tab, view] of [["incidents", "incidents-view"], ["audit", "audit"]]) {
     $(`tab-${tab}`).classList.toggle("active", tab === name);
     $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
     $(view).hidden = tab !== name;
   }
-  if (name === "audit" && typeof auditInit !== "function") send({ type: "audit", limit: 200 }, "audit");
-}
-
-function renderAudit(rows) {  // a stand-in: audit.js, loaded later, replaces it
-  $("audit").querySelector("tbody").replaceChildren(...rows.map((r) => {
-    const tr = document.createElement("tr");
-    for (const v of [fmtClock(r.t_s), r.actor, r.action, r.target, r.outcome, r.scope, r.reason]) {
-      tr.appendChild(Object.assign(document.createElement("td"), { textContent: v }));
-    }
-    return tr;
-  }));
 }
 
 $("sound").onclick = () => {

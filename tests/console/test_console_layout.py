@@ -5,6 +5,7 @@ Screenshots of the command-center and station views go to ``docs/screenshots/``.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -286,3 +287,49 @@ def test_a_4001_close_returns_to_the_login_screen_with_its_reason_and_no_reconne
     page.wait_for_selector("#login:not([hidden])", timeout=5_000)
     assert "logged out" in page.text_content("#login-error")
     assert page.errors == []
+
+
+def test_the_chain_shows_each_responders_delivery_and_the_timeline_reads_in_wall_clock_time(browser, console):
+    station = open_at(browser, console, "p1")
+    cc = open_at(browser, console, "cc")
+    incident = alarm(console, console.device_in("P1"), "school.panic")
+    station.wait_for_selector(row(incident), timeout=5_000)
+    station.click(row(incident))
+    police, guard = "#chain li[data-level='police_station']", "#chain li[data-level='guard_room']"
+    station.wait_for_selector(f"{police} .step.delivered", timeout=5_000)  # this console's receipt
+    station.wait_for_selector(f"{police} .step.seen", timeout=5_000)  # opened here
+    assert station.query_selector(f"{police} .step.not-delivered") is None
+    station.wait_for_selector(f"{guard} .step.not-delivered", timeout=5_000)  # no guard-room console is open
+    assert station.eval_on_selector(f"{guard} .step.not-delivered", "e => getComputedStyle(e).color") == "rgb(255, 77, 79)"
+    # every timeline line: wall-clock time and offset; the delivery lines among them
+    raised_s = station.evaluate(f"window.redband.state.incidents.get({incident!r}).raised_s")
+    clocks = station.eval_on_selector_all("#timeline .clock", "cs => cs.map(c => c.textContent)")
+    offsets = station.eval_on_selector_all("#timeline .offset", "cs => cs.map(c => c.textContent)")
+    assert clocks[0] == time.strftime("%H:%M:%S", time.localtime(raised_s)) and offsets[0] == "+0s"
+    assert len(clocks) == len(offsets) == len(station.query_selector_all("#timeline li")) >= 4
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d", c) for c in clocks)
+    assert all(re.fullmatch(r"\+(\d+m\d\ds|\d+s)", o) for o in offsets)
+    for event in ("delivered", "seen", "not_delivered"):
+        assert station.query_selector(f"#timeline li.ev-{event}") is not None, event
+    # a run of reminders reads as one line with its count and its last time
+    lines = station.evaluate("""(() => {
+        const t = 1796000000, tl = [{t_s: t, event: "raised", level: null, target: "", actor: "x", note: ""}];
+        for (let n = 1; n <= 7; n++) tl.push({t_s: t + 60 * n, event: "reminder", level: null, target: "", actor: "system", note: ""});
+        tl.push({t_s: t + 500, event: "acknowledged", level: null, target: "", actor: "p1", note: ""});
+        renderTimeline({raised_s: t, timeline: tl});
+        const lines = [...document.querySelectorAll('#timeline li')].map(li => li.textContent);
+        renderDetail();
+        return lines; })()""")
+    assert len(lines) == 3 and f"Reminder ×7, last {time.strftime('%H:%M:%S', time.localtime(1796000000 + 420))}" in lines[1]
+
+    # the command center hands it back down to the station, which may then end it
+    cc.wait_for_selector(row(incident), timeout=5_000)
+    cc.click(row(incident))
+    assert cc.is_visible("#hand-back") and cc.is_disabled("#act-hand_back")
+    cc.select_option("#hand-back-level", "police_station")
+    cc.fill("#hand-back-reason", "the station is on it")
+    cc.click("#act-hand_back")
+    station.wait_for_selector("#timeline li.ev-handed_back", timeout=5_000)
+    station.fill("#disposition", "pupil pressed it")
+    wait_until(station, "!document.getElementById('act-false_alarm').disabled", 5)
+    assert cc.errors == [] and station.errors == []
