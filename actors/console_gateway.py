@@ -40,6 +40,7 @@ from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
 from actors.gateway_http import STATIC_DIR, LoginThrottles, handshake, login, refuse
 from actors.gateway_sessions import Sessions
+from engine.audit_limit import RefusalLimiter
 from engine.incident import may_end
 from engine.journal import AuditRow
 from engine.operators import Jurisdiction, Operator, Role, TokenSigner
@@ -79,6 +80,7 @@ class ConsoleGateway:
         self.on_change = on_change
         self.fanout = Fanout(clock, self._may_end)
         self.throttles = throttles or LoginThrottles()
+        self.refusals = RefusalLimiter()
         self.sessions = Sessions(self.signer, clock, self._audit)
         self.commands = Commands(engine, self.city, self.fanout, self._audit)
         self.deliveries = Deliveries(engine, self.fanout, clock, confirm_s=engine.policies.confirm_s,
@@ -234,7 +236,11 @@ class ConsoleGateway:
 
     async def _audit(self, actor: str, role: str, scope: str, action: str, target: str, outcome: str,
                      reason: str) -> None:
-        row = AuditRow(self.clock(), actor, role, scope, action, target, outcome, reason)
+        if outcome == "refused" and not self.refusals.admit(action, self.clock()):
+            return  # counted: one summary row when the window ends (a flood is not a row each)
+        await self._write_audit(AuditRow(self.clock(), actor, role, scope, action, target, outcome, reason))
+
+    async def _write_audit(self, row: AuditRow) -> None:
         try:
             await asyncio.to_thread(self.engine.audit, [row])
         except Exception:  # an audit that cannot be written is logged loudly, the console keeps serving
@@ -275,6 +281,10 @@ class ConsoleGateway:
         last: tuple[float, int] | None = None
         while True:
             await asyncio.sleep(self.heartbeat_s)  # the heartbeat period
+            for action, left_out, end_s in self.refusals.summaries(self.clock()):
+                await self._write_audit(AuditRow(self.clock(), "", "", "", action, "", "refused",
+                                                 f"{left_out} more refusals in the minute to {time.ctime(end_s)} "
+                                                 "not written one by one"))
             figures, last = await self._engine_figures(last)
             plain = encode(Heartbeat(self.clock(), self.seq))
             full = encode(Heartbeat(self.clock(), self.seq, figures)) if figures is not None else plain
