@@ -5,12 +5,13 @@
 
 const AUDIT_PAGE_ROWS = 50;
 const AUDIT_LIVE_EVERY_MS = 3000;
-const AUDIT_ANSWER_WITHIN_MS = 10000;   // an unanswered query older than this (a reconnect lost it) is given up
+const AUDIT_ANSWER_WITHIN_MS = 10000;   // an unanswered query older than this is given up
 const AUDIT_ROLES = { command_center: "command_center", station: "police_station", guard_room: "guard_room" };
 
 const auditView = {
   before: null, cursors: [], rows: [], more: false,  // cursors: the `before` of each newer page, for "Newer"
-  toTop: false, sent: 0, answered: 0, sentMs: 0, loadedMs: 0, filters: {}, seenActors: new Set(), seenActions: new Set(),
+  toTop: false, ws: null, sent: 0, answered: 0, sentMs: 0, loadedMs: 0, filters: {},
+  seenActors: new Set(), seenActions: new Set(),
 };
 const auditEl = (id) => document.getElementById(id);
 
@@ -39,13 +40,18 @@ function auditFilters() {
 
 function auditQuery() {
   if (!auditConnected()) { auditStatus("not connected"); return; }
-  if (auditView.answered < auditView.sent && Date.now() - auditView.sentMs > AUDIT_ANSWER_WITHIN_MS) {
-    auditView.answered = auditView.sent;  // its answer was lost with a connection
-  }
+  if (auditView.answered < auditView.sent && !auditWaiting()) auditView.answered = auditView.sent;  // lost answers
   auditView.sent += 1;
   auditView.sentMs = Date.now();
+  auditView.ws = state.ws;
   auditStatus("loading…");
   send({ type: "audit", limit: AUDIT_PAGE_ROWS, before: auditView.before, ...auditView.filters }, "audit");
+}
+
+// A query is on its way: asked on this connection (a reconnect loses the answer) and not too long ago.
+function auditWaiting() {
+  return auditView.answered < auditView.sent && auditView.ws === state.ws &&
+    Date.now() - auditView.sentMs < AUDIT_ANSWER_WITHIN_MS;
 }
 
 function auditFirstPage() {
@@ -113,7 +119,8 @@ function auditStatus(text) {
 
 // The operator and action boxes suggest what the trail and the welcome's labels know.
 function auditSuggestions() {
-  const actions = new Set([...Object.keys((state.welcome && state.welcome.labels.actions) || {}), ...auditView.seenActions]);
+  const known = (state.welcome && state.welcome.labels.actions) || {};
+  const actions = new Set([...Object.keys(known), ...auditView.seenActions]);
   const fill = (id, values) => auditEl(id).replaceChildren(...[...values].filter(Boolean).sort()
     .map((v) => Object.assign(document.createElement("option"), { value: v })));
   fill("audit-actors", auditView.seenActors);
@@ -144,8 +151,8 @@ function auditInit() {
   // Live: the first page is asked again every few seconds while the tab is open; a page further back stays put.
   setInterval(() => {
     if (!auditOpen() || !auditEl("audit-live").checked || auditView.before !== null || !auditConnected()) return;
-    const waiting = auditView.answered < auditView.sent && Date.now() - auditView.sentMs < AUDIT_ANSWER_WITHIN_MS;
-    if (!waiting && Date.now() - Math.max(auditView.loadedMs, auditView.sentMs) >= AUDIT_LIVE_EVERY_MS) auditQuery();
+    const since = Date.now() - Math.max(auditView.loadedMs, auditView.sentMs);
+    if (!auditWaiting() && since >= AUDIT_LIVE_EVERY_MS) auditQuery();
   }, 500);
 }
 

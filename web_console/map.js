@@ -57,7 +57,8 @@ function drawMap() {
   for (const p of m.precincts) {
     if (!p.bounds) continue;
     const [xa, ya] = mapView.project(p.bounds[0], p.bounds[1]), [xb, yb] = mapView.project(p.bounds[2], p.bounds[3]);
-    const box = { id: p.id, name: p.name || p.id, x: Math.min(xa, xb), y: Math.min(ya, yb), w: Math.abs(xb - xa), h: Math.abs(yb - ya) };
+    const box = { id: p.id, name: p.name || p.id, x: Math.min(xa, xb), y: Math.min(ya, yb),
+                  w: Math.abs(xb - xa), h: Math.abs(yb - ya) };
     mapView.precinctBoxes.push(box);
     base.push(svgEl("rect", { class: "precinct", x: box.x, y: box.y, width: box.w, height: box.h, "data-id": p.id },
                     `${box.name} (${p.id})`));
@@ -77,7 +78,8 @@ function drawMap() {
 }
 
 function siteText(s) {
-  return `${s.name} · ${label("sites", s.kind)}${s.address ? "\n" + s.address : ""}${s.zone ? "\nZone: " + s.zone : ""}`;
+  return `${s.name} · ${label("sites", s.kind)}${s.address ? "\n" + s.address : ""}` +
+    `${s.zone ? "\nZone: " + s.zone : ""}`;
 }
 
 function openIncidents() {
@@ -117,7 +119,8 @@ function spread(incidents) {
     const n = g.members.length, radius = n === 1 ? 0 : Math.max(13, (n * 2 * PRIORITY_SIZE_PX[1] + 4) / (2 * Math.PI));
     g.members.forEach((id, k) => {
       const angle = -Math.PI / 2 + (2 * Math.PI * k) / n;
-      at.set(id, [inside(g.x + radius * Math.cos(angle), mapView.width), inside(g.y + radius * Math.sin(angle), mapView.height)]);
+      at.set(id, [inside(g.x + radius * Math.cos(angle), mapView.width),
+                  inside(g.y + radius * Math.sin(angle), mapView.height)]);
     });
   }
   return at;
@@ -153,7 +156,8 @@ function incidentMarker(g, i, [x, y]) {
                       priorityShape(p), svgEl("title"));
   }
   const site = mapView.sites.get(i.site_id);
-  const place = site ? `${site.name}${site.address ? ", " + site.address : ""}${site.zone ? " (" + site.zone + ")" : ""}` : i.site_id;
+  const place = !site ? i.site_id
+    : `${site.name}${site.address ? ", " + site.address : ""}${site.zone ? " (" + site.zone + ")" : ""}`;
   const tip = `P${p} ${label("kinds", i.kind)} · ${label("states", i.state)}\n${place}\n${i.id}`;
   const title = g.querySelector("title");
   if (title.textContent !== tip) title.textContent = tip;
@@ -190,7 +194,8 @@ function drawLabels(busySites) {
   const place = (s) => {  // right of the dot, else left, above, below, then the corners; null when nowhere is free
     const [x, y] = mapView.project(s.lat, s.lon), w = textWidth(s.name, LABEL_PX), h = LABEL_PX + 2;
     for (const [tx, ty, anchor] of [[x + 6, y + 4, "start"], [x - 6, y + 4, "end"], [x, y - 7, "middle"],
-      [x, y + 16, "middle"], [x + 4, y - 6, "start"], [x + 4, y + 15, "start"], [x - 4, y - 6, "end"], [x - 4, y + 15, "end"]]) {
+      [x, y + 16, "middle"], [x + 4, y - 6, "start"], [x + 4, y + 15, "start"], [x - 4, y - 6, "end"],
+      [x - 4, y + 15, "end"]]) {
       const left = anchor === "start" ? tx : anchor === "end" ? tx - w : tx - w / 2;
       const r = { x: left, y: ty - LABEL_PX, w, h };
       if (left < 1 || left + w > mapView.width - 1 || r.y < 1 || ty > mapView.height - 2 || overlaps(r)) continue;

@@ -92,7 +92,7 @@ def test_the_audit_tab_is_the_command_centers_fits_the_window_and_pages_back_and
     # the view fits the window at 1366×768 and scrolls inside
     box = cc.locator("#audit").bounding_box()
     assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= WIDTH and box["y"] + box["height"] <= HEIGHT
-    assert cc.evaluate("(() => { const s = document.getElementById('audit-scroll'); return s.scrollHeight > s.clientHeight; })()")
+    assert cc.eval_on_selector("#audit-scroll", "s => s.scrollHeight > s.clientHeight")
     assert cc.evaluate("document.scrollingElement.scrollHeight") <= HEIGHT
     headers = cc.eval_on_selector_all("#audit thead th", "ths => ths.map(t => t.textContent)")
     assert headers == ["When", "Who", "Role", "Scope", "Action", "Target", "Outcome", "Reason"]
@@ -129,7 +129,8 @@ def test_the_audit_tab_is_the_command_centers_fits_the_window_and_pages_back_and
     # live: a new row shows on the first page without a click
     refused_commands(console, 1)
     newest = first[0]["id"]
-    cc.wait_for_function(f"() => Number(document.querySelector('#audit-rows tr')?.dataset.id) > {newest}", timeout=10_000)
+    cc.wait_for_function(f"() => Number(document.querySelector('#audit-rows tr')?.dataset.id) > {newest}",
+                         timeout=10_000)
     assert station.errors == [] and cc.errors == []
 
 
@@ -166,7 +167,8 @@ def test_the_audit_filters_show_only_matching_rows(browser, console):
 
 
 def panic(console, precinct: str, index: int = 0) -> str:
-    box = sorted(d.id for d in console.city.devices.values() if d.kind == "panic_box" and d.precinct_id == precinct)[index]
+    boxes = sorted(d.id for d in console.city.devices.values() if d.kind == "panic_box" and d.precinct_id == precinct)
+    box = boxes[index]
     return console.engine.ingest([Ingest(box, make_message("school.panic", seq=1, ts=1))]).acks[0].incident_id
 
 
