@@ -135,8 +135,10 @@ function renderActions() {
   }
   const levels = i && isCommandCenter() ? handBackLevels(i) : [];
   const select = $("hand-back-level"), chosen = select.value;
-  select.replaceChildren(el("option", "", "hand back to…"), ...levels.map((l) => Object.assign(el("option", "", label("levels", l)), { value: l })));
-  select.options[0].value = "";
+  if (select.dataset.levels === levels.join()) return;  // unchanged: an open drop-down stays open
+  select.dataset.levels = levels.join();
+  select.replaceChildren(Object.assign(el("option", "", "hand back to…"), { value: "" }),
+    ...levels.map((l) => Object.assign(el("option", "", label("levels", l)), { value: l })));
   select.value = levels.includes(chosen) ? chosen : "";
 }
 

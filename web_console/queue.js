@@ -69,7 +69,7 @@ function render() {
   const rows = sortedOpen();
   if (state.selected && !state.incidents.has(state.selected)) state.selected = null;
   if (!state.selected && rows.length) { state.selected = rows[0].id; selectionChanged(); }
-  $("queue").querySelector("tbody").replaceChildren(...rows.map(queueRow));
+  placeRows($("queue").querySelector("tbody"), rows);
   $("empty").hidden = rows.length > 0;
   $("queue-count").textContent = rows.length ? `${rows.length} open` : "";
   const selectedRow = $("queue").querySelector("tr.selected");
@@ -84,11 +84,32 @@ function render() {
   renderClock();
 }
 
+// Rows are kept while their incident's version, the selection and the welcome are the same, and moved only when the
+// order changes: a frame that changes one incident leaves the other rows (a hover, a click under way) alone.
+const rowCache = new Map();  // incident id -> {tr, key, welcome}
+function placeRows(tbody, rows) {
+  const keep = new Set();
+  rows.forEach((i, n) => {
+    const key = `${i.version}:${i.id === state.selected}`;
+    let cached = rowCache.get(i.id);
+    if (!cached || cached.key !== key || cached.welcome !== state.welcome) {
+      cached = { tr: queueRow(i), key, welcome: state.welcome };
+      rowCache.set(i.id, cached);
+    }
+    keep.add(cached.tr);
+    if (tbody.children[n] !== cached.tr) tbody.insertBefore(cached.tr, tbody.children[n] || null);
+  });
+  for (const tr of [...tbody.children]) if (!keep.has(tr)) tr.remove();
+  for (const id of rowCache.keys()) if (!keep.has(rowCache.get(id).tr)) rowCache.delete(id);
+}
+
 // Ageing per priority from the welcome (the policies file): fresh, then warm, then old.
 function ageClass(i, age) {
   const [warm, old] = ((state.welcome && state.welcome.ageing) || {})[String(i.priority)] || [Infinity, Infinity];
   return age >= old ? "age-old" : age >= warm ? "age-warm" : "age-fresh";
 }
+
+function setText(element, text) { if (element.textContent !== text) element.textContent = text; }
 
 function renderClock() {
   const now = nowS();
@@ -97,9 +118,8 @@ function renderClock() {
     if (!i) continue;
     const age = now - i.raised_s, cls = ageClass(i, age);
     for (const c of ["age-fresh", "age-warm", "age-old"]) tr.classList.toggle(c, c === cls);
-    tr.querySelector(".age").textContent = fmtSeconds(age);
-    const countdown = i.deadline_s == null ? "—" : fmtSeconds(i.deadline_s - now);
-    tr.querySelector(".countdown").textContent = countdown;
+    setText(tr.querySelector(".age"), fmtSeconds(age));
+    setText(tr.querySelector(".countdown"), i.deadline_s == null ? "—" : fmtSeconds(i.deadline_s - now));
     tr.querySelector(".countdown").classList.toggle("due", i.deadline_s != null && i.deadline_s - now < 10);
   }
   renderDetailClock();
