@@ -79,6 +79,8 @@ function showLogin(reason) {
   state.ws = null;  // its close is not a reason to reconnect
   if (ws) ws.close();
   Object.assign(state, { welcome: null, incidents: new Map(), seq: 0, selected: null, engine: null, live: false });
+  $("queue").querySelector("tbody").replaceChildren();  // nothing of the last session stays in the page
+  $("detail").hidden = true;
   setStale(false);
   showTab("incidents");
   $("app").hidden = true;

@@ -26,8 +26,8 @@ function renderHealth() {
   const lines = [...sites].sort((a, b) => a[1].since - b[1].since).map(([siteId, entry]) => {
     const site = mapInfo("sites", siteId);
     const n = entry.devices.length;
-    const what = entry.whole ? `${label("kinds", SITE_OFFLINE)}${n ? ` (and ${n} device${n > 1 ? "s" : ""})` : ""}`
-      : n === 1 ? `${deviceName(entry.devices[0])} offline` : `${n} devices offline`;
+    const what = entry.whole ? `${label("kinds", SITE_OFFLINE)}: every supervised device${n ? `, and ${n} more` : ""}`
+      : `${n} device${n > 1 ? "s" : ""} offline${n === 1 ? ` (${deviceName(entry.devices[0])})` : ""}`;
     const line = li(`${site ? site.name : siteId}: ${what}, since ${fmtClock(entry.since)} (${fmtSeconds(now - entry.since)})`,
       entry.whole ? "site-out" : "");
     line.dataset.site = siteId;

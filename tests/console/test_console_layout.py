@@ -101,6 +101,11 @@ def test_the_panels_fit_side_by_side_and_the_countdown_stays_on_screen(browser, 
     assert len(long_id) > 25  # "S0001-kiosk1#offline@1796235174516"
     cc.wait_for_selector(row(long_id), timeout=5_000)
     cc.click(row(panic))
+    # device health: one line per site with open device.offline or site.offline incidents (read in one turn)
+    lines, sites = cc.evaluate("""[[...document.querySelectorAll('#health li[data-site]')].map(l => l.dataset.site),
+        [...window.redband.state.incidents.values()].filter(i => !isTerminal(i) &&
+            ['device.offline', 'site.offline'].includes(i.kind)).map(i => i.site_id)]""")
+    assert len(lines) == len(set(lines)) and set(lines) == set(sites)
 
     # the page itself does not scroll, either way; each panel scrolls on its own
     assert cc.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
