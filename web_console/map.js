@@ -47,8 +47,8 @@ function drawMap() {
   const [la0, la1, lo0, lo1] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
   const kx = Math.cos(((la0 + la1) / 2) * Math.PI / 180);  // a degree of longitude is shorter than one of latitude
   const scale = Math.min((width - 2 * MAP_PAD_PX) / Math.max(1e-6, (lo1 - lo0) * kx),
-                         (height - 2 * MAP_PAD_PX - LABEL_PX) / Math.max(1e-6, la1 - la0));
-  const x0 = (width - (lo1 - lo0) * kx * scale) / 2, y0 = (height + LABEL_PX + (la1 - la0) * scale) / 2;
+                         (height - 2 * MAP_PAD_PX) / Math.max(1e-6, la1 - la0));
+  const x0 = (width - (lo1 - lo0) * kx * scale) / 2, y0 = (height + (la1 - la0) * scale) / 2;
   const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
   mapView.project = (lat, lon) => [clamp(x0 + (lon - lo0) * kx * scale, MAP_PAD_PX, width - MAP_PAD_PX),
                                    clamp(y0 - (lat - la0) * scale, MAP_PAD_PX, height - MAP_PAD_PX)];
@@ -66,7 +66,7 @@ function drawMap() {
   for (const d of m.devices) {
     const [x, y] = mapView.project(d.lat, d.lon);
     const name = d.label ? `${d.label} · ${label("devices", d.kind)} ${d.id}` : `${label("devices", d.kind)} ${d.id}`;
-    base.push(svgEl("circle", { class: "device", cx: x, cy: y, r: 2, "data-id": d.id }, name));
+    base.push(svgEl("circle", { class: "device", cx: x, cy: y, r: 1.6, "data-id": d.id }, name));
   }
   for (const s of m.sites) {
     const [x, y] = mapView.project(s.lat, s.lon);
@@ -182,20 +182,28 @@ function drawLabels(busySites) {
   const layer = document.getElementById("map-labels");
   if (!layer) return;
   const taken = [];
-  const overlaps = (r) => taken.some((t) => r.x < t.x + t.w && t.x < r.x + r.w && r.y < t.y + t.h && t.y < r.y + r.h);
+  const hit = (r, t) => r.x < t.x + t.w && t.x < r.x + r.w && r.y < t.y + t.h && t.y < r.y + r.h;
+  const overlaps = (r) => taken.some((t) => hit(r, t));
   const texts = [];
+  // Precincts: inside the box's top left corner, the name if it stays off the other boxes and labels, else the id.
   for (const b of mapView.precinctBoxes) {
-    const w = textWidth(b.name, PRECINCT_LABEL_PX, 600);
-    const x = Math.max(2, Math.min(b.x + 3, mapView.width - w - 2)), y = Math.max(PRECINCT_LABEL_PX + 1, b.y - 4);
-    taken.push({ x, y: y - PRECINCT_LABEL_PX, w, h: PRECINCT_LABEL_PX + 2 });
-    texts.push(svgEl("text", { class: "precinct-label", x, y }, null));
-    texts[texts.length - 1].textContent = b.name;
+    const at = (name) => {
+      const w = textWidth(name, PRECINCT_LABEL_PX, 600), x = Math.max(2, Math.min(b.x + 4, mapView.width - w - 2));
+      return { name, x, y: b.y + PRECINCT_LABEL_PX + 2, r: { x, y: b.y + 2, w, h: PRECINCT_LABEL_PX + 2 } };
+    };
+    const named = at(b.name);
+    const fits = !overlaps(named.r) && mapView.precinctBoxes.every((o) => o === b || !hit(named.r, o));
+    const spot = fits ? named : at(b.id);
+    taken.push(spot.r);
+    const text = svgEl("text", { class: "precinct-label", x: spot.x, y: spot.y, "data-id": b.id });
+    text.textContent = spot.name;
+    texts.push(text);
   }
   const place = (s) => {  // right of the dot, else left, above, below, then the corners; null when nowhere is free
     const [x, y] = mapView.project(s.lat, s.lon), w = textWidth(s.name, LABEL_PX), h = LABEL_PX + 2;
-    for (const [tx, ty, anchor] of [[x + 6, y + 4, "start"], [x - 6, y + 4, "end"], [x, y - 7, "middle"],
-      [x, y + 16, "middle"], [x + 4, y - 6, "start"], [x + 4, y + 15, "start"], [x - 4, y - 6, "end"],
-      [x - 4, y + 15, "end"]]) {
+    for (const [tx, ty, anchor] of [[x + 6, y + 4, "start"], [x - 6, y + 4, "end"], [x, y - 10, "middle"],
+      [x, y + 19, "middle"], [x + 4, y - 10, "start"], [x + 4, y + 19, "start"], [x - 4, y - 10, "end"],
+      [x - 4, y + 19, "end"]]) {
       const left = anchor === "start" ? tx : anchor === "end" ? tx - w : tx - w / 2;
       const r = { x: left, y: ty - LABEL_PX, w, h };
       if (left < 1 || left + w > mapView.width - 1 || r.y < 1 || ty > mapView.height - 2 || overlaps(r)) continue;
