@@ -38,7 +38,11 @@ function renderHealth() {
   $("health").replaceChildren(...(lines.length ? lines : [li("all supervised devices reporting", "muted")]));
   const offlineDevices = new Set(open.filter((i) => i.kind === DEVICE_OFFLINE).map((i) => i.device_id));
   const outSites = new Set(open.filter((i) => i.kind === SITE_OFFLINE).map((i) => i.site_id));
-  for (const dot of document.querySelectorAll("#map .device[data-id]")) {
+  const mapKey = [...offlineDevices, "|", ...outSites].join();  // thousands of dots: touched only when this changes
+  const dots = $("map").querySelectorAll(".device[data-id]");
+  if (!dots.length || dots[0].offlineKey === mapKey) return;  // a redrawn map has new dots, without the key
+  dots[0].offlineKey = mapKey;
+  for (const dot of dots) {
     const device = mapInfo("devices", dot.dataset.id);
     dot.classList.toggle("offline", offlineDevices.has(dot.dataset.id) || (!!device && outSites.has(device.site)));
   }

@@ -11,7 +11,17 @@ function sortedOpen() {
     .sort((a, b) => awaitingAck(b) - awaitingAck(a) || a.priority - b.priority || a.raised_s - b.raised_s);
 }
 
-const mapInfo = (list, id) => (state.welcome ? state.welcome.map[list] : []).find((x) => x.id === id);
+// The welcome's sites and devices by id (thousands of devices: looked up per row and per map dot).
+let mapIndex = { welcome: null };
+function mapInfo(list, id) {
+  const w = state.welcome;
+  if (!w) return undefined;
+  if (mapIndex.welcome !== w) {
+    mapIndex = { welcome: w, sites: new Map(w.map.sites.map((s) => [s.id, s])),
+                 devices: new Map(w.map.devices.map((d) => [d.id, d])) };
+  }
+  return mapIndex[list].get(id);
+}
 const siteOf = (i) => mapInfo("sites", i.site_id);
 const deviceOf = (i) => mapInfo("devices", i.device_id);
 
@@ -22,7 +32,7 @@ function deviceName(i) {
   return d ? `${label("devices", d.kind)} ${d.id}` : i.device_id;
 }
 
-// "S0001-panic1#offline@1796235174516" → "S0001-panic1#off…4516": the row stays narrow, the title has it all.
+// "S0001-panic1#offline@1796235174516" → "S0001-panic…74516": the row stays narrow, the title has it all.
 function shortId(id, max = 18) {
   return id.length <= max ? id : `${id.slice(0, max - 7)}…${id.slice(-5)}`;
 }
