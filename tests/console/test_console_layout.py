@@ -95,7 +95,8 @@ def test_the_panels_fit_side_by_side_and_the_countdown_stays_on_screen(browser, 
     panic = alarm(console, console.device_in("P1"), "school.panic")
     for n, door in enumerate(devices(console, "door")[:8]):
         alarm(console, door, "door.forced", seq=n + 1)
-    offline = f"[...window.redband.state.incidents.values()].find(i => i.kind === 'device.offline' && i.device_id === {kiosk!r})"
+    offline = ("[...window.redband.state.incidents.values()]"
+               f".find(i => i.kind === 'device.offline' && i.device_id === {kiosk!r})")
     wait_until(cc, f"!!{offline}", 10)
     long_id = cc.evaluate(f"{offline}.id")
     assert len(long_id) > 25  # "S0001-kiosk1#offline@1796235174516"
@@ -122,7 +123,9 @@ def test_the_panels_fit_side_by_side_and_the_countdown_stays_on_screen(browser, 
 
     # every row's Age and Escalates in cells are inside the queue's panel, the long id's row too
     for cell in ("td.age", "td.countdown"):
-        for cell_box in cc.eval_on_selector_all(f"#queue tbody {cell}", "cs => cs.map(c => c.getBoundingClientRect().toJSON())"):
+        cell_boxes = cc.eval_on_selector_all(f"#queue tbody {cell}",
+                                             "cs => cs.map(c => c.getBoundingClientRect().toJSON())")
+        for cell_box in cell_boxes:
             assert cell_box["x"] >= boxes["#queue-panel"]["x"]
             assert cell_box["x"] + cell_box["width"] <= boxes["#queue-panel"]["x"] + boxes["#queue-panel"]["width"]
     countdown = cc.locator(f"{row(long_id)} td.countdown")
@@ -305,7 +308,8 @@ def test_the_chain_shows_each_responders_delivery_and_the_timeline_reads_in_wall
     station.wait_for_selector(f"{police} .step.seen", timeout=5_000)  # opened here
     assert station.query_selector(f"{police} .step.not-delivered") is None
     station.wait_for_selector(f"{guard} .step.not-delivered", timeout=5_000)  # no guard-room console is open
-    assert station.eval_on_selector(f"{guard} .step.not-delivered", "e => getComputedStyle(e).color") == "rgb(255, 77, 79)"
+    red = station.eval_on_selector(f"{guard} .step.not-delivered", "e => getComputedStyle(e).color")
+    assert red == "rgb(255, 77, 79)"
     # every timeline line: wall-clock time and offset; the delivery lines among them
     raised_s = station.evaluate(f"window.redband.state.incidents.get({incident!r}).raised_s")
     clocks = station.eval_on_selector_all("#timeline .clock", "cs => cs.map(c => c.textContent)")
@@ -319,13 +323,15 @@ def test_the_chain_shows_each_responders_delivery_and_the_timeline_reads_in_wall
     # a run of reminders reads as one line with its count and its last time
     lines = station.evaluate("""(() => {
         const t = 1796000000, tl = [{t_s: t, event: "raised", level: null, target: "", actor: "x", note: ""}];
-        for (let n = 1; n <= 7; n++) tl.push({t_s: t + 60 * n, event: "reminder", level: null, target: "", actor: "system", note: ""});
+        for (let n = 1; n <= 7; n++)
+            tl.push({t_s: t + 60 * n, event: "reminder", level: null, target: "", actor: "system", note: ""});
         tl.push({t_s: t + 500, event: "acknowledged", level: null, target: "", actor: "p1", note: ""});
         renderTimeline({raised_s: t, timeline: tl});
         const lines = [...document.querySelectorAll('#timeline li')].map(li => li.textContent);
         renderDetail();
         return lines; })()""")
-    assert len(lines) == 3 and f"Reminder ×7, last {time.strftime('%H:%M:%S', time.localtime(1796000000 + 420))}" in lines[1]
+    last = time.strftime("%H:%M:%S", time.localtime(1796000000 + 420))
+    assert len(lines) == 3 and f"Reminder ×7, last {last}" in lines[1]
 
     # the command center hands it back down to the station, which may then end it
     cc.wait_for_selector(row(incident), timeout=5_000)
