@@ -30,9 +30,16 @@ function auditSeconds(value) {
   return Number.isFinite(ms) ? ms / 1000 : null;
 }
 
+// An action typed as the table shows it ("Acknowledge") is asked for by its wire value ("acknowledge").
+function auditAction(typed) {
+  const known = (state.welcome && state.welcome.labels.actions) || {};
+  const match = Object.entries(known).find(([, text]) => text.toLowerCase() === typed.toLowerCase());
+  return match ? match[0] : typed;
+}
+
 function auditFilters() {
   return {
-    actor: auditEl("audit-actor").value.trim(), action: auditEl("audit-action").value.trim(),
+    actor: auditEl("audit-actor").value.trim(), action: auditAction(auditEl("audit-action").value.trim()),
     outcome: auditEl("audit-outcome").value, since_s: auditSeconds(auditEl("audit-since").value),
     until_s: auditSeconds(auditEl("audit-until").value),
   };

@@ -152,6 +152,11 @@ def test_the_audit_filters_show_only_matching_rows(browser, console):
     cc.press("#audit-actor", "Enter")
     cc.wait_for_function("""() => { const who = [...document.querySelectorAll('#audit-rows tr .who')];
         return who.length > 0 && who.every(td => td.textContent === 'cc'); }""", timeout=5_000)
+    cc.click("#audit-clear")
+    cc.fill("#audit-action", "Acknowledge")  # as the table shows it; asked for as "acknowledge"
+    cc.press("#audit-action", "Enter")
+    cc.wait_for_function("""() => { const what = [...document.querySelectorAll('#audit-rows tr .action')];
+        return what.length >= 3 && what.every(td => td.textContent === 'Acknowledge'); }""", timeout=5_000)
 
     before_everything = datetime.fromtimestamp(time.time() - 3600).strftime("%Y-%m-%dT%H:%M:%S")
     cc.click("#audit-clear")
