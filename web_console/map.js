@@ -52,6 +52,7 @@ function drawMap() {
   const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
   mapView.project = (lat, lon) => [clamp(x0 + (lon - lo0) * kx * scale, MAP_PAD_PX, width - MAP_PAD_PX),
                                    clamp(y0 - (lat - la0) * scale, MAP_PAD_PX, height - MAP_PAD_PX)];
+  const offline = new Set([...svg.querySelectorAll(".device.offline")].map((d) => d.dataset.id));  // queue.js's marks
   const base = [];
   mapView.precinctBoxes = [];
   for (const p of m.precincts) {
@@ -66,7 +67,8 @@ function drawMap() {
   for (const d of m.devices) {
     const [x, y] = mapView.project(d.lat, d.lon);
     const name = d.label ? `${d.label} · ${label("devices", d.kind)} ${d.id}` : `${label("devices", d.kind)} ${d.id}`;
-    base.push(svgEl("circle", { class: "device", cx: x, cy: y, r: 1.6, "data-id": d.id }, name));
+    base.push(svgEl("circle", { class: offline.has(d.id) ? "device offline" : "device", cx: x, cy: y, r: 1.6,
+                                "data-id": d.id }, name));
   }
   for (const s of m.sites) {
     const [x, y] = mapView.project(s.lat, s.lon);
