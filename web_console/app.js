@@ -25,9 +25,11 @@ const isTerminal = (incident) => (labels().terminal || []).includes(incident.sta
 
 function nowS() { return (Date.now() + state.offsetMs) / 1000; }
 
-function fmtSeconds(s) {  // 65 → "1m05s"
+function fmtSeconds(s) {  // 42 → "42s", 65 → "1m05s", 7500 → "2h05m"
   s = Math.max(0, Math.round(s));
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+  const pad = (n) => String(n).padStart(2, "0");
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${pad(Math.floor(s / 60) % 60)}m`;
+  return s >= 60 ? `${Math.floor(s / 60)}m${pad(s % 60)}s` : `${s}s`;
 }
 
 function fmtClock(t_s) {  // server seconds → local wall-clock "HH:MM:SS"

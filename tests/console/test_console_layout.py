@@ -128,6 +128,9 @@ def test_the_panels_fit_side_by_side_and_the_countdown_stays_on_screen(browser, 
         for cell_box in cell_boxes:
             assert cell_box["x"] >= boxes["#queue-panel"]["x"]
             assert cell_box["x"] + cell_box["width"] <= boxes["#queue-panel"]["x"] + boxes["#queue-panel"]["width"]
+    cut = cc.eval_on_selector_all("#queue tbody td.age, #queue tbody td.countdown",
+                                  "cs => cs.filter(c => c.scrollWidth > c.clientWidth).map(c => c.textContent)")
+    assert cut == []  # ages and countdowns are read whole, never cut by an ellipsis
     countdown = cc.locator(f"{row(long_id)} td.countdown")
     countdown.scroll_into_view_if_needed()
     assert countdown.is_visible()
