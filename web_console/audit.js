@@ -141,20 +141,23 @@ function auditInit() {
   auditEl("audit-clear").addEventListener("click", () => { auditEl("audit-filters").reset(); auditFirstPage(); });
   auditEl("audit-refresh").addEventListener("click", auditQuery);
   auditEl("audit-older").addEventListener("click", () => {
-    if (!auditView.more || !auditView.rows.length) return;
+    if (!auditView.more || !auditView.rows.length || !auditConnected()) return;
     auditView.cursors.push(auditView.before);
     auditView.before = auditView.rows[auditView.rows.length - 1].id;
     auditView.toTop = true;
     auditQuery();
   });
   auditEl("audit-newer").addEventListener("click", () => {
-    if (!auditView.cursors.length) return;
+    if (!auditView.cursors.length || !auditConnected()) return;
     auditView.before = auditView.cursors.pop();
     auditView.toTop = true;
     auditQuery();
   });
   const tab = auditEl("tab-audit");
-  if (tab) tab.addEventListener("click", () => setTimeout(() => { if (auditOpen()) auditFirstPage(); }, 0));
+  // Opened: the first time, the first page; again, the page it was left on, afresh.
+  if (tab) tab.addEventListener("click", () => setTimeout(() => {
+    if (auditOpen()) { if (auditView.sent) auditQuery(); else auditFirstPage(); }
+  }, 0));
   // Live: the first page is asked again every few seconds while the tab is open; a page further back stays put.
   setInterval(() => {
     if (!auditOpen() || !auditEl("audit-live").checked || auditView.before !== null || !auditConnected()) return;
