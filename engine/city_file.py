@@ -85,7 +85,7 @@ class _Builder:
             self.claim(t.id, ("teams", i, "id"))
             if t.precinct not in city.precincts:
                 raise self.fail(("teams", i, "precinct"), f"unknown precinct {t.precinct!r}")
-            city.teams[t.id] = Team(t.id, t.precinct, t.name)
+            city.teams[t.id] = Team(t.id, t.precinct, t.name, t.street)
         for i, d in enumerate(raw.devices):
             city.devices[d.id] = self._device(city, i, d)
         for i, r in enumerate(raw.residents):
@@ -157,7 +157,8 @@ def city_to_dict(city: City) -> dict[str, Any]:
                        "verified": r.verified, "name": r.name})
             for r in city.residents.values()
         ],
-        "teams": [drop_none({"id": t.id, "precinct": t.precinct_id, "name": t.name}) for t in city.teams.values()],
+        "teams": [drop_none({"id": t.id, "precinct": t.precinct_id, "name": t.name, "street": t.street})
+                  for t in city.teams.values()],
         "volunteers": [
             drop_none({"id": v.id, "team": v.team_id, "phone": v.phone_id, "name": v.name})
             for v in city.volunteers.values()

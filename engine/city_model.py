@@ -81,6 +81,8 @@ class Team:
     id: str
     precinct_id: str
     name: str
+    street: str = ""
+    """The street (subdistrict) the team patrols, as people name it; empty: its precinct stands for it."""
 
 
 @dataclass(slots=True, frozen=True)

@@ -72,6 +72,7 @@ class TeamEntry(Struct, forbid_unknown_fields=True):
     id: Id
     precinct: Id
     name: str = ""
+    street: Annotated[str, Meta(max_length=100)] = ""
 
 
 class VolunteerEntry(Struct, forbid_unknown_fields=True):
