@@ -11,7 +11,8 @@ long patrol is drawn coarser, never longer. (Should doubling ever fail to shrink
 
 Distance is measured on the kept fixes, not on the polyline, in steps of at least ``min_step_m``: the distance
 from the last counted point grows until it passes the step, then counts whole. A straight walk counts exactly;
-a phone lying on a table, whose fixes wander a few meters, does not walk kilometers.
+a phone lying on a table, whose fixes wander a few meters, does not walk kilometers. (So the distance lags the
+last fix by less than one step.)
 """
 
 from __future__ import annotations
