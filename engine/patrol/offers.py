@@ -55,7 +55,7 @@ class Dispatch:
     """The offers and the task of one incident."""
 
     __slots__ = ("incident_id", "place", "priority", "candidates", "cameras", "offer_timeout_s", "check_in_every_s",
-                 "auto_priority", "state", "unit_id", "deadline_s", "declined", "missed", "_next")
+                 "auto_priority", "state", "unit_id", "deadline_s", "declined", "missed", "_next", "_started")
 
     def __init__(self, incident_id: str, *, place: Place, priority: int, candidates: Iterable[Candidate],
                  cameras: Iterable[str] = (), offer_timeout_s: float = DEFAULT_OFFER_TIMEOUT_S,
@@ -73,6 +73,7 @@ class Dispatch:
         """Units that declined, let the offer expire or were taken off: never offered again automatically."""
         self.missed = 0
         self._next = 0
+        self._started = False
 
     @property
     def automatic(self) -> bool:
@@ -81,8 +82,9 @@ class Dispatch:
     def start(self, *, now_s: float, is_available: IsAvailable) -> Step:
         """Offer the first available candidate (P1), or ask an operator to pick."""
         self._expect("start", DispatchState.AWAITING_OPERATOR)
-        if self.unit_id is not None or self._next:
+        if self._started:
             raise OfferRefused(self.incident_id, self.state, "start", "already started")
+        self._started = True
         return self._step(self._offer_next([], now_s, is_available, operator_picks=not self.automatic))
 
     def offer(self, unit_id: str, *, now_s: float, is_available: IsAvailable) -> Step:

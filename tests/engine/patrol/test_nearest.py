@@ -32,7 +32,8 @@ def brute_force(units: UnitTracker, lat, lon, *, k, radius_m, max_age_s=300.0, p
     for row, unit_id in enumerate(units.ids()):
         info = units.info(unit_id)
         if (info.state is not UnitState.AVAILABLE or info.fix_s is None or NOW_S - info.fix_s > max_age_s
-                or (precinct is not None and info.precinct != precinct) or (kinds is not None and info.kind not in kinds)):
+                or (precinct is not None and info.precinct != precinct)
+                or (kinds is not None and info.kind not in kinds)):
             continue
         d = _haversine(lat, lon, info.lat, info.lon)
         if d <= radius_m:
