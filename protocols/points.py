@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import msgspec
 from msgspec import Struct
+
+from protocols.errors import ProtocolError
 
 
 class PointsReason(StrEnum):
@@ -118,6 +121,25 @@ class Redemption(Struct, frozen=True, tag="redemption"):
 
 PointsRow = LedgerEntry | ItemRow | Redemption
 """What the journal stores for the points book, in order. Tagged (``type``: entry, item, redemption) for msgspec."""
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(PointsRow)
+
+
+def encode_row(row: PointsRow) -> bytes:
+    """A row as the journal stores it (msgpack, tagged)."""
+    return _ENCODER.encode(row)
+
+
+def decode_row(blob: bytes) -> PointsRow:
+    """A journaled row back; :class:`ProtocolError` names what is wrong with a damaged one."""
+    try:
+        return _DECODER.decode(blob)
+    except msgspec.ValidationError as exc:
+        message, _, at = str(exc).partition(" - at `$")
+        raise ProtocolError(at.rstrip("`").lstrip("."), message) from exc
+    except msgspec.DecodeError as exc:
+        raise ProtocolError("", f"not a points row: {exc}") from exc
 
 
 class Statement(Struct, frozen=True):

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from engine.points import PointsBook, rebuild
 from engine.points_errors import CreditConflict, InvalidCredit, PointsJournalCorrupt, ShopRefused
 from engine.points_rules import PointsRules
+from protocols import ProtocolError
 from protocols.points import (ItemCategory, LedgerEntry, PointsReason, PointsRow, Redemption, RedemptionStatus,
-                              ShopItem)
+                              ShopItem, decode_row, encode_row)
 
 HOUR_S = 3600.0
 
@@ -28,8 +29,8 @@ def book_with_coupon(stock: int = 5, price: int = 10) -> PointsBook:
 
 
 def journal_round_trip(rows: list[PointsRow]) -> list[PointsRow]:
-    """What a journal hands back: the rows through msgpack and the tagged union."""
-    return msgspec.msgpack.decode(msgspec.msgpack.encode(rows), type=list[PointsRow])
+    """What a journal hands back: each row stored as its blob and read back."""
+    return [decode_row(encode_row(row)) for row in rows]
 
 
 def utc_s(*args: int) -> float:
@@ -70,7 +71,8 @@ def test_crediting_the_same_patrol_or_tip_twice_changes_nothing():
 def test_the_same_patrol_credited_with_another_duration_is_a_conflict():
     book = PointsBook()
     book.credit_patrol("v1", "patrol-1", valid_s=HOUR_S, t_s=10.0)
-    with pytest.raises(CreditConflict, match=r"^patrol patrol-1 of v1 was credited for 3600 s \(entry 1\), now 7200 s$"):
+    with pytest.raises(CreditConflict,
+                       match=r"^patrol patrol-1 of v1 was credited for 3600 s \(entry 1\), now 7200 s$"):
         book.credit_patrol("v1", "patrol-1", valid_s=2 * HOUR_S, t_s=11.0)
     assert book.balance("v1") == 10
 
@@ -266,10 +268,15 @@ def test_undo_to_forgets_a_step_whose_journal_write_failed():
     assert book.redeem("req-1", "v1", "coupon-10", t_s=3.0).outcome.accepted
 
 
-def test_a_redemption_row_on_the_wire_keeps_its_type():
+def test_a_row_keeps_its_type_on_the_wire_and_a_damaged_one_is_refused_naming_the_field():
     row = Redemption("req-1", "v1", "coupon-10", 1, RedemptionStatus.OUT_OF_STOCK, 2.0, reason="0 left")
     assert msgspec.json.decode(msgspec.json.encode(row), type=PointsRow) == row
     assert msgspec.json.decode(msgspec.json.encode(row))["type"] == "redemption"
+    damaged = msgspec.msgpack.encode({**msgspec.to_builtins(row), "type": "redemption", "quantity": "one"})
+    with pytest.raises(ProtocolError, match=r"^quantity: Expected `int`, got `str`$"):
+        decode_row(damaged)
+    with pytest.raises(ProtocolError, match=r"^not a points row"):
+        decode_row(b"\xc1")
 
 
 # -- any sequence --------------------------------------------------------------------------------------------------
@@ -315,8 +322,8 @@ def test_any_sequence_keeps_balances_and_stock_at_or_above_zero_and_equal_to_the
         assert all(stock >= 0 for stock in book.stock().values())
     for volunteer, balance in book.balances().items():
         assert balance == sum(e.delta for e in book.entries(volunteer))
-    spent = {item: sum(r.quantity for r in book.rows() if isinstance(r, Redemption) and r.accepted and r.item_id == item)
-             for item in book.stock()}
+    accepted = [r for r in book.rows() if isinstance(r, Redemption) and r.accepted]
+    spent = {item: sum(r.quantity for r in accepted if r.item_id == item) for item in added}
     assert book.stock() == {item: added[item] - spent[item] for item in added}
     again = rebuild(journal_round_trip(book.rows()))
     assert (again.balances(), again.stock(), again.entries()) == (book.balances(), book.stock(), book.entries())
