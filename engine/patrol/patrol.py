@@ -20,9 +20,7 @@ What to journal to rebuild after a restart (the engine is deterministic, so eith
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import msgspec
 
@@ -63,7 +61,10 @@ class FixOutcome:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PatrolSummary:
-    """A patrol's figures: for the console while it runs, for the totals and the points rule once it ended."""
+    """A patrol's figures: for the console while it runs, for the totals and the points rule once it ended.
+
+    Plain data: ``msgspec`` encodes and decodes it (``type=PatrolSummary``), so a host can journal it.
+    """
 
     patrol_id: str
     volunteer: str
@@ -74,8 +75,8 @@ class PatrolSummary:
     valid_s: float
     distance_m: float
     fixes_kept: int
-    discarded: Mapping[str, int] = field(default_factory=dict)
-    """Discarded fixes per ``DiscardReason`` value."""
+    discarded: dict[str, int] = field(default_factory=dict)
+    """Discarded fixes per ``DiscardReason`` value (a copy: the patrol's own counters go on)."""
 
     @property
     def valid_hours(self) -> float:
@@ -138,7 +139,7 @@ class Patrol:
             patrol_id=record.patrol_id, volunteer=record.volunteer, team=record.team, status=self.status,
             started_s=clock.started_s, ended_s=clock.ended_s, valid_s=clock.valid_s,
             distance_m=self.track.distance_m, fixes_kept=record.filter.kept,
-            discarded=MappingProxyType(dict(record.filter.discarded)),
+            discarded=dict(record.filter.discarded),
         )
 
     def polyline(self) -> list[tuple[float, float]]:

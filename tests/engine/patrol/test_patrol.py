@@ -34,6 +34,14 @@ def test_an_hour_and_a_half_on_the_street_is_1_5_valid_hours_and_the_distance_wa
     assert summary.valid_hours == pytest.approx(1.5)
 
 
+def test_a_summary_is_plain_data_a_host_can_journal():
+    patrol = Patrol.start(patrol_id="p-1", volunteer="v-42", started_s=T0)
+    patrol.fix(Fix(LAT0, LON0, T0 + 1, 80.0), now_s=T0 + 1)
+    summary = patrol.stop(now_s=T0 + 60)
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(summary), type=PatrolSummary) == summary
+    assert summary.discarded == {"inaccurate": 1}
+
+
 def test_discarded_fixes_are_counted_on_the_patrol_and_touch_neither_track_nor_clock():
     time = ManualClock(T0)
     patrol = Patrol.start(patrol_id="p-1", volunteer="v-42", started_s=T0)
