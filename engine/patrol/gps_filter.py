@@ -12,9 +12,10 @@ that fails (so each discarded fix is counted once, under one reason):
     too_fast    the speed implied from the last kept fix is over ``max_speed_mps`` for the unit's kind
 
 Re-anchoring: a speed check against a wrong last fix would refuse every true fix after it forever (the first fix
-of a patrol can be a jump). So when ``reanchor_after`` fixes in a row are refused as ``too_fast`` but agree with
-each other (each within the speed limit of the one before), the last of them is kept as the new anchor and its
-verdict says ``reanchored``: the host draws it but counts no distance for the jump.
+of a patrol can be a jump). So when ``reanchor_after`` fixes in a row are too fast from the last kept fix but
+agree with each other (each within the speed limit of the one before), the last of them is kept as the new anchor
+(the ones before it stay counted as ``too_fast``) and its verdict says ``reanchored``: the track draws it but
+counts no distance to it, and the clock counts no time.
 
 The filter's whole state is a ``FilterState`` (a msgspec Struct), so a host can journal and restore it.
 """
@@ -83,7 +84,7 @@ class FilterConfig:
     """Consecutive, mutually consistent ``too_fast`` fixes that move the anchor to them; 0 never re-anchors."""
 
     @classmethod
-    def for_kind(cls, kind: str, **overrides: float) -> FilterConfig:
+    def for_kind(cls, kind: str, **overrides: float | int) -> FilterConfig:
         """The configuration for a unit kind of ``MAX_SPEED_MPS_BY_KIND`` ("foot", "bicycle", "car")."""
         return cls(**{"max_speed_mps": MAX_SPEED_MPS_BY_KIND[kind], **overrides})
 
