@@ -7,6 +7,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from engine.audit_limit import RefusalLimiter
 from protocols.console import Auth, AuditQuery, AuditRows, Command, Result, decode_server, encode
 from protocols.kinds import IncidentState, Level, TimelineEvent
 from protocols.records import Action
@@ -48,8 +49,10 @@ def test_the_command_center_hands_back_and_the_station_ends_it(console):
         "handled by the station"
 
 
-def test_a_flood_of_forged_tokens_writes_the_first_hundred_rows_only(console):
-    for n in range(130):
+def test_a_flood_of_forged_tokens_writes_the_first_rows_only(console):
+    # an allowance of 20 in a window that cannot end during the test (the shipped one: 100 a minute)
+    console.gateway.refusals = RefusalLimiter(per_window=20, window_s=1e9)
+    for n in range(40):
         with connect(console.ws, open_timeout=10) as ws:
             ws.send(encode(Auth(f"forged{n}.c2lnbmF0dXJl")))
             try:
@@ -60,5 +63,5 @@ def test_a_flood_of_forged_tokens_writes_the_first_hundred_rows_only(console):
     cc = session(console, "cc")
     cc.send(AuditQuery(limit=500, action="auth", outcome="refused"))
     rows = cc.until(lambda m: isinstance(m, AuditRows), what="the audit rows").rows
-    assert len(rows) == console.gateway.refusals.per_window == 100
+    assert len(rows) == 20
     assert all("bad token signature" in r.reason or "malformed" in r.reason for r in rows)
