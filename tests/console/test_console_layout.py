@@ -1,10 +1,13 @@
 """The main console in the system Chromium, measured: element boxes at 1366×768 and 1920×1080 (no overlap, the
 countdown column on screen, no page scroll), the queue's order and pulse, the actions each state allows, the keys,
 inputs cleared on a new selection, reconnecting after silences, and the login screen after a 4001 close.
-Screenshots of the command-center and station views go to ``docs/screenshots/``."""
+Screenshots of the command-center and station views go to ``test-artifacts/console/``; with
+``REDBAND_SCREENSHOTS=docs`` to ``docs/screenshots/`` (how the docs' pictures are made), so a test run leaves the
+working tree alone."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -20,7 +23,8 @@ from tests.console.test_browser import browser, row  # noqa: F401 - the module's
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / ("docs/screenshots" if os.environ.get("REDBAND_SCREENSHOTS") == "docs" else "test-artifacts/console")
 PANELS = ("#queue-panel", "#detail-panel", "#side-panel")
 ACTIONS = ("acknowledge", "dispatch", "on_scene", "resolve", "close", "cancel", "false_alarm", "hand_back")
 
