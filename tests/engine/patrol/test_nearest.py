@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.patrol import nearest as nearest_module
 from engine.patrol.nearest import explain, nearest, warm
 from engine.patrol.units import UnitTracker
 from protocols.patrol import NotChosen, UnitKind, UnitState
@@ -73,6 +74,31 @@ def test_the_kernel_agrees_with_brute_force_on_a_random_city():
                           radius_m=rng.choice([200.0, 1_000.0, 5_000.0, 40_000.0]),
                           precinct=rng.choice([None, "P0", "P3"]),
                           kinds=rng.choice([None, {UnitKind.VOLUNTEER}, {UnitKind.POLICE_CAR, UnitKind.FOOT_OFFICER}]))
+
+
+def test_the_kernel_agrees_with_brute_force_on_a_big_city_too():
+    """Past ``_SKIP_EARLY_BELOW`` units the kernel folds the qualification into the distance: the same answers."""
+    rng = random.Random(41)
+    units = random_city(rng, 40_000)
+    assert len(units) >= nearest_module._SKIP_EARLY_BELOW
+    a = units.arrays()
+    for _ in range(25):
+        lat, lon = HEFEI[0] + rng.uniform(-0.2, 0.2), HEFEI[1] + rng.uniform(-0.2, 0.2)
+        radius_m, precinct = rng.choice([300.0, 2_000.0, 30_000.0]), rng.choice([None, "P2"])
+        kinds = rng.choice([None, {UnitKind.FOOT_OFFICER}])
+        ok = (a.state == 1) & (a.fix_s >= NOW_S - 300.0)  # 1: available (checked below against the enum)
+        if precinct is not None:
+            ok &= a.precinct == units.known_precinct_code(precinct)
+        if kinds is not None:
+            ok &= a.kind == list(UnitKind).index(UnitKind.FOOT_OFFICER)
+        d = np.array([_haversine(lat, lon, y, x) for y, x in zip(a.lat[ok], a.lon[ok])])
+        rows_ok = np.flatnonzero(ok)[d <= radius_m]
+        d = d[d <= radius_m]
+        order = np.lexsort((rows_ok, d))[:5]
+        rows, dist = nearest(units, lat, lon, now_s=NOW_S, k=5, radius_m=radius_m, precinct=precinct, kinds=kinds)
+        assert rows.tolist() == rows_ok[order].tolist()
+        np.testing.assert_allclose(dist, d[order], rtol=1e-9)
+    assert list(UnitState).index(UnitState.AVAILABLE) == 1
 
 
 @settings(max_examples=150, deadline=None)
