@@ -43,10 +43,8 @@ def _haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 @njit(cache=True, nogil=True, inline="always")
 def _insert(out_row, out_m, count, row, d):
-    """Put ``row`` at distance ``d`` into the sorted top K (when it belongs there); return how many it holds."""
+    """Put ``row`` at distance ``d`` into the sorted top K (it belongs there); return how many it holds."""
     k = out_row.shape[0]
-    if count == k and d >= out_m[k - 1]:
-        return count
     j = count if count < k else k - 1
     while j > 0 and out_m[j - 1] > d:
         out_m[j] = out_m[j - 1]
@@ -74,25 +72,28 @@ def _nearest_kernel(lat, lon, fix_s, kind, state, precinct, q_lat, q_lon, now_s,
     any_precinct = precinct_code < 0
     # Few units (their arrays in L2): skip an unqualified unit at once. Many: no branch until the distance
     # test, since whether a unit qualifies is a coin toss for the branch predictor (~30 % are available) while
-    # the distance test is almost always "no" once K are found. Measured here: 10,000 units p50 18 µs one by one,
-    # 26 µs folded; 100,000 units 336 µs (p99 430-460) one by one, 247 µs (p99 330) folded.
-    skip_early = n < _SKIP_EARLY_BELOW
+    # the distance test is almost always "no" once K are found. Measured on this 2-core machine (kernel only):
+    # 10,000 units p50 17 µs one by one, 27 µs folded; 100,000 units p50 300 µs (p99 430) one by one, 205 µs
+    # (p99 310) folded.
     count = 0
+    skip_early = n < _SKIP_EARLY_BELOW
     for i in range(n):
-        if skip_early and (state[i] != available_code or not fix_s[i] >= min_fix_s
-                           or not (any_precinct or precinct[i] == precinct_code) or (kind_mask >> kind[i]) & 1 == 0):
-            continue
+        if skip_early:
+            if (state[i] != available_code or not fix_s[i] >= min_fix_s
+                    or not (any_precinct or precinct[i] == precinct_code) or (kind_mask >> kind[i]) & 1 == 0):
+                continue
+            qualifies = True
+        else:
+            qualifies = ((state[i] == available_code) & (fix_s[i] >= min_fix_s)
+                         & (any_precinct | (precinct[i] == precinct_code)) & (((kind_mask >> kind[i]) & 1) == 1))
         dy = (lat[i] - q_lat) * m_per_deg_lat
         d_lon = abs(lon[i] - q_lon)
         dx = min(d_lon, 360.0 - d_lon) * m_per_deg_lon
-        qualifies = skip_early or ((state[i] == available_code) & (fix_s[i] >= min_fix_s)
-                                   & (any_precinct | (precinct[i] == precinct_code))
-                                   & (((kind_mask >> kind[i]) & 1) == 1))
         flat2 = dx * dx + dy * dy if qualifies else np.inf
         if flat2 > bound2:
             continue
         d = _haversine_m(q_lat, q_lon, lat[i], lon[i])
-        if d > radius_m:
+        if d > radius_m or (count == k and d >= out_m[k - 1]):
             continue
         count = _insert(out_row, out_m, count, i, d)
         if count == k:
