@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 PROGRAMS = ("core_throughput", "mqtt_ingest", "escalation_lateness", "host_restart", "device_memory", "console_fanout",
-            "device_command", "fuzz_decoders", "broker_acl", "actor_per_device")
+            "device_command", "fuzz_decoders", "nearest_unit", "broker_acl", "actor_per_device")
 """Run in this order: ``actor_per_device`` starts some 300 Ray workers, whose teardown would still be using the
 CPU while the next program measures."""
 
@@ -31,6 +31,8 @@ TARGETS = {
     "engine_vs_actor_per_device": (20.0, "min"),
     "console_fanout_p99_ms": (50.0, "max"),
     "fuzz_crashes": (0, "max"),
+    "nearest_unit_10k_p99_us": (50.0, "max"),
+    "nearest_unit_100k_p99_us": (500.0, "max"),
 }
 
 
@@ -92,6 +94,8 @@ def summarize(runs: dict[str, dict]) -> dict:
         "device_command_p99_ms": runs.get("device_command", {}).get("p99_ms"),
         "fuzz_crashes": runs.get("fuzz_decoders", {}).get("crashes"),
         "fuzz_payloads_per_s": runs.get("fuzz_decoders", {}).get("payloads_per_s"),
+        **{f"nearest_unit_{size}_{p}_us": runs.get("nearest_unit", {}).get(f"nearest_unit_{size}_{p}_us")
+           for size in ("10k", "100k") for p in ("p50", "p99")},
         "broker_acl_devices": runs.get("broker_acl", {}).get("devices"),
         "broker_ready_s": runs.get("broker_acl", {}).get("broker_ready_s"),
         "broker_rss_bytes_per_device": runs.get("broker_acl", {}).get("broker_rss_bytes_per_device"),
