@@ -10,6 +10,7 @@ from msgspec import Struct
 from protocols.kinds import (DEVICE_KIND_LABELS, ESCALATION_CHAIN, EVENT_KIND_LABELS, INCIDENT_KIND_LABELS,
                              INCIDENT_STATE_LABELS, LEVEL_LABELS, SITE_KIND_LABELS, TIMELINE_EVENT_LABELS,
                              IncidentState, Level)
+from protocols.patrol import DISPATCH_STATE_LABELS, NOT_CHOSEN_LABELS, UNIT_KIND_LABELS, UNIT_STATE_LABELS
 from protocols.records import ACTION_LABELS, ACTIONS_BY_STATE, Action
 
 
@@ -31,6 +32,12 @@ class Labels(Struct):
     transitions: dict[str, list[Action]]
     """Per state, the actions the lifecycle allows in it (for anyone; the incident's ``may_end`` and the
     operator's role narrow it)."""
+    units: dict[str, str] = {}
+    """Patrol: unit kinds (volunteer, police car, foot officer)."""
+    unit_states: dict[str, str] = {}
+    not_chosen: dict[str, str] = {}
+    """Patrol: why a unit was not recommended for an incident."""
+    dispatch: dict[str, str] = {}
 
 
 def _values(labels: dict) -> dict[str, str]:
@@ -47,5 +54,9 @@ LABELS: Final = Labels(
     sites=_values(SITE_KIND_LABELS),
     timeline=_values(TIMELINE_EVENT_LABELS),
     actions=_values(ACTION_LABELS),
+    units=_values(UNIT_KIND_LABELS),
+    unit_states=_values(UNIT_STATE_LABELS),
+    not_chosen=_values(NOT_CHOSEN_LABELS),
+    dispatch=_values(DISPATCH_STATE_LABELS),
     transitions={state.value: list(actions) for state, actions in ACTIONS_BY_STATE.items()},
 )

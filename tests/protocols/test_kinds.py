@@ -49,3 +49,10 @@ def test_the_console_label_table_has_every_value_and_survives_the_wire():
                       {"1": (15.0, 60.0)}, 2.0)
     back = decode_server(encode(welcome))
     assert isinstance(back.labels, Labels) and back.labels == LABELS
+
+
+def test_the_patrol_labels_reach_consoles_too():
+    from protocols.patrol import NotChosen, UnitKind, UnitState
+
+    assert set(LABELS.units) == {k.value for k in UnitKind} and set(LABELS.unit_states) == {s.value for s in UnitState}
+    assert set(LABELS.not_chosen) == {r.value for r in NotChosen}
