@@ -4,9 +4,11 @@ Tables: ``incidents`` (the latest record of each, with state and deadline as col
 (every timeline entry, append-only), ``deadlines`` (the pending deadline of each unacknowledged
 incident), ``alarm_seqs`` (accepted device alarms by boot and seq, with their message digest, for dedup across
 restarts; the newest 256 per device), ``device_seen`` (supervised devices' last-seen times, written about once a
-second, from which a restarted host supervises) and ``audit`` (``engine/audit.py``: one meaning per column, paged newest
-first by time). A journal written before alarm digests existed loses its ``alarm_seqs`` when opened, and one written
-before the audit columns were fixed has its ``audit`` table rebuilt (see ``_migrate``).
+second, from which a restarted host supervises), ``audit`` (``engine/audit.py``: one meaning per column, paged newest
+first by time) and ``points_rows`` (the points book's rows, ``protocols.points.encode_row``, append-only in ``seq``
+order; a journal from before points gets the table, empty, when opened). A journal written before alarm digests
+existed loses its ``alarm_seqs`` when opened, and one written before the audit columns were fixed has its ``audit``
+table rebuilt (see ``_migrate``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ CREATE TABLE IF NOT EXISTS alarm_seqs (
     device_id TEXT NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL, digest INTEGER NOT NULL,
     incident_id TEXT NOT NULL, PRIMARY KEY (device_id, boot, seq));
 CREATE TABLE IF NOT EXISTS device_seen (device_id TEXT PRIMARY KEY, seen_s REAL NOT NULL, offline INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS points_rows (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
 """
 _AUDIT_TABLE = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -164,6 +167,8 @@ class SqliteJournal:
                     audit_id = next_id(audit_id, a.t_s, self.host_index)
                     rows.append((audit_id, a.t_s, a.actor, a.role, a.scope, a.action, a.target, a.outcome, a.reason))
                 db.executemany(_INSERT_AUDIT, rows)
+            if batch.points:  # seq: one more than the last (rows are never deleted), so in the batch's order
+                db.executemany("INSERT INTO points_rows (body) VALUES (?)", [(body,) for body in batch.points])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -184,6 +189,10 @@ class SqliteJournal:
             seqs.setdefault(device_id, []).append(AlarmSeq(device_id, seq, incident_id, boot, digest))
         seen = {d: (t, bool(off)) for d, t, off in self._db.execute("SELECT device_id, seen_s, offline FROM device_seen")}
         return JournalState(records, seqs, seen)
+
+    def points_rows(self) -> list[bytes]:
+        """Every points row written, in ``seq`` (write) order."""
+        return [bytes(body) for (body,) in self._db.execute("SELECT body FROM points_rows ORDER BY seq")]
 
     def incident(self, incident_id: str) -> IncidentRecord | None:
         row = self._db.execute("SELECT record FROM incidents WHERE id = ?", (incident_id,)).fetchone()

@@ -1,5 +1,5 @@
 """The journal: the store of record. Ray is not. Incidents, their transitions, pending deadlines,
-accepted alarm sequence numbers and the audit trail are written here before a device is acked, and a
+accepted alarm sequence numbers, the audit trail and the points book's rows are written here before a device is acked, and a
 host rebuilds its state from here after a restart.
 
 This module holds the interface and an in-memory implementation for unit tests; the SQLite (WAL)
@@ -42,9 +42,12 @@ class JournalBatch:
     seen: dict[str, tuple[float, bool]] = field(default_factory=dict)
     """Supervised devices' (last-seen time, reported offline) (written about once a second, not at every
     heartbeat)."""
+    points: list[bytes] = field(default_factory=list)
+    """The points book's rows of the step (``protocols.points.encode_row``), appended in this order after every
+    row written before (one sequence per book; ``Journal.points_rows``)."""
 
     def __bool__(self) -> bool:
-        return bool(self.incidents or self.transitions or self.alarm_seqs or self.audit or self.seen)
+        return bool(self.incidents or self.transitions or self.alarm_seqs or self.audit or self.seen or self.points)
 
 
 @dataclass(slots=True)
@@ -74,6 +77,10 @@ class Journal(Protocol):
     def audit_page(self, query: AuditFilter) -> AuditPage:
         """A page of the audit trail, newest first (``AuditFilter``), rows with their ids (``engine/audit.py``)."""
 
+    def points_rows(self) -> list[bytes]:
+        """Every points row ever written, in the order written (``protocols.points.decode_row`` each, then
+        ``engine.points.rebuild``)."""
+
     def refuse_writes(self, refuse: bool) -> None:
         """Fault injection (tests, drills): every write fails until called with False."""
 
@@ -91,6 +98,7 @@ class MemoryJournal:
         self.alarm_seqs: dict[str, dict[tuple[int, int], AlarmSeq]] = defaultdict(dict)  # oldest first
         self.audit: list[AuditRow] = []
         self.seen: dict[str, tuple[float, bool]] = {}
+        self.points: list[bytes] = []
         self.writes = 0
         self.fail_writes: Exception | None = None
         """Fault injection: raise this at every write until cleared (a full disk, a lost volume)."""
@@ -110,6 +118,7 @@ class MemoryJournal:
         for row in batch.audit:
             last = self.audit[-1].id if self.audit else 0
             self.audit.append(replace(row, id=next_id(last, row.t_s, self.host_index)))
+        self.points.extend(batch.points)
 
     def load(self, *, alarm_memory: int) -> JournalState:
         open_records = [r for r in self.incidents.values() if not r.state.is_terminal]
@@ -124,6 +133,9 @@ class MemoryJournal:
 
     def audit_page(self, query: AuditFilter) -> AuditPage:
         return newest_first(self.audit, query)
+
+    def points_rows(self) -> list[bytes]:
+        return list(self.points)
 
     def refuse_writes(self, refuse: bool) -> None:
         """Fault injection: every write fails, as on a full disk, until called with False."""

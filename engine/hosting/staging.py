@@ -7,9 +7,11 @@ queues is a :class:`StepOutput`: a written step keeps what it left, a step that 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from engine.journal import AlarmSeq, AuditRow, JournalBatch
+from protocols.points import PointsRow, encode_row
 from protocols.records import IncidentRecord
 
 
@@ -24,13 +26,14 @@ class StepOutput(Protocol):
 
 
 class JournalStaging:
-    __slots__ = ("dirty", "alarm_seqs", "audit_rows", "seen")
+    __slots__ = ("dirty", "alarm_seqs", "audit_rows", "seen", "points_rows")
 
     def __init__(self) -> None:
         self.dirty: dict[str, tuple[int, IncidentRecord]] = {}  # id → (journaled length, latest)
         self.alarm_seqs: list[AlarmSeq] = []
         self.audit_rows: list[AuditRow] = []
         self.seen: dict[str, tuple[float, bool]] = {}
+        self.points_rows: list[bytes] = []
 
     def stage_record(self, record: IncidentRecord, before: IncidentRecord | None) -> None:
         """``record`` changed (``before``: as it was, None if new): its timeline entries past what the journal
@@ -47,14 +50,21 @@ class JournalStaging:
         """An audit row written with the step (the columns: ``engine/audit.py``)."""
         self.audit_rows.append(AuditRow(t_s, actor, role, scope, action, target, outcome, reason))
 
+    def points(self, rows: Iterable[PointsRow]) -> None:
+        """Points book rows (``Credited.rows``, ``Redeemed.rows``, an ``ItemRow``) written with the step, after those
+        staged before, in this order. A step that is not written drops them: the host undoes the book too
+        (``PointsBook.undo_to`` a mark taken before the step, or a rebuild from the journal)."""
+        self.points_rows.extend(encode_row(row) for row in rows)
+
     def stage_seen(self, rows: dict[str, tuple[float, bool]]) -> None:
         self.seen = rows
 
     def take(self) -> JournalBatch | None:
         """The step's batch (None if it changed nothing the journal keeps); the staging is empty after."""
-        if not (self.dirty or self.alarm_seqs or self.audit_rows or self.seen):
+        if not (self.dirty or self.alarm_seqs or self.audit_rows or self.seen or self.points_rows):
             return None
-        batch = JournalBatch(audit=self.audit_rows, alarm_seqs=self.alarm_seqs, seen=self.seen)
+        batch = JournalBatch(audit=self.audit_rows, alarm_seqs=self.alarm_seqs, seen=self.seen,
+                             points=self.points_rows)
         for incident_id, (journaled, record) in self.dirty.items():
             batch.incidents.append(record)
             batch.transitions.extend(
@@ -66,5 +76,5 @@ class JournalStaging:
     def clear(self) -> dict[str, tuple[float, bool]]:
         """Forget the step; returns the last-seen rows it held (observations the next step should write)."""
         seen = self.seen
-        self.dirty, self.alarm_seqs, self.audit_rows, self.seen = {}, [], [], {}
+        self.dirty, self.alarm_seqs, self.audit_rows, self.seen, self.points_rows = {}, [], [], {}, []
         return seen
