@@ -22,7 +22,8 @@ ALLOWED_KINDS: dict[DeviceKind, frozenset[EventKind]] = {
     DeviceKind.KIOSK: frozenset({EventKind.KIOSK_SESSION, EventKind.KIOSK_FAULT, EventKind.KIOSK_SOS,
                                  EventKind.HEARTBEAT}),
     DeviceKind.VOLUNTEER_PHONE: frozenset({EventKind.PATROL_START, EventKind.PATROL_POSITION, EventKind.PATROL_STOP,
-                                           EventKind.PATROL_CLUE, EventKind.PATROL_SOS, EventKind.HEARTBEAT}),
+                                           EventKind.PATROL_CLUE, EventKind.PATROL_SOS, EventKind.PATROL_TASK,
+                                           EventKind.HEARTBEAT}),
     DeviceKind.RESIDENT_PHONE: frozenset({EventKind.HEARTBEAT}),
 }
 

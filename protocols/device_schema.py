@@ -7,6 +7,8 @@ Unknown fields are ignored, so a newer device can add fields without older engin
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import re
 from typing import Annotated, Final, Union
 
@@ -93,9 +95,28 @@ class PositionData(Struct, frozen=True):
 
 
 class ClueData(Struct, frozen=True):
+    """A tip: what the volunteer saw, where, and a reference to the photo uploaded beside it (not the photo)."""
+
     text: LongText
     lat: Lat | None = None
     lon: Lon | None = None
+    category: ShortText = ""
+    photo: LongText = ""
+
+
+class TaskAnswer(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    CHECK_IN = "check_in"
+    ARRIVED = "arrived"
+    DONE = "done"
+
+
+class TaskData(Struct, frozen=True):
+    """The volunteer's answer to the task the engine offered the phone (command ``task.offer``)."""
+
+    incident: ShortText
+    answer: TaskAnswer
 
 
 class SosData(Struct, frozen=True):
@@ -151,6 +172,7 @@ _DATA_TYPES: Final[dict[EventKind, tuple[type[Struct], bool]]] = {
     EventKind.PATROL_STOP: (PatrolData, False),
     EventKind.PATROL_CLUE: (ClueData, True),
     EventKind.PATROL_SOS: (SosData, False),
+    EventKind.PATROL_TASK: (TaskData, True),
     EventKind.HEARTBEAT: (HeartbeatData, False),
 }
 

@@ -27,6 +27,8 @@ class EventKind(StrEnum):
     PATROL_STOP = "patrol.stop"
     PATROL_CLUE = "patrol.clue"
     PATROL_SOS = "patrol.sos"
+    PATROL_TASK = "patrol.task"
+    """A volunteer's answer to a task offered to the phone: accept, decline, check in, arrived, done."""
     HEARTBEAT = "heartbeat"
 
     @property
@@ -41,7 +43,7 @@ class EventKind(StrEnum):
         return self in ALARM_KINDS or self in REPORT_KINDS
 
 
-REPORT_KINDS: frozenset[EventKind] = frozenset({EventKind.KIOSK_FAULT, EventKind.PATROL_CLUE})
+REPORT_KINDS: frozenset[EventKind] = frozenset({EventKind.KIOSK_FAULT, EventKind.PATROL_CLUE, EventKind.PATROL_TASK})
 ALARM_KINDS: frozenset[EventKind] = frozenset(
     {
         EventKind.SCHOOL_PANIC,
@@ -210,6 +212,7 @@ EVENT_KIND_LABELS: dict[EventKind, str] = {
     EventKind.PATROL_STOP: "Patrol stop",
     EventKind.PATROL_CLUE: "Patrol clue",
     EventKind.PATROL_SOS: "Patrol SOS",
+    EventKind.PATROL_TASK: "Task answer",
     EventKind.HEARTBEAT: "Heartbeat",
 }
 
