@@ -32,7 +32,7 @@ from engine.hosting.doors import HELD_OPEN, Doors
 from engine.hosting.incidents import INCIDENT, IncidentStore
 from engine.hosting.intake import Intake, Route
 from engine.hosting.outboxes import DeviceCommandOut, DeviceCommandOutbox, PeerOutbox
-from engine.hosting.patrol import track_position
+from engine.hosting.patrol import PATROL_TICK, Patrols
 from engine.hosting.recovery import rebuild, resume_observed
 from engine.hosting.roster import Roster
 from engine.hosting.sequence import CLOCK_AHEAD_S, CLOCK_BEHIND_S
@@ -41,6 +41,7 @@ from engine.hosting.stats import Counters, HostStats, host_stats
 from engine.hosting.supervision import SUPERVISION, SeenLog, SeenRows, Supervision
 from engine.hosting.visitors import VisitorCalls
 from engine.journal import AuditRow, Journal
+from engine.patrol.nearest import Recommendation, explain
 from engine.policy import PolicySet
 from engine.scheduler import DeadlineScheduler
 from engine.topology import City
@@ -78,6 +79,7 @@ class HostCore:
         self._outputs: tuple[StepOutput, ...] = (self._changes, self._device_commands, self._peers)
         self._seen_log = SeenLog(flush_s=config.seen_flush_s, now_s=now_s)
         self._visitors = VisitorCalls(city, send=self._device_commands.add)
+        self._patrols = Patrols(city)  # not journaled yet: kept through a failed step, lost by a restart
         self._assemble()
         self._rebuild()
 
@@ -96,14 +98,19 @@ class HostCore:
             config, policies=self.policies, scheduler=scheduler, roster=roster, store=store, staging=self._staging,
             seen_log=self._seen_log)
         doors = Doors(policies=self.policies, scheduler=scheduler, roster=roster, store=store)
+        patrols = self._patrols
+        patrols.attach(scheduler)
         self._deadlines = Deadlines(
-            config, scheduler=scheduler, owners={INCIDENT: store, SUPERVISION: supervision, HELD_OPEN: doors},
+            config, scheduler=scheduler,
+            owners={INCIDENT: store, SUPERVISION: supervision, HELD_OPEN: doors, PATROL_TICK: patrols},
             counters=self._counters, lateness_s=self.deadline_lateness_s, measured=frozenset({INCIDENT}))
         self._intake = Intake(config, roster=roster, supervision=supervision, store=store, staging=self._staging,
                               counters=self._counters, routes={
                                   EventKind.DOOR_OPENED: Route(doors.opened, newest_only=True),
                                   EventKind.DOOR_VISITOR: Route(self._visitors.call),
-                                  EventKind.PATROL_POSITION: Route(track_position, newest_only=True),
+                                  EventKind.PATROL_START: Route(patrols.start),
+                                  EventKind.PATROL_POSITION: Route(patrols.position, newest_only=True),
+                                  EventKind.PATROL_STOP: Route(patrols.stop),
                               })
         self._commands = OperatorCommands(host_id=self.host_id, policies=self.policies, roster=roster, store=store,
                                           staging=self._staging, device_commands=self._device_commands,
@@ -133,6 +140,11 @@ class HostCore:
     @property
     def open_index(self) -> dict[tuple[str, IncidentKind], str]:
         return self._store.open_index
+
+    @property
+    def patrols(self) -> Patrols:
+        """The volunteer patrols: those under way, the volunteers' totals, the unit tracker (not journaled)."""
+        return self._patrols
 
     # -- what waits for the shell -------------------------------------------------------------------
 
@@ -302,4 +314,9 @@ class HostCore:
         return host_stats(self.host_id, self._counters, devices=len(self.city.devices),
                           devices_active=len(self._roster.devices), responders=len(self._roster.responders),
                           incidents_open=self._store.owned_open(), deadlines=len(self.scheduler),
-                          journal_writes=getattr(self.journal, "writes", 0), health=self._supervision.health())
+                          journal_writes=getattr(self.journal, "writes", 0), health=self._supervision.health(),
+                          patrols=self._patrols.figures())
+
+    def recommend_units(self, lat: float, lon: float, *, now_s: float, k: int = 5) -> Recommendation:
+        """The ``k`` nearest available units of this host to a point, and why the others were not chosen."""
+        return explain(self._patrols.units, lat, lon, now_s=now_s, k=k)

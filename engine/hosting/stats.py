@@ -6,7 +6,7 @@ by every part that counts something.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -58,6 +58,21 @@ class HostStats:
     """Of those, the ones offline now (reported alone, or folded into their site's outage)."""
     sites_offline: int = 0
     """Sites in an outage now: every supervised device offline, one ``site.offline`` incident open."""
+    patrols_active: int = 0
+    """Volunteer patrols under way (running, paused or suspended)."""
+    patrols_ended: int = 0
+    patrol_valid_s: float = 0.0
+    """Valid patrol time of the ended patrols (what the points rule credits)."""
+    patrol_distance_m: float = 0.0
+    """Distance of the ended patrols' kept fixes."""
+    fixes_kept: int = 0
+    fixes_discarded: int = 0
+    fixes_discarded_by_reason: dict[str, int] = field(default_factory=dict)
+    """Discarded fixes per GPS filter reason (``engine.patrol.gps_filter.DiscardReason`` values)."""
+    patrol_suspensions: int = 0
+    """Patrols suspended for want of fixes (each time)."""
+    patrols_by_team: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Team id → (patrols ended, valid seconds)."""
 
     @property
     def devices_online(self) -> int:
@@ -74,13 +89,30 @@ class DeviceHealth:
     sites_offline: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class PatrolFigures:
+    """The patrols' own counts (``engine.hosting.patrol``): under way now, and summed over the ended ones."""
+
+    active: int = 0
+    ended: int = 0
+    valid_s: float = 0.0
+    distance_m: float = 0.0
+    fixes_kept: int = 0
+    fixes_discarded: int = 0
+    discarded: dict[str, int] = field(default_factory=dict)
+    suspensions: int = 0
+    teams: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+
 def host_stats(host_id: str, counters: Counters, *, devices: int, devices_active: int, responders: int,
                incidents_open: int, deadlines: int, journal_writes: int,
-               health: DeviceHealth = DeviceHealth()) -> HostStats:
-    c = counters
+               health: DeviceHealth = DeviceHealth(), patrols: PatrolFigures = PatrolFigures()) -> HostStats:
+    c, p = counters, patrols
     return HostStats(
         host_id, devices, devices_active, responders, incidents_open, deadlines, c.accepted, c.duplicates,
         c.refused, c.deadlines_fired, c.changes_dropped, c.device_commands_dropped, journal_writes,
         c.seq_rearmed, c.clock_skewed, c.journal_failures, c.deadline_errors, c.commands_redelivered,
         c.commands_failed, health.supervised, health.offline, health.sites_offline,
+        p.active, p.ended, p.valid_s, p.distance_m, p.fixes_kept, p.fixes_discarded, dict(p.discarded),
+        p.suspensions, dict(p.teams),
     )
