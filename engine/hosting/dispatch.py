@@ -1,0 +1,167 @@
+"""Nearest-unit dispatch at a host: which available units are nearest an incident (and why the others are not),
+offers to their phones, the phones' answers, and the offer and check-in deadlines.
+
+An alarm incident of priority 1 is offered automatically, when it opens, to the nearest available unit of the host
+(``engine/patrol/nearest.py``); other incidents wait for an operator (``offer``). An offer reaches the phone as the
+device command ``task.offer`` (the incident, its place, the straight-line distance and the cameras within 200 m); the
+phone answers with ``patrol.task`` events (accept, decline, check in, arrived, done). A declined or expired offer goes
+to the next candidate (P1) or back to the operator. Each dispatch is one ``engine/patrol/offers.Dispatch``.
+
+Not journaled yet: a restarted host forgets its dispatches (the incidents themselves are journaled, and an operator
+can offer again). Bounded: one dispatch per open incident of the host, at most ``MAX_DISPATCHES``; the effects log
+the console reads keeps the last ``LOG_PER_INCIDENT`` per incident.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Final
+
+from engine.city_model import City
+from engine.entities import DeviceEntity
+from engine.incident import DeviceCommand
+from engine.patrol.cameras import CameraIndex
+from engine.patrol.nearest import Recommendation, explain
+from engine.patrol.offer_effects import (Candidate, Effect, OfferExpired, OfferSent, OfferWithdrawn, Place,
+                                        TaskCancelled)
+from engine.patrol.offers import Dispatch, OfferRefused, Step, apply_unit_states
+from engine.patrol.units import UnitTracker
+from engine.scheduler import DeadlineScheduler
+from protocols.device import DeviceMessage
+from protocols.device_schema import TaskAnswer
+from protocols.kinds import IncidentKind
+from protocols.records import IncidentRecord
+
+DISPATCH: Final = "d"
+"""Deadline key kind: ``(DISPATCH, incident id)``, the dispatch's offer expiry or check-in."""
+MAX_DISPATCHES: Final = 10_000
+LOG_PER_INCIDENT: Final = 50
+NOT_DISPATCHED: Final = frozenset({IncidentKind.DEVICE_OFFLINE, IncidentKind.PATROL_CLUE, IncidentKind.KIOSK_FAULT})
+"""Kinds no unit is sent to (a maintenance ticket, a tip under review)."""
+
+
+class Dispatches:
+    def __init__(self, *, city: City, units: Callable[[], UnitTracker], scheduler: DeadlineScheduler,
+                 send: Callable[[DeviceCommand, float], None]) -> None:
+        self.city = city
+        self.units = units
+        self.scheduler = scheduler
+        self.send = send
+        self.cameras = CameraIndex(city.devices.values())
+        self.dispatches: dict[str, Dispatch] = {}
+        self.log: dict[str, deque[tuple[float, Effect]]] = {}
+        self.refused = 0
+        """Phone answers that did not fit their dispatch (late, unknown incident, not the offered unit)."""
+
+    # -- what starts a dispatch ------------------------------------------------------------------
+
+    def incident_opened(self, record: IncidentRecord, now_s: float) -> None:
+        """A new incident of this host: a P1 alarm is offered at once to the nearest available unit."""
+        if record.priority != 1 or record.kind in NOT_DISPATCHED or record.id in self.dispatches:
+            return
+        self._run(self._new(record, now_s), lambda d: d.start(now_s=now_s, is_available=self._available), now_s)
+
+    def recommend(self, record: IncidentRecord, *, now_s: float, k: int = 5) -> Recommendation:
+        return explain(self.units(), record.lat, record.lon, now_s=now_s, k=k)
+
+    def offer(self, record: IncidentRecord, unit_id: str, *, now_s: float) -> Dispatch:
+        """An operator offers the incident to a unit (raises ``OfferRefused`` when it cannot be offered)."""
+        dispatch = self.dispatches.get(record.id) or self._new(record, now_s)
+        self._run(dispatch, lambda d: d.offer(unit_id, now_s=now_s, is_available=self._available), now_s)
+        return dispatch
+
+    def cancel(self, incident_id: str, *, reason: str, now_s: float) -> None:
+        dispatch = self.dispatches.get(incident_id)
+        if dispatch is not None:
+            self._run(dispatch, lambda d: d.cancel(now_s=now_s, reason=reason), now_s)
+
+    def incident_ended(self, incident_id: str, now_s: float) -> None:
+        """The incident was closed, cancelled or found false: its offer or task is withdrawn."""
+        if incident_id in self.dispatches:
+            try:
+                self.cancel(incident_id, reason="the incident has ended", now_s=now_s)
+            except OfferRefused:
+                pass  # already over
+            self.dispatches.pop(incident_id, None)
+            self.scheduler.cancel((DISPATCH, incident_id))
+
+    # -- the phone's answers (route of ``patrol.task``) and the deadlines -------------------------------
+
+    def answer(self, entity: DeviceEntity, message: DeviceMessage, now_s: float) -> None:
+        data, unit = message.data, entity.device.id
+        dispatch = self.dispatches.get(data.incident)
+        if dispatch is None:
+            self.refused += 1
+            return
+        step = {
+            TaskAnswer.ACCEPT: lambda d: d.accept(unit, now_s=now_s),
+            TaskAnswer.DECLINE: lambda d: d.decline(unit, now_s=now_s, is_available=self._available),
+            TaskAnswer.CHECK_IN: lambda d: d.check_in(unit, now_s=now_s),
+            TaskAnswer.ARRIVED: lambda d: d.arrive(unit, now_s=now_s),
+            TaskAnswer.DONE: lambda d: _done(d, unit, now_s),
+        }[data.answer]
+        try:
+            self._run(dispatch, step, now_s)
+        except OfferRefused:
+            self.refused += 1
+
+    def deadline(self, incident_id: str, due_s: float, at_s: float) -> int:
+        dispatch = self.dispatches.get(incident_id)
+        if dispatch is None or dispatch.deadline_s is None or dispatch.deadline_s > due_s:
+            return 0
+        self._run(dispatch, lambda d: d.deadline_passed(now_s=at_s, is_available=self._available), at_s)
+        return 1
+
+    # -- inside ------------------------------------------------------------------------------------
+
+    def _available(self, unit_id: str) -> bool:
+        return self.units().is_available(unit_id)
+
+    def _new(self, record: IncidentRecord, now_s: float) -> Dispatch:
+        if len(self.dispatches) >= MAX_DISPATCHES:
+            raise OfferRefused(record.id, "none", "start", f"this host already runs {MAX_DISPATCHES} dispatches")
+        chosen = self.recommend(record, now_s=now_s).chosen
+        site = self.city.sites.get(record.site_id)
+        place = Place(record.lat, record.lon, site.name if site else record.site_id)
+        cameras = [camera for camera, _ in self.cameras.near(record.lat, record.lon)]
+        dispatch = Dispatch(record.id, place=place, priority=record.priority, cameras=cameras,
+                            candidates=[Candidate(c.unit_id, c.distance_m) for c in chosen])
+        self.dispatches[record.id] = dispatch
+        return dispatch
+
+    def _run(self, dispatch: Dispatch, action: Callable[[Dispatch], Step], now_s: float) -> None:
+        step = action(dispatch)
+        apply_unit_states(self.units(), step.effects)
+        log = self.log.setdefault(dispatch.incident_id, deque(maxlen=LOG_PER_INCIDENT))
+        for effect in step.effects:
+            log.append((now_s, effect))
+            command = _command(effect)
+            if command is not None:
+                self.send(command, now_s)
+        key = (DISPATCH, dispatch.incident_id)
+        if step.deadline_s is None:
+            self.scheduler.cancel(key)
+        else:
+            self.scheduler.schedule(key, step.deadline_s)
+
+
+def _done(dispatch: Dispatch, unit: str, now_s: float) -> Step:
+    done = dispatch.done(unit, now_s=now_s)
+    back = dispatch.returned(unit, now_s=now_s)  # a volunteer back on patrol is available again at once
+    return Step(done.effects + back.effects, back.deadline_s)
+
+
+def _command(effect: Effect) -> DeviceCommand | None:
+    """What an effect sends to a phone: the offer, or the word that an offer or task was withdrawn."""
+    if isinstance(effect, OfferSent):
+        return DeviceCommand(effect.unit_id, "task.offer", {
+            "incident": effect.incident_id, "lat": effect.place.lat, "lon": effect.place.lon,
+            "place": effect.place.label, "distance_m": None if effect.distance_m is None else round(effect.distance_m),
+            "cameras": list(effect.cameras), "expires_s": effect.expires_s})
+    if isinstance(effect, OfferExpired):  # the phone stops showing it: a late accept would be refused
+        return DeviceCommand(effect.unit_id, "task.cancel", {"incident": effect.incident_id,
+                                                             "reason": "the offer expired"})
+    if isinstance(effect, (OfferWithdrawn, TaskCancelled)):
+        return DeviceCommand(effect.unit_id, "task.cancel", {"incident": effect.incident_id, "reason": effect.reason})
+    return None
