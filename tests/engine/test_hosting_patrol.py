@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.errors import JournalUnavailable
 from engine.hosting.patrol import PATROL_TICK
 from engine.patrol.clock import PatrolStatus
 from engine.patrol.gps_filter import DiscardReason
@@ -136,3 +137,21 @@ def test_positions_outside_a_patrol_only_move_the_phone():
     assert (stats.fixes_kept, stats.fixes_discarded, stats.patrols_active) == (0, 0, 0)
     assert pair.host.patrols.units.info(phone).fix_s is None
     assert pair.send(phone, "patrol.stop", {}).accepted == 1 and pair.host.patrols.totals == {}
+
+
+def test_a_failed_step_keeps_the_patrols_and_their_suspension_timer_and_a_restart_loses_them():
+    pair = Pair()
+    phone = _phones(pair)[0]
+    _at(pair, 0.0).send(phone, "patrol.start", {})
+    _fix(pair, phone, 10.0, 0.0)
+    pair.journal.fail_writes = OSError(28, "No space left on device")
+    with pytest.raises(JournalUnavailable):
+        _at(pair, 20.0).send(pair.device("panic_box"), "school.panic")
+    pair.journal.fail_writes = None
+    assert pair.host.scheduler.due_of((PATROL_TICK, phone)) == 311.0  # the new scheduler has the timer again
+    pair.advance(320.0)
+    assert pair.host.patrols.summary_of(phone).status is PatrolStatus.SUSPENDED
+
+    pair.restart()  # nothing of a patrol is journaled yet (see the module docstring)
+    assert pair.host.patrols.under_way == {} and pair.host.statistics().patrols_active == 0
+    assert pair.host.patrols.units.state_of(phone) is UnitState.OFF_DUTY
