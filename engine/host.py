@@ -23,11 +23,12 @@ from collections import deque
 from typing import NoReturn
 
 from engine.entities import DeviceEntity, Responder
-from engine.errors import JournalUnavailable
+from engine.errors import JournalUnavailable, UnknownIncident
 from engine.hosting.changes import Change, ChangeStream
 from engine.hosting.commands import OperatorCommands
 from engine.hosting.config import HostConfig
 from engine.hosting.deadlines import Deadlines
+from engine.hosting.dispatch import DISPATCH, Dispatches
 from engine.hosting.doors import HELD_OPEN, Doors
 from engine.hosting.incidents import INCIDENT, IncidentStore
 from engine.hosting.intake import Intake, Route
@@ -80,6 +81,8 @@ class HostCore:
         self._seen_log = SeenLog(flush_s=config.seen_flush_s, now_s=now_s)
         self._visitors = VisitorCalls(city, send=self._device_commands.add)
         self._patrols = Patrols(city)  # not journaled yet: kept through a failed step, lost by a restart
+        self._dispatches = Dispatches(city=city, units=lambda: self._patrols.units, scheduler=DeadlineScheduler(),
+                                      send=self._device_commands.add)  # the same
         self._assemble()
         self._rebuild()
 
@@ -98,11 +101,14 @@ class HostCore:
             config, policies=self.policies, scheduler=scheduler, roster=roster, store=store, staging=self._staging,
             seen_log=self._seen_log)
         doors = Doors(policies=self.policies, scheduler=scheduler, roster=roster, store=store)
-        patrols = self._patrols
+        patrols, dispatches = self._patrols, self._dispatches
         patrols.attach(scheduler)
+        dispatches.attach(scheduler)
+        store.observer = dispatches.incident_changed
         self._deadlines = Deadlines(
             config, scheduler=scheduler,
-            owners={INCIDENT: store, SUPERVISION: supervision, HELD_OPEN: doors, PATROL_TICK: patrols},
+            owners={INCIDENT: store, SUPERVISION: supervision, HELD_OPEN: doors, PATROL_TICK: patrols,
+                    DISPATCH: dispatches},
             counters=self._counters, lateness_s=self.deadline_lateness_s, measured=frozenset({INCIDENT}))
         self._intake = Intake(config, roster=roster, supervision=supervision, store=store, staging=self._staging,
                               counters=self._counters, routes={
@@ -111,6 +117,7 @@ class HostCore:
                                   EventKind.PATROL_START: Route(patrols.start),
                                   EventKind.PATROL_POSITION: Route(patrols.position, newest_only=True),
                                   EventKind.PATROL_STOP: Route(patrols.stop),
+                                  EventKind.PATROL_TASK: Route(dispatches.answer),
                               })
         self._commands = OperatorCommands(host_id=self.host_id, policies=self.policies, roster=roster, store=store,
                                           staging=self._staging, device_commands=self._device_commands,
@@ -320,3 +327,16 @@ class HostCore:
     def recommend_units(self, lat: float, lon: float, *, now_s: float, k: int = 5) -> Recommendation:
         """The ``k`` nearest available units of this host to a point, and why the others were not chosen."""
         return explain(self._patrols.units, lat, lon, now_s=now_s, k=k)
+
+    @property
+    def dispatches(self) -> Dispatches:
+        """Offers and tasks of units per incident (not journaled)."""
+        return self._dispatches
+
+    def offer_unit(self, incident_id: str, unit_id: str, *, now_s: float) -> None:
+        """An operator offers an incident of this host to a unit; refusals raise (``UnknownIncident``,
+        ``OfferRefused``)."""
+        record = self._store.get(incident_id)
+        if record is None or record.host_id != self.host_id:
+            raise UnknownIncident(incident_id)
+        self._dispatches.offer(record, unit_id, now_s=now_s)

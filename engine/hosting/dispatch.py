@@ -54,11 +54,28 @@ class Dispatches:
         self.refused = 0
         """Phone answers that did not fit their dispatch (late, unknown incident, not the offered unit)."""
 
+    def attach(self, scheduler: DeadlineScheduler) -> None:
+        """The host's scheduler made anew (a failed step rebuilt the host): the dispatches' deadlines go on it."""
+        self.scheduler = scheduler
+        for incident_id, dispatch in self.dispatches.items():
+            if dispatch.deadline_s is not None:
+                scheduler.schedule((DISPATCH, incident_id), dispatch.deadline_s)
+
+    def incident_changed(self, record: IncidentRecord, before: IncidentRecord | None, now_s: float) -> None:
+        """The incident store's observer: a new incident may be offered, an ended one is withdrawn."""
+        if before is None and record.is_active:
+            self.incident_opened(record, now_s)
+        elif record.state.is_terminal:
+            self.incident_ended(record.id, now_s)
+
     # -- what starts a dispatch ------------------------------------------------------------------
 
     def incident_opened(self, record: IncidentRecord, now_s: float) -> None:
         """A new incident of this host: a P1 alarm is offered at once to the nearest available unit."""
         if record.priority != 1 or record.kind in NOT_DISPATCHED or record.id in self.dispatches:
+            return
+        if len(self.dispatches) >= MAX_DISPATCHES:
+            self.refused += 1
             return
         self._run(self._new(record, now_s), lambda d: d.start(now_s=now_s, is_available=self._available), now_s)
 

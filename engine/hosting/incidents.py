@@ -6,6 +6,8 @@ responders, journal staging, change stream, device commands, and the copy for th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from typing import Final
 
 from engine.entities import Responder
@@ -46,6 +48,8 @@ class IncidentStore:
         self.peers = peers
         self.incidents: dict[str, IncidentRecord] = {}
         self.open_index: dict[tuple[str, IncidentKind], str] = {}
+        self.observer: Callable[[IncidentRecord, IncidentRecord | None, float], None] | None = None
+        """Told of every change of an incident this host owns (the dispatch of units), after it is stored."""
 
     # -- queries -------------------------------------------------------------------------------------
 
@@ -146,6 +150,8 @@ class IncidentStore:
                 self.device_commands.add(effect, now_s)
         if owned and not self.is_cc and self.city.command_center.id in record.notified:
             self.peers.send(self.cc_host_id, IncidentUpdate(record))
+        if owned and self.observer is not None:
+            self.observer(record, before, now_s)
 
     def adopt(self, record: IncidentRecord) -> None:
         """A record from the journal (a restart): held, indexed and timed again; nothing is sent or staged."""

@@ -155,3 +155,21 @@ def test_a_failed_step_keeps_the_patrols_and_their_suspension_timer_and_a_restar
     pair.restart()  # nothing of a patrol is journaled yet (see the module docstring)
     assert pair.host.patrols.under_way == {} and pair.host.statistics().patrols_active == 0
     assert pair.host.patrols.units.state_of(phone) is UnitState.OFF_DUTY
+
+
+def test_a_p1_alarm_is_offered_to_the_nearest_volunteer_on_patrol_and_the_phone_answers():
+    pair = Pair()
+    phone = _phones(pair)[0]
+    box = next(d for d in pair.host.city.devices.values() if d.kind is DeviceKind.PANIC_BOX)
+    _at(pair, 1000.0).send(phone, "patrol.start", {})
+    result = _at(pair, 1000.0).send(phone, "patrol.position", {"lat": box.lat + 100 * M_LAT, "lon": box.lon,
+                                                                "accuracy_m": 5.0})
+    assert result.accepted == 1
+    incident = _at(pair, 1001.0).send(box.id, "school.panic", {}).acks[0].incident_id
+    offers = [c for c in pair.host.device_commands if c.command == "task.offer"]
+    assert [(c.device_id, c.args["incident"]) for c in offers] == [(phone, incident)]
+    assert 90 <= offers[0].args["distance_m"] <= 110
+    assert pair.host.patrols.units.info(phone).state is UnitState.OFFERED
+    _at(pair, 1005.0).send(phone, "patrol.task", {"incident": incident, "answer": "accept"})
+    assert pair.host.patrols.units.info(phone).state is UnitState.EN_ROUTE
+    assert pair.host.dispatches.dispatches[incident].unit_id == phone
