@@ -322,7 +322,8 @@ class HostCore:
                           devices_active=len(self._roster.devices), responders=len(self._roster.responders),
                           incidents_open=self._store.owned_open(), deadlines=len(self.scheduler),
                           journal_writes=getattr(self.journal, "writes", 0), health=self._supervision.health(),
-                          patrols=self._patrols.figures())
+                          patrols=self._patrols.figures(), units_by_state=self._patrols.units.count_by_state(),
+                          dispatch_effects=dict(self._dispatches.effects))
 
     def recommend_units(self, lat: float, lon: float, *, now_s: float, k: int = 5) -> Recommendation:
         """The ``k`` nearest available units of this host to a point, and why the others were not chosen."""

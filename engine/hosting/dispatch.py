@@ -14,7 +14,7 @@ the console reads keeps the last ``LOG_PER_INCIDENT`` per incident.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Final
 
@@ -51,6 +51,8 @@ class Dispatches:
         self.cameras = CameraIndex(city.devices.values())
         self.dispatches: dict[str, Dispatch] = {}
         self.log: dict[str, deque[tuple[float, Effect]]] = {}
+        self.effects: Counter[str] = Counter()
+        """Effects since the host started, by kind: offers sent, tasks assigned, offers expired..."""
         self.refused = 0
         """Phone answers that did not fit their dispatch (late, unknown incident, not the offered unit)."""
 
@@ -153,6 +155,7 @@ class Dispatches:
         log = self.log.setdefault(dispatch.incident_id, deque(maxlen=LOG_PER_INCIDENT))
         for effect in step.effects:
             log.append((now_s, effect))
+            self.effects[type(effect).__name__] += 1
             command = _command(effect)
             if command is not None:
                 self.send(command, now_s)

@@ -73,6 +73,10 @@ class HostStats:
     """Patrols suspended for want of fixes (each time)."""
     patrols_by_team: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Team id → (patrols ended, valid seconds)."""
+    units_by_state: dict[str, int] = field(default_factory=dict)
+    """Units tracked by this host per state (``protocols.patrol.UnitState`` values)."""
+    dispatch_effects: dict[str, int] = field(default_factory=dict)
+    """Dispatch effects since the host started, by kind (OfferSent, TaskAssigned, OfferExpired, ...)."""
 
     @property
     def devices_online(self) -> int:
@@ -106,7 +110,9 @@ class PatrolFigures:
 
 def host_stats(host_id: str, counters: Counters, *, devices: int, devices_active: int, responders: int,
                incidents_open: int, deadlines: int, journal_writes: int,
-               health: DeviceHealth = DeviceHealth(), patrols: PatrolFigures = PatrolFigures()) -> HostStats:
+               health: DeviceHealth = DeviceHealth(), patrols: PatrolFigures = PatrolFigures(),
+               units_by_state: dict[str, int] | None = None, dispatch_effects: dict[str, int] | None = None
+               ) -> HostStats:
     c, p = counters, patrols
     return HostStats(
         host_id, devices, devices_active, responders, incidents_open, deadlines, c.accepted, c.duplicates,
@@ -114,5 +120,5 @@ def host_stats(host_id: str, counters: Counters, *, devices: int, devices_active
         c.seq_rearmed, c.clock_skewed, c.journal_failures, c.deadline_errors, c.commands_redelivered,
         c.commands_failed, health.supervised, health.offline, health.sites_offline,
         p.active, p.ended, p.valid_s, p.distance_m, p.fixes_kept, p.fixes_discarded, dict(p.discarded),
-        p.suspensions, dict(p.teams),
+        p.suspensions, dict(p.teams), dict(units_by_state or {}), dict(dispatch_effects or {}),
     )

@@ -126,6 +126,11 @@ class UnitTracker:
     def __contains__(self, unit_id: object) -> bool:
         return unit_id in self._row
 
+    def count_by_state(self) -> dict[str, int]:
+        """How many units are in each state (states with none left out)."""
+        codes, counts = np.unique(self._state[:len(self._ids)], return_counts=True)
+        return {STATES[int(code)].value: int(n) for code, n in zip(codes, counts)}
+
     @property
     def capacity(self) -> int:
         return len(self._lat)

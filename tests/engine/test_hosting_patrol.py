@@ -173,3 +173,6 @@ def test_a_p1_alarm_is_offered_to_the_nearest_volunteer_on_patrol_and_the_phone_
     _at(pair, 1005.0).send(phone, "patrol.task", {"incident": incident, "answer": "accept"})
     assert pair.host.patrols.units.info(phone).state is UnitState.EN_ROUTE
     assert pair.host.dispatches.dispatches[incident].unit_id == phone
+    stats = pair.host.statistics()
+    assert stats.units_by_state.get(UnitState.EN_ROUTE.value) == 1
+    assert stats.dispatch_effects["OfferSent"] == 1 and stats.dispatch_effects["TaskAssigned"] == 1
