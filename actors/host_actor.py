@@ -33,16 +33,11 @@ from engine.clock import ManualClock, WallClock
 from engine.errors import JournalUnavailable, RedbandError
 from engine.host import HostConfig, HostCore
 from engine.journal import AuditFilter, AuditPage, MemoryJournal
+from engine.patrol import nearest
 from engine.policy import PolicySet
 from engine.topology import City
-from protocols.batch import (
-    decode_host_batch,
-    decode_ingest,
-    decode_states,
-    encode_changes,
-    encode_host_batch,
-    encode_result,
-)
+from protocols.batch import (decode_host_batch, decode_ingest, decode_states, encode_changes, encode_host_batch,
+                             encode_result)
 from protocols.records import DeliveryNote, IncidentRecord, OperatorCommand
 
 log = logging.getLogger(__name__)
@@ -75,6 +70,7 @@ class HostActor:
         self._clock = WallClock() if realtime else ManualClock(start_s)
         self._journal_path = str(Path(journal_dir) / f"{config.host_id}.sqlite") if journal_dir else ""
         self._core = await self._open(config, city, policies)
+        nearest.warm()  # the unit kernel compiled (or loaded from numba's cache) now, not by the first alarm
         self._realtime = realtime
         self._namespace = namespace
         self._peers: dict[str, ray.actor.ActorHandle] = {}
