@@ -34,6 +34,7 @@ from engine.hosting.incidents import INCIDENT, IncidentStore
 from engine.hosting.intake import Intake, Route
 from engine.hosting.outboxes import DeviceCommandOut, DeviceCommandOutbox, PeerOutbox
 from engine.hosting.patrol import PATROL_TICK, Patrols
+from engine.hosting.points import HostPoints
 from engine.hosting.recovery import rebuild, resume_observed
 from engine.hosting.roster import Roster
 from engine.hosting.sequence import CLOCK_AHEAD_S, CLOCK_BEHIND_S
@@ -83,6 +84,9 @@ class HostCore:
         self._patrols = Patrols(city)  # not journaled yet: kept through a failed step, lost by a restart
         self._dispatches = Dispatches(city=city, units=lambda: self._patrols.units, scheduler=DeadlineScheduler(),
                                       send=self._device_commands.add)  # the same
+        self._points = HostPoints(city, staging=self._staging)
+        self._patrols.on_ended = self._points.patrol_ended
+        self._dispatches.on_done = self._points.task_done
         self._assemble()
         self._rebuild()
 
@@ -126,6 +130,7 @@ class HostCore:
     def _rebuild(self) -> None:
         rebuild(self.journal, alarm_memory=self.config.alarm_memory, roster=self._roster, store=self._store,
                 supervision=self._supervision)
+        self._points.load(self.journal)
 
     def _speaks_json(self, device_id: str) -> bool:  # the roster is made anew by a rollback: looked up each time
         return self._roster.speaks_json(device_id)
@@ -330,13 +335,15 @@ class HostCore:
         return explain(self._patrols.units, lat, lon, now_s=now_s, k=k)
 
     @property
-    def dispatches(self) -> Dispatches:
-        """Offers and tasks of units per incident (not journaled)."""
+    def points(self) -> HostPoints:  # the volunteers' points book (journaled)
+        return self._points
+
+    @property
+    def dispatches(self) -> Dispatches:  # offers and tasks of units per incident (not journaled)
         return self._dispatches
 
     def offer_unit(self, incident_id: str, unit_id: str, *, now_s: float) -> None:
-        """An operator offers an incident of this host to a unit; refusals raise (``UnknownIncident``,
-        ``OfferRefused``)."""
+        """An operator offers an incident of this host to a unit; refusals raise (``UnknownIncident``...)."""
         record = self._store.get(incident_id)
         if record is None or record.host_id != self.host_id:
             raise UnknownIncident(incident_id)

@@ -24,7 +24,7 @@ from engine.incident import DeviceCommand
 from engine.patrol.cameras import CameraIndex
 from engine.patrol.nearest import Recommendation, explain
 from engine.patrol.offer_effects import (Candidate, Effect, OfferExpired, OfferSent, OfferWithdrawn, Place,
-                                        TaskCancelled)
+                                        TaskCancelled, TaskDone)
 from engine.patrol.offers import Dispatch, OfferRefused, Step, apply_unit_states
 from engine.patrol.units import UnitTracker
 from engine.scheduler import DeadlineScheduler
@@ -53,6 +53,8 @@ class Dispatches:
         self.log: dict[str, deque[tuple[float, Effect]]] = {}
         self.effects: Counter[str] = Counter()
         """Effects since the host started, by kind: offers sent, tasks assigned, offers expired..."""
+        self.on_done: Callable[[str, str, float], None] | None = None
+        """Told (unit, incident, when) of every task a unit saw through (the host's points)."""
         self.refused = 0
         """Phone answers that did not fit their dispatch (late, unknown incident, not the offered unit)."""
 
@@ -156,6 +158,8 @@ class Dispatches:
         for effect in step.effects:
             log.append((now_s, effect))
             self.effects[type(effect).__name__] += 1
+            if isinstance(effect, TaskDone) and self.on_done is not None:
+                self.on_done(effect.unit_id, effect.incident_id, now_s)
             command = _command(effect)
             if command is not None:
                 self.send(command, now_s)

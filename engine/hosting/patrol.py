@@ -24,6 +24,8 @@ times): the device resends what was not acked, and a resent position is counted 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from typing import Final
 
 from engine.entities import DeviceEntity
@@ -67,6 +69,8 @@ class Patrols:
         self.fixes_kept = 0
         self.discarded: dict[str, int] = {}
         self.suspensions = 0
+        self.on_ended: Callable[[PatrolSummary, float], None] | None = None
+        """Told of every patrol that ended (the host's points)."""
 
     def attach(self, scheduler: DeadlineScheduler) -> None:
         """Work with this scheduler (the host makes a new one after a failed step): the patrols' timers again."""
@@ -156,6 +160,8 @@ class Patrols:
         self._set_state(phone_id, UnitState.OFF_DUTY)
         if self.scheduler is not None:
             self.scheduler.cancel((PATROL_TICK, phone_id))
+        if self.on_ended is not None:
+            self.on_ended(summary, now_s)
 
     def _arm(self, phone_id: str, patrol: Patrol) -> None:
         """The suspension deadline of a patrol that runs (a suspended one waits for a fix, not for time)."""

@@ -176,3 +176,25 @@ def test_a_p1_alarm_is_offered_to_the_nearest_volunteer_on_patrol_and_the_phone_
     stats = pair.host.statistics()
     assert stats.units_by_state.get(UnitState.EN_ROUTE.value) == 1
     assert stats.dispatch_effects["OfferSent"] == 1 and stats.dispatch_effects["TaskAssigned"] == 1
+
+
+def test_valid_patrol_hours_and_a_task_seen_through_earn_points_that_survive_a_restart():
+    pair = Pair()
+    phone = _phones(pair)[0]
+    volunteer = next(v for v in pair.host.city.volunteers.values() if v.phone_id == phone).id
+    box = next(d for d in pair.host.city.devices.values() if d.kind is DeviceKind.PANIC_BOX)
+    _at(pair, 0.0).send(phone, "patrol.start", {})
+    for minute in range(0, 91, 1):  # 90 minutes walking up and down a street by the school: 1.5 valid hours
+        north_m = (minute % 10) * 60.0
+        result = _at(pair, minute * 60.0).send(phone, "patrol.position", {
+            "lat": box.lat + north_m * M_LAT, "lon": box.lon, "accuracy_m": 5.0})
+        assert result.accepted == 1
+    incident = _at(pair, 5401.0).send(box.id, "school.panic", {}).acks[0].incident_id
+    for answer in ("accept", "arrived", "done"):
+        _at(pair, 5402.0).send(phone, "patrol.task", {"incident": incident, "answer": answer})
+    _at(pair, 5410.0).send(phone, "patrol.stop", {})
+    book = pair.host.points.book
+    assert book.balance(volunteer) == 15 + 50  # 10 points an hour pro-rata, 50 for the emergency handled
+    assert [e.reason.value for e in book.entries(volunteer)] == ["emergency_handled", "patrol"]
+    pair.restart()
+    assert pair.host.points.book.balance(volunteer) == 65  # from the journal's points rows
