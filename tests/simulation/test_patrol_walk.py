@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from engine.city_model import City, CommandCenter, Device, Precinct, Volunteer
-from engine.patrol.geo import haversine_m
+from engine.patrol.geo import EARTH_RADIUS_M, haversine_m
 from engine.patrol.gps_filter import Fix
 from engine.patrol.patrol import Patrol, PatrolSummary
 from engine.patrol.offer_effects import OfferSent, Place
@@ -184,3 +184,30 @@ def test_offers_are_answered_by_share_and_the_same_way_whatever_the_order():
     assert counts[None] == 1000 - counts["accept"] - counts["decline"] > 0
     assert all(3.0 <= delay <= 25.0 for delay, answer in answers if answer) and all(
         math.isinf(delay) for delay, answer in answers if answer is None)
+
+
+def test_a_precinct_grid_covers_its_bounds_in_blocks_of_100_m():
+    precinct = Precinct("P1", "P1", "P1-station", 31.7456, 117.1272, (31.6706, 117.0772, 31.8206, 117.1772))
+    grid = StreetGrid.for_precinct(precinct)
+    assert (grid.cols, grid.rows) == (94, 166)  # 9.47 km by 16.68 km
+    lat, lon = grid.latlon(grid.cols * 100.0, grid.rows * 100.0)
+    assert 31.8106 < lat <= 31.8206 and 117.1672 < lon <= 117.1772
+    assert grid.nearest_corner(*grid.latlon(1234.0, 5678.0)) == (12, 57)
+    assert grid.nearest_corner(40.0, 100.0) == (0, grid.rows)  # off the grid: its nearest edge
+
+
+def test_without_noise_every_fix_lies_on_a_street_of_the_grid():
+    walker = walk(6, config=WalkConfig(noise_m=0.0, silence_p=0.04))
+    for fix in good_fixes(walker.sent):
+        x = math.radians(fix.lon - GRID.lon0) * EARTH_RADIUS_M * math.cos(math.radians(GRID.lat0))
+        y = math.radians(fix.lat - GRID.lat0) * EARTH_RADIUS_M
+        assert min(abs(x - round(x / 100) * 100), abs(y - round(y / 100) * 100)) < 1e-3
+        assert -1e-3 <= x <= GRID.cols * 100 + 1e-3 and -1e-3 <= y <= GRID.rows * 100 + 1e-3
+
+
+def test_tips_carry_a_category_a_place_and_a_photo_reference():
+    walker = walk(1)
+    tips = [s.message.data for s in walker.sent if s.message.event_kind == "patrol.clue"]
+    assert len(tips) == walker.truth.tips >= 3
+    assert all(t.text and t.category and t.photo.startswith("photo://") and t.lat and t.lon for t in tips)
+    assert len({t.photo for t in tips}) == len(tips)
