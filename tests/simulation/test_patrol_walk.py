@@ -12,8 +12,8 @@ import pytest
 from engine.city_model import City, CommandCenter, Device, Precinct, Volunteer
 from engine.patrol.geo import EARTH_RADIUS_M, haversine_m
 from engine.patrol.gps_filter import Fix
-from engine.patrol.patrol import Patrol, PatrolSummary
 from engine.patrol.offer_effects import OfferSent, Place
+from engine.patrol.patrol import Patrol, PatrolSummary
 from protocols import DeviceKind
 from protocols.device import decode_device_message, encode_device_message
 from simulation.patrol_plan import OfferPolicy, PatrolPlan
