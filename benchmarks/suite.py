@@ -33,6 +33,7 @@ TARGETS = {
     "fuzz_crashes": (0, "max"),
     "nearest_unit_10k_p99_us": (50.0, "max"),
     "nearest_unit_100k_p99_us": (500.0, "max"),
+    "incident_to_offer_p99_ms": (100.0, "max"),
 }
 
 
@@ -92,6 +93,7 @@ def summarize(runs: dict[str, dict]) -> dict:
         "console_fanout_deliveries_lost": fanout.get("deliveries_lost"),
         "console_fanout_consoles_closed": fanout.get("consoles_closed"),
         "device_command_p99_ms": runs.get("device_command", {}).get("p99_ms"),
+        "incident_to_offer_p99_ms": runs.get("device_command", {}).get("offer_p99_ms"),
         "fuzz_crashes": runs.get("fuzz_decoders", {}).get("crashes"),
         "fuzz_payloads_per_s": runs.get("fuzz_decoders", {}).get("payloads_per_s"),
         **{f"nearest_unit_{size}_{p}_us": runs.get("nearest_unit", {}).get(f"nearest_unit_{size}_{p}_us")

@@ -65,6 +65,7 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
     assert actors["batched_accepted"] == actors["batched_events"] == 4 * actors["batch_events"] == 20_000
     command = runs["device_command"]
     assert command["sirens_received"] == command["alarms"] == 5 and summary["device_command_p99_ms"] > 0
+    assert command["offers_received"] == command["phones_on_patrol"] == 5 and summary["incident_to_offer_p99_ms"] > 0
     fanout = runs["console_fanout"]
     assert fanout["delay_cc"]["deliveries"] == 2 * fanout["gateway_changes_seen"] > 0
     assert fanout["delay_cc"]["count"] == fanout["delay_cc"]["deliveries"]  # every delivery timed
