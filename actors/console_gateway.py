@@ -46,7 +46,7 @@ from engine.journal import AuditRow
 from engine.operators import Jurisdiction, Operator, Role, TokenSigner
 from engine.topology import City
 from protocols.console import (LABELS, AuditQuery, Auth, CityMap, Command, EngineFigures, Error, Heartbeat, Logout,
-                               MapDevice, MapPrecinct, MapSite, Receipt, Resync, Seen, Snapshot, Welcome,
+                               MapDevice, MapPrecinct, MapSite, Receipt, Resync, Seen, Snapshot, UnitsQuery, Welcome,
                                decode_client, encode)
 from protocols.errors import ProtocolError
 from protocols.records import IncidentRecord
@@ -227,6 +227,8 @@ class ConsoleGateway:
             answer = self._snapshot(console)
         elif isinstance(message, AuditQuery):
             answer = await self.commands.audit_rows(console, message)
+        elif isinstance(message, UnitsQuery):
+            answer = await self.commands.units(console, message)
         elif isinstance(message, Logout):
             await self.sessions.logout(console)
             return

@@ -13,6 +13,7 @@ from functools import partial
 
 import ray
 
+from actors.engine_units import recommend_units
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
 from actors.gateway_http import Audit, client_address
@@ -20,6 +21,7 @@ from engine.errors import RedbandError
 from engine.operators import Role
 from engine.topology import City
 from protocols.console import AuditQuery, AuditRows, AuditRowView, Command, Error, Result
+from protocols.console_units import UnitChoice, UnitPassed, UnitsAnswer, UnitsQuery
 from protocols.records import OperatorCommand
 
 log = logging.getLogger(__name__)
@@ -78,3 +80,18 @@ class Commands:
             outcome=message.outcome, since_s=message.since_s, until_s=message.until_s))
         return AuditRows([AuditRowView(r.id, r.t_s, r.actor, r.role, r.scope, r.action, r.target, r.outcome, r.reason)
                           for r in page.rows], page.more)
+
+    async def units(self, console: ConsoleSession, message: UnitsQuery) -> UnitsAnswer | Error:
+        """The dispatch recommendation for an incident the operator sees (asked of its owner host)."""
+        record = self.fanout.incidents.get(message.incident)
+        if record is None or not console.jurisdiction.sees(record):
+            return Error(f"units: incident {message.incident!r} is not in your jurisdiction")
+        try:
+            found = await asyncio.to_thread(recommend_units, self.engine, message.incident, message.k)
+        except RedbandError as exc:
+            return Error(f"units: {exc}")
+        return UnitsAnswer(message.incident, [UnitChoice(c.unit_id, c.kind.value, round(c.distance_m, 1))
+                                              for c in found.chosen],
+                           [UnitPassed(p.unit_id, p.kind.value, p.state.value, p.reason.value,
+                                       None if p.distance_m is None else round(p.distance_m, 1)) for p in found.passed],
+                           {reason.value: n for reason, n in found.counts.items()})

@@ -271,6 +271,11 @@ class HostActor:
     async def incident(self, incident_id: str):
         return self._core.incident(incident_id)
 
+    async def recommend_units(self, incident_id: str, k: int):
+        record = self._core.incidents.get(incident_id)
+        return None if record is None else self._core.recommend_units(record.lat, record.lon,
+                                                                      now_s=self._clock.now_s(), k=k)
+
     async def queue_of(self, responder_id: str) -> list:
         responder = self._core.responders.get(responder_id)
         return list(responder.queue.values()) if responder else []

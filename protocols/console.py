@@ -16,6 +16,7 @@ from msgspec import Meta, Struct
 
 from protocols.errors import ProtocolError
 from protocols.console_labels import LABELS, Labels  # noqa: F401 - part of the protocol
+from protocols.console_units import UnitChoice, UnitPassed, UnitsAnswer, UnitsQuery  # noqa: F401 - part of it too
 from protocols.kinds import IncidentKind, IncidentState, Level, TimelineEvent
 from protocols.records import Action, IncidentRecord
 
@@ -83,7 +84,7 @@ class AuditQuery(Struct, tag="audit", forbid_unknown_fields=True):
     until_s: float | None = None
 
 
-ClientMessage = Union[Login, Auth, Command, Logout, Receipt, Seen, Resync, AuditQuery]
+ClientMessage = Union[Login, Auth, Command, Logout, Receipt, Seen, Resync, AuditQuery, UnitsQuery]
 
 
 # -- server → client ---------------------------------------------------------------------------------
@@ -273,7 +274,8 @@ class Error(Struct, tag="error"):
     reason: str
 
 
-ServerMessage = Union[Token, Welcome, Snapshot, IncidentChanged, Changes, Result, Heartbeat, AuditRows, Error]
+ServerMessage = Union[Token, Welcome, Snapshot, IncidentChanged, Changes, Result, Heartbeat, AuditRows, Error,
+                      UnitsAnswer]
 
 _client_type: Final = ClientMessage
 _server_type: Final = ServerMessage
