@@ -199,6 +199,9 @@ function onMessage(msg) {
     case "audit":
       renderAudit(msg.rows, msg.more);
       break;
+    case "units":
+      renderUnits(msg);
+      break;
     case "error":  // a 4001 close follows a refused token: onclose takes the operator back to the login screen
       state.lastError = msg.reason;
       toast(msg.reason, true);

@@ -22,6 +22,7 @@ function selectionChanged() {  // nothing typed for one incident carries over to
   for (const id of ["unit", "disposition", "hand-back-reason"]) $(id).value = "";
   $("hand-back-level").value = "";
   closeConfirm(false);
+  if (typeof unitsSelectionChanged === "function") unitsSelectionChanged();
 }
 
 function renderDetail() {
