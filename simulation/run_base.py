@@ -21,6 +21,7 @@ from protocols.records import Action, OperatorCommand
 from simulation.metrics import RunMetrics, lateness_summary
 from simulation.report import RunResult, TimelineRow, check_expectations, rows_of
 from simulation.scenario import Scenario, ScriptedEvent
+from simulation.scenario_patrols import check_figures, summed_figures
 
 REALTIME_SLACK_S = 0.5
 """How late a real-time run may see an expected timeline entry and still pass."""
@@ -102,9 +103,11 @@ class RunBase:
                 self._push(at_s + down_s, BrokerStart())
         if self._owns_engine:
             self.engine.start()
-        lateness = None
+        lateness = figures = None
         try:
             self._drive()
+            if self.scenario.expect_figures and self.engine is not None:
+                figures = summed_figures(self.engine.statistics())
         finally:
             lateness = self._escalation_lateness()
             if self._owns_engine:
@@ -115,6 +118,7 @@ class RunBase:
         self.result.expectations = check_expectations(
             self.scenario.expectations, self.result.timeline, lost=self.result.lost,
             slack_s=REALTIME_SLACK_S if self.realtime else 0.0, end_s=self.end_s)
+        self.result.expectations += check_figures(self.scenario.expect_figures, figures, self.scenario.patrol_truth)
         return self.result
 
     def _scripted(self, events) -> list[ScriptedEvent]:
@@ -148,8 +152,10 @@ class RunBase:
                 self._fault(item, t)
             elif isinstance(item, ScriptedEvent):
                 received_ms = int((self._t0_s + item.at_s) * 1000)
-                # stamped on the run's clock (scenario files give times from its start), as a device would
-                message = msgspec.structs.replace(item.message, ts=received_ms)
+                # stamped on the run's clock (scenario files give times from its start), as a device would; a
+                # message stamped apart from its delivery time (a patrol plan's) keeps that difference
+                stamp_ms = received_ms + item.message.ts - int(item.at_s * 1000)
+                message = msgspec.structs.replace(item.message, ts=stamp_ms)
                 events.append(Ingest(item.device_id, message, received_ms))
             else:
                 acts.append(item)

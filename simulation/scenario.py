@@ -19,6 +19,9 @@
     event = "notified"
     level = "police_station"
     at_s = 0.0                            # ± tolerance_s (0.05)
+
+Volunteer patrols (``[patrols]``) and figures expected of the hosts' statistics at the end (``[[expect_figures]]``):
+see ``simulation.scenario_patrols``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from engine.topology import City, load_city
 from protocols import DeviceKind, EventKind, Level, ProtocolError, TimelineEvent
 from protocols.device import DeviceMessage, make_message
 from protocols.kinds import IncidentKind
+from simulation.scenario_patrols import ExpectFigure, PatrolsTable, PatrolTruth, check_figure_spec, patrol_events
 
 Seconds = Annotated[float, Meta(ge=0)]
 
@@ -129,6 +133,8 @@ class _ScenarioFile(Struct, forbid_unknown_fields=True):
     faults: list[_Fault] = []
     responders: list[_Responder] = []
     expect: list[_Expect] = []
+    patrols: PatrolsTable | None = None
+    expect_figures: list[ExpectFigure] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +160,10 @@ class Scenario:
     """(at_s, device id): the host owning the device is killed and restarted then."""
     broker_kills: tuple[tuple[float, float], ...] = ()
     """(at_s, down_s): the broker is killed then and started again ``down_s`` later."""
+    patrol_truth: PatrolTruth | None = None
+    """What the ``[patrols]`` plan meant the engine to count (``simulation.scenario_patrols``)."""
+    expect_figures: tuple[ExpectFigure, ...] = ()
+    """Checked at the end of a run against the hosts' summed statistics."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -197,6 +207,18 @@ def load_scenario(path: str | Path) -> Scenario:
         next_seq[event.device_id] = seq + 1
         load[n] = ScriptedEvent(event.at_s, event.device_id, msgspec.structs.replace(event.message, seq=seq))
     events += load
+    truth = None
+    if raw.patrols is not None:
+        try:
+            planned, truth = patrol_events(raw.patrols, city)
+        except ValueError as exc:
+            key, _, reason = str(exc).partition(": ")
+            raise error_at(file, text, ("patrols", key), reason) from None
+        events += [ScriptedEvent(at_s, device_id, message) for at_s, device_id, message in planned]
+    for i, ex in enumerate(raw.expect_figures):
+        wrong = check_figure_spec(ex, truth)
+        if wrong is not None:
+            raise error_at(file, text, ("expect_figures", i, wrong[0]), wrong[1])
     events = _with_faults(events, raw.faults, city, where=(file, text))
     events.sort(key=lambda e: e.at_s)
     if events and events[-1].at_s > raw.duration_s:
@@ -204,7 +226,8 @@ def load_scenario(path: str | Path) -> Scenario:
     return Scenario(raw.name, raw.description, raw.duration_s, city, policies, raw.engine.precinct_hosts,
                     tuple(events), tuple(raw.responders), tuple(raw.expect), file,
                     tuple((f.at_s, f.device) for f in raw.faults if f.kind == "host_kill"),
-                    tuple((f.at_s, f.down_s) for f in raw.faults if f.kind == "broker_kill"))
+                    tuple((f.at_s, f.down_s) for f in raw.faults if f.kind == "broker_kill"),
+                    truth, tuple(raw.expect_figures))
 
 
 def _phase_events(phase: _Phase, city: City, *, where) -> list[ScriptedEvent]:
