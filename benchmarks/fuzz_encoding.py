@@ -72,7 +72,8 @@ def raw_str(content: bytes) -> Raw:
 
 def _field_categories() -> dict[EventKind, dict[str, set[str]]]:
     """For each kind, the JSON types each data field takes (``int`` is taken where a float is)."""
-    names = {mi.IntType: "int", mi.FloatType: "float", mi.StrType: "str", mi.BoolType: "bool", mi.NoneType: "none"}
+    names = {mi.IntType: "int", mi.FloatType: "float", mi.StrType: "str", mi.BoolType: "bool", mi.NoneType: "none",
+             mi.EnumType: "str"}
     out = {}
     for kind, (data_type, _) in _DATA_TYPES.items():
         fields = {}
@@ -92,8 +93,9 @@ REQUIRED_FIELDS = {kind: [f.name for f in mi.type_info(data_type).fields if f.re
 ENVELOPE_CATEGORIES = {"seq": {"int"}, "ts": {"int"}, "boot": {"int"}, "kind": {"str"}, "data": {"dict"}}
 WRONG_VALUES = {"str": ["7", "", "true"], "int": [7, -1, 0], "float": [7.5, -0.5], "bool": [True, False],
                 "none": [None], "list": [[1], []], "dict": [{"a": 1}, {}]}
-SHORT_FIELDS = {"zone", "button", "unit", "by", "service", "outcome", "code", "volunteer", "team"}
-LONG_FIELDS = {"snapshot", "detail", "text"}
+SHORT_FIELDS = {"zone", "button", "unit", "by", "service", "outcome", "code", "volunteer", "team", "incident",
+                "category"}
+LONG_FIELDS = {"snapshot", "detail", "text", "photo"}
 FLOAT_FIELDS = {"open_s", "accuracy_m", "lat", "lon", "battery"}
 INT_FIELDS = {"floor", "score", "rssi"}
 BAD_UTF8 = [b"\xff", b"\xfe\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\x80", b"ab\xc3"]

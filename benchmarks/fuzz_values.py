@@ -75,7 +75,11 @@ def _data(kind: EventKind, rng: Random) -> dict:
                 **_some(rng, {"accuracy_m": rng.choice((0.0, 5, round(rng.uniform(0, 500), 2)))})}
     if k == "patrol.clue":
         return {"text": _long(rng), **_some(rng, {"lat": rng.choice((None, _lat(rng))),
-                                                  "lon": rng.choice((None, _lon(rng)))})}
+                                                  "lon": rng.choice((None, _lon(rng))),
+                                                  "category": _short(rng), "photo": _short(rng)})}
+    if k == "patrol.task":
+        return {"incident": _short(rng),
+                "answer": rng.choice(("accept", "decline", "check_in", "arrived", "done"))}
     if k == "patrol.sos":
         return _some(rng, {"lat": rng.choice((None, _lat(rng))), "lon": rng.choice((None, _lon(rng)))})
     if k == "heartbeat":
