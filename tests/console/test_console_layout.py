@@ -181,7 +181,8 @@ def test_the_queue_puts_unacknowledged_first_then_priority_then_age_and_a_raised
     wait_until(cc, f"[...document.querySelectorAll('#queue tbody tr')].map(r => r.dataset.id).join() === "
                    f"{','.join([newer_p1, door, older_p1])!r}", 5)
     assert "pulse" not in cc.get_attribute(row(older_p1), "class").split()
-    assert cc.eval_on_selector(f"{row(older_p1)} td", "td => getComputedStyle(td).animationName") == "none"
+    # the row may be re-rendered under the check (a frame arrives): ask again until its cell has settled
+    wait_until(cc, f"getComputedStyle(document.querySelector({row(older_p1) + ' td'!r})).animationName === 'none'", 5)
     assert "pulse" in cc.get_attribute(row(newer_p1), "class").split()
     # ageing thresholds per priority, as the welcome's policies say
     ageing = cc.evaluate("window.redband.state.welcome.ageing")
