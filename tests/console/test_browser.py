@@ -31,8 +31,9 @@ def browser():
         browser.close()
 
 
-def open_console(browser, console, name: str):
-    page = browser.new_page(viewport={"width": 1500, "height": 850})
+def open_console(browser, console, name: str, width: int = 1500, height: int = 850):
+    """A page logged in as ``name`` and live; page errors collected in ``page.errors`` (every browser test uses it)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(console.gateway.url)

@@ -16,38 +16,18 @@ from protocols.device import make_message
 from protocols.records import Action
 from tests.console.client import ConsoleClient, login
 from tests.console.conftest import PASSWORD
+from tests.console.test_browser import browser  # noqa: F401 - the module's Chromium fixture
+from tests.console.test_browser import open_console as browser_console
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
-CHROMIUM = "/usr/bin/chromium"
 WIDTH, HEIGHT = 1366, 768
 P1_RED = "rgb(255, 77, 79)"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
-
-
-def open_console(browser, console, name: str):
-    page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(console.gateway.url)
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    page.wait_for_selector("#status.live", timeout=10_000)
-    page.errors = errors
-    return page
+def open_console(browser, console, name: str):  # noqa: F811 - at this module's window size
+    return browser_console(browser, console, name, WIDTH, HEIGHT)
 
 
 def shot(page, name: str) -> None:

@@ -19,7 +19,7 @@ from protocols.console import Logout
 from protocols.device import make_message
 from tests.console.client import ConsoleClient
 from tests.console.conftest import PASSWORD
-from tests.console.test_browser import browser, row  # noqa: F401 - the module's Chromium fixture
+from tests.console.test_browser import browser, open_console, row  # noqa: F401 - the module's Chromium fixture
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]
 
@@ -30,16 +30,7 @@ ACTIONS = ("acknowledge", "dispatch", "on_scene", "resolve", "close", "cancel", 
 
 
 def open_at(browser, console, name: str, width: int = 1366, height: int = 768):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(console.gateway.url)
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    page.wait_for_selector("#status.live", timeout=10_000)
-    page.errors = errors
-    return page
+    return open_console(browser, console, name, width, height)
 
 
 def alarm(console, device: str, kind: str, seq: int = 1) -> str:
