@@ -13,7 +13,7 @@ from functools import partial
 
 import ray
 
-from actors.engine_units import recommend_units
+from actors.engine_desk import recommend_units
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
 from actors.gateway_http import Audit, client_address

@@ -146,6 +146,17 @@ class HostActor:
         """Fault injection (tests, drills): the journal refuses every write until called with False."""
         self._core.journal.refuse_writes(refuse)
 
+    @contextlib.contextmanager
+    def _step(self):
+        """A call into the core: a refused journal write ends it (and this process, when the journal is gone too);
+        either way the deadline loop and the long-pollers are woken."""
+        try:
+            yield
+        except JournalUnavailable as exc:
+            self._failed_step(exc)
+            raise
+        self._signal()
+
     def _signal(self) -> None:
         """Wake the deadline loop and whoever long-polls for changes or device commands."""
         self._wake.set()
@@ -156,51 +167,31 @@ class HostActor:
     async def ingest(self, payload: bytes) -> bytes:
         """The acks of a batch, after its journal write. A write that fails raises :class:`JournalUnavailable`
         (nothing of the batch was kept; the caller retries)."""
-        try:
+        with self._step():
             result = self._core.ingest(decode_ingest(payload), now_s=self._clock.now_s())
-        except JournalUnavailable as exc:
-            self._failed_step(exc)
-            raise
-        self._signal()
         return encode_result(result)
 
     async def device_states(self, payload: bytes) -> int:
-        try:
+        with self._step():
             changed = self._core.device_states(decode_states(payload), now_s=self._clock.now_s())
-        except JournalUnavailable as exc:
-            self._failed_step(exc)
-            raise
-        self._signal()
         return changed
 
     async def deliver(self, payload: bytes) -> None:
-        try:
+        with self._step():
             self._core.deliver(decode_host_batch(payload), now_s=self._clock.now_s())
-        except JournalUnavailable as exc:
-            self._failed_step(exc)
-            raise
-        self._signal()
 
     async def command(self, command: OperatorCommand) -> IncidentRecord:
         """The incident after the command, or the refusal itself: a ``RedbandError`` (``InvalidTransition``,
         ``NotAuthorized``, ``UnknownIncident``, ``JournalUnavailable``) raised here reaches the caller's
         ``ray.get`` as that type (``Engine.command`` unwraps it), with its message and fields."""
-        try:
+        with self._step():
             record = self._core.command(command, now_s=self._clock.now_s())
-        except JournalUnavailable as exc:
-            self._failed_step(exc)
-            raise
-        self._signal()
         return record
 
     async def delivery(self, note: DeliveryNote) -> IncidentRecord | None:
         """The incident after a delivery line (None: nothing new), or the refusal (``UnknownIncident``...)."""
-        try:
+        with self._step():
             record = self._core.delivery(note, now_s=self._clock.now_s())
-        except JournalUnavailable as exc:
-            self._failed_step(exc)
-            raise
-        self._signal()
         return record
 
     async def deadline_lateness_s(self) -> list[float]:
@@ -217,12 +208,8 @@ class HostActor:
         return self._core.journal.audit_page(query)
 
     async def command_device(self, device_id: str, command: str, args: dict, actor: str) -> None:
-        try:
+        with self._step():
             self._core.command_device(device_id, command, args, actor=actor, now_s=self._clock.now_s())
-        except JournalUnavailable as exc:
-            self._failed_step(exc)
-            raise
-        self._signal()
 
     async def advance_to(self, t_s: float) -> dict[str, bytes]:
         """Virtual time: move the clock to ``t_s`` firing each due deadline at its own time; return the
@@ -271,10 +258,10 @@ class HostActor:
     async def incident(self, incident_id: str):
         return self._core.incident(incident_id)
 
-    async def recommend_units(self, incident_id: str, k: int):
-        record = self._core.incidents.get(incident_id)
-        return None if record is None else self._core.recommend_units(record.lat, record.lon,
-                                                                      now_s=self._clock.now_s(), k=k)
+    async def ask(self, request):
+        """A desk request (``protocols/desk.py``); the engine's own error when refused."""
+        with self._step():
+            return self._core.ask(request, now_s=self._clock.now_s())
 
     async def queue_of(self, responder_id: str) -> list:
         responder = self._core.responders.get(responder_id)

@@ -23,11 +23,12 @@ from collections import deque
 from typing import NoReturn
 
 from engine.entities import DeviceEntity, Responder
-from engine.errors import JournalUnavailable, UnknownIncident
+from engine.errors import JournalUnavailable, RedbandError
 from engine.hosting.changes import Change, ChangeStream
 from engine.hosting.commands import OperatorCommands
 from engine.hosting.config import HostConfig
 from engine.hosting.deadlines import Deadlines
+from engine.hosting.desk import Desk
 from engine.hosting.dispatch import DISPATCH, Dispatches
 from engine.hosting.doors import HELD_OPEN, Doors
 from engine.hosting.incidents import INCIDENT, IncidentStore
@@ -43,7 +44,6 @@ from engine.hosting.stats import Counters, HostStats, host_stats
 from engine.hosting.supervision import SUPERVISION, SeenLog, SeenRows, Supervision
 from engine.hosting.visitors import VisitorCalls
 from engine.journal import AuditRow, Journal
-from engine.patrol.nearest import Recommendation, explain
 from engine.policy import PolicySet
 from engine.scheduler import DeadlineScheduler
 from engine.topology import City
@@ -123,6 +123,7 @@ class HostCore:
                                   EventKind.PATROL_STOP: Route(patrols.stop),
                                   EventKind.PATROL_TASK: Route(dispatches.answer),
                               })
+        self._desk = Desk(dispatches.requests(store.owned))
         self._commands = OperatorCommands(host_id=self.host_id, policies=self.policies, roster=roster, store=store,
                                           staging=self._staging, device_commands=self._device_commands,
                                           flush=self._flush)
@@ -330,21 +331,18 @@ class HostCore:
                           patrols=self._patrols.figures(), units_by_state=self._patrols.units.count_by_state(),
                           dispatch_effects=dict(self._dispatches.effects))
 
-    def recommend_units(self, lat: float, lon: float, *, now_s: float, k: int = 5) -> Recommendation:
-        """The ``k`` nearest available units of this host to a point, and why the others were not chosen."""
-        return explain(self._patrols.units, lat, lon, now_s=now_s, k=k)
+    points = property(lambda self: self._points, doc="The volunteers' points book (journaled).")
+    dispatches = property(lambda self: self._dispatches, doc="Offers and tasks of units per incident.")
 
-    @property
-    def points(self) -> HostPoints:  # the volunteers' points book (journaled)
-        return self._points
-
-    @property
-    def dispatches(self) -> Dispatches:  # offers and tasks of units per incident (not journaled)
-        return self._dispatches
-
-    def offer_unit(self, incident_id: str, unit_id: str, *, now_s: float) -> None:
-        """An operator offers an incident of this host to a unit; refusals raise (``UnknownIncident``...)."""
-        record = self._store.get(incident_id)
-        if record is None or record.host_id != self.host_id:
-            raise UnknownIncident(incident_id)
-        self._dispatches.offer(record, unit_id, now_s=now_s)
+    def ask(self, request: object, *, now_s: float):
+        """A desk request (``protocols/desk.py``), journaled before the answer leaves. A handler refuses (the engine's
+        error) before it changes anything; any other failure forgets the step whole."""
+        with self._whole_step():
+            try:
+                answer = self._desk.answer(request, now_s)
+            except RedbandError as refusal:
+                answer = refusal
+        self._flush()
+        if isinstance(answer, RedbandError):
+            raise answer
+        return answer

@@ -20,6 +20,7 @@ from typing import Final
 
 from engine.city_model import City
 from engine.entities import DeviceEntity
+from engine.errors import UnknownIncident
 from engine.incident import DeviceCommand
 from engine.patrol.cameras import CameraIndex
 from engine.patrol.nearest import Recommendation, explain
@@ -28,6 +29,7 @@ from engine.patrol.offer_effects import (Candidate, Effect, OfferExpired, OfferS
 from engine.patrol.offers import Dispatch, OfferRefused, Step, apply_unit_states
 from engine.patrol.units import UnitTracker
 from engine.scheduler import DeadlineScheduler
+from protocols.desk import OfferUnit, RecommendUnits
 from protocols.device import DeviceMessage
 from protocols.device_schema import TaskAnswer
 from protocols.kinds import IncidentKind
@@ -71,6 +73,17 @@ class Dispatches:
             self.incident_opened(record, now_s)
         elif record.state.is_terminal:
             self.incident_ended(record.id, now_s)
+
+    def requests(self, incident: Callable[[str], IncidentRecord | None]) -> dict[type, Callable]:
+        """This part's desk requests; ``incident`` finds an incident this host owns (None: not here)."""
+        def owned(incident_id: str) -> IncidentRecord:
+            record = incident(incident_id)
+            if record is None:
+                raise UnknownIncident(incident_id)
+            return record
+
+        return {RecommendUnits: lambda r, now_s: self.recommend(owned(r.incident), now_s=now_s, k=r.k),
+                OfferUnit: lambda r, now_s: self.offer(owned(r.incident), r.unit, now_s=now_s)}
 
     # -- what starts a dispatch ------------------------------------------------------------------
 

@@ -57,6 +57,11 @@ class IncidentStore:
         """An incident held here (None once it ended)."""
         return self.incidents.get(incident_id)
 
+    def owned(self, incident_id: str) -> IncidentRecord | None:
+        """An open incident this host owns (not a copy of another host's)."""
+        record = self.incidents.get(incident_id)
+        return record if record is not None and record.host_id == self.host_id else None
+
     def find(self, incident_id: str) -> IncidentRecord | None:
         """An incident held here, else as the journal last wrote it (an ended one)."""
         return self.incidents.get(incident_id) or self.journal.incident(incident_id)

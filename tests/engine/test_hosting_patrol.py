@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import JournalUnavailable
+from engine.errors import JournalUnavailable, UnknownIncident
+from engine.hosting.desk import UnknownRequest
 from engine.hosting.patrol import PATROL_TICK
 from engine.patrol.clock import PatrolStatus
 from engine.patrol.gps_filter import DiscardReason
+from engine.patrol.nearest import explain
+from engine.patrol.offers import OfferRefused
+from protocols.desk import OfferUnit, RecommendUnits
 from protocols.kinds import DeviceKind
 from protocols.patrol import NotChosen, UnitKind, UnitState
 from tests.engine.helpers import Pair
@@ -105,7 +109,7 @@ def test_the_tracker_sees_a_volunteer_on_patrol_as_available_and_after_stop_as_o
     assert (units.info(phone).lat, units.info(phone).fix_s) == (pytest.approx(LAT), 5.0)
     _at(pair, 30.0).send(phone, "patrol.stop", {})
     assert units.state_of(phone) is UnitState.OFF_DUTY
-    (passed,) = [p for p in pair.host.recommend_units(LAT, LON, now_s=31.0).passed if p.unit_id == phone]
+    (passed,) = [p for p in explain(pair.host.patrols.units, LAT, LON, now_s=31.0).passed if p.unit_id == phone]
     assert passed.reason is NotChosen.BUSY
 
 
@@ -117,14 +121,14 @@ def test_recommend_units_puts_the_nearest_volunteer_first_and_says_why_the_other
     _fix(pair, stale, 10.0, 20.0)  # nearest of all, but 400 s old when asked
     _fix(pair, far, 400.0, 1000.0)
     _fix(pair, near, 405.0, 100.0)
-    result = pair.host.recommend_units(LAT, LON, now_s=410.0, k=5)
+    result = explain(pair.host.patrols.units, LAT, LON, now_s=410.0, k=5)
     assert [c.unit_id for c in result.chosen] == [near, far]
     assert [c.distance_m for c in result.chosen] == [pytest.approx(100.0, abs=0.5), pytest.approx(1000.0, abs=1.0)]
     reasons = {p.unit_id: (p.reason, p.distance_m) for p in result.passed}
     assert reasons[stale] == (NotChosen.STALE_POSITION, pytest.approx(20.0, abs=0.5))
     assert reasons[off] == (NotChosen.BUSY, None)  # never on patrol, never fixed
     assert result.counts == {NotChosen.STALE_POSITION: 1, NotChosen.BUSY: 1}
-    assert pair.host.recommend_units(LAT, LON, now_s=10_000.0).reason is NotChosen.NONE_AVAILABLE
+    assert explain(pair.host.patrols.units, LAT, LON, now_s=10_000.0).reason is NotChosen.NONE_AVAILABLE
 
 
 def test_positions_outside_a_patrol_only_move_the_phone():
@@ -198,3 +202,26 @@ def test_valid_patrol_hours_and_a_task_seen_through_earn_points_that_survive_a_r
     assert [e.reason.value for e in book.entries(volunteer)] == ["emergency_handled", "patrol"]
     pair.restart()
     assert pair.host.points.book.balance(volunteer) == 65  # from the journal's points rows
+
+
+def test_the_desk_recommends_and_offers_for_its_own_incidents_and_refuses_others_by_name():
+    pair = Pair()
+    phone = _phones(pair)[0]
+    door = pair.device("door")
+    incident = _at(pair, 1000.0).send(door, "door.forced", {}).acks[0].incident_id  # P2: an operator offers
+    _at(pair, 1000.0).send(phone, "patrol.start", {})
+    place = pair.host.city.devices[door]
+    _at(pair, 1000.0).send(phone, "patrol.position", {"lat": place.lat + 50 * M_LAT, "lon": place.lon,
+                                                      "accuracy_m": 5.0})
+    held = pair.host.incidents  # a rebuild from the journal would make a new one
+    chosen = pair.host.ask(RecommendUnits(incident), now_s=1001.0).chosen
+    assert [c.unit_id for c in chosen] == [phone]
+    pair.host.ask(OfferUnit(incident, phone), now_s=1002.0)
+    assert [c.args["incident"] for c in pair.host.device_commands if c.command == "task.offer"] == [incident]
+    with pytest.raises(OfferRefused, match="cannot offer when offering"):  # already offered
+        pair.host.ask(OfferUnit(incident, phone), now_s=1003.0)
+    with pytest.raises(UnknownIncident):
+        pair.host.ask(RecommendUnits("no-such-incident"), now_s=1003.0)
+    with pytest.raises(UnknownRequest, match="str"):
+        pair.host.ask("recommend", now_s=1003.0)
+    assert pair.host.incidents is held  # refusals change nothing, so nothing was rebuilt
