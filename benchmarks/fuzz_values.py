@@ -80,6 +80,11 @@ def _data(kind: EventKind, rng: Random) -> dict:
     if k == "patrol.task":
         return {"incident": _short(rng),
                 "answer": rng.choice(("accept", "decline", "check_in", "arrived", "done"))}
+    if k == "points.redeem":
+        return {"request": _short(rng)[:64] or "r", "item": _short(rng)[:64] or "i",
+                **_some(rng, {"quantity": rng.choice((1, 100, rng.randint(1, 100)))})}
+    if k == "points.query":
+        return _some(rng, {"month": rng.choice(("", "2026-01", "1999-12"))})
     if k == "patrol.sos":
         return _some(rng, {"lat": rng.choice((None, _lat(rng))), "lon": rng.choice((None, _lon(rng)))})
     if k == "heartbeat":

@@ -23,8 +23,11 @@ ALLOWED_KINDS: dict[DeviceKind, frozenset[EventKind]] = {
                                  EventKind.HEARTBEAT}),
     DeviceKind.VOLUNTEER_PHONE: frozenset({EventKind.PATROL_START, EventKind.PATROL_POSITION, EventKind.PATROL_STOP,
                                            EventKind.PATROL_CLUE, EventKind.PATROL_SOS, EventKind.PATROL_TASK,
-                                           EventKind.HEARTBEAT}),
+                                           EventKind.POINTS_REDEEM, EventKind.POINTS_QUERY, EventKind.HEARTBEAT}),
     DeviceKind.RESIDENT_PHONE: frozenset({EventKind.HEARTBEAT}),
+    **dict.fromkeys((DeviceKind.POLICE_CAR_TERMINAL, DeviceKind.OFFICER_RADIO), frozenset(
+        {EventKind.PATROL_START, EventKind.PATROL_POSITION, EventKind.PATROL_STOP, EventKind.PATROL_SOS,
+         EventKind.PATROL_TASK, EventKind.HEARTBEAT})),
 }
 
 SUPERVISED_KINDS = frozenset({DeviceKind.DOOR, DeviceKind.CAMERA, DeviceKind.PANIC_BOX, DeviceKind.KIOSK})

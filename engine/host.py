@@ -42,6 +42,7 @@ from engine.hosting.sequence import CLOCK_AHEAD_S, CLOCK_BEHIND_S
 from engine.hosting.staging import JournalStaging, StepOutput
 from engine.hosting.stats import Counters, HostStats, host_stats
 from engine.hosting.supervision import SUPERVISION, SeenLog, SeenRows, Supervision
+from engine.hosting.tips import TipReviews
 from engine.hosting.visitors import VisitorCalls
 from engine.journal import AuditRow, Journal
 from engine.policy import PolicySet
@@ -84,7 +85,7 @@ class HostCore:
         self._patrols = Patrols(city)  # not journaled yet: kept through a failed step, lost by a restart
         self._dispatches = Dispatches(city=city, units=lambda: self._patrols.units, scheduler=DeadlineScheduler(),
                                       send=self._device_commands.add)  # the same
-        self._points = HostPoints(city, staging=self._staging)
+        self._points = HostPoints(city, staging=self._staging, send=self._device_commands.add, shop=not self.is_cc)
         self._patrols.on_ended = self._points.patrol_ended
         self._dispatches.on_done = self._points.task_done
         self._assemble()
@@ -108,7 +109,7 @@ class HostCore:
         patrols, dispatches = self._patrols, self._dispatches
         patrols.attach(scheduler)
         dispatches.attach(scheduler)
-        store.observer = dispatches.incident_changed
+        store.observer = TipReviews(self._points, send=self._device_commands.add, then=dispatches.incident_changed)
         self._deadlines = Deadlines(
             config, scheduler=scheduler,
             owners={INCIDENT: store, SUPERVISION: supervision, HELD_OPEN: doors, PATROL_TICK: patrols,
@@ -122,8 +123,9 @@ class HostCore:
                                   EventKind.PATROL_POSITION: Route(patrols.position, newest_only=True),
                                   EventKind.PATROL_STOP: Route(patrols.stop),
                                   EventKind.PATROL_TASK: Route(dispatches.answer),
+                                  **self._points.routes(),
                               })
-        self._desk = Desk(dispatches.requests(store.owned))
+        self._desk = Desk(dispatches.requests(store.owned), self._points.requests())
         self._commands = OperatorCommands(host_id=self.host_id, policies=self.policies, roster=roster, store=store,
                                           staging=self._staging, device_commands=self._device_commands,
                                           flush=self._flush)

@@ -26,6 +26,8 @@ class _RulesFile(Struct, forbid_unknown_fields=True):
     tip_accepted: Credit | UnsetType = UNSET
     emergency_handled: Credit | UnsetType = UNSET
     sos_false: Penalty | UnsetType = UNSET
+    shop: dict | UnsetType = UNSET
+    """The shop's catalogue (``engine/points_catalogue.py`` reads it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,8 @@ DEFAULT_POINTS_FILE = "default_points.toml"
 def points_rules_from_text(text: str, *, file: str, base: PointsRules | None = None) -> PointsRules:
     """The rules in ``text``; keys it does not name keep ``base``'s values (the built-in values without one)."""
     raw = convert(parse_toml(text, file=file), _RulesFile, file=file, text=text)
-    given = {name: getattr(raw, name) for name in _RulesFile.__struct_fields__ if getattr(raw, name) is not UNSET}
+    given = {name: getattr(raw, name) for name in _RulesFile.__struct_fields__
+             if getattr(raw, name) is not UNSET and name != "shop"}
     return replace(base or PointsRules(), **given)
 
 

@@ -119,6 +119,26 @@ class TaskData(Struct, frozen=True):
     answer: TaskAnswer
 
 
+RequestId = Annotated[str, Meta(min_length=1, max_length=64, pattern=_PLAIN_TEXT)]
+ItemId = Annotated[str, Meta(min_length=1, max_length=64, pattern=_PLAIN_TEXT)]
+_MONTH = r"^$|^[0-9]{4}-(0[1-9]|1[0-2])$"
+Month = Annotated[str, Meta(pattern=_MONTH)]
+
+
+class RedeemData(Struct, frozen=True):
+    """Spend points on ``quantity`` of a shop item; ``request`` names the request so a retry is not a second one."""
+
+    request: RequestId
+    item: ItemId
+    quantity: Annotated[int, Meta(ge=1, le=100)] = 1
+
+
+class PointsQueryData(Struct, frozen=True):
+    """A month's statement (``YYYY-MM``, UTC); empty: the current month."""
+
+    month: Month = ""
+
+
 class SosData(Struct, frozen=True):
     lat: Lat | None = None
     lon: Lon | None = None
@@ -173,6 +193,8 @@ _DATA_TYPES: Final[dict[EventKind, tuple[type[Struct], bool]]] = {
     EventKind.PATROL_CLUE: (ClueData, True),
     EventKind.PATROL_SOS: (SosData, False),
     EventKind.PATROL_TASK: (TaskData, True),
+    EventKind.POINTS_REDEEM: (RedeemData, True),
+    EventKind.POINTS_QUERY: (PointsQueryData, False),
     EventKind.HEARTBEAT: (HeartbeatData, False),
 }
 
@@ -217,6 +239,8 @@ def translate_validation_error(exc: msgspec.ValidationError) -> ProtocolError:
         return ProtocolError(f"{path}.{m['name']}" if path else m["name"], "required field missing")
     if (m := _INVALID_TAG.match(message)) and path == "kind":
         return ProtocolError("kind", f"unknown kind {m['value'][:64]}")
+    if "matching regex" in message and _MONTH in message:
+        return ProtocolError(path, "expected a month YYYY-MM, or empty for the current month")
     if "matching regex" in message:
         return ProtocolError(path, "control or direction-override characters are not allowed")
     message = message.replace("`", "")

@@ -29,6 +29,10 @@ class EventKind(StrEnum):
     PATROL_SOS = "patrol.sos"
     PATROL_TASK = "patrol.task"
     """A volunteer's answer to a task offered to the phone: accept, decline, check in, arrived, done."""
+    POINTS_REDEEM = "points.redeem"
+    """A volunteer spends points in the shop of the phone's host (answered by the command ``points.redeemed``)."""
+    POINTS_QUERY = "points.query"
+    """A volunteer asks for a month's statement (answered by the command ``points.statement``)."""
     HEARTBEAT = "heartbeat"
 
     @property
@@ -43,7 +47,8 @@ class EventKind(StrEnum):
         return self in ALARM_KINDS or self in REPORT_KINDS
 
 
-REPORT_KINDS: frozenset[EventKind] = frozenset({EventKind.KIOSK_FAULT, EventKind.PATROL_CLUE, EventKind.PATROL_TASK})
+REPORT_KINDS: frozenset[EventKind] = frozenset({EventKind.KIOSK_FAULT, EventKind.PATROL_CLUE, EventKind.PATROL_TASK,
+                                               EventKind.POINTS_REDEEM})
 ALARM_KINDS: frozenset[EventKind] = frozenset(
     {
         EventKind.SCHOOL_PANIC,
@@ -83,6 +88,10 @@ class DeviceKind(StrEnum):
     KIOSK = "kiosk"
     VOLUNTEER_PHONE = "volunteer_phone"
     RESIDENT_PHONE = "resident_phone"
+    POLICE_CAR_TERMINAL = "police_car_terminal"
+    """The terminal of one of the precinct's patrol cars: a dispatchable unit (``UnitKind.POLICE_CAR``)."""
+    OFFICER_RADIO = "officer_radio"
+    """A foot officer's radio or phone: a dispatchable unit (``UnitKind.FOOT_OFFICER``)."""
 
 
 #: The alarm each kind of device raises when its button is pressed or its sensor trips (the simulator, the demo,
@@ -93,6 +102,8 @@ ALARM_KIND_OF: dict[DeviceKind, EventKind] = {
     DeviceKind.CAMERA: EventKind.CAMERA_INTRUSION,
     DeviceKind.KIOSK: EventKind.KIOSK_SOS,
     DeviceKind.VOLUNTEER_PHONE: EventKind.PATROL_SOS,
+    DeviceKind.POLICE_CAR_TERMINAL: EventKind.PATROL_SOS,
+    DeviceKind.OFFICER_RADIO: EventKind.PATROL_SOS,
 }
 
 
@@ -161,6 +172,9 @@ class TimelineEvent(StrEnum):
     DELIVERED = "delivered"
     SEEN = "seen"
     NOT_DELIVERED = "not_delivered"
+    TIP_ACCEPTED = "tip_accepted"
+    TIP_REJECTED = "tip_rejected"
+    TIP_PROMOTED = "tip_promoted"
 
 
 class AckStatus(StrEnum):
@@ -213,6 +227,8 @@ EVENT_KIND_LABELS: dict[EventKind, str] = {
     EventKind.PATROL_CLUE: "Patrol clue",
     EventKind.PATROL_SOS: "Patrol SOS",
     EventKind.PATROL_TASK: "Task answer",
+    EventKind.POINTS_REDEEM: "Points redemption",
+    EventKind.POINTS_QUERY: "Points statement asked",
     EventKind.HEARTBEAT: "Heartbeat",
 }
 
@@ -233,6 +249,8 @@ DEVICE_KIND_LABELS: dict[DeviceKind, str] = {
     DeviceKind.KIOSK: "Kiosk",
     DeviceKind.VOLUNTEER_PHONE: "Volunteer phone",
     DeviceKind.RESIDENT_PHONE: "Resident phone",
+    DeviceKind.POLICE_CAR_TERMINAL: "Police car terminal",
+    DeviceKind.OFFICER_RADIO: "Foot officer's radio",
 }
 
 SITE_KIND_LABELS: dict[SiteKind, str] = {
@@ -257,4 +275,7 @@ TIMELINE_EVENT_LABELS: dict[TimelineEvent, str] = {
     TimelineEvent.DELIVERED: "Shown on a console",
     TimelineEvent.SEEN: "Opened by an operator",
     TimelineEvent.NOT_DELIVERED: "Not delivered",
+    TimelineEvent.TIP_ACCEPTED: "Tip accepted",
+    TimelineEvent.TIP_REJECTED: "Tip rejected",
+    TimelineEvent.TIP_PROMOTED: "Tip promoted",
 }
