@@ -4,6 +4,7 @@
        │               │                        │                     │
        └───────────────┴──────── resolve ───────┴─────────────────────┘──▶ resolved ─close─▶ closed
     any active state ─cancel─▶ cancelled        any active state ─false_alarm─▶ false_alarm
+    a tip under review ─accept / reject / promote─▶ closed, closed, acknowledged (``engine/tips.py``)
 
 While raised, the incident has exactly one deadline: the next escalation step, or after the last step
 a reminder. An acknowledgement at any notified level clears it. Every change appends to the timeline
@@ -21,8 +22,9 @@ from engine.errors import InvalidTransition, NotAuthorized
 from engine.policy import Policy
 from protocols import IncidentState, Level, TimelineEvent
 from protocols.kinds import IncidentKind
-from protocols.records import (ACTIONS_BY_STATE, ENDING_ACTIONS, Action, DeliveryNote, IncidentRecord, OperatorCommand,
-                               TimelineEntry)
+from engine.tips import review
+from protocols.records import (ACTIONS_BY_STATE, ENDING_ACTIONS, TIP_ACTIONS, Action, DeliveryNote, IncidentRecord,
+                               OperatorCommand, Tip, TimelineEntry)
 
 TargetResolver = Callable[[Level], "str | None"]
 """For the incident's device: which entity answers at a level (None when there is none)."""
@@ -64,6 +66,7 @@ class NewIncident:
     lat: float = 0.0
     lon: float = 0.0
     note: str = ""
+    tip: Tip | None = None
 
 
 def open_incident(new: NewIncident, *, policy: Policy, targets: TargetResolver, now_s: float
@@ -73,7 +76,7 @@ def open_incident(new: NewIncident, *, policy: Policy, targets: TargetResolver, 
         id=new.incident_id, kind=new.kind, device_id=new.device_id, site_id=new.site_id,
         precinct_id=new.precinct_id, host_id=new.host_id, priority=policy.priority,
         state=IncidentState.RAISED, raised_s=now_s, level=policy.steps[0].notify[0], seq=new.seq,
-        silent=policy.silent, lat=new.lat, lon=new.lon,
+        silent=policy.silent, lat=new.lat, lon=new.lon, tip=new.tip,
     )
     record, effects = _enter_step(record, policy, 0, now_s, targets, escalated=False, raised_note=new.note)
     if policy.siren and not policy.silent:
@@ -117,6 +120,8 @@ def apply_command(record: IncidentRecord, command: OperatorCommand, *, policy: P
     state, action = record.state, command.action
     if action == Action.HAND_BACK:
         return _hand_back(record, command, now_s), []
+    if action in TIP_ACTIONS:
+        return review(record, command, now_s=now_s), []
     entry = TimelineEntry(now_s, _EVENT_OF_ACTION[action], command.level, command.target, command.operator,
                           command.note)
     changes: dict = {}

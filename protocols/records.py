@@ -23,6 +23,29 @@ class TimelineEntry(Struct, frozen=True, array_like=True):
     note: str = ""
 
 
+class TipVerdict(StrEnum):
+    """How the station ended a tip's review."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    PROMOTED = "promoted"
+    """Accepted and made a dispatchable incident (priority raised; units may be offered)."""
+
+
+class Tip(Struct, frozen=True):
+    """What a volunteer's tip (``patrol.clue``) says, and the station's verdict on it once reviewed (``verdict``
+    None: still under review). The place is the incident's ``lat``/``lon``; ``photo`` is a reference to the photo
+    uploaded beside it, never the photo."""
+
+    category: str = ""
+    text: str = ""
+    photo: str = ""
+    reporter: str = ""
+    """The volunteer whose phone sent it (their id; empty when the phone has no volunteer)."""
+    verdict: TipVerdict | None = None
+    reason: str = ""
+
+
 class IncidentRecord(Struct, frozen=True):
     """The whole state of one incident. ``version`` grows by one per change, so a reader can drop stale copies.
 
@@ -56,6 +79,8 @@ class IncidentRecord(Struct, frozen=True):
     notified: tuple[str, ...] = ()
     holders: tuple[str, ...] = ()
     timeline: tuple[TimelineEntry, ...] = ()
+    tip: Tip | None = None
+    """``patrol.clue`` only: the tip and its review."""
 
     @property
     def is_active(self) -> bool:
@@ -79,15 +104,28 @@ class Action(StrEnum):
     HAND_BACK = "hand_back"
     """The command center gives an incident it holds back to a lower level that was notified (``to_level``),
     with a reason (``note``): that level may then end it."""
+    ACCEPT = "accept"
+    """A tip under review: accepted (``note``: optional); it ends, and its volunteer earns the rule's points."""
+    REJECT = "reject"
+    """A tip under review: rejected, with the reason in ``note``; it ends."""
+    PROMOTE = "promote"
+    """A tip under review: accepted and made a dispatchable incident of ``priority`` 1–3 (default 2); a P1 is offered
+    to the nearest available unit at once."""
 
 
-ENDING_ACTIONS: frozenset[Action] = frozenset({Action.CLOSE, Action.CANCEL, Action.FALSE_ALARM})
+TIP_ACTIONS: frozenset[Action] = frozenset({Action.ACCEPT, Action.REJECT, Action.PROMOTE})
+"""The review of a tip (``patrol.clue`` under review only: any other incident refuses them)."""
+
+
+ENDING_ACTIONS: frozenset[Action] = frozenset({Action.CLOSE, Action.CANCEL, Action.FALSE_ALARM, Action.ACCEPT,
+                                              Action.REJECT})
 """The actions that end an incident: once it is held at a level, a lower one may not take them."""
 
 ACTIONS_BY_STATE: dict[IncidentState, tuple[Action, ...]] = {
-    IncidentState.RAISED: (Action.ACKNOWLEDGE, Action.CANCEL, Action.FALSE_ALARM, Action.HAND_BACK),
+    IncidentState.RAISED: (Action.ACKNOWLEDGE, Action.CANCEL, Action.FALSE_ALARM, Action.HAND_BACK, Action.ACCEPT,
+                           Action.REJECT, Action.PROMOTE),
     IncidentState.ACKNOWLEDGED: (Action.DISPATCH, Action.RESOLVE, Action.CANCEL, Action.FALSE_ALARM,
-                                 Action.HAND_BACK),
+                                 Action.HAND_BACK, Action.ACCEPT, Action.REJECT, Action.PROMOTE),
     IncidentState.DISPATCHED: (Action.ON_SCENE, Action.RESOLVE, Action.CANCEL, Action.FALSE_ALARM, Action.HAND_BACK),
     IncidentState.ON_SCENE: (Action.RESOLVE, Action.CANCEL, Action.FALSE_ALARM, Action.HAND_BACK),
     IncidentState.RESOLVED: (Action.CLOSE,),
@@ -96,7 +134,8 @@ ACTIONS_BY_STATE: dict[IncidentState, tuple[Action, ...]] = {
     IncidentState.FALSE_ALARM: (),
 }
 """What the lifecycle (``engine/incident.py``) allows in each state, whoever asks; consoles enable their buttons from
-it (the engine's answer still decides: authority and jurisdiction narrow it per incident and operator)."""
+it (the engine's answer still decides: authority and jurisdiction narrow it per incident and operator). The
+:data:`TIP_ACTIONS` apply to a tip under review only."""
 
 
 ACTION_LABELS: dict[Action, str] = {
@@ -108,6 +147,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.CANCEL: "Cancel",
     Action.FALSE_ALARM: "False alarm",
     Action.HAND_BACK: "Hand back",
+    Action.ACCEPT: "Accept tip",
+    Action.REJECT: "Reject tip",
+    Action.PROMOTE: "Promote tip",
 }
 
 
@@ -124,6 +166,8 @@ class OperatorCommand(Struct, frozen=True):
     note: str = ""
     to_level: Level | None = None
     """``hand_back`` only: the lower level the incident goes back to."""
+    priority: int | None = None
+    """``promote`` only: the priority the tip becomes (1–3; None: 2)."""
 
 
 class DeliveryNote(Struct, frozen=True):

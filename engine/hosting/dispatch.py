@@ -29,6 +29,7 @@ from engine.patrol.offer_effects import (Candidate, Effect, OfferExpired, OfferS
 from engine.patrol.offers import Dispatch, OfferRefused, Step, apply_unit_states
 from engine.patrol.units import UnitTracker
 from engine.scheduler import DeadlineScheduler
+from engine.tips import promoted
 from protocols.desk import OfferUnit, RecommendUnits
 from protocols.device import DeviceMessage
 from protocols.device_schema import TaskAnswer
@@ -40,7 +41,7 @@ DISPATCH: Final = "d"
 MAX_DISPATCHES: Final = 10_000
 LOG_PER_INCIDENT: Final = 50
 NOT_DISPATCHED: Final = frozenset({IncidentKind.DEVICE_OFFLINE, IncidentKind.PATROL_CLUE, IncidentKind.KIOSK_FAULT})
-"""Kinds no unit is sent to (a maintenance ticket, a tip under review)."""
+"""Kinds no unit is sent to (a maintenance ticket, a tip under review: a promoted tip is dispatched)."""
 
 
 class Dispatches:
@@ -68,8 +69,11 @@ class Dispatches:
                 scheduler.schedule((DISPATCH, incident_id), dispatch.deadline_s)
 
     def incident_changed(self, record: IncidentRecord, before: IncidentRecord | None, now_s: float) -> None:
-        """The incident store's observer: a new incident may be offered, an ended one is withdrawn."""
+        """The incident store's observer: a new incident may be offered, an ended one is withdrawn; a tip promoted
+        to P1 is offered like a P1 that opened."""
         if before is None and record.is_active:
+            self.incident_opened(record, now_s)
+        elif record.is_active and record.priority == 1 and (before.priority != 1 or not _dispatchable(before)):
             self.incident_opened(record, now_s)
         elif record.state.is_terminal:
             self.incident_ended(record.id, now_s)
@@ -89,7 +93,7 @@ class Dispatches:
 
     def incident_opened(self, record: IncidentRecord, now_s: float) -> None:
         """A new incident of this host: a P1 alarm is offered at once to the nearest available unit."""
-        if record.priority != 1 or record.kind in NOT_DISPATCHED or record.id in self.dispatches:
+        if record.priority != 1 or not _dispatchable(record) or record.id in self.dispatches:
             return
         if len(self.dispatches) >= MAX_DISPATCHES:
             self.refused += 1
@@ -181,6 +185,10 @@ class Dispatches:
             self.scheduler.cancel(key)
         else:
             self.scheduler.schedule(key, step.deadline_s)
+
+
+def _dispatchable(record: IncidentRecord) -> bool:
+    return record.kind not in NOT_DISPATCHED or promoted(record)
 
 
 def _done(dispatch: Dispatch, unit: str, now_s: float) -> Step:

@@ -21,7 +21,7 @@ from engine.policy import PolicySet
 from engine.scheduler import DeadlineScheduler
 from engine.topology import City, Device
 from protocols.kinds import IncidentKind
-from protocols.records import HostMessage, IncidentRecord, IncidentUpdate
+from protocols.records import HostMessage, IncidentRecord, IncidentUpdate, Tip
 
 INCIDENT: Final = "i"
 """Deadline key kind: ``(INCIDENT, incident id)``, the incident's next escalation step or reminder."""
@@ -78,8 +78,10 @@ class IncidentStore:
     # -- changes -------------------------------------------------------------------------------------
 
     def raise_or_repeat(self, device: Device, kind: IncidentKind, now_s: float, *, seq: int = 0, note: str = "",
-                        fresh: bool = False, incident_id: str | None = None) -> str:
-        """Count a repeat on the device's open incident of ``kind``, or raise a new one (always, ``fresh``)."""
+                        fresh: bool = False, incident_id: str | None = None, tip: Tip | None = None,
+                        place: tuple[float | None, float | None] = (None, None)) -> str:
+        """Count a repeat on the device's open incident of ``kind``, or raise a new one (always, ``fresh``). A tip
+        carries what it says; ``place``, where it happened when the device says (else the device's own place)."""
         existing_id = None if fresh else self.open_index.get((device.id, kind))
         if existing_id is not None:
             record = self.incidents[existing_id]
@@ -88,7 +90,8 @@ class IncidentStore:
         incident_id = self.fresh_incident_id(incident_id or f"{device.id}#{seq}", now_s)
         policy = self.policies.for_incident(kind, device.kind)
         new = NewIncident(incident_id, kind, device.id, device.site_id or "", device.precinct_id, self.host_id,
-                          seq=seq, lat=device.lat, lon=device.lon, note=note)
+                          seq=seq, lat=device.lat if place[0] is None else place[0],
+                          lon=device.lon if place[1] is None else place[1], note=note, tip=tip)
         record, effects = open_incident(new, policy=policy, targets=lambda level: self.city.target_for(level, device),
                                         now_s=now_s)
         self.store(record, None, effects, now_s)

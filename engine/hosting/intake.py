@@ -20,10 +20,11 @@ from engine.hosting.staging import JournalStaging
 from engine.hosting.stats import Counters
 from engine.hosting.supervision import Supervision
 from engine.journal import AlarmSeq
+from engine.tips import tip_of, volunteer_of
 from protocols import EventKind
 from protocols.batch import Ingest
 from protocols.device import DeviceMessage
-from protocols.kinds import AckStatus
+from protocols.kinds import AckStatus, IncidentKind
 
 EventHandler = Callable[[DeviceEntity, DeviceMessage, float], None]
 
@@ -65,8 +66,12 @@ class Intake:
             self.counters.clock_skewed += 1
         if incident_kind is not None:
             note = "; ".join(n for n in (alarm_note(message), skew) if n)
+            tip, place = None, (None, None)
+            if incident_kind is IncidentKind.PATROL_CLUE:
+                tip = tip_of(message, volunteer_of(self.roster.city, entity.device.id))
+                place = (message.data.lat, message.data.lon)
             incident_id = self.store.raise_or_repeat(entity.device, incident_kind, now_s, seq=message.seq,
-                                                     note=note, fresh=incident_kind in UNINDEXED)
+                                                     note=note, fresh=incident_kind in UNINDEXED, tip=tip, place=place)
             entity.remember_alarm(message.seq, incident_id, boot=message.boot, digest=digest,
                                   memory_size=self.alarm_memory)
             self.staging.stage_alarm(AlarmSeq(entity.device.id, message.seq, incident_id, message.boot, digest))
