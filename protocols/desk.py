@@ -30,3 +30,5 @@ class OfferUnit(Struct, frozen=True, forbid_unknown_fields=True):
 
     incident: IncidentId
     unit: UnitId
+    precinct: UnitId | None = None
+    """The operator's precinct (a station): a unit of another precinct is refused. None: any (the command center)."""

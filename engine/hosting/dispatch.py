@@ -21,6 +21,7 @@ from typing import Final
 from engine.city_model import City
 from engine.entities import DeviceEntity
 from engine.errors import UnknownIncident
+from engine.hosting.dispatch_desk import OVER, dispatch_requests
 from engine.incident import DeviceCommand
 from engine.patrol.cameras import CameraIndex
 from engine.patrol.nearest import Recommendation, explain
@@ -30,7 +31,7 @@ from engine.patrol.offers import Dispatch, OfferRefused, Step, apply_unit_states
 from engine.patrol.units import UnitTracker
 from engine.scheduler import DeadlineScheduler
 from engine.tips import promoted
-from protocols.desk import OfferUnit, RecommendUnits
+from protocols.desk import RecommendUnits
 from protocols.device import DeviceMessage
 from protocols.device_schema import TaskAnswer
 from protocols.kinds import IncidentKind
@@ -87,7 +88,7 @@ class Dispatches:
             return record
 
         return {RecommendUnits: lambda r, now_s: self.recommend(owned(r.incident), now_s=now_s, k=r.k),
-                OfferUnit: lambda r, now_s: self.offer(owned(r.incident), r.unit, now_s=now_s)}
+                **dispatch_requests(self, owned, dispatchable=_dispatchable)}  # offer, cancel, reassign, views
 
     # -- what starts a dispatch ------------------------------------------------------------------
 
@@ -104,8 +105,11 @@ class Dispatches:
         return explain(self.units(), record.lat, record.lon, now_s=now_s, k=k)
 
     def offer(self, record: IncidentRecord, unit_id: str, *, now_s: float) -> Dispatch:
-        """An operator offers the incident to a unit (raises ``OfferRefused`` when it cannot be offered)."""
-        dispatch = self.dispatches.get(record.id) or self._new(record, now_s)
+        """An operator offers the incident to a unit (raises ``OfferRefused`` when it cannot be offered); a dispatch
+        that was over (cancelled, done) begins again."""
+        dispatch = self.dispatches.get(record.id)
+        if dispatch is None or dispatch.state in OVER:
+            dispatch = self._new(record, now_s)
         self._run(dispatch, lambda d: d.offer(unit_id, now_s=now_s, is_available=self._available), now_s)
         return dispatch
 
@@ -113,6 +117,13 @@ class Dispatches:
         dispatch = self.dispatches.get(incident_id)
         if dispatch is not None:
             self._run(dispatch, lambda d: d.cancel(now_s=now_s, reason=reason), now_s)
+
+    def reassign(self, incident_id: str, unit_id: str | None, *, reason: str, now_s: float) -> Dispatch:
+        """Take the incident off its unit (told ``task.cancel``) and offer it to ``unit_id``, or the next candidate."""
+        dispatch = self.dispatches[incident_id]
+        self._run(dispatch, lambda d: d.reassign(now_s=now_s, is_available=self._available, unit_id=unit_id,
+                                                 reason=reason), now_s)
+        return dispatch
 
     def incident_ended(self, incident_id: str, now_s: float) -> None:
         """The incident was closed, cancelled or found false: its offer or task is withdrawn."""
@@ -123,6 +134,7 @@ class Dispatches:
                 pass  # already over
             self.dispatches.pop(incident_id, None)
             self.scheduler.cancel((DISPATCH, incident_id))
+        self.log.pop(incident_id, None)  # bounded by the open incidents
 
     # -- the phone's answers (route of ``patrol.task``) and the deadlines -------------------------------
 
