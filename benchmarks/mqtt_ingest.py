@@ -21,24 +21,20 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import aiomqtt  # noqa: E402
 import uvloop  # noqa: E402
 
-from actors.broker import Mosquitto, free_port  # noqa: E402
-from redband.files import write_broker_files  # noqa: E402
-from actors.runtime import Engine, EngineOptions  # noqa: E402
+from actors.broker import Mosquitto  # noqa: E402
 from benchmarks.latency import summary_ms  # noqa: E402
 from benchmarks.mqtt_ramp import BareSubscriber, MosquittoSub, Publishers, ramp, step, wait_flowing  # noqa: E402
+from benchmarks.mqtt_setup import add_engine_and_ramp_options, broker_setup, quick_ramp, start_engine  # noqa: E402
 from engine.citygen import CitySpec, generate_city  # noqa: E402
-from engine.mqtt_provision import BRIDGE_USER, SIMULATOR_USER, broker_files  # noqa: E402
-from engine.policy import default_policies  # noqa: E402
+from engine.mqtt_provision import SIMULATOR_USER  # noqa: E402
 from protocols.device import encode_device_message, make_message  # noqa: E402
 from protocols.endpoint import NO_DELAY, MqttEndpoint  # noqa: E402
 from protocols.kinds import ALARM_KIND_OF, DeviceKind  # noqa: E402
@@ -121,12 +117,8 @@ def yardsticks(args, publishers: Publishers, sim: MqttEndpoint) -> dict:
 def run(args) -> dict:
     city = generate_city(CitySpec(precincts=2, communities=args.communities, schools=100, kiosk_halls=10,
                                   volunteers=args.communities * 10, seed=7))
-    work = Path(tempfile.mkdtemp(prefix="redband-bench-"))
-    port = free_port()
-    files = broker_files(city, work / "broker", port=port, simulator=True)
-    write_broker_files(files, work / "broker")
-    password = {c.username: c.password for c in files.credentials}
-    sim = MqttEndpoint("127.0.0.1", port, SIMULATOR_USER, password[SIMULATOR_USER])
+    setup = broker_setup(city)
+    work, port, password, sim = setup.work, setup.port, setup.password, setup.simulator
     alarm_devices = [(d.id, d.kind.value) for d in city.devices.values() if d.kind.value in ALARM_OF]
     probe_devices = alarm_devices[:int(args.alarms_per_s * args.seconds)]
     probe_ids = {d for d, _ in probe_devices}
@@ -135,16 +127,13 @@ def run(args) -> dict:
     devices_file = work / "devices.json"
     devices_file.write_text(json.dumps(telemetry_devices))
 
-    with Mosquitto(work / "broker" / "mosquitto.conf", port=port) as broker:
+    with Mosquitto(setup.conf, port=port) as broker:
         # the simulator user: the broker grants the bridge its share group only
         publishers = Publishers(port=port, user=SIMULATOR_USER, password=password[SIMULATOR_USER],
                                 devices_file=devices_file, count=args.publishers)
         try:
             yard = yardsticks(args, publishers, sim)  # before Ray starts: nothing else on the machine
-            engine = Engine(city, default_policies(), EngineOptions(
-                precinct_hosts=args.hosts, realtime=True, journal_dir=str(work / "journal"),
-                mqtt=MqttEndpoint("127.0.0.1", port, BRIDGE_USER, password[BRIDGE_USER]), bridges=args.bridges,
-                bridge={"max_in_flight_batches": args.inflight, "batch_window_s": args.window_ms / 1000})).start()
+            engine = start_engine(city, setup, args)
             try:
                 def accepted() -> int:
                     return sum(s.accepted for s in engine.statistics())
@@ -239,25 +228,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=10_000, help="the target run's telemetry per second")
     parser.add_argument("--seconds", type=float, default=20, help="the target run's length")
-    parser.add_argument("--publishers", type=int, default=2)
-    parser.add_argument("--bridges", type=int, default=1)
-    parser.add_argument("--hosts", type=int, default=2)
-    parser.add_argument("--inflight", type=int, default=1, help="bulk-lane batches in flight per bridge")
-    parser.add_argument("--window-ms", type=float, default=2.0, help="a batch closes this long after its first event")
+    add_engine_and_ramp_options(parser, step_s=4.0, max_steps=8, budget_s=45.0)
     parser.add_argument("--communities", type=int, default=400)
     parser.add_argument("--alarms-per-s", type=float, default=20)
-    parser.add_argument("--step-s", type=float, default=4.0, help="each ramp step's length")
-    parser.add_argument("--warm-s", type=float, default=1.0,
-                        help="a step's rate is counted from this long after its start")
-    parser.add_argument("--factor", type=float, default=1.25, help="each ramp step offers this much more")
-    parser.add_argument("--max-steps", type=int, default=8)
-    parser.add_argument("--budget-s", type=float, default=45.0, help="no ramp step starts after this")
     parser.add_argument("--subscriber-python", default=sys.executable)
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 events/s for 3 s, two 1 s steps")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 1,000 events/s for 2 s, each ramp one 1 s step")
     args = parser.parse_args()
     if args.quick:
-        args.rate, args.seconds, args.alarms_per_s, args.communities = 1000, 3, 5, 20
-        args.step_s, args.warm_s, args.factor, args.max_steps, args.budget_s = 1.0, 0.3, 2.0, 2, 8.0
+        args.rate, args.seconds, args.alarms_per_s, args.communities = 1000, 2, 5, 20
+        quick_ramp(args)
     print(json.dumps(run(args)), flush=True)
 
 

@@ -10,6 +10,13 @@ each device's seq carrying on from the step before (what the engine needs); othe
 a pool encoded once (for subscribers that only count, so a fast ramp costs no encoding time). A step that
 cannot be written at its rate (the broker reads slower) stops at ``seconds + LATE_S``: what was not written
 then was not offered, and ``published`` says so.
+
+Optional step fields (``benchmarks/positions_ingest.py``): ``"event": "patrol.start"`` sends each device of the
+share one ``patrol.start`` at ``rate`` instead; ``"realtime": true`` stamps each message with the instant it is
+due (``start_at`` + its place in the schedule) instead of a fixed epoch, as the GPS filter needs; and
+``"bad_every": N`` gives every N-th position an 80 m accuracy, a fix the filter discards as ``inaccurate``.
+A volunteer phone's positions walk north ~0.11 m per fix from a point of its own, so its fixes are plausible
+for a walker (a fix per 25 ms or slower stays under the filter's 15 m/s).
 """
 
 from __future__ import annotations
@@ -43,18 +50,34 @@ class Packets:
         self.i = 0
         self._pool: list[bytes] | None = None
 
-    def fresh(self, count: int) -> list[bytes]:
+    def fresh(self, count: int, *, start_at: float | None = None, rate: float = 1.0, bad_every: int = 0
+              ) -> list[bytes]:
+        """``count`` messages, devices in turn; stamped with their due instants when ``start_at`` is given."""
         out = []
-        for _ in range(count):
-            device_id, kind = self.devices[self.i % len(self.devices)]
+        n = len(self.devices)
+        for k in range(count):
+            index = self.i % n
+            device_id, kind = self.devices[index]
             self.seq[device_id] += 1
             self.i += 1
-            seq, ts = self.seq[device_id], 1_700_000_000_000 + self.i
+            seq = self.seq[device_id]
+            ts = 1_700_000_000_000 + self.i if start_at is None else int((start_at + k / rate) * 1000)
             if kind == "volunteer_phone":
-                message = make_message("patrol.position", seq=seq, ts=ts,
-                                       data={"lat": 31.8 + (self.i % 100) * 1e-4, "lon": 117.2, "accuracy_m": 5.0})
+                bad = bad_every and self.i % bad_every == 0
+                message = make_message("patrol.position", seq=seq, ts=ts, data={
+                    "lat": 31.8 + (index % 100) * 1e-3 + seq * 1e-6, "lon": 117.2 + (index // 100 % 100) * 1e-3,
+                    "accuracy_m": 80.0 if bad else 5.0})
             else:
                 message = make_message("heartbeat", seq=seq, ts=ts, data={"battery": 88.0})
+            out.append(publish_packet(self.topics[device_id], encode_device_message(message)))
+        return out
+
+    def starts(self, start_at: float) -> list[bytes]:
+        """One ``patrol.start`` per device, each seq carrying on."""
+        out = []
+        for device_id, _ in self.devices:
+            self.seq[device_id] += 1
+            message = make_message("patrol.start", seq=self.seq[device_id], ts=int(start_at * 1000))
             out.append(publish_packet(self.topics[device_id], encode_device_message(message)))
         return out
 
@@ -93,7 +116,13 @@ async def serve(args, packets: Packets) -> None:
     while line := await loop.run_in_executor(None, sys.stdin.readline):
         step = json.loads(line)
         count = int(step["rate"] * step["seconds"])
-        queue = packets.fresh(count) if step.get("fresh", True) else packets.cycled(count)
+        if step.get("event") == "patrol.start":
+            queue = packets.starts(step["start_at"])
+        elif step.get("fresh", True):
+            queue = packets.fresh(count, start_at=step["start_at"] if step.get("realtime") else None,
+                                  rate=step["rate"], bad_every=step.get("bad_every", 0))
+        else:
+            queue = packets.cycled(count)
         result = await send_step(writer, queue, rate=step["rate"], seconds=step["seconds"],
                                  start_at=step["start_at"])
         print(json.dumps(result), flush=True)

@@ -33,13 +33,14 @@ class Publishers:
         for proc in self.procs:
             assert json.loads(proc.stdout.readline()).get("connected"), "publisher did not connect"
 
-    def start_step(self, rate: float, seconds: float, *, fresh: bool) -> float:
-        """Tell every publisher its share of the step; returns the agreed start instant (after pre-encoding)."""
+    def start_step(self, rate: float, seconds: float, *, fresh: bool, **extra) -> float:
+        """Tell every publisher its share of the step; returns the agreed start instant (after pre-encoding).
+        ``extra``: the publisher's optional step fields (``event``, ``realtime``, ``bad_every``)."""
         share = rate / len(self.procs)
         start_at = time.time() + 0.3 + (share * seconds / 60_000 if fresh else 0.2)  # time to pre-encode
         for proc in self.procs:
             proc.stdin.write(json.dumps({"rate": share, "seconds": seconds, "start_at": start_at,
-                                         "fresh": fresh}) + "\n")
+                                         "fresh": fresh, **extra}) + "\n")
             proc.stdin.flush()
         return start_at
 
@@ -120,23 +121,32 @@ def drain(count: Callable[[], int], *, quiet_s: float = 0.5, max_s: float = 5.0)
 
 
 def step(publishers: Publishers, count: Callable[[], int], rate: float, *, seconds: float, warm_s: float,
-         fresh: bool, on_start: Callable[[], None] | None = None) -> dict:
-    """One step: ``rate`` offered for ``seconds``; the steady received rate and what was lost."""
-    before = count()
-    start_at = publishers.start_step(rate, seconds, fresh=fresh)
+         fresh: bool, on_start: Callable[[], None] | None = None, stages: Callable[[], dict] | None = None,
+         **extra) -> dict:
+    """One step: ``rate`` offered for ``seconds``; the steady received rate and what was lost. ``stages``, if
+    given, counts along the way (e.g. the bridge's received, the hosts' accepted): sampled beside ``count``, each
+    gets its steady rate (``stages_per_s``) and its total for the step, drained (``stages``)."""
+    before, stages_before = count(), stages() if stages else {}
+    start_at = publishers.start_step(rate, seconds, fresh=fresh, **extra)
     wait_until(start_at)
     if on_start is not None:
         on_start()
     wait_until(start_at + warm_s)
-    c1, t1 = count(), time.time()
+    c1, t1, s1 = count(), time.time(), stages() if stages else {}
     wait_until(start_at + seconds)
-    c2, t2 = count(), time.time()
+    c2, t2, s2 = count(), time.time(), stages() if stages else {}
     sent = publishers.finish_step()
     received = drain(count) - before
-    return {"offered_per_s": round(rate), "published": sent["published"],
-            "published_per_s": round(sent["published"] / sent["seconds"]) if sent["seconds"] else 0,
-            "received_per_s": round((c2 - c1) / (t2 - t1)), "window_s": round(t2 - t1, 2), "received": received,
-            "lost": sent["published"] - received, "publisher_cpu_s": sent["cpu_s"]}
+    out = {"offered_per_s": round(rate), "published": sent["published"],
+           "published_per_s": round(sent["published"] / sent["seconds"]) if sent["seconds"] else 0,
+           "received_per_s": round((c2 - c1) / (t2 - t1)), "window_s": round(t2 - t1, 2), "received": received,
+           "lost": sent["published"] - received, "publisher_cpu_s": sent["cpu_s"]}
+    if stages:
+        after = stages()
+        out["stages_per_s"] = {k: round((s2[k] - s1[k]) / (t2 - t1), 3 if isinstance(s2[k], float) else None)
+                               for k in s2}
+        out["stages"] = {k: round(after[k] - stages_before[k], 3) for k in after}
+    return out
 
 
 def wait_flowing(publishers: Publishers, count: Callable[[], int], *, timeout_s: float = 15.0) -> None:
@@ -152,16 +162,17 @@ def wait_flowing(publishers: Publishers, count: Callable[[], int], *, timeout_s:
 
 
 def ramp(publishers: Publishers, count: Callable[[], int], *, first: float, factor: float, steps: int,
-         seconds: float, warm_s: float, budget_s: float, fresh: bool = False) -> dict:
+         seconds: float, warm_s: float, budget_s: float, fresh: bool = False, **step_options) -> dict:
     """Steps at ``first``, ``first × factor``, ... until the consumer falls behind, ``steps`` are done or the next
     step would end after ``budget_s``. ``events_per_s`` is the best received rate of any step; ``saturated``
-    says whether a step fell behind (if not, the ceiling is at least that and the ramp ran out first)."""
+    says whether a step fell behind (if not, the ceiling is at least that and the ramp ran out first).
+    ``step_options`` go to every step (``stages``, the publishers' step fields)."""
     started, out = time.monotonic(), []
     for i in range(steps):
         if out and time.monotonic() - started + seconds + 3 > budget_s:
             break
         rate = first * factor**i
-        out.append(step(publishers, count, rate, seconds=seconds, warm_s=warm_s, fresh=fresh))
+        out.append(step(publishers, count, rate, seconds=seconds, warm_s=warm_s, fresh=fresh, **step_options))
         if out[-1]["received_per_s"] < BEHIND * rate:
             break
     behind = [s for s in out if s["received_per_s"] < BEHIND * s["offered_per_s"]]

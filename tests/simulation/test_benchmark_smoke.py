@@ -34,8 +34,8 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
     assert summary["core_events_per_s"] == core["core_events_per_s"] == mix["accepted_per_s"]
     assert summary["samples"]["core_events_per_s"] == "20,000 accepted events, 1 run"
     mqtt = runs["mqtt_ingest"]
-    assert mqtt["published"] == mqtt["engine_accepted"] == 3000 and mqtt["lost"] == 0
-    assert mqtt["alarms"]["acked"] == mqtt["alarms"]["published"] == mqtt["alarm_publish_to_raised"]["count"] == 15
+    assert mqtt["published"] == mqtt["engine_accepted"] == 2000 and mqtt["lost"] == 0
+    assert mqtt["alarms"]["acked"] == mqtt["alarms"]["published"] == mqtt["alarm_publish_to_raised"]["count"] == 10
     for yardstick in ("end_to_end_at_saturation", "bare_subscriber", "mosquitto_sub"):  # each ramped, step by step
         steps = mqtt[yardstick]["steps"]
         assert steps and all(s["received"] > 0 and s["received_per_s"] > 0 for s in steps), yardstick
@@ -44,7 +44,18 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
     assert mqtt["ratio_to_mosquitto_sub"] == round(mqtt["end_to_end_events_per_s_at_saturation"]
                                                    / mqtt["mosquitto_sub_events_per_s_at_saturation"], 3)
     lanes = {lane: stats for process in mqtt["bridge_stats"] for lane, stats in process["lanes"].items()}
-    assert lanes["alarm"]["received"] == 15 and lanes["evt"]["received"] == 3000  # the alarm lane measured apart
+    assert lanes["alarm"]["received"] == 10 and lanes["evt"]["received"] == 2000  # the alarm lane measured apart
+    positions = runs["positions_ingest"]  # every phone on patrol; every fix through the bridge to its GPS filter
+    assert positions["patrols"]["patrols_active"] == positions["patrols"]["published"] == positions["phones"] == 200
+    assert positions["published"] == positions["bridge_received"] == positions["hosts_accepted"] == 2000
+    assert positions["kept"] + positions["discarded"] == positions["published"] and positions["lost"] == 0
+    assert positions["discarded_by_reason"] == {"inaccurate": positions["published"] // 50}  # each 50th: 80 m
+    (position_step,) = positions["ramp"]["steps"]
+    assert position_step["stages"]["filtered"] == position_step["stages"]["bridge_received"] == 2000
+    assert positions["positions_per_s"] == position_step["received_per_s"] == summary["positions_per_s"] > 0
+    assert positions["per_stage_per_s_at_best"]["bridge_received"] > 0
+    assert positions["cpu_at_best"]["cores"]["bridge"] > 0 and positions["notes"]
+    assert summary["positions_lost"] == 0 and summary["targets"]["positions_per_s"]["target"] == 20_000
     late = runs["escalation_lateness"]
     raised = late["incidents"] - late["lanes"]["alarms"]["dropped"]  # a batch due while 8 are unanswered: dropped
     assert late["deadlines_fired"] == late["escalations_found"] == late["incidents_raised"] == raised > 0
@@ -78,12 +89,12 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
                 "core_heartbeat_events_per_s", "bytes_per_device_traced", "bytes_per_device_topology",
                 "bytes_per_device_host_indexes", "bytes_per_device_entities", "actor_per_device_batched_events_per_s",
                 "engine_vs_actor_per_device", "engine_vs_actor_per_device_batched", "engine_vs_actor_per_device_memory",
-                "console_fanout_p99_ms"):
+                "console_fanout_p99_ms", "positions_per_s", "positions_bridge_cpu_us"):
         assert isinstance(summary[key], (int, float)) and summary[key] > 0, key
     assert runs["fuzz_decoders"]["crashes"] == 0 and summary["targets"]["fuzz_crashes"]["met"]
     assert runs["broker_acl"]["device_hash_subscription_refused"] and summary["broker_ready_s"] > 0
     assert set(summary["targets"]) >= {"core_events_per_s", "mqtt_events_per_s", "bytes_per_device",
-                                       "engine_vs_actor_per_device", "fuzz_crashes"}
+                                       "engine_vs_actor_per_device", "fuzz_crashes", "positions_per_s"}
 
 
 def test_fuzz_decoders_quick_classifies_every_payload_without_a_crash():
