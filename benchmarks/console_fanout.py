@@ -170,10 +170,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--poll-ms", type=float, default=10, help="the gateway's polling period while changes come")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 20 consoles, 100 changes/s, 2 s")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 20 consoles, 100 changes/s, 1 s")
     args = parser.parse_args()
     if args.quick:
-        args.consoles, args.cc_consoles, args.rate, args.seconds = 20, 2, 100, 2
+        args.consoles, args.cc_consoles, args.rate, args.seconds = 20, 2, 100, 1
     print(json.dumps(run(args)), flush=True)
 
 

@@ -176,10 +176,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--background", type=float, default=20_000, help="heartbeats per second meanwhile")
     parser.add_argument("--in-flight", type=int, default=8, help="unanswered batches per lane before one is dropped")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 100 incidents in 2 s")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 50 incidents in 1 s")
     args = parser.parse_args()
     if args.quick:
-        args.incidents, args.seconds, args.background = 100, 2, 2000
+        args.incidents, args.seconds, args.background = 50, 1, 2000
     print(json.dumps(run(args)), flush=True)
 
 

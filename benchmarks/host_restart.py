@@ -1,11 +1,11 @@
 """Host restart: how long a precinct host whose process is killed (SIGKILL) takes to answer again, rebuilt from its
 journal by itself, and how late the escalations it held fire. Prints one JSON object.
 
-    python -m benchmarks.host_restart [--kills 5] [--open 2000] [--quick]
+    python -m benchmarks.host_restart [--kills 5] [--open 2000] [--escalate-after-s 4] [--quick]
 
 Before each kill the host holds ``--open`` unacknowledged incidents (a journal to rebuild from) whose escalations
-fall due one second after the kill; the program measures kill → the restarted host answering, and the lateness of
-those escalations as the restarted host records them.
+fall due one second after the kill (``--escalate-after-s`` after they were raised); the program measures kill → the
+restarted host answering, and the lateness of those escalations as the restarted host records them.
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ from engine.policy import load_policy_set  # noqa: E402
 from protocols.batch import Ingest  # noqa: E402
 from protocols.device import make_message  # noqa: E402
 
-ESCALATE_AFTER_S = 4.0
-POLICY = f"""
+POLICY = """
 [policies."door.forced"]
 priority = 2
-steps = [{{ notify = ["guard_room", "police_station"], ack_within_s = {ESCALATE_AFTER_S} }},
+steps = [{{ notify = ["guard_room", "police_station"], ack_within_s = {escalate_after_s} }},
          {{ notify = ["command_center"], ack_within_s = 600 }}]
 """
 
@@ -57,7 +56,7 @@ def run(args) -> dict:
                                   doors_per_community=8, residents_per_door=0, volunteers=10))
     doors = [d.id for d in city.devices.values() if d.kind.value == "door"]
     tmp = Path(tempfile.mkdtemp())
-    (tmp / "policy.toml").write_text(POLICY)
+    (tmp / "policy.toml").write_text(POLICY.format(escalate_after_s=args.escalate_after_s))
     engine = Engine(city, load_policy_set(tmp / "policy.toml"),
                     EngineOptions(precinct_hosts=1, realtime=True, journal_dir=str(tmp / "journal"))).start()
     restart_s, lateness_s = [], []
@@ -68,7 +67,7 @@ def run(args) -> dict:
             batch = [Ingest(d, make_message("door.forced", seq=1, ts=int(time.time() * 1000)))
                      for d in doors[round_ * args.open:(round_ + 1) * args.open]]
             engine.ingest(batch)
-            time.sleep(ESCALATE_AFTER_S - 1.0)  # the kill comes one second before the escalations fall due
+            time.sleep(args.escalate_after_s - 1.0)  # the kill comes one second before the escalations fall due
             os.kill(ray.get(handle.where.remote()).pid, signal.SIGKILL)
             restart_s.append(_back(handle, time.monotonic() + 60))
             deadline = time.monotonic() + 30
@@ -99,10 +98,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--open", type=int, default=2000)
-    parser.add_argument("--quick", action="store_true", help="2 kills, 200 open incidents")
+    parser.add_argument("--escalate-after-s", type=float, default=4.0,
+                        help="the incidents' acknowledgement deadline; the kill comes one second before it")
+    parser.add_argument("--quick", action="store_true", help="2 kills, 200 open incidents, escalations after 2 s")
     args = parser.parse_args()
     if args.quick:
-        args.kills, args.open = 2, 200
+        args.kills, args.open, args.escalate_after_s = 2, 200, 2.0
     figures = run(args)
     shutdown_ray()  # before printing: Ray forwards the killed workers' last words to stdout
     print(json.dumps(figures))

@@ -17,7 +17,7 @@ from tests.mqtt.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-UNTIL_S = 15  # of the scenario's 60 s: the suite has 15 minutes for everything
+UNTIL_S = 10  # of the scenario's 60 s: the suite has 15 minutes for everything
 
 
 @pytest.mark.ray
