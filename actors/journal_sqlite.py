@@ -6,7 +6,9 @@ incident), ``alarm_seqs`` (accepted device alarms by boot and seq, with their me
 restarts; the newest 256 per device), ``device_seen`` (supervised devices' last-seen times, written about once a
 second, from which a restarted host supervises), ``audit`` (``engine/audit.py``: one meaning per column, paged newest
 first by time) and ``points_rows`` (the points book's rows, ``protocols.points.encode_row``, append-only in ``seq``
-order; a journal from before points gets the table, empty, when opened). A journal written before alarm digests
+order; a journal from before points gets the table, empty, when opened) and ``snapshots`` (the latest body of each
+key of the patrol parts: patrols under way, volunteers' totals, units, dispatches; replaced or deleted by key; a
+journal from before them gets the table, empty, when opened: its host starts with every unit off duty). A journal written before alarm digests
 existed loses its ``alarm_seqs`` when opened, and one written before the audit columns were fixed has its ``audit``
 table rebuilt (see ``_migrate``).
 """
@@ -38,6 +40,7 @@ CREATE TABLE IF NOT EXISTS alarm_seqs (
     incident_id TEXT NOT NULL, PRIMARY KEY (device_id, boot, seq));
 CREATE TABLE IF NOT EXISTS device_seen (device_id TEXT PRIMARY KEY, seen_s REAL NOT NULL, offline INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS points_rows (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (key TEXT PRIMARY KEY, body BLOB NOT NULL);
 """
 _AUDIT_TABLE = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -169,6 +172,11 @@ class SqliteJournal:
                 db.executemany(_INSERT_AUDIT, rows)
             if batch.points:  # seq: one more than the last (rows are never deleted), so in the batch's order
                 db.executemany("INSERT INTO points_rows (body) VALUES (?)", [(body,) for body in batch.points])
+            if batch.snapshots:
+                db.executemany("DELETE FROM snapshots WHERE key = ?",
+                               [(key,) for key, body in batch.snapshots.items() if body is None])
+                db.executemany("INSERT OR REPLACE INTO snapshots (key, body) VALUES (?, ?)",
+                               [(key, body) for key, body in batch.snapshots.items() if body is not None])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -188,7 +196,8 @@ class SqliteJournal:
         for device_id, boot, seq, digest, incident_id in rows:
             seqs.setdefault(device_id, []).append(AlarmSeq(device_id, seq, incident_id, boot, digest))
         seen = {d: (t, bool(off)) for d, t, off in self._db.execute("SELECT device_id, seen_s, offline FROM device_seen")}
-        return JournalState(records, seqs, seen)
+        snapshots = {key: bytes(body) for key, body in self._db.execute("SELECT key, body FROM snapshots")}
+        return JournalState(records, seqs, seen, snapshots)
 
     def points_rows(self) -> list[bytes]:
         """Every points row written, in ``seq`` (write) order."""

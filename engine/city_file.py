@@ -14,6 +14,7 @@ from engine.city_schema import CityFile, DeviceEntry
 from engine.errors import ConfigError
 from engine.tomlconf import convert, error_at, format_path, parse_toml, read_text
 from protocols import DeviceKind, ProtocolError, SiteKind
+from protocols.patrol import UNIT_KIND_OF
 from protocols.topics import check_id
 
 _DEVICE_SITE_KINDS: dict[DeviceKind, frozenset[SiteKind]] = {
@@ -23,6 +24,8 @@ _DEVICE_SITE_KINDS: dict[DeviceKind, frozenset[SiteKind]] = {
     DeviceKind.KIOSK: frozenset({SiteKind.KIOSK_HALL}),
     DeviceKind.RESIDENT_PHONE: frozenset({SiteKind.COMMUNITY}),
 }
+_PRECINCT_KINDS = frozenset({DeviceKind.POLICE_CAR_TERMINAL, DeviceKind.OFFICER_RADIO})
+"""Devices of a precinct's police (no site, no team): they answer for the whole precinct."""
 
 
 def load_city(path: str | Path) -> City:
@@ -109,6 +112,19 @@ class _Builder:
 
     def _device(self, city: City, i: int, d: DeviceEntry) -> Device:
         self.claim(d.id, ("devices", i, "id"))
+        if d.precinct is not None and d.kind not in _PRECINCT_KINDS:
+            raise self.fail(("devices", i, "precinct"), f"a {d.kind.value} takes its precinct from its "
+                            f"{'team' if d.kind in UNIT_KIND_OF else 'site'}")
+        if d.kind in _PRECINCT_KINDS:
+            precinct = city.precincts.get(d.precinct or "")
+            if precinct is None:
+                raise self.fail(("devices", i, "precinct"),
+                                f"a {d.kind.value} needs a known precinct, got {d.precinct!r}")
+            if d.site is not None or d.team is not None:
+                raise self.fail(("devices", i, "site" if d.site is not None else "team"),
+                                f"a {d.kind.value} belongs to its precinct, not to a site or a team")
+            lat, lon = d.lat if d.lat is not None else precinct.lat, d.lon if d.lon is not None else precinct.lon
+            return Device(d.id, d.kind, precinct.id, None, None, d.unit, lat, lon, d.heartbeat_s, d.label)
         if d.kind is DeviceKind.VOLUNTEER_PHONE:
             team = city.teams.get(d.team or "")
             if team is None:
@@ -148,7 +164,8 @@ def city_to_dict(city: City) -> dict[str, Any]:
             for s in city.sites.values()
         ],
         "devices": [
-            drop_none({"id": d.id, "kind": d.kind.value, "site": d.site_id, "team": d.team_id, "unit": d.unit,
+            drop_none({"id": d.id, "kind": d.kind.value, "site": d.site_id, "team": d.team_id,
+                       "precinct": d.precinct_id if d.kind in _PRECINCT_KINDS else None, "unit": d.unit,
                        "lat": round(d.lat, 6), "lon": round(d.lon, 6), "heartbeat_s": d.heartbeat_s})
             for d in city.devices.values()
         ],

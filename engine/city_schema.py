@@ -52,6 +52,8 @@ class DeviceEntry(Struct, forbid_unknown_fields=True):
     kind: DeviceKind
     site: Id | None = None
     team: Id | None = None
+    precinct: Id | None = None
+    """A police car's terminal or a foot officer's radio belongs to a precinct, not to a site or a team."""
     unit: str = ""
     lat: Lat | None = None
     lon: Lon | None = None

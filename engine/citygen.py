@@ -1,6 +1,8 @@
 """A seeded generator of synthetic cities of any size, shaped like the Anhui deployments:
 communities with door panels, residents and thrown-object cameras; schools with panic boxes;
-unmanned police-station kiosk halls; red-armband volunteers in teams."""
+unmanned police-station kiosk halls; red-armband volunteers in teams; optionally each precinct's patrol cars and
+foot officers (``police_cars_per_precinct``, ``foot_officers_per_precinct``; none by default, so the shipped demo
+city, generated without them, stays what the generator makes)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,10 @@ class CitySpec:
     panic_boxes_per_school: int = 2
     kiosks_per_hall: int = 3
     team_size: int = 20
+    police_cars_per_precinct: int = 0
+    """Patrol cars of each precinct's police (a terminal each): dispatchable units beside the volunteers."""
+    foot_officers_per_precinct: int = 0
+    """Foot officers of each precinct (a radio each)."""
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -140,6 +146,14 @@ def generate_city_dict(spec: CitySpec) -> dict[str, Any]:
         phone_id = f"V{v + 1:05d}-phone"
         devices.append({"id": phone_id, "kind": "volunteer_phone", "team": team["id"], **_ll(spot(precinct))})
         volunteers.append({"id": f"V{v + 1:05d}", "team": team["id"], "phone": phone_id})
+    for precinct in precincts:  # last, so a city without police draws the same numbers as before
+        station = (precinct["lat"], precinct["lon"])
+        for n in range(spec.police_cars_per_precinct):
+            devices.append({"id": f"{precinct['id']}-car{n + 1}", "kind": "police_car_terminal",
+                            "precinct": precinct["id"], "label": f"Patrol car {n + 1}", **_ll(near(*station))})
+        for n in range(spec.foot_officers_per_precinct):
+            devices.append({"id": f"{precinct['id']}-officer{n + 1}", "kind": "officer_radio",
+                            "precinct": precinct["id"], "label": f"Foot officer {n + 1}", **_ll(near(*station))})
 
     return {
         "city": {"id": f"synthetic-{spec.seed}", "name": "Synthetic district"},

@@ -82,9 +82,9 @@ class HostCore:
         self._outputs: tuple[StepOutput, ...] = (self._changes, self._device_commands, self._peers)
         self._seen_log = SeenLog(flush_s=config.seen_flush_s, now_s=now_s)
         self._visitors = VisitorCalls(city, send=self._device_commands.add)
-        self._patrols = Patrols(city)  # not journaled yet: kept through a failed step, lost by a restart
+        self._patrols = Patrols(city, staging=self._staging)  # journaled: rebuilt like the rest (patrol_rows.py)
         self._dispatches = Dispatches(city=city, units=lambda: self._patrols.units, scheduler=DeadlineScheduler(),
-                                      send=self._device_commands.add)  # the same
+                                      send=self._device_commands.add, staging=self._staging)
         self._points = HostPoints(city, staging=self._staging, send=self._device_commands.add, shop=not self.is_cc)
         self._patrols.on_ended = self._points.patrol_ended
         self._dispatches.on_done = self._points.task_done
@@ -132,7 +132,7 @@ class HostCore:
 
     def _rebuild(self) -> None:
         rebuild(self.journal, alarm_memory=self.config.alarm_memory, roster=self._roster, store=self._store,
-                supervision=self._supervision)
+                supervision=self._supervision, parts=(self._patrols, self._dispatches))
         self._points.load(self.journal)
 
     def _speaks_json(self, device_id: str) -> bool:  # the roster is made anew by a rollback: looked up each time
@@ -158,7 +158,7 @@ class HostCore:
 
     @property
     def patrols(self) -> Patrols:
-        """The volunteer patrols: those under way, the volunteers' totals, the unit tracker (not journaled)."""
+        """The patrols: those under way, the volunteers' totals, the unit tracker (journaled)."""
         return self._patrols
 
     # -- what waits for the shell -------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The journal: the store of record. Ray is not. Incidents, their transitions, pending deadlines,
-accepted alarm sequence numbers, the audit trail and the points book's rows are written here before a device is acked, and a
-host rebuilds its state from here after a restart.
+accepted alarm sequence numbers, the audit trail, the points book's rows and the snapshots of the patrol parts (patrols
+under way, volunteers' totals, units, dispatches) are written here before a device is acked, and a host rebuilds its
+state from here after a restart.
 
 This module holds the interface and an in-memory implementation for unit tests; the SQLite (WAL)
 implementation does file I/O, so it lives in ``actors/journal_sqlite.py``.
@@ -45,9 +46,13 @@ class JournalBatch:
     points: list[bytes] = field(default_factory=list)
     """The points book's rows of the step (``protocols.points.encode_row``), appended in this order after every
     row written before (one sequence per book; ``Journal.points_rows``)."""
+    snapshots: dict[str, bytes | None] = field(default_factory=dict)
+    """The latest state of things kept by key (``engine/hosting/patrol_rows.py``: a patrol under way, a volunteer's
+    totals, a unit, a dispatch): each body replaces the key's last one, None deletes the key."""
 
     def __bool__(self) -> bool:
-        return bool(self.incidents or self.transitions or self.alarm_seqs or self.audit or self.seen or self.points)
+        return bool(self.incidents or self.transitions or self.alarm_seqs or self.audit or self.seen or self.points
+                    or self.snapshots)
 
 
 @dataclass(slots=True)
@@ -60,6 +65,8 @@ class JournalState:
     seen: dict[str, tuple[float, bool]] = field(default_factory=dict)
     """Each supervised device's (last-seen time, reported offline) as last journaled: a restarted host supervises
     from these, and does not report again a device it reported already."""
+    snapshots: dict[str, bytes] = field(default_factory=dict)
+    """Every snapshot key with its latest body (``JournalBatch.snapshots``)."""
 
 
 class Journal(Protocol):
@@ -99,6 +106,7 @@ class MemoryJournal:
         self.audit: list[AuditRow] = []
         self.seen: dict[str, tuple[float, bool]] = {}
         self.points: list[bytes] = []
+        self.snapshots: dict[str, bytes] = {}
         self.writes = 0
         self.fail_writes: Exception | None = None
         """Fault injection: raise this at every write until cleared (a full disk, a lost volume)."""
@@ -119,11 +127,16 @@ class MemoryJournal:
             last = self.audit[-1].id if self.audit else 0
             self.audit.append(replace(row, id=next_id(last, row.t_s, self.host_index)))
         self.points.extend(batch.points)
+        for key, body in batch.snapshots.items():
+            if body is None:
+                self.snapshots.pop(key, None)
+            else:
+                self.snapshots[key] = body
 
     def load(self, *, alarm_memory: int) -> JournalState:
         open_records = [r for r in self.incidents.values() if not r.state.is_terminal]
         seqs = {device: list(rows.values())[-alarm_memory:] for device, rows in self.alarm_seqs.items()}
-        return JournalState(open_records, seqs, dict(self.seen))
+        return JournalState(open_records, seqs, dict(self.seen), dict(self.snapshots))
 
     def incident(self, incident_id: str) -> IncidentRecord | None:
         return self.incidents.get(incident_id)

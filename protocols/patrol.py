@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from protocols.kinds import DeviceKind
+
 
 class UnitKind(StrEnum):
     """What a dispatchable unit is."""
@@ -15,6 +17,16 @@ class UnitKind(StrEnum):
     """A red-armband volunteer on patrol (their phone reports the position)."""
     POLICE_CAR = "police_car"
     FOOT_OFFICER = "foot_officer"
+
+
+#: The devices that make a dispatchable unit, and the unit each makes. A volunteer's phone is one on patrol only;
+#: a police car's terminal and a foot officer's radio are one on duty. All go on and off duty with ``patrol.start``
+#: and ``patrol.stop`` and report ``patrol.position``; only volunteers earn points and count patrol hours.
+UNIT_KIND_OF: dict[DeviceKind, UnitKind] = {
+    DeviceKind.VOLUNTEER_PHONE: UnitKind.VOLUNTEER,
+    DeviceKind.POLICE_CAR_TERMINAL: UnitKind.POLICE_CAR,
+    DeviceKind.OFFICER_RADIO: UnitKind.FOOT_OFFICER,
+}
 
 
 class UnitState(StrEnum):

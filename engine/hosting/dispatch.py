@@ -7,8 +7,12 @@ device command ``task.offer`` (the incident, its place, the straight-line distan
 phone answers with ``patrol.task`` events (accept, decline, check in, arrived, done). A declined or expired offer goes
 to the next candidate (P1) or back to the operator. Each dispatch is one ``engine/patrol/offers.Dispatch``.
 
-Not journaled yet: a restarted host forgets its dispatches (the incidents themselves are journaled, and an operator
-can offer again). Bounded: one dispatch per open incident of the host, at most ``MAX_DISPATCHES``; the effects log
+Journaled: every change of a dispatch (``engine/hosting/patrol_rows.py``, with the unit states it set), so a restarted
+host (or one back from a refused step) has each dispatch as it stood, its offer or check-in deadline armed again; its
+effects log and the effect counters start empty. A task cancelled on scene puts its unit back at once, like a task
+done (available, or off duty if its patrol ended meanwhile).
+
+Bounded: one dispatch per open incident of the host, at most ``MAX_DISPATCHES``; the effects log
 the console reads keeps the last ``LOG_PER_INCIDENT`` per incident.
 """
 
@@ -21,12 +25,15 @@ from typing import Final
 from engine.city_model import City
 from engine.entities import DeviceEntity
 from engine.errors import UnknownIncident
+from engine.hosting import patrol_rows as rows
 from engine.hosting.dispatch_desk import OVER, dispatch_requests
+from engine.hosting.staging import JournalStaging
 from engine.incident import DeviceCommand
 from engine.patrol.cameras import CameraIndex
 from engine.patrol.nearest import Recommendation, explain
+from engine.patrol.offer_record import dispatch_of, record_of
 from engine.patrol.offer_effects import (Candidate, Effect, OfferExpired, OfferSent, OfferWithdrawn, Place,
-                                        TaskCancelled, TaskDone)
+                                        TaskCancelled, TaskDone, UnitStateSet)
 from engine.patrol.offers import Dispatch, OfferRefused, Step, apply_unit_states
 from engine.patrol.units import UnitTracker
 from engine.scheduler import DeadlineScheduler
@@ -35,6 +42,7 @@ from protocols.desk import RecommendUnits
 from protocols.device import DeviceMessage
 from protocols.device_schema import TaskAnswer
 from protocols.kinds import IncidentKind
+from protocols.patrol import UnitState
 from protocols.records import IncidentRecord
 
 DISPATCH: Final = "d"
@@ -47,8 +55,9 @@ NOT_DISPATCHED: Final = frozenset({IncidentKind.DEVICE_OFFLINE, IncidentKind.PAT
 
 class Dispatches:
     def __init__(self, *, city: City, units: Callable[[], UnitTracker], scheduler: DeadlineScheduler,
-                 send: Callable[[DeviceCommand, float], None]) -> None:
+                 send: Callable[[DeviceCommand, float], None], staging: JournalStaging | None = None) -> None:
         self.city = city
+        self.staging = staging if staging is not None else JournalStaging()
         self.units = units
         self.scheduler = scheduler
         self.send = send
@@ -68,6 +77,14 @@ class Dispatches:
         for incident_id, dispatch in self.dispatches.items():
             if dispatch.deadline_s is not None:
                 scheduler.schedule((DISPATCH, incident_id), dispatch.deadline_s)
+
+    def load(self, snapshots: dict[str, bytes]) -> None:
+        """The dispatches as the journal's snapshots have them (a start, or a rebuild after a refused step), their
+        deadlines armed; the units' states come with the patrols' rows."""
+        kept = rows.read({k: body for k, body in snapshots.items() if k.startswith(rows.DISPATCH_ROW)})
+        self.dispatches = {r.incident_id: dispatch_of(r) for r in kept.dispatches}
+        self.log = {}
+        self.attach(self.scheduler)
 
     def incident_changed(self, record: IncidentRecord, before: IncidentRecord | None, now_s: float) -> None:
         """The incident store's observer: a new incident may be offered, an ended one is withdrawn; a tip promoted
@@ -134,6 +151,7 @@ class Dispatches:
                 pass  # already over
             self.dispatches.pop(incident_id, None)
             self.scheduler.cancel((DISPATCH, incident_id))
+            self.staging.snapshot(rows.DISPATCH_ROW + incident_id, None)
         self.log.pop(incident_id, None)  # bounded by the open incidents
 
     # -- the phone's answers (route of ``patrol.task``) and the deadlines -------------------------------
@@ -182,7 +200,13 @@ class Dispatches:
 
     def _run(self, dispatch: Dispatch, action: Callable[[Dispatch], Step], now_s: float) -> None:
         step = action(dispatch)
-        apply_unit_states(self.units(), step.effects)
+        units = self.units()
+        changed = apply_unit_states(units, step.effects)
+        back = [UnitStateSet(u, UnitState.AVAILABLE) for u in changed if units.state_of(u) is UnitState.RETURNING]
+        changed += apply_unit_states(units, back)  # a task cancelled on scene: back on patrol (or off duty) at once
+        for unit_id in dict.fromkeys(changed):
+            self.staging.snapshot(*rows.unit_row(units, unit_id))
+        self.staging.snapshot(rows.DISPATCH_ROW + dispatch.incident_id, rows.encode(record_of(dispatch)))
         log = self.log.setdefault(dispatch.incident_id, deque(maxlen=LOG_PER_INCIDENT))
         for effect in step.effects:
             log.append((now_s, effect))

@@ -1,8 +1,11 @@
 """Recovery: a host's state rebuilt from its journal, at start and after a step the journal did not take. Open
 incidents are held, indexed and timed again; each device's recent alarms wait for its entity (dedup survives);
-supervised devices are supervised again from their journaled last-seen times."""
+supervised devices are supervised again from their journaled last-seen times; the patrol parts (patrols under way,
+totals, units, dispatches) come back from their snapshots."""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from engine.hosting.incidents import IncidentStore
 from engine.hosting.roster import Roster
@@ -10,10 +13,17 @@ from engine.hosting.supervision import SeenRows, Supervision
 from engine.journal import Journal
 
 
+class Snapshotted(Protocol):
+    def load(self, snapshots: dict[str, bytes]) -> None: ...
+
+
 def rebuild(journal: Journal, *, alarm_memory: int, roster: Roster, store: IncidentStore,
-            supervision: Supervision) -> None:
-    """Load the journal into freshly made parts. Raises what the journal's ``load`` raises."""
+            supervision: Supervision, parts: tuple[Snapshotted, ...] = ()) -> None:
+    """Load the journal into freshly made parts, and ``parts`` (patrols, then dispatches) from its snapshots. Raises
+    what the journal's ``load`` raises."""
     state = journal.load(alarm_memory=alarm_memory)
+    for part in parts:
+        part.load(state.snapshots)
     roster.recovered_seqs = state.alarm_seqs
     for record in state.incidents:
         store.adopt(record)

@@ -26,7 +26,7 @@ class StepOutput(Protocol):
 
 
 class JournalStaging:
-    __slots__ = ("dirty", "alarm_seqs", "audit_rows", "seen", "points_rows")
+    __slots__ = ("dirty", "alarm_seqs", "audit_rows", "seen", "points_rows", "snapshots")
 
     def __init__(self) -> None:
         self.dirty: dict[str, tuple[int, IncidentRecord]] = {}  # id → (journaled length, latest)
@@ -34,6 +34,7 @@ class JournalStaging:
         self.audit_rows: list[AuditRow] = []
         self.seen: dict[str, tuple[float, bool]] = {}
         self.points_rows: list[bytes] = []
+        self.snapshots: dict[str, bytes | None] = {}
 
     def stage_record(self, record: IncidentRecord, before: IncidentRecord | None) -> None:
         """``record`` changed (``before``: as it was, None if new): its timeline entries past what the journal
@@ -56,15 +57,20 @@ class JournalStaging:
         (``PointsBook.undo_to`` a mark taken before the step, or a rebuild from the journal)."""
         self.points_rows.extend(encode_row(row) for row in rows)
 
+    def snapshot(self, key: str, body: bytes | None) -> None:
+        """The latest state of ``key`` (None: forget the key), written with the step; a later one in the same step
+        replaces it."""
+        self.snapshots[key] = body
+
     def stage_seen(self, rows: dict[str, tuple[float, bool]]) -> None:
         self.seen = rows
 
     def take(self) -> JournalBatch | None:
         """The step's batch (None if it changed nothing the journal keeps); the staging is empty after."""
-        if not (self.dirty or self.alarm_seqs or self.audit_rows or self.seen or self.points_rows):
+        if not (self.dirty or self.alarm_seqs or self.audit_rows or self.seen or self.points_rows or self.snapshots):
             return None
         batch = JournalBatch(audit=self.audit_rows, alarm_seqs=self.alarm_seqs, seen=self.seen,
-                             points=self.points_rows)
+                             points=self.points_rows, snapshots=self.snapshots)
         for incident_id, (journaled, record) in self.dirty.items():
             batch.incidents.append(record)
             batch.transitions.extend(
@@ -77,4 +83,5 @@ class JournalStaging:
         """Forget the step; returns the last-seen rows it held (observations the next step should write)."""
         seen = self.seen
         self.dirty, self.alarm_seqs, self.audit_rows, self.seen, self.points_rows = {}, [], [], {}, []
+        self.snapshots = {}
         return seen

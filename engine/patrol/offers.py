@@ -22,7 +22,7 @@ from engine.patrol.offer_effects import (AwaitingOperator, Candidate, CheckInMis
                                         OfferDeclined, OfferExpired, OfferSent, OfferWithdrawn, Place, TaskAssigned,
                                         TaskCancelled, TaskDone, UnitOnScene, UnitStateSet)
 from engine.patrol.units import UnitTracker
-from protocols.patrol import DispatchState, UnitState
+from protocols.patrol import UNIT_TRANSITIONS, DispatchState, UnitState
 
 DEFAULT_OFFER_TIMEOUT_S = 30.0
 DEFAULT_CHECK_IN_EVERY_S = 600.0
@@ -235,8 +235,18 @@ _OPEN = (DispatchState.AWAITING_OPERATOR, DispatchState.OFFERING, DispatchState.
          DispatchState.NONE_AVAILABLE)
 
 
-def apply_unit_states(units: UnitTracker, effects: Iterable[Effect]) -> None:
-    """Apply a step's unit state changes to the host's tracker (units it no longer holds are skipped)."""
+def apply_unit_states(units: UnitTracker, effects: Iterable[Effect]) -> list[str]:
+    """Apply a step's unit state changes to the host's tracker (units it no longer holds are skipped); returns the
+    units changed. A unit released (``available``) whose patrol or shift ended while it was offered or on the task
+    goes off duty instead: a task never puts back on duty someone who went off it."""
+    changed = []
     for effect in effects:
         if isinstance(effect, UnitStateSet) and effect.unit_id in units:
-            units.set_state(effect.unit_id, effect.state)
+            state = effect.state
+            if state is UnitState.AVAILABLE and units.is_leaving(effect.unit_id):
+                if UnitState.OFF_DUTY not in UNIT_TRANSITIONS[units.state_of(effect.unit_id)]:
+                    units.set_state(effect.unit_id, UnitState.AVAILABLE)  # en route, on scene: released first
+                state = UnitState.OFF_DUTY
+            units.set_state(effect.unit_id, state)
+            changed.append(effect.unit_id)
+    return changed

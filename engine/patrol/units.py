@@ -87,6 +87,7 @@ class UnitTracker:
         self._row: dict[str, int] = {}
         self._precincts: list[str] = []
         self._precinct_code: dict[str, int] = {}
+        self._leaving: set[str] = set()
 
     # -- membership --
 
@@ -119,6 +120,7 @@ class UnitTracker:
             self._row[moved] = row
         self._ids.pop()
         del self._row[unit_id]
+        self._leaving.discard(unit_id)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -166,7 +168,26 @@ class UnitTracker:
         if state not in UNIT_TRANSITIONS[current]:
             raise InvalidUnitTransition(unit_id, current, state)
         self._state[row] = STATE_CODE[state]
+        if state is UnitState.OFF_DUTY:
+            self._leaving.discard(unit_id)
         return current
+
+    def restore(self, unit_id: str, state: UnitState, *, leaving: bool = False) -> None:
+        """Put a unit back in the state a journal kept (a restart): no transition is checked."""
+        self._state[self._row_of(unit_id)] = STATE_CODE[UnitState(state)]
+        self.set_leaving(unit_id, leaving)
+
+    def set_leaving(self, unit_id: str, leaving: bool) -> None:
+        """Whether the unit's patrol or shift ended while it was offered a task or on one: the task that releases it
+        sends it off duty, not back to ``available`` (``engine.patrol.offers.apply_unit_states``)."""
+        self._row_of(unit_id)
+        if leaving:
+            self._leaving.add(unit_id)
+        else:
+            self._leaving.discard(unit_id)
+
+    def is_leaving(self, unit_id: str) -> bool:
+        return unit_id in self._leaving
 
     def set_precinct(self, unit_id: str, precinct: str | None) -> None:
         self._precinct[self._row_of(unit_id)] = NO_PRECINCT if precinct is None else self.precinct_code(precinct)

@@ -179,3 +179,67 @@ def test_a_journal_missing_only_some_new_audit_columns_gets_them(tmp_path):
     old.close()
     journal = SqliteJournal(path)
     assert journal.audit_rows() == [AuditRow(1.0, "p1", "", "", "login", "", "ok", "", 1)]
+
+
+def _patrol_and_offer(pair: Pair) -> tuple[str, str]:
+    """A volunteer on patrol 100 m from a school, and the school's P1 offered to them."""
+    phone = sorted(d for d, dev in pair.host.city.devices.items() if dev.kind.value == "volunteer_phone")[0]
+    box = pair.host.city.devices[pair.device("panic_box")]
+    pair.send(phone, "patrol.start", {})
+    for t in range(0, 121, 10):
+        pair.now_s = float(t)
+        pair.send(phone, "patrol.position", {"lat": box.lat + (100 + t) / 111_195.0, "lon": box.lon,
+                                             "accuracy_m": 5.0})
+    pair.now_s = 130.0
+    incident = pair.send(box.id, "school.panic").acks[0].incident_id
+    return phone, incident
+
+
+def test_patrols_units_and_dispatches_survive_a_restart_on_sqlite(tmp_path):
+    journal = SqliteJournal(tmp_path / "h0.sqlite")
+    pair = Pair(journal=journal)
+    phone, incident = _patrol_and_offer(pair)
+    before = pair.host.patrols.summary_of(phone)
+    journal.close()
+
+    pair.journal = SqliteJournal(tmp_path / "h0.sqlite")
+    pair.restart()
+    after = pair.host.patrols.summary_of(phone)
+    assert after.patrol_id == before.patrol_id and after.valid_s >= before.valid_s - 60.0
+    assert pair.host.patrols.units.state_of(phone).value == "offered"
+    dispatch = pair.host.dispatches.dispatches[incident]
+    assert (dispatch.state.value, dispatch.unit_id, dispatch.deadline_s) == ("offering", phone, 160.0)
+    assert pair.host.scheduler.due_of(("d", incident)) == 160.0
+    pair.now_s = 140.0
+    pair.send(phone, "patrol.task", {"incident": incident, "answer": "accept"})
+    pair.send(phone, "patrol.stop", {})
+    volunteer = next(v.id for v in pair.host.city.volunteers.values() if v.phone_id == phone)
+    totals = pair.host.patrols.totals[volunteer]
+    pair.journal.close()
+
+    pair.journal = SqliteJournal(tmp_path / "h0.sqlite")
+    pair.restart()
+    assert pair.host.patrols.totals[volunteer] == totals and pair.host.patrols.under_way == {}
+    assert pair.host.patrols.units.state_of(phone).value == "en_route"  # off duty once the task releases it
+    assert pair.host.patrols.units.is_leaving(phone)
+    assert pair.host.dispatches.dispatches[incident].state.value == "en_route"
+
+
+def test_a_journal_from_before_snapshots_gets_the_table_and_starts_with_every_unit_off_duty(tmp_path):
+    path = tmp_path / "h0.sqlite"
+    pair = Pair(journal=SqliteJournal(path))
+    box = pair.device("panic_box")
+    incident = pair.send(box, "school.panic").acks[0].incident_id
+    pair.journal.close()
+    old = sqlite3.connect(path)
+    old.execute("DROP TABLE snapshots")
+    old.commit()
+    old.close()
+
+    pair.journal = SqliteJournal(path)
+    pair.restart()
+    assert pair.host.incident(incident) is not None and pair.host.patrols.under_way == {}
+    assert set(pair.host.patrols.units.count_by_state()) == {"off_duty"}
+    phone = sorted(d for d, dev in pair.host.city.devices.items() if dev.kind.value == "volunteer_phone")[0]
+    pair.send(phone, "patrol.start", {})
+    assert f"patrol/{phone}" in pair.journal.load(alarm_memory=1).snapshots

@@ -143,22 +143,25 @@ def test_positions_outside_a_patrol_only_move_the_phone():
     assert pair.send(phone, "patrol.stop", {}).accepted == 1 and pair.host.patrols.totals == {}
 
 
-def test_a_failed_step_keeps_the_patrols_and_their_suspension_timer_and_a_restart_loses_them():
+def test_a_failed_step_goes_back_to_the_journaled_patrols_and_a_restart_brings_them_back():
     pair = Pair()
     phone = _phones(pair)[0]
     _at(pair, 0.0).send(phone, "patrol.start", {})
-    _fix(pair, phone, 10.0, 0.0)
+    _fix(pair, phone, 10.0, 0.0)  # the first kept fix is journaled with the patrol
     pair.journal.fail_writes = OSError(28, "No space left on device")
     with pytest.raises(JournalUnavailable):
         _at(pair, 20.0).send(pair.device("panic_box"), "school.panic")
     pair.journal.fail_writes = None
+    assert list(pair.host.patrols.under_way) == [phone]
     assert pair.host.scheduler.due_of((PATROL_TICK, phone)) == 311.0  # the new scheduler has the timer again
     pair.advance(320.0)
     assert pair.host.patrols.summary_of(phone).status is PatrolStatus.SUSPENDED
 
-    pair.restart()  # nothing of a patrol is journaled yet (see the module docstring)
-    assert pair.host.patrols.under_way == {} and pair.host.statistics().patrols_active == 0
-    assert pair.host.patrols.units.state_of(phone) is UnitState.OFF_DUTY
+    pair.restart()  # the suspension was journaled with the patrol
+    assert pair.host.patrols.summary_of(phone).status is PatrolStatus.SUSPENDED
+    assert pair.host.statistics().patrols_active == 1 and pair.host.statistics().patrol_suspensions == 1
+    assert pair.host.patrols.units.state_of(phone) is UnitState.AVAILABLE
+    assert pair.host.patrols.units.info(phone).fix_s == 10.0
 
 
 def test_a_p1_alarm_is_offered_to_the_nearest_volunteer_on_patrol_and_the_phone_answers():
