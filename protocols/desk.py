@@ -14,6 +14,8 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
+from protocols.patrol import UnitKind
+
 IncidentId = Annotated[str, Meta(min_length=1, max_length=128)]
 UnitId = Annotated[str, Meta(min_length=1, max_length=128)]
 
@@ -23,6 +25,9 @@ class RecommendUnits(Struct, frozen=True, forbid_unknown_fields=True):
 
     incident: IncidentId
     k: Annotated[int, Meta(ge=1, le=20)] = 5
+    kinds: Annotated[tuple[UnitKind, ...], Meta(min_length=1, max_length=3)] | None = None
+    """Only units of these kinds (say police cars and foot officers); the others are passed as ``not_of_kind``.
+    None: every kind."""
 
 
 class OfferUnit(Struct, frozen=True, forbid_unknown_fields=True):

@@ -19,7 +19,7 @@ the console reads keeps the last ``LOG_PER_INCIDENT`` per incident.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from engine.city_model import City
@@ -42,7 +42,7 @@ from protocols.desk import RecommendUnits
 from protocols.device import DeviceMessage
 from protocols.device_schema import TaskAnswer
 from protocols.kinds import IncidentKind
-from protocols.patrol import UnitState
+from protocols.patrol import UnitKind, UnitState
 from protocols.records import IncidentRecord
 
 DISPATCH: Final = "d"
@@ -104,7 +104,7 @@ class Dispatches:
                 raise UnknownIncident(incident_id)
             return record
 
-        return {RecommendUnits: lambda r, now_s: self.recommend(owned(r.incident), now_s=now_s, k=r.k),
+        return {RecommendUnits: lambda r, now_s: self.recommend(owned(r.incident), now_s=now_s, k=r.k, kinds=r.kinds),
                 **dispatch_requests(self, owned, dispatchable=_dispatchable)}  # offer, cancel, reassign, views
 
     # -- what starts a dispatch ------------------------------------------------------------------
@@ -118,8 +118,10 @@ class Dispatches:
             return
         self._run(self._new(record, now_s), lambda d: d.start(now_s=now_s, is_available=self._available), now_s)
 
-    def recommend(self, record: IncidentRecord, *, now_s: float, k: int = 5) -> Recommendation:
-        return explain(self.units(), record.lat, record.lon, now_s=now_s, k=k)
+    def recommend(self, record: IncidentRecord, *, now_s: float, k: int = 5,
+                  kinds: Iterable[UnitKind] | None = None) -> Recommendation:
+        """The ``k`` nearest available units (of ``kinds``, None: any), and why each other one was not chosen."""
+        return explain(self.units(), record.lat, record.lon, now_s=now_s, k=k, kinds=kinds)
 
     def offer(self, record: IncidentRecord, unit_id: str, *, now_s: float) -> Dispatch:
         """An operator offers the incident to a unit (raises ``OfferRefused`` when it cannot be offered); a dispatch

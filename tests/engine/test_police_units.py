@@ -12,6 +12,7 @@ from engine.citygen import CitySpec, generate_city, generate_city_dict
 from engine.errors import ConfigError
 from engine.patrol.nearest import explain
 from engine.topology import city_from_dict, city_to_dict
+from protocols.desk import RecommendUnits
 from protocols.kinds import DeviceKind
 from protocols.patrol import NotChosen, UnitKind, UnitState
 from tests.engine.helpers import SMALL, Pair
@@ -143,3 +144,18 @@ def test_a_p1_goes_to_the_nearest_unit_whatever_its_kind_and_a_police_task_earns
     assert pair.host.patrols.units.state_of(car) is UnitState.AVAILABLE
     assert pair.host.dispatches.effects["TaskDone"] == 1
     assert not any(pair.host.points.book.balance(v) for v in pair.host.city.volunteers)
+
+
+def test_the_desk_recommends_police_only_when_asked_for_their_kinds():
+    pair = Pair(POLICE)
+    car, phone = _of(pair, DeviceKind.POLICE_CAR_TERMINAL), _of(pair, DeviceKind.VOLUNTEER_PHONE)
+    door = next(d for d in pair.host.city.devices.values() if d.kind is DeviceKind.DOOR)
+    for device, north_m in ((phone, 50.0), (car, 150.0)):
+        _send(pair, 0.0, device, "patrol.start")
+        _send(pair, 1.0, device, "patrol.position", {"lat": door.lat + north_m * M_LAT, "lon": door.lon})
+    incident = _send(pair, 2.0, door.id, "door.forced").acks[0].incident_id  # P2: nothing offered
+    everyone = pair.host.ask(RecommendUnits(incident), now_s=3.0)
+    assert {c.unit_id for c in everyone.chosen} == {car, phone}
+    police = pair.host.ask(RecommendUnits(incident, kinds=(UnitKind.POLICE_CAR, UnitKind.FOOT_OFFICER)), now_s=3.0)
+    assert [c.unit_id for c in police.chosen] == [car]
+    assert {p.unit_id: p.reason for p in police.passed}[phone] is NotChosen.NOT_OF_KIND
