@@ -39,6 +39,7 @@ from actors.gateway_delivery import Deliveries
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
 from actors.gateway_http import STATIC_DIR, LoginThrottles, handshake, login, refuse
+from actors.gateway_points import POINTS_REQUESTS, GatewayPoints
 from actors.gateway_sessions import Sessions
 from engine.audit_limit import RefusalLimiter
 from engine.incident import may_end
@@ -83,6 +84,7 @@ class ConsoleGateway:
         self.refusals = RefusalLimiter()
         self.sessions = Sessions(self.signer, clock, self._audit)
         self.commands = Commands(engine, self.city, self.fanout, self._audit)
+        self.points = GatewayPoints(engine, self.city, self._audit)
         self.deliveries = Deliveries(engine, self.fanout, clock, confirm_s=engine.policies.confirm_s,
                                      enabled=watch_delivery)
         self._server = None
@@ -229,6 +231,8 @@ class ConsoleGateway:
             answer = await self.commands.audit_rows(console, message)
         elif isinstance(message, UnitsQuery):
             answer = await self.commands.units(console, message)
+        elif isinstance(message, POINTS_REQUESTS):
+            answer = await self.points.handle(console, message)
         elif isinstance(message, Logout):
             await self.sessions.logout(console)
             return
