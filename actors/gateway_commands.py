@@ -44,7 +44,8 @@ class Commands:
             return Result(message.id, False, reason, OUT_OF_JURISDICTION)
         command = OperatorCommand(message.action, message.incident, operator, jurisdiction.level,
                                   jurisdiction.responder(self.city), unit=message.unit,
-                                  disposition=message.disposition, note=message.note, to_level=message.to_level)
+                                  disposition=message.disposition, note=message.note, to_level=message.to_level,
+                                  priority=message.priority)
         try:
             updated = await asyncio.to_thread(self.engine.command, command)  # the host audits ok and refused
         except RedbandError as exc:

@@ -19,7 +19,7 @@ from protocols.console_labels import LABELS, Labels  # noqa: F401 - part of the 
 from protocols.console_units import UnitChoice, UnitPassed, UnitsAnswer, UnitsQuery  # noqa: F401 - part of it too
 from protocols.console_points import POINTS_ANSWERS, POINTS_REQUESTS
 from protocols.kinds import IncidentKind, IncidentState, Level, TimelineEvent
-from protocols.records import Action, IncidentRecord
+from protocols.records import Action, IncidentRecord, Tip
 
 MAX_CLIENT_MESSAGE_BYTES: Final = 16_384
 Text = Annotated[str, Meta(max_length=512)]
@@ -46,6 +46,8 @@ class Command(Struct, tag="command", forbid_unknown_fields=True):
     note: Text = ""
     to_level: Level | None = None
     """``hand_back`` only: the lower level the incident goes back to (the reason goes in ``note``)."""
+    priority: Annotated[int, Meta(ge=1, le=3)] | None = None
+    """``promote`` only: the priority the tip becomes (none: 2). ``accept`` / ``reject`` take ``note``."""
 
 
 class Logout(Struct, tag="logout", forbid_unknown_fields=True):
@@ -124,6 +126,9 @@ class IncidentView(Struct):
     timeline: list[TimelineView]
     may_end: list[Level]
     """The levels that may close, cancel or false-alarm it now (the authority rule and the kind's policy)."""
+    tip: Tip | None = None
+    """A volunteer's tip (``patrol.clue``): category, text, photo reference, reporter, and the verdict once
+    reviewed (none: under review, the station's queue)."""
 
 
 class Token(Struct, tag="token"):
@@ -289,7 +294,7 @@ def incident_view(record: IncidentRecord, may_end: tuple[Level, ...] | list[Leve
         record.unit, record.disposition, record.lat, record.lon, record.version, list(record.notified),
         list(record.holders),
         [TimelineView(e.t_s, e.event, e.level, e.target, e.actor, e.note) for e in record.timeline],
-        list(may_end),
+        list(may_end), record.tip,
     )
 
 

@@ -23,6 +23,7 @@ function selectionChanged() {  // nothing typed for one incident carries over to
   $("hand-back-level").value = "";
   closeConfirm(false);
   if (typeof unitsSelectionChanged === "function") unitsSelectionChanged();
+  if (typeof tipsSelectionChanged === "function") tipsSelectionChanged();
 }
 
 function renderDetail() {
@@ -40,6 +41,7 @@ function renderDetail() {
   renderChain(i);
   renderTimeline(i);
   renderActions();
+  if (typeof renderTipDetail === "function") renderTipDetail(i);  // tips.js: accept / reject / promote
   renderDetailClock();
   if (!state.seenSent.has(i.id) && !isTerminal(i) && send({ type: "seen", incident: i.id })) state.seenSent.add(i.id);
 }

@@ -87,6 +87,7 @@ function render() {
     selectedRow.scrollIntoView({ block: "nearest" });
     state.lastScrolled = selectedRow.dataset.id;
   }
+  renderTips();  // tips.js: the Tips tab of this panel
   renderDetail();
   renderHealth();
   renderFigures();
@@ -132,5 +133,6 @@ function renderClock() {
     setText(tr.querySelector(".countdown"), i.deadline_s == null ? "—" : fmtSeconds(i.deadline_s - now));
     tr.querySelector(".countdown").classList.toggle("due", i.deadline_s != null && i.deadline_s - now < 10);
   }
+  renderTipsClock();
   renderDetailClock();
 }
