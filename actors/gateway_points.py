@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 _FIELD_OF_STATUS = {RedemptionStatus.OUT_OF_STOCK: "item", RedemptionStatus.UNKNOWN_ITEM: "item",
                     RedemptionStatus.INSUFFICIENT_BALANCE: "volunteer", RedemptionStatus.CONFLICT: "request",
                     RedemptionStatus.INVALID: "quantity"}
+MAX_STATEMENT_ENTRIES = 200
+"""A statement shows the month's newest entries, at most this many (its sums count them all)."""
 _RAY_DOWN = (ray.exceptions.ActorUnavailableError, ray.exceptions.ActorDiedError, ray.exceptions.GetTimeoutError)
 
 
@@ -125,7 +127,7 @@ class GatewayPoints:
             month = q.month or datetime.now(UTC).strftime("%Y-%m")
             s = ask_device_host(self.engine, volunteer.phone_id, MonthStatement(volunteer.id, month))
             return PointsStatement(volunteer.id, month, s.opening_balance, s.credits, -s.debits, s.closing_balance,
-                                   s.patrol_hours, [entry_view(e) for e in s.entries])
+                                   s.patrol_hours, [entry_view(e) for e in s.entries[-MAX_STATEMENT_ENTRIES:]])
         hosts = self._hosts(console)
         if q.what == "board":
             by = BoardBy(q.by)
