@@ -14,11 +14,10 @@ from typing import Annotated
 
 from msgspec import Meta, Struct, field
 
-from engine.errors import ConfigError
 from engine.points import PointsBook
 from engine.points_rules import DEFAULT_POINTS_FILE
 from engine.points_shop import MAX_PRICE, MAX_STOCK
-from engine.tomlconf import convert, parse_toml, read_text
+from engine.tomlconf import convert, error_at, parse_toml, read_text
 from protocols.points import ItemCategory, ItemRow
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
@@ -47,7 +46,7 @@ def catalogue_from_text(text: str, *, file: str) -> tuple[CatalogueItem, ...]:
     seen: set[str] = set()
     for n, item in enumerate(items):
         if item.id in seen:
-            raise ConfigError(f"{file}: shop.items[{n}].id: item {item.id!r} is listed twice")
+            raise error_at(file, text, ("shop", "items", n, "id"), f"item {item.id!r} is listed twice")
         seen.add(item.id)
     return tuple(items)
 
