@@ -47,14 +47,15 @@ def test_city_load_through_the_broker_writes_a_report_and_loses_nothing(tmp_path
             wait_until(lambda: "console:" in log.read_text() or run.poll() is not None, timeout_s=120,
                        what="the engine and its console", every_s=0.2)
 
-            def simulate(console_password: str, *extra: str) -> subprocess.CompletedProcess:
+            def simulate(console_password: str, *extra: str, scenario: str = "city_load"
+                         ) -> subprocess.CompletedProcess:
                 return subprocess.run(
-                    [sys.executable, "-m", "redband", "simulate", str(shipped("scenarios/city_load.toml")),
+                    [sys.executable, "-m", "redband", "simulate", str(shipped(f"scenarios/{scenario}.toml")),
                      "--mqtt", f"mqtt://redband-sim:{password['redband-sim']}@127.0.0.1:{port}",
                      "--console", f"ws://watch:{console_password}@127.0.0.1:{console_port}", *extra],
                     capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=300)
 
-            refused = simulate("wrong")
+            refused = simulate("wrong", scenario="school_panic")  # refused before it runs: a small scenario
             assert refused.returncode == 2 and "login as 'watch' refused" in refused.stderr, refused.stderr[-2000:]
             report = tmp_path / "report"
             done = simulate("watch-pw", "--until", str(UNTIL_S), "--report", str(report))
