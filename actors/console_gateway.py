@@ -35,6 +35,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from actors.gateway_commands import Commands
+from actors.gateway_dispatch import DISPATCH_MESSAGES, GatewayDispatch
 from actors.gateway_delivery import Deliveries
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
@@ -85,6 +86,7 @@ class ConsoleGateway:
         self.sessions = Sessions(self.signer, clock, self._audit)
         self.commands = Commands(engine, self.city, self.fanout, self._audit)
         self.points = GatewayPoints(engine, self.city, self._audit)
+        self.dispatch = GatewayDispatch(engine, self.city, self.fanout, self._audit, clock)
         self.deliveries = Deliveries(engine, self.fanout, clock, confirm_s=engine.policies.confirm_s,
                                      enabled=watch_delivery)
         self._server = None
@@ -233,6 +235,8 @@ class ConsoleGateway:
             answer = await self.commands.units(console, message)
         elif isinstance(message, POINTS_REQUESTS):
             answer = await self.points.handle(console, message)
+        elif isinstance(message, DISPATCH_MESSAGES):  # the units layer, offer / cancel / reassign
+            answer = await self.dispatch.handle(console, message)
         elif isinstance(message, Logout):
             await self.sessions.logout(console)
             return

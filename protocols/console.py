@@ -17,6 +17,7 @@ from msgspec import Meta, Struct
 from protocols.errors import ProtocolError
 from protocols.console_labels import LABELS, Labels  # noqa: F401 - part of the protocol
 from protocols.console_units import UnitChoice, UnitPassed, UnitsAnswer, UnitsQuery  # noqa: F401 - part of it too
+from protocols.console_dispatch import DISPATCH_ANSWERS, DISPATCH_REQUESTS
 from protocols.console_points import POINTS_ANSWERS, POINTS_REQUESTS
 from protocols.kinds import IncidentKind, IncidentState, Level, TimelineEvent
 from protocols.records import Action, IncidentRecord, Tip
@@ -87,7 +88,8 @@ class AuditQuery(Struct, tag="audit", forbid_unknown_fields=True):
     until_s: float | None = None
 
 
-ClientMessage = Union[(Login, Auth, Command, Logout, Receipt, Seen, Resync, AuditQuery, UnitsQuery, *POINTS_REQUESTS)]
+ClientMessage = Union[(Login, Auth, Command, Logout, Receipt, Seen, Resync, AuditQuery, UnitsQuery, *POINTS_REQUESTS,
+                      *DISPATCH_REQUESTS)]
 
 
 # -- server → client ---------------------------------------------------------------------------------
@@ -281,7 +283,7 @@ class Error(Struct, tag="error"):
 
 
 ServerMessage = Union[(Token, Welcome, Snapshot, IncidentChanged, Changes, Result, Heartbeat, AuditRows, Error,
-                       UnitsAnswer, *POINTS_ANSWERS)]
+                       UnitsAnswer, *POINTS_ANSWERS, *DISPATCH_ANSWERS)]
 
 _client_type: Final = ClientMessage
 _server_type: Final = ServerMessage
