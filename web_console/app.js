@@ -156,6 +156,7 @@ function onMessage(msg) {
       state.offsetMs = msg.server_s * 1000 - Date.now();
       $("who").textContent = `${msg.operator} — ${label("levels", msg.level)}${msg.scope ? " " + msg.scope : ""}`;
       $("tab-audit").hidden = msg.role !== "command_center";  // only the command center sees the audit trail
+      $("tab-points").hidden = msg.role !== "command_center";  // points.js: ledgers and shops, the command center's
       if (msg.role !== "command_center") showTab("incidents");
       labelActions();
       drawMap();
@@ -201,6 +202,9 @@ function onMessage(msg) {
       break;
     case "units":
       renderUnits(msg);
+      break;
+    case "points_board": case "points_ledger": case "points_statement": case "points_shops": case "points_result":
+      renderPoints(msg);  // points.js
       break;
     case "error":  // a 4001 close follows a refused token: onclose takes the operator back to the login screen
       state.lastError = msg.reason;
@@ -248,10 +252,11 @@ window.redband = { send: (m) => state.ws && state.ws.send(JSON.stringify(m)), st
 
 $("tab-incidents").onclick = () => showTab("incidents");
 $("tab-audit").onclick = () => showTab("audit");
+$("tab-points").onclick = () => showTab("points");
 
 // The Audit tab's content is audit.js's: it listens to #tab-audit itself, and renderAudit() takes the answers.
 function showTab(name) {
-  for (const [tab, view] of [["incidents", "incidents-view"], ["audit", "audit"]]) {
+  for (const [tab, view] of [["incidents", "incidents-view"], ["audit", "audit"], ["points", "points-view"]]) {
     $(`tab-${tab}`).classList.toggle("active", tab === name);
     $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
     $(view).hidden = tab !== name;
