@@ -206,6 +206,12 @@ function onMessage(msg) {
     case "points_board": case "points_ledger": case "points_statement": case "points_shops": case "points_result":
       renderPoints(msg);  // points.js
       break;
+    case "unit_map":  // map.js: the units layer; figures.js: the patrol figures
+      renderUnitMap(msg);
+      break;
+    case "dispatch":  // units.js: the selected incident's dispatch
+      renderDispatch(msg);
+      break;
     case "error":  // a 4001 close follows a refused token: onclose takes the operator back to the login screen
       state.lastError = msg.reason;
       toast(msg.reason, true);

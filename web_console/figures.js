@@ -72,7 +72,23 @@ function renderFigures() {
       items.push(["Devices heard from", `${n(e.devices_active)} of ${n(e.devices)}`]);
     }
   }
+  items.push(...patrolFigures(state.patrol));
   $("figures").replaceChildren(...items.flatMap(([k, v, cls]) => [
     Object.assign(document.createElement("dt"), { textContent: k, className: cls || "" }),
     Object.assign(document.createElement("dd"), { textContent: String(v), className: cls || "" })]));
+}
+
+// Patrols and dispatch, from the unit map's answer (map_units.js): the hosts of the operator's precinct, or all.
+function patrolFigures(p) {
+  if (!p) return [];
+  const n = (v) => Number(v || 0).toLocaleString(), d = p.dispatch || {};
+  const byState = Object.entries(p.units_by_state).filter(([, count]) => count > 0)
+    .map(([s, count]) => `${label("unit_states", s)} ${n(count)}`).join(", ");
+  const items = [["Patrols under way", n(p.patrols_active), "patrol"],
+                 ["Valid patrol hours", `${Number(p.valid_hours).toFixed(1)} h in ${n(p.patrols_ended)} patrols`, "patrol"],
+                 ["Units", byState || "none", "patrol"],
+                 ["Offers", `${n(d.OfferSent)} sent · ${n(d.OfferDeclined)} declined · ${n(d.OfferExpired)} expired`, "patrol"],
+                 ["Tasks", `${n(d.TaskAssigned)} accepted · ${n(d.TaskDone)} done · ${n(d.TaskCancelled)} cancelled`, "patrol"]];
+  for (const t of p.teams.slice(0, 3)) items.push([`Team ${t.team}`, `${t.valid_hours.toFixed(1)} h, ${n(t.patrols)} patrols`, "patrol team"]);
+  return items;
 }

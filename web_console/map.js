@@ -74,9 +74,10 @@ function drawMap() {
     const [x, y] = mapView.project(s.lat, s.lon);
     base.push(svgEl("circle", { class: "site", cx: x, cy: y, r: 3.5, "data-id": s.id }, siteText(s)));
   }
-  svg.replaceChildren(...base, svgEl("g", { id: "pulse-layer" }), svgEl("g", { id: "map-labels" }),
-                     svgEl("g", { id: "incident-layer" }));
+  svg.replaceChildren(...base, svgEl("g", { id: "unit-layer" }), svgEl("g", { id: "pulse-layer" }),
+                     svgEl("g", { id: "map-labels" }), svgEl("g", { id: "incident-layer" }));
   drawIncidents();
+  if (typeof drawUnits === "function") drawUnits();  // map_units.js: the units layer, under the incidents
 }
 
 function siteText(s) {
