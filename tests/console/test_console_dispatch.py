@@ -1,6 +1,7 @@
 """The units layer and dispatch in the system Chromium: a station's operator sees its volunteers on the map in their
 state's colour (an offered one unlike an available one, a stale one faded), selects a P2 door alarm, gets the
-recommendation, offers it to the nearest unit, sees the dispatch "offered" with the cameras nearby, and cancels it.
+recommendation, offers it to the nearest unit, sees the dispatch "offered" with the cameras nearby, reassigns it to the
+next unit and cancels it.
 
 The engine keeps virtual time here (started at the wall clock), so a position can be made 400 s old without waiting:
 the hosts' clocks are moved on by ``advance_to`` while the gateway and the browser run in real time."""
@@ -61,7 +62,7 @@ def dot(unit: str) -> str:
     return f"document.querySelector(\"#unit-layer [data-id='{unit}']\")"
 
 
-def test_a_station_sees_its_units_by_state_offers_a_p2_to_the_nearest_and_cancels(browser, virtual_console):  # noqa: F811
+def test_a_station_sees_its_units_by_state_offers_a_p2_to_the_nearest_reassigns_and_cancels(browser, virtual_console):  # noqa: F811
     console, start_s = virtual_console
     door = console.city.devices[console.device_in("P1", "door")]
     stale, near, far = sorted(d.id for d in console.city.devices.values()
@@ -102,11 +103,16 @@ def test_a_station_sees_its_units_by_state_offers_a_p2_to_the_nearest_and_cancel
     assert page.is_enabled("#act-cancel-dispatch") and page.is_enabled("#act-reassign")
     page.screenshot(path=str(SCREENSHOTS / "station-dispatch.png"))
 
+    assert page.text_content(f"#units li.chosen button.offer[data-unit='{far}']") == "Reassign here"
+    page.click(f"#units li.chosen button.offer[data-unit='{far}']")
+    wait_until(page, f"document.getElementById('dispatch-state').dataset.unit === '{far}'")
+    wait_until(page, f"{dot(far)}.getAttribute('class') === 'unit s-offered' && "
+                     f"{dot(near)}.getAttribute('class') === 'unit s-available'")
     page.fill("#dispatch-reason", "the guard checked: a false alarm")
     page.click("#act-cancel-dispatch")
     wait_until(page, "document.getElementById('dispatch-state').dataset.state === 'cancelled'")
     page.wait_for_selector("#toast:not(.bad)", timeout=5_000)
-    wait_until(page, f"{dot(near)}.getAttribute('class') === 'unit s-available'")
+    wait_until(page, f"{dot(far)}.getAttribute('class') === 'unit s-available'")
     assert page.is_disabled("#act-cancel-dispatch")
     assert "OfferWithdrawn" in page.text_content("#dispatch-log")
     assert page.errors == []

@@ -57,6 +57,11 @@ def test_a_station_offers_reassigns_and_cancels_its_incident_with_its_units_and_
     assert seen.figures.units_by_state.get("available") == 2
     p2.send(UnitMapQuery())
     assert p2.until(lambda m: isinstance(m, UnitMap), what="P2's unit map").units == []  # none of P2's on patrol
+    cc = session(console, "cc")
+    cc.send(UnitMapQuery())
+    everyone = cc.until(lambda m: isinstance(m, UnitMap), what="the command center's unit map")
+    assert {u.unit for u in everyone.units} == set(phones) and everyone.figures.patrols_active == 2
+    cc.close()
     guard.send(UnitMapQuery())
     assert "station's or the command center's" in guard.until(lambda m: isinstance(m, Error), what="refusal").reason
 

@@ -102,6 +102,10 @@ def test_a_reassignment_takes_the_incident_off_one_unit_and_offers_it_to_another
     assert sent(pair, "task.cancel") == [(first, incident)] and sent(pair, "task.offer")[-1] == (second, incident)
     units = pair.host.patrols.units
     assert (units.state_of(first), units.state_of(second)) == ("available", "offered")
+    nobody = pair.host.ask(Reassign(incident), now_s=1004.0)  # to the next candidate: none left untried
+    assert (nobody.state, nobody.unit_id, nobody.declined) == ("none_available", None, (first, second))
+    assert sent(pair, "task.cancel") == [(first, incident), (second, incident)]
+    assert nobody.log[-1].effect == "NoneAvailable" and units.state_of(second) == "available"
 
 
 def test_every_refusal_names_its_field_and_changes_nothing():
