@@ -48,10 +48,10 @@ function tipRow(i) {
 function renderTips() {
   const rows = openTips();
   $("queue-tips").textContent = rows.length ? `Tips (${rows.length})` : "Tips";
+  $("tips-empty").hidden = tips.view !== "tips" || rows.length > 0;
   if (tips.view !== "tips") return;
   $("tips-queue").querySelector("tbody").replaceChildren(...rows.map(tipRow));
   $("empty").hidden = true;
-  $("tips-empty").hidden = rows.length > 0;
   renderTipsClock();
 }
 

@@ -51,4 +51,7 @@ def test_the_station_reviews_tips_from_the_tips_queue(browser, console):  # noqa
     wait_until(page, f"() => window.redband.state.incidents.get({first!r}).state === 'closed'")
     page.wait_for_selector("#tips-empty:not([hidden])", timeout=5_000)
     assert page.text_content("#queue-tips") == "Tips"
+    page.click("#queue-all")  # back to every open incident: the panic, and no word about tips
+    page.wait_for_selector(row(alarm), timeout=5_000)
+    assert page.is_hidden("#tips-queue") and page.is_hidden("#tips-empty")
     assert page.errors == []
