@@ -30,7 +30,7 @@ from engine.hosting.dispatch_desk import OVER, dispatch_requests
 from engine.hosting.staging import JournalStaging
 from engine.incident import DeviceCommand
 from engine.patrol.cameras import CameraIndex
-from engine.patrol.nearest import Recommendation, explain
+from engine.patrol.nearest import Recommendation, explain, nearest
 from engine.patrol.offer_record import dispatch_of, record_of
 from engine.patrol.offer_effects import (Candidate, Effect, OfferExpired, OfferSent, OfferWithdrawn, Place,
                                         TaskCancelled, TaskDone, UnitStateSet)
@@ -191,12 +191,14 @@ class Dispatches:
     def _new(self, record: IncidentRecord, now_s: float) -> Dispatch:
         if len(self.dispatches) >= MAX_DISPATCHES:
             raise OfferRefused(record.id, "none", "start", f"this host already runs {MAX_DISPATCHES} dispatches")
-        chosen = self.recommend(record, now_s=now_s).chosen
+        units = self.units()  # the kernel alone: an alarm's step must not pay for the console's explanation
+        rows, metres = nearest(units, record.lat, record.lon, now_s=now_s)
+        ids = units.ids()
         site = self.city.sites.get(record.site_id)
         place = Place(record.lat, record.lon, site.name if site else record.site_id)
         cameras = [camera for camera, _ in self.cameras.near(record.lat, record.lon)]
         dispatch = Dispatch(record.id, place=place, priority=record.priority, cameras=cameras,
-                            candidates=[Candidate(c.unit_id, c.distance_m) for c in chosen])
+                            candidates=[Candidate(ids[r], d) for r, d in zip(rows.tolist(), metres.tolist())])
         self.dispatches[record.id] = dispatch
         return dispatch
 
