@@ -121,7 +121,8 @@ class TaskData(Struct, frozen=True):
 
 RequestId = Annotated[str, Meta(min_length=1, max_length=64, pattern=_PLAIN_TEXT)]
 ItemId = Annotated[str, Meta(min_length=1, max_length=64, pattern=_PLAIN_TEXT)]
-_MONTH = r"^$|^[0-9]{4}-(0[1-9]|1[0-2])$"
+_MONTH = r"^$|^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"
+"""Years 1970-2999: a month before the epoch or past 9999 has no UTC bounds a host could compute."""
 Month = Annotated[str, Meta(pattern=_MONTH)]
 
 
