@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from engine.entities import ACCEPT, DeviceEntity, SeqVerdict
 from engine.hosting.config import HostConfig
 from engine.hosting.incidents import UNINDEXED, IncidentStore
+from engine.hosting.phone_limits import PhoneLimits
 from engine.hosting.roster import Roster
-from engine.hosting.sequence import alarm_note, check, clock_skew
+from engine.hosting.sequence import REPORTS, alarm_note, check, clock_skew
 from engine.hosting.staging import JournalStaging
 from engine.hosting.stats import Counters
 from engine.hosting.supervision import Supervision
@@ -47,6 +48,8 @@ class Intake:
         self.staging = staging
         self.counters = counters
         self.routes = routes
+        self.limits = PhoneLimits()
+        """Tips and points requests one device may send a minute (``engine/hosting/phone_limits.py``)."""
 
     def handle(self, item: Ingest, now_s: float) -> tuple[SeqVerdict, bool]:
         """The verdict on one message, and whether its ack must be listed (refusals, alarms: the device waits for
@@ -55,9 +58,17 @@ class Intake:
         if entity is None:
             return SeqVerdict(AckStatus.NAK, f"device_id: unknown device {item.device_id!r}"), True
         message = item.message
+        limited = self.limits.refusal(entity.device.id, message.event_kind, now_s)
+        if limited is not None and message.event_kind not in REPORTS:  # before its seq is taken: it may come again
+            self.counters.rate_limited += 1
+            return limited, True
         verdict, incident_kind, digest = check(entity, message)
         if verdict.status is not AckStatus.ACK:
-            return verdict, True
+            return verdict, True  # a report sent again is still answered with its incident
+        if limited is not None:
+            self.counters.rate_limited += 1
+            return limited, True
+        self.limits.taken(entity.device.id, message.event_kind, now_s)
         self.counters.seq_rearmed += verdict.rearmed
         entity.speaks_json = item.json
         self.supervision.seen(entity, now_s)

@@ -23,6 +23,7 @@ class Counters:
     deadline_errors: int = 0
     commands_redelivered: int = 0
     commands_failed: int = 0
+    rate_limited: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,8 @@ class HostStats:
     """Units tracked by this host per state (``protocols.patrol.UnitState`` values)."""
     dispatch_effects: dict[str, int] = field(default_factory=dict)
     """Dispatch effects since the host started, by kind (OfferSent, TaskAssigned, OfferExpired, ...)."""
+    rate_limited: int = 0
+    """Tips and points requests refused because their device sent too many (``engine/hosting/phone_limits.py``)."""
 
     @property
     def devices_online(self) -> int:
@@ -120,5 +123,5 @@ def host_stats(host_id: str, counters: Counters, *, devices: int, devices_active
         c.seq_rearmed, c.clock_skewed, c.journal_failures, c.deadline_errors, c.commands_redelivered,
         c.commands_failed, health.supervised, health.offline, health.sites_offline,
         p.active, p.ended, p.valid_s, p.distance_m, p.fixes_kept, p.fixes_discarded, dict(p.discarded),
-        p.suspensions, dict(p.teams), dict(units_by_state or {}), dict(dispatch_effects or {}),
+        p.suspensions, dict(p.teams), dict(units_by_state or {}), dict(dispatch_effects or {}), c.rate_limited,
     )

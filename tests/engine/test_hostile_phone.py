@@ -8,6 +8,7 @@ import pytest
 
 from protocols.device import make_message
 from protocols.errors import ProtocolError
+from protocols.kinds import AckStatus, IncidentKind
 from tests.engine.helpers import Pair
 
 NOW_S = 1_780_000_000.0
@@ -31,3 +32,54 @@ def test_a_month_of_the_calendar_is_answered_with_its_statement(pair, month):
     result = pair.send(phone, "points.query", {"month": month})
     assert result.accepted == 1
     assert [c.args["month"] for c in pair.host.device_commands if c.command == "points.statement"] == [month]
+
+
+def _phones(pair, n):
+    return sorted(d.id for d in pair.city.devices.values() if d.kind == "volunteer_phone")[:n]
+
+
+def test_a_flood_of_tips_from_one_phone_is_refused_by_name_past_six_a_minute_and_counted(pair):
+    phone, other = _phones(pair, 2)
+    taken = [pair.send(phone, "patrol.clue", {"text": f"saw {n}"}).acks[0] for n in range(6)]
+    assert all(a.status is AckStatus.ACK and a.incident_id for a in taken)
+    pair.advance(NOW_S + 30)
+    (refused,) = pair.send(phone, "patrol.clue", {"text": "one more"}).acks
+    assert refused.status is AckStatus.NAK and not refused.incident_id
+    assert refused.reason.startswith("kind: too many patrol.clue") and "at most 6 in 60 s" in refused.reason
+    tips = [r for r in pair.host.incidents.values() if r.kind is IncidentKind.PATROL_CLUE]
+    assert len(tips) == 6 and pair.host.statistics().rate_limited == 1
+    (again,) = pair.send(phone, "patrol.clue", {"text": "saw 0"}, seq=1, ts_ms=int(NOW_S * 1000)).acks
+    assert (again.status, again.incident_id) == (AckStatus.DUPLICATE, taken[0].incident_id)  # still its answer
+    assert pair.send(other, "patrol.clue", {"text": "another phone"}).acks[0].status is AckStatus.ACK
+
+    pair.advance(NOW_S + 61)  # the first tip has left the window: the refused one may come again, same bytes
+    (later,) = pair.send(phone, "patrol.clue", {"text": "one more"}, seq=refused.seq,
+                         ts_ms=int((NOW_S + 30) * 1000)).acks
+    assert later.status is AckStatus.ACK and later.incident_id in pair.host.incidents
+
+
+def test_a_flood_of_redemptions_is_refused_before_its_seq_is_taken_so_the_same_message_is_answered_later(pair):
+    phone = pair.device("volunteer_phone")
+    for n in range(10):
+        assert pair.send(phone, "points.redeem", {"request": f"r-{n}", "item": "nothing"}).accepted == 1
+    rows = len(pair.journal.points_rows())
+    (refused,) = pair.send(phone, "points.redeem", {"request": "r-10", "item": "nothing"}).acks
+    assert refused.status is AckStatus.NAK and refused.reason.startswith("kind: too many points.redeem")
+    assert len(pair.journal.points_rows()) == rows  # nothing journaled for it
+    pair.host.take_device_commands()
+    pair.advance(NOW_S + 60)
+    result = pair.send(phone, "points.redeem", {"request": "r-10", "item": "nothing"}, seq=refused.seq,
+                       ts_ms=int(NOW_S * 1000))
+    assert result.accepted == 1
+    assert [c.args["request"] for c in pair.host.take_device_commands() if c.command == "points.redeemed"] == ["r-10"]
+
+
+def test_a_resident_phone_or_a_door_may_not_patrol_or_spend_points(pair):
+    for device in (pair.device("resident_phone"), pair.device("door")):
+        kind = pair.city.devices[device].kind
+        for event, data in (("patrol.start", {}), ("patrol.clue", {"text": "x"}),
+                            ("points.redeem", {"request": "r", "item": "umbrella"}), ("points.query", {}),
+                            ("patrol.task", {"incident": "x#1", "answer": "accept"})):
+            (ack,) = pair.send(device, event, data).acks
+            assert ack.status is AckStatus.NAK and ack.reason == f"kind: {event} is not sent by a {kind}"
+    assert not pair.host.incidents and not pair.host.device_commands

@@ -1,0 +1,57 @@
+"""How often one device may raise a tip or ask the points desk: a sliding window of host time per device and kind.
+
+A phone is an outsider's device: unchecked, one could raise a tip incident a millisecond (each a station's review
+item, journaled), or journal a refused redemption (a new request id for an unknown item) with every message, for
+ever. At most :data:`LIMITS` ``[kind]`` messages of a kind are taken from one device in any ``WINDOW_S``; the next
+is refused with a NAK that names the kind and the limit, and counted (``HostStats.rate_limited``). Nothing of it is
+remembered (a tip refused here is no duplicate later), so the phone may send it again once the window has room.
+
+Only accepted messages count: a duplicate, a late event or a refusal for another reason takes no room.
+Bounded: one deque of at most ``LIMITS[kind]`` times per (device, kind) that sent such a message; kept in memory
+only (a restarted host, or one back from a refused step, starts with empty windows).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Final
+
+from engine.entities import SeqVerdict
+from protocols import EventKind
+from protocols.kinds import AckStatus
+
+WINDOW_S: Final = 60.0
+LIMITS: Final[dict[EventKind, int]] = {
+    EventKind.PATROL_CLUE: 6,  # a volunteer's tips: the simulator's phones send 0.2 an hour
+    EventKind.POINTS_REDEEM: 10,
+    EventKind.POINTS_QUERY: 10,
+}
+
+
+class PhoneLimits:
+    def __init__(self, limits: dict[EventKind, int] = LIMITS, *, window_s: float = WINDOW_S) -> None:
+        self.limits = limits
+        self.window_s = window_s
+        self._recent: dict[tuple[str, EventKind], deque[float]] = {}
+
+    def refusal(self, device_id: str, kind: EventKind, now_s: float) -> SeqVerdict | None:
+        """The NAK when the device has used up its window for ``kind``, else None (nothing is counted yet)."""
+        limit = self.limits.get(kind)
+        if limit is None:
+            return None
+        recent = self._recent.get((device_id, kind))
+        if recent is None or len(recent) < limit or now_s - recent[0] >= self.window_s:
+            return None
+        wait_s = max(1, round(recent[0] + self.window_s - now_s))
+        return SeqVerdict(AckStatus.NAK, f"kind: too many {kind.value} from this device: at most {limit} in "
+                                         f"{self.window_s:.0f} s; send it again in {wait_s} s")
+
+    def taken(self, device_id: str, kind: EventKind, now_s: float) -> None:
+        """One accepted message of ``kind`` from the device."""
+        limit = self.limits.get(kind)
+        if limit is None:
+            return
+        recent = self._recent.get((device_id, kind))
+        if recent is None:
+            recent = self._recent[(device_id, kind)] = deque(maxlen=limit)
+        recent.append(now_s)
