@@ -35,6 +35,7 @@ from engine.hosting.incidents import INCIDENT, IncidentStore
 from engine.hosting.intake import Intake, Route
 from engine.hosting.outboxes import DeviceCommandOut, DeviceCommandOutbox, PeerOutbox
 from engine.hosting.patrol import PATROL_TICK, Patrols
+from engine.hosting.patrol_figures import figures_desk
 from engine.hosting.points import HostPoints
 from engine.hosting.recovery import rebuild, resume_observed
 from engine.hosting.roster import Roster
@@ -55,7 +56,6 @@ from protocols.records import DeliveryNote, HostMessage, IncidentRecord, Operato
 
 __all__ = ["CLOCK_AHEAD_S", "CLOCK_BEHIND_S", "HELD_OPEN", "INCIDENT", "SUPERVISION", "Change", "DeviceCommandOut",
            "HostConfig", "HostCore", "HostStats"]
-
 log = logging.getLogger(__name__)
 
 
@@ -125,7 +125,7 @@ class HostCore:
                                   EventKind.PATROL_TASK: Route(dispatches.answer),
                                   **self._points.routes(),
                               })
-        self._desk = Desk(dispatches.requests(store.owned), self._points.requests())
+        self._desk = Desk(dispatches.requests(store.owned), self._points.requests(), figures_desk(self, store))
         self._commands = OperatorCommands(host_id=self.host_id, policies=self.policies, roster=roster, store=store,
                                           staging=self._staging, device_commands=self._device_commands,
                                           flush=self._flush)

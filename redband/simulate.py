@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from protocols.endpoint import parse_console_url, parse_mqtt_url
-from simulation.report import format_row
+from simulation.report import format_row, format_tables
 
 
 def register(sub) -> None:
@@ -153,5 +153,7 @@ def _print_outcome(result, verb: str) -> None:
     for fault in result.faults:
         print(f"fault: {fault}")
     print(f"events {verb} {result.events_sent}, accounted {result.events_accounted}, lost {result.lost}")
+    for line in [*result.notes, *format_tables(result.tables)]:
+        print(line)
     for expectation in result.expectations:
         print(f"{expectation.verdict}  {expectation.name}: {expectation.detail}")

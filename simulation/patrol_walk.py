@@ -135,6 +135,7 @@ class PatrolTruth:
     long_stops: int = 0
     silences: int = 0
     tips: int = 0
+    tip_categories: dict[str, int] = field(default_factory=dict)
 
     def tolerance_s(self, config: WalkConfig = WalkConfig()) -> float:
         """How far below ``valid_s`` the engine's clock may count: per long stop, the stationary radius walked at
@@ -262,6 +263,7 @@ class BeatWalker:
         category, text = self.rng.choice(_TIPS)
         lat, lon = self.grid.latlon(x, y)
         self.truth.tips += 1
+        self.truth.tip_categories[category] = self.truth.tip_categories.get(category, 0) + 1
         photo = f"photo://{self.truth.patrol_id}/{self.truth.tips}.jpg"
         out.append(self._sent(at, "patrol.clue", {"text": text, "lat": lat, "lon": lon, "category": category,
                                                   "photo": photo}))

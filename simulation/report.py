@@ -53,6 +53,10 @@ class RunResult:
     """What each load process published (``--mqtt`` with load phases)."""
     metrics: dict = field(default_factory=dict)
     """Latency percentiles, throughput over time and the checker's verdict (``simulation/metrics.py``)."""
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    """Volunteer figures per grouping (team, street, community) from the engine's counters, one row per group."""
+    notes: list[str] = field(default_factory=list)
+    """What the run's scripted operator did besides the scenario's responders (an offer made by hand)."""
 
     @property
     def lost(self) -> int:
@@ -77,6 +81,8 @@ class RunResult:
             "load_processes": self.load,
             "faults": self.faults,
             "fault_marks": [{"t_s": t, "label": label} for t, label in self.fault_marks],
+            "figures_by": self.tables,
+            "notes": self.notes,
         }
 
 
@@ -132,3 +138,20 @@ def check_expectations(expectations, timeline: list[TimelineRow], *, lost: int, 
         results.append(ExpectationResult(ex.name, passed, detail))
     results.append(ExpectationResult("no event lost", lost == 0, f"lost = {lost}"))
     return results
+
+
+TABLE_COLUMNS = ("group", "registered", "patrols", "valid_hours", "emergencies", "tips_open", "points")
+
+
+def format_tables(tables: dict[str, list[dict]], *, limit: int = 10) -> list[str]:
+    """Text lines of the volunteer figures per grouping: the ``limit`` groups with the most patrols, then the total."""
+    lines = []
+    for by, rows in tables.items():
+        lines.append(f"figures per {by} ({len(rows)} groups; the {min(limit, len(rows))} with most patrols):")
+        lines.append("  " + "  ".join(f"{c:>12}" if i else f"{c:<28}" for i, c in enumerate(TABLE_COLUMNS)))
+        top = sorted(rows, key=lambda r: (-r["patrols"], r["group"]))[:limit]
+        total = {"group": "total", **{c: round(sum(r[c] for r in rows), 2) for c in TABLE_COLUMNS[1:]}}
+        for row in [*top, total]:
+            lines.append("  " + "  ".join(f"{row[c]:>12}" if i else f"{str(row[c])[:28]:<28}"
+                                          for i, c in enumerate(TABLE_COLUMNS)))
+    return lines

@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
 from protocols.kinds import Level  # noqa: E402
-from simulation.report import RunResult  # noqa: E402
+from simulation.report import TABLE_COLUMNS, RunResult  # noqa: E402
 
 LEVEL_Y = {Level.GUARD_ROOM.value: 0, Level.POLICE_STATION.value: 1, Level.COMMAND_CENTER.value: 2,
            Level.MAINTENANCE.value: -1}
@@ -163,6 +163,10 @@ def _html(summary: dict, result: RunResult, images: list[Path]) -> str:
         f"<tr class='{x.verdict.lower()}'><td>{x.verdict}</td><td>{e(x.name)}</td><td>{e(x.detail)}</td></tr>"
         for x in result.expectations)
     plots = "".join(f"<figure><img src='{p.name}' alt='{p.stem}'></figure>" for p in images)
+    groups = "".join(f"<h3>Per {e(by)}</h3><table><tr>{''.join(f'<th>{e(c)}</th>' for c in TABLE_COLUMNS)}</tr>"
+                     + "".join("<tr>" + "".join(f"<td>{e(str(r[c]))}</td>" for c in TABLE_COLUMNS) + "</tr>"
+                               for r in rows) + "</table>" for by, rows in result.tables.items())
+    groups = f"<h2>Volunteer figures (the engine's counters)</h2>{groups}" if groups else ""
     verdict = "PASSED" if result.passed else "FAILED"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{e(summary['scenario'])}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:24px;max-width:1000px}} th{{text-align:left;padding-right:16px}}
@@ -170,6 +174,7 @@ tr.fail td:first-child{{color:#c00;font-weight:bold}} tr.pass td:first-child{{co
 </head><body><h1>{e(summary['scenario'])}: {verdict}</h1>
 <h2>Figures</h2><table>{rows}</table>
 <h2>Expectations</h2><table>{expectations}</table>
+{groups}
 <h2>Plots</h2>{plots}
 <p>Every number is in <a href="summary.json">summary.json</a>.</p></body></html>
 """

@@ -18,10 +18,14 @@ import msgspec
 from engine.errors import ConfigError, RedbandError
 from protocols.batch import Ingest
 from protocols.records import Action, OperatorCommand
+from protocols.device import make_message
+from protocols.kinds import EventKind
 from simulation.metrics import RunMetrics, lateness_summary
+from simulation.patrol_phones import Answer
+from simulation.patrol_run import PatrolSide
 from simulation.report import RunResult, TimelineRow, check_expectations, rows_of
 from simulation.scenario import Scenario, ScriptedEvent
-from simulation.scenario_patrols import check_figures, summed_figures
+from simulation.scenario_patrols import check_figures
 
 REALTIME_SLACK_S = 0.5
 """How late a real-time run may see an expected timeline entry and still pass."""
@@ -50,7 +54,7 @@ class BrokerStart:
 
 
 Fault = HostKill | BrokerKill | BrokerStart
-Due = ScriptedEvent | Act | Fault
+Due = ScriptedEvent | Act | Fault | Answer
 
 
 def refuse_broker_faults_without(scenario: Scenario, broker) -> None:
@@ -89,6 +93,11 @@ class RunBase:
         self._planned: set[tuple[str, int]] = set()
         self._t0_s = 0.0
         self._load_times: list[float] = []  # when the load processes (over MQTT) send, by schedule
+        self.patrols = PatrolSide.of(scenario, engine, push=lambda at_s, item: self._push(
+            at_s, item if isinstance(item, Answer) else Act(item)))
+        """The volunteer phones' and the operator's side of dispatch and tips (None: the scenario has neither)."""
+        self._last_seq: dict[str, int] = {}
+        self._seq_shift: dict[str, int] = {}  # a phone's answers, sent between its planned messages
 
     # -- the run, as every mode has it ---------------------------------------------------------------
 
@@ -107,7 +116,8 @@ class RunBase:
         try:
             self._drive()
             if self.scenario.expect_figures and self.engine is not None:
-                figures = summed_figures(self.engine.statistics())
+                figures = PatrolSide.figures(self.engine, self.result)
+                self.result.notes += self.patrols.by_hand if self.patrols else []
         finally:
             lateness = self._escalation_lateness()
             if self._owns_engine:
@@ -118,7 +128,8 @@ class RunBase:
         self.result.expectations = check_expectations(
             self.scenario.expectations, self.result.timeline, lost=self.result.lost,
             slack_s=REALTIME_SLACK_S if self.realtime else 0.0, end_s=self.end_s)
-        self.result.expectations += check_figures(self.scenario.expect_figures, figures, self.scenario.patrol_truth)
+        self.result.expectations += check_figures(self.scenario.expect_figures, figures, self.scenario.patrol_truth,
+                                                  self.patrols.observed() if self.patrols else None)
         return self.result
 
     def _scripted(self, events) -> list[ScriptedEvent]:
@@ -155,7 +166,17 @@ class RunBase:
                 # stamped on the run's clock (scenario files give times from its start), as a device would; a
                 # message stamped apart from its delivery time (a patrol plan's) keeps that difference
                 stamp_ms = received_ms + item.message.ts - int(item.at_s * 1000)
-                message = msgspec.structs.replace(item.message, ts=stamp_ms)
+                seq = item.message.seq + self._seq_shift.get(item.device_id, 0)
+                self._last_seq[item.device_id] = seq
+                message = msgspec.structs.replace(item.message, ts=stamp_ms, seq=seq)
+                events.append(Ingest(item.device_id, message, received_ms))
+            elif isinstance(item, Answer):  # a phone's answer takes the next seq; its later messages follow it
+                seq = self._last_seq.get(item.device_id, 0) + 1
+                self._last_seq[item.device_id] = seq
+                self._seq_shift[item.device_id] = self._seq_shift.get(item.device_id, 0) + 1
+                received_ms = int((self._t0_s + t) * 1000)
+                message = make_message(EventKind.PATROL_TASK, seq=seq, ts=int((self._t0_s + item.at_s) * 1000),
+                                       data={"incident": item.incident, "answer": item.answer})
                 events.append(Ingest(item.device_id, message, received_ms))
             else:
                 acts.append(item)
@@ -198,6 +219,8 @@ class RunBase:
             return
         for change in self._take_changes():
             self.metrics.incident(change.record, new=change.new_from == 0, t0_s=self._t0_s)
+            if self.patrols is not None and change.new_from == 0:
+                self.patrols.seen(change.record, t_s=change.record.timeline[0].t_s - self._t0_s)
             self._add_rows(change.record, change.new_from)
             for index in range(change.new_from, len(change.record.timeline)):
                 entry = change.record.timeline[index]
@@ -231,6 +254,11 @@ class RunBase:
                     continue
                 command = OperatorCommand(action, record.id, operator, entry.level, entry.target, **extra)
                 self._push(t_s + after_s, Act(command))
+
+    def _patrol_turn(self, t_s: float) -> None:
+        """The phones answer what the engine sent them, the operator offers by hand what nobody took."""
+        if self.patrols is not None:
+            self.patrols.turn(t_s)
 
     def _escalation_lateness(self) -> list[float] | None:
         """How late the hosts fired each escalation deadline (real time, own engine only)."""

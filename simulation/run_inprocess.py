@@ -73,9 +73,11 @@ class VirtualRun(_IngestRun):
                 return
             engine.advance_to(t)
             self._collect()
+            self._patrol_turn(t)
             while self._queue and self._queue[0][0] <= t:
                 self._perform_due(t)
                 self._collect()
+                self._patrol_turn(t)
 
 
 class RealtimeDrive:

@@ -43,6 +43,7 @@ from engine.topology import City, load_city
 from protocols import DeviceKind, EventKind, Level, ProtocolError, TimelineEvent
 from protocols.device import DeviceMessage, make_message
 from protocols.kinds import IncidentKind
+from simulation.patrol_emergencies import Emergency
 from simulation.scenario_patrols import ExpectFigure, PatrolsTable, PatrolTruth, check_figure_spec, patrol_events
 
 Seconds = Annotated[float, Meta(ge=0)]
@@ -164,6 +165,9 @@ class Scenario:
     """What the ``[patrols]`` plan meant the engine to count (``simulation.scenario_patrols``)."""
     expect_figures: tuple[ExpectFigure, ...] = ()
     """Checked at the end of a run against the hosts' summed statistics."""
+    patrols: PatrolsTable | None = None
+    emergencies: tuple[Emergency, ...] = ()
+    """P1 alarms of the ``[patrols]`` plan, raised near volunteers on patrol (``simulation.patrol_emergencies``)."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -207,10 +211,10 @@ def load_scenario(path: str | Path) -> Scenario:
         next_seq[event.device_id] = seq + 1
         load[n] = ScriptedEvent(event.at_s, event.device_id, msgspec.structs.replace(event.message, seq=seq))
     events += load
-    truth = None
+    truth, emergencies = None, []
     if raw.patrols is not None:
         try:
-            planned, truth = patrol_events(raw.patrols, city)
+            planned, truth, emergencies = patrol_events(raw.patrols, city, policies)
         except ValueError as exc:
             key, _, reason = str(exc).partition(": ")
             raise error_at(file, text, ("patrols", key), reason) from None
@@ -227,7 +231,7 @@ def load_scenario(path: str | Path) -> Scenario:
                     tuple(events), tuple(raw.responders), tuple(raw.expect), file,
                     tuple((f.at_s, f.device) for f in raw.faults if f.kind == "host_kill"),
                     tuple((f.at_s, f.down_s) for f in raw.faults if f.kind == "broker_kill"),
-                    truth, tuple(raw.expect_figures))
+                    truth, tuple(raw.expect_figures), raw.patrols, tuple(emergencies))
 
 
 def _phase_events(phase: _Phase, city: City, *, where) -> list[ScriptedEvent]:
