@@ -137,10 +137,17 @@ class Dispatches:
         if dispatch is not None:
             self._run(dispatch, lambda d: d.cancel(now_s=now_s, reason=reason), now_s)
 
-    def reassign(self, incident_id: str, unit_id: str | None, *, reason: str, now_s: float) -> Dispatch:
-        """Take the incident off its unit (told ``task.cancel``) and offer it to ``unit_id``, or the next candidate."""
+    def reassign(self, incident_id: str, unit_id: str | None, *, reason: str, now_s: float,
+                 precinct: str | None = None) -> Dispatch:
+        """Take the incident off its unit (told ``task.cancel``) and offer it to ``unit_id``, or the next candidate
+        (of ``precinct`` only, when named: a station's reassignment never sends another precinct's unit)."""
         dispatch = self.dispatches[incident_id]
-        self._run(dispatch, lambda d: d.reassign(now_s=now_s, is_available=self._available, unit_id=unit_id,
+        units = self.units()
+
+        def available(unit: str) -> bool:
+            return self._available(unit) and (precinct is None or units.info(unit).precinct == precinct)
+
+        self._run(dispatch, lambda d: d.reassign(now_s=now_s, is_available=available, unit_id=unit_id,
                                                  reason=reason), now_s)
         return dispatch
 

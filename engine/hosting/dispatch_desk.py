@@ -138,7 +138,8 @@ def dispatch_requests(dispatches: Dispatches, owned: Callable[[str], IncidentRec
             if r.unit == dispatch.unit_id:
                 raise OfferRefused(record.id, dispatch.state, "reassign", f"unit {r.unit} has it already")
             _check_unit(units(), r.unit, r.precinct)
-        dispatches.reassign(record.id, r.unit, reason=r.reason or "reassigned by an operator", now_s=now_s)
+        dispatches.reassign(record.id, r.unit, reason=r.reason or "reassigned by an operator", now_s=now_s,
+                            precinct=r.precinct)
         return view(dispatches, record)
 
     return {OfferUnit: offer, CancelDispatch: cancel, Reassign: reassign,

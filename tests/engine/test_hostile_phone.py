@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from engine.citygen import CitySpec
+from engine.hosting.dispatch_desk import UnitOutOfPrecinct
+from protocols.desk import OfferUnit
+from protocols.dispatch_desk import Reassign
 from protocols.device import make_message
 from protocols.errors import ProtocolError
 from protocols.kinds import AckStatus, IncidentKind
@@ -83,3 +87,29 @@ def test_a_resident_phone_or_a_door_may_not_patrol_or_spend_points(pair):
             (ack,) = pair.send(device, event, data).acks
             assert ack.status is AckStatus.NAK and ack.reason == f"kind: {event} is not sent by a {kind}"
     assert not pair.host.incidents and not pair.host.device_commands
+
+
+M_LAT = 1 / 111_195.0
+
+
+def test_a_station_s_reassignment_to_the_next_candidate_never_hands_its_incident_to_another_precinct_s_unit():
+    """One host carries P1 and P2: P2's volunteer is the next nearest to P1's door alarm, but P1's station reassigning
+    it to the next candidate may not send P2's unit (as it may not offer it by name); the command center may."""
+    pair = Pair(CitySpec(precincts=2, communities=2, schools=0, kiosk_halls=0, volunteers=4, team_size=1,
+                         doors_per_community=1, cameras_per_community=0, residents_per_door=1, seed=3), now_s=NOW_S)
+    door = next(d for d in pair.city.devices.values() if d.kind == "door" and d.precinct_id == "P1")
+    ours = next(d.id for d in pair.city.devices.values() if d.kind == "volunteer_phone" and d.precinct_id == "P1")
+    theirs = next(d.id for d in pair.city.devices.values() if d.kind == "volunteer_phone" and d.precinct_id == "P2")
+    incident = pair.send(door.id, "door.forced").acks[0].incident_id  # P2 priority: an operator offers it
+    for n, phone in enumerate((ours, theirs), start=1):
+        pair.send(phone, "patrol.start")
+        pair.send(phone, "patrol.position", {"lat": door.lat + 100 * n * M_LAT, "lon": door.lon, "accuracy_m": 5})
+    pair.host.ask(OfferUnit(incident, ours, "P1"), now_s=NOW_S)
+    with pytest.raises(UnitOutOfPrecinct):
+        pair.host.ask(Reassign(incident, theirs, "nearer", "P1"), now_s=NOW_S)
+    view = pair.host.ask(Reassign(incident, None, "declined by phone", "P1"), now_s=NOW_S + 1)
+    assert view.unit_id != theirs and view.state == "none_available"
+    assert [c.args["incident"] for c in pair.host.device_commands
+            if c.device_id == theirs and c.command == "task.offer"] == []
+    pair.host.ask(OfferUnit(incident, ours, "P1"), now_s=NOW_S + 2)
+    assert pair.host.ask(Reassign(incident, theirs, "command center", None), now_s=NOW_S + 3).unit_id == theirs
