@@ -31,7 +31,7 @@ class GroupRow(Struct, frozen=True):
     emergencies: int = 0
     """Tasks the group's volunteers saw through (their ``emergency_handled`` points entries)."""
     tips: int = 0
-    """Tips (``patrol.clue`` incidents) the group's phones raised that the host holds."""
+    """Tips (``patrol.clue`` incidents) of the group's phones still under review (a reviewed tip has ended)."""
     points: int = 0
     """Points earned (every credit; redemptions not subtracted)."""
 

@@ -14,7 +14,7 @@ from actors.engine_desk import ask_every_host, ask_incident_owner
 from engine.errors import RedbandError
 from protocols.desk import OfferUnit, RecommendUnits
 from protocols.patrol_figures import GROUPINGS, PatrolFiguresBy, merge
-from simulation.patrol_phones import PhoneConfig, Phones
+from simulation.patrol_phones import Operate, PhoneConfig, Phones
 from simulation.patrol_plan import OfferPolicy
 from simulation.scenario_patrols import group_figures, summed_figures, timeline_figures
 
@@ -49,7 +49,7 @@ class PatrolSide:
         for incident in self.phones.overdue(t_s):
             self._offer_by_hand(incident, t_s)
         for item in self.phones.commands(self.engine.take_device_commands(), t_s):
-            self.push(item.at_s, item if not hasattr(item, "command") else item.command)
+            self.push(item.at_s, item.command if isinstance(item, Operate) else item)
 
     def _offer_by_hand(self, incident: str, t_s: float) -> None:
         try:
