@@ -3,8 +3,10 @@ the host's unit tracker (volunteer phones, police car terminals and foot officer
 units' shifts, and the patrol figures of its statistics.
 
 - ``patrol.start``: a patrol begins at the host's ``now_s`` (id ``<phone>#patrol@<seq>``, ``@<boot>.<seq>`` after
-  a reboot); the device's unit becomes ``available``. A start while a patrol of the device is under way ends that one
-  first (the app lost it), so it is counted, and a device never has two; the same start again (its id) is ignored.
+  a reboot) for the volunteer who owns the phone (a phone no volunteer owns patrols under its device id and
+  earns no points: the ``volunteer`` and ``team`` a phone sends are never taken); its unit becomes ``available``.
+  A start while a patrol of the device is under way ends that one first (the app lost it), so it is counted, and a
+  device never has two; the same start again (its id) is ignored.
 - ``patrol.position``: during a patrol the GPS filter decides (15 m/s on foot, a car's limit for a police car); a
   kept fix moves the unit and the device's ``position``, a discarded one is counted under its reason. Outside a
   patrol the device's ``position`` is the one it reported (the unit stays off duty, so never recommended).
@@ -141,8 +143,8 @@ class Patrols:
             volunteer = self._volunteer_of.get(device.id)
             patrol = self.under_way[device.id] = Patrol.start(
                 patrol_id=patrol_id, started_s=now_s, config=self.config,
-                volunteer=volunteer.id if volunteer else (message.data.volunteer or device.id),
-                team=(volunteer.team_id if volunteer else device.team_id) or message.data.team)
+                volunteer=volunteer.id if volunteer else device.id,  # never the name the phone says: anyone's
+                team=(volunteer.team_id if volunteer else device.team_id) or "")
             self._arm(device.id, patrol)
         else:
             self.on_duty[device.id] = Patrol.start(patrol_id=patrol_id, started_s=now_s, volunteer=device.id,

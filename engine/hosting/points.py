@@ -55,6 +55,8 @@ class HostPoints:
         self.staging.points(seed(self.book, self.catalogue, t_s=now_s))
 
     def patrol_ended(self, summary: PatrolSummary, now_s: float) -> None:
+        if not self.holds(summary.volunteer):
+            return  # a phone no volunteer owns earns nobody points
         credited = self.book.credit_patrol(summary.volunteer, summary.patrol_id, valid_s=summary.valid_s, t_s=now_s)
         self.staging.points(credited.rows)
 

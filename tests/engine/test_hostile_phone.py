@@ -113,3 +113,23 @@ def test_a_station_s_reassignment_to_the_next_candidate_never_hands_its_incident
             if c.device_id == theirs and c.command == "task.offer"] == []
     pair.host.ask(OfferUnit(incident, ours, "P1"), now_s=NOW_S + 2)
     assert pair.host.ask(Reassign(incident, theirs, "command center", None), now_s=NOW_S + 3).unit_id == theirs
+
+
+def test_a_phone_no_volunteer_owns_cannot_patrol_in_another_volunteer_s_name():
+    """A volunteer_phone of the city file that no volunteer lists says it is V00002's: its patrol is its own, under
+    its device id, and earns nobody points; V00002's totals and balance are untouched."""
+    pair = Pair(now_s=NOW_S)
+    stray, owned = _phones(pair, 2)
+    victim = next(v for v in pair.city.volunteers.values() if v.phone_id == owned)
+    del pair.city.volunteers[next(v.id for v in pair.city.volunteers.values() if v.phone_id == stray)]
+    pair.restart()
+    pair.send(stray, "patrol.start", {"volunteer": victim.id, "team": "T-bogus"})
+    site = pair.city.devices[stray]
+    for n in range(0, 3700, 30):  # an hour of valid fixes, 30 s apart, walking north
+        pair.now_s = NOW_S + n
+        pair.send(stray, "patrol.position", {"lat": site.lat + n * 0.5 * M_LAT, "lon": site.lon, "accuracy_m": 5})
+    pair.send(stray, "patrol.stop", {"volunteer": victim.id})
+    patrols = pair.host.patrols
+    assert patrols.ended == 1 and victim.id not in patrols.totals and set(patrols.totals) == {stray}
+    assert "T-bogus" not in patrols.teams
+    assert pair.host.points.book.balance(victim.id) == 0 and pair.host.points.book.balance(stray) == 0
