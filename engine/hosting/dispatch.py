@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Final
 
 from engine.city_model import City
-from engine.entities import DeviceEntity
+from engine.entities import DeviceEntity, SeqVerdict
 from engine.errors import UnknownIncident
 from engine.hosting import patrol_rows as rows
 from engine.hosting.dispatch_desk import OVER, dispatch_requests
@@ -41,7 +41,7 @@ from engine.tips import promoted
 from protocols.desk import RecommendUnits
 from protocols.device import DeviceMessage
 from protocols.device_schema import TaskAnswer
-from protocols.kinds import IncidentKind
+from protocols.kinds import AckStatus, IncidentKind
 from protocols.patrol import UnitKind, UnitState
 from protocols.records import IncidentRecord
 
@@ -165,12 +165,14 @@ class Dispatches:
 
     # -- the phone's answers (route of ``patrol.task``) and the deadlines -------------------------------
 
-    def answer(self, entity: DeviceEntity, message: DeviceMessage, now_s: float) -> None:
+    def answer(self, entity: DeviceEntity, message: DeviceMessage, now_s: float) -> SeqVerdict | None:
+        """A phone's answer; one that fits no offer or task of this phone is refused (NAK) and changes nothing."""
         data, unit = message.data, entity.device.id
         dispatch = self.dispatches.get(data.incident)
         if dispatch is None:
             self.refused += 1
-            return
+            return SeqVerdict(AckStatus.NAK, f"data.incident: no task of {data.incident!r} here (never offered, "
+                                             "or over)")
         step = {
             TaskAnswer.ACCEPT: lambda d: d.accept(unit, now_s=now_s),
             TaskAnswer.DECLINE: lambda d: d.decline(unit, now_s=now_s, is_available=self._available),
@@ -180,8 +182,10 @@ class Dispatches:
         }[data.answer]
         try:
             self._run(dispatch, step, now_s)
-        except OfferRefused:
+        except OfferRefused as exc:
             self.refused += 1
+            return SeqVerdict(AckStatus.NAK, f"data.answer: {exc}")
+        return None
 
     def deadline(self, incident_id: str, due_s: float, at_s: float) -> int:
         dispatch = self.dispatches.get(incident_id)

@@ -27,7 +27,9 @@ from protocols.batch import Ingest
 from protocols.device import DeviceMessage
 from protocols.kinds import AckStatus, IncidentKind
 
-EventHandler = Callable[[DeviceEntity, DeviceMessage, float], None]
+EventHandler = Callable[[DeviceEntity, DeviceMessage, float], SeqVerdict | None]
+"""Handles an accepted event; may refuse it (a NAK naming the field) by returning the verdict, before changing
+anything."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,5 +91,7 @@ class Intake:
             return SeqVerdict(AckStatus.ACK, incident_id=incident_id), True
         route = self.routes.get(message.event_kind)
         if route is not None and not (verdict.late and route.newest_only):
-            route.handle(entity, message, now_s)
+            refused = route.handle(entity, message, now_s)
+            if refused is not None:
+                return refused, True
         return ACCEPT, False

@@ -57,7 +57,8 @@ class HostPoints:
     def patrol_ended(self, summary: PatrolSummary, now_s: float) -> None:
         if not self.holds(summary.volunteer):
             return  # a phone no volunteer owns earns nobody points
-        credited = self.book.credit_patrol(summary.volunteer, summary.patrol_id, valid_s=summary.valid_s, t_s=now_s)
+        ref = _unused_patrol_ref(self.book, summary.volunteer, summary.patrol_id)
+        credited = self.book.credit_patrol(summary.volunteer, ref, valid_s=summary.valid_s, t_s=now_s)
         self.staging.points(credited.rows)
 
     def task_done(self, unit_id: str, incident_id: str, now_s: float) -> None:
@@ -109,3 +110,14 @@ class HostPoints:
     def requests(self) -> dict:
         """The desk's points requests (``protocols/points_desk.py``)."""
         return points_requests(self)
+
+
+def _unused_patrol_ref(book: PointsBook, volunteer: str, patrol_id: str) -> str:
+    """A patrol ends once (its end and its points go in one step), so a patrol id already credited is an earlier
+    patrol's that the phone reused: its seqs began again without a boot id. This one is credited as ``<id>~2``..."""
+    used = {e.ref for e in book.entries(volunteer) if e.reason is PointsReason.PATROL}
+    ref, n = patrol_id, 1
+    while ref in used:
+        n += 1
+        ref = f"{patrol_id}~{n}"
+    return ref

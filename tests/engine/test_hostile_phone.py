@@ -4,18 +4,51 @@ every other device with it) or to grow the host without bound."""
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 
 from engine.citygen import CitySpec
 from engine.hosting.dispatch_desk import UnitOutOfPrecinct
 from protocols.desk import OfferUnit
 from protocols.dispatch_desk import Reassign
-from protocols.device import make_message
+from protocols.device import decode_device_message, make_message
 from protocols.errors import ProtocolError
 from protocols.kinds import AckStatus, IncidentKind
 from tests.engine.helpers import Pair
 
 NOW_S = 1_780_000_000.0
+
+
+def _packed(kind: str, data: dict, **envelope) -> bytes:
+    return msgpack.packb({"seq": 1, "ts": 1, "kind": kind, "data": data, **envelope})
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    (_packed("patrol.position", {"lat": float("nan"), "lon": 0.0}), "data.lat"),
+    (_packed("patrol.position", {"lat": 0.0, "lon": float("-inf")}), "data.lon"),
+    (_packed("patrol.position", {"lat": 1e308, "lon": 0.0}), "data.lat"),
+    (_packed("patrol.position", {"lat": 0.0, "lon": 0.0, "accuracy_m": -1.0}), "data.accuracy_m"),
+    (_packed("patrol.position", {"lat": 0.0, "lon": 0.0, "accuracy_m": float("nan")}), "data.accuracy_m"),
+    (_packed("patrol.clue", {"text": "x", "lat": float("inf")}), "data.lat"),
+    (_packed("patrol.sos", {"lon": float("nan")}), "data.lon"),
+    (_packed("points.redeem", {"request": "r" * 10_240, "item": "umbrella"}), "payload"),  # 10 KB: over the 4 KB limit
+    (_packed("points.redeem", {"request": "r" * 65, "item": "umbrella"}), "data.request"),
+    (_packed("points.redeem", {"request": "r\x00", "item": "umbrella"}), "data.request"),
+    (_packed("points.redeem", {"request": "r", "item": "u\u202e"}), "data.item"),
+    (_packed("points.redeem", {"request": "r", "item": "umbrella", "quantity": 0}), "data.quantity"),
+    (_packed("points.redeem", {"request": "r", "item": "umbrella", "quantity": -1}), "data.quantity"),
+    (_packed("points.redeem", {"request": "r", "item": "umbrella", "quantity": 2**63}), "data.quantity"),
+    (_packed("points.query", {"month": "2026-13"}), "data.month"),
+    (_packed("patrol.task", {"incident": "x#1", "answer": "steal"}), "data.answer"),
+    (_packed("patrol.task", {"incident": "x" * 200, "answer": "accept"}), "data.incident"),
+    (_packed("patrol.start", {"volunteer": "v\u202e"}), "data.volunteer"),
+    (_packed("heartbeat", {}, ts=2**53 + 1), "ts"),
+    (_packed("heartbeat", {}, ts=-1), "ts"),
+])
+def test_a_hostile_phone_payload_is_refused_naming_its_field(payload, field):
+    with pytest.raises(ProtocolError) as refused:
+        decode_device_message(payload)
+    assert refused.value.field == field, str(refused.value)
 
 
 @pytest.fixture
@@ -133,3 +166,58 @@ def test_a_phone_no_volunteer_owns_cannot_patrol_in_another_volunteer_s_name():
     assert patrols.ended == 1 and victim.id not in patrols.totals and set(patrols.totals) == {stray}
     assert "T-bogus" not in patrols.teams
     assert pair.host.points.book.balance(victim.id) == 0 and pair.host.points.book.balance(stray) == 0
+
+
+def test_a_task_answer_that_fits_no_offer_to_the_phone_is_refused_by_name_and_changes_nothing():
+    """Another phone accepting this phone's offer, an answer for an incident never offered (or of another host), or
+    one its task's state does not allow: a NAK naming the field, the offer still the offered phone's."""
+    pair = Pair(now_s=NOW_S)
+    offered, other = _phones(pair, 2)
+    door = pair.city.devices[pair.device("door")]
+    incident = pair.send(door.id, "door.forced").acks[0].incident_id
+    for n, phone in enumerate((offered, other), start=1):
+        pair.send(phone, "patrol.start")
+        pair.send(phone, "patrol.position", {"lat": door.lat + 100 * n * M_LAT, "lon": door.lon, "accuracy_m": 5})
+    pair.host.ask(OfferUnit(incident, offered), now_s=NOW_S)
+
+    (stolen,) = pair.send(other, "patrol.task", {"incident": incident, "answer": "accept"}).acks
+    assert stolen.status is AckStatus.NAK and stolen.reason.startswith("data.answer: ")
+    (unknown,) = pair.send(offered, "patrol.task", {"incident": "H9-door#1", "answer": "accept"}).acks
+    assert unknown.status is AckStatus.NAK and unknown.reason.startswith("data.incident: ")
+    assert "'H9-door#1'" in unknown.reason
+    (early,) = pair.send(offered, "patrol.task", {"incident": incident, "answer": "done"}).acks
+    assert early.status is AckStatus.NAK and early.reason.startswith("data.answer: ")
+    assert pair.host.patrols.units.state_of(offered).value == "offered"
+    assert pair.host.patrols.units.state_of(other).value == "available"
+    result = pair.send(offered, "patrol.task", {"incident": incident, "answer": "accept"})
+    assert (result.accepted, result.acks) == (1, [])
+    assert pair.host.patrols.units.state_of(offered).value == "en_route"
+
+
+def test_a_phone_whose_seqs_began_again_without_a_boot_id_ends_its_next_patrol_and_is_credited_for_it():
+    """Patrol ids are ``<phone>#patrol@<seq>``: a phone that restarts its seqs without a boot id (allowed: a jump
+    back of 64 or more) may start a patrol at a seq it used before. Its stop used to fail the host's step on every
+    try (a credit of the same patrol id for another duration), never ending the patrol; both patrols earn now."""
+    pair = Pair(now_s=NOW_S)
+    phone = pair.device("volunteer_phone")
+    volunteer = next(v.id for v in pair.city.volunteers.values() if v.phone_id == phone)
+    site = pair.city.devices[phone]
+
+    def patrol(started_s: float, minutes: int) -> None:
+        pair.now_s = started_s
+        pair.send(phone, "patrol.start", seq=5)
+        for k, n in enumerate(range(0, minutes * 60 + 1, 30)):
+            pair.now_s = started_s + n
+            pair.send(phone, "patrol.position", {"lat": site.lat + n * 0.5 * M_LAT, "lon": site.lon,
+                                                 "accuracy_m": 5}, seq=6 + k)
+        assert pair.send(phone, "patrol.stop", seq=300).accepted == 1
+
+    patrol(NOW_S, 60)
+    for seq in range(301, 372):
+        pair.send(phone, "heartbeat", seq=seq)
+    patrol(NOW_S + 7200, 120)  # seq 5 again: 64 or more behind the newest, the phone's seqs began again
+    assert pair.host.patrols.ended == 2 and phone not in pair.host.patrols.under_way
+    patrols = [e for e in pair.host.points.book.entries(volunteer) if e.reason.value == "patrol"]
+    assert [round(e.valid_s) for e in patrols] == [3600, 7200] and len({e.ref for e in patrols}) == 2
+    pair.restart()
+    assert pair.host.points.book.balance(volunteer) == sum(e.delta for e in patrols) == 30
