@@ -29,21 +29,18 @@ from engine.hosting.commands import OperatorCommands
 from engine.hosting.config import HostConfig
 from engine.hosting.deadlines import Deadlines
 from engine.hosting.desk import Desk
-from engine.hosting.dispatch import DISPATCH, Dispatches
+from engine.hosting.domain import chain, merge
 from engine.hosting.doors import HELD_OPEN, Doors
 from engine.hosting.incidents import INCIDENT, IncidentStore
 from engine.hosting.intake import Intake, Route
 from engine.hosting.outboxes import DeviceCommandOut, DeviceCommandOutbox, PeerOutbox
-from engine.hosting.patrol import PATROL_TICK, Patrols
-from engine.hosting.patrol_figures import figures_desk
-from engine.hosting.points import HostPoints
+from engine.hosting.patrol_domain import PatrolDomain
 from engine.hosting.recovery import rebuild, resume_observed
 from engine.hosting.roster import Roster
 from engine.hosting.sequence import CLOCK_AHEAD_S, CLOCK_BEHIND_S
 from engine.hosting.staging import JournalStaging, StepOutput
 from engine.hosting.stats import Counters, HostStats, host_stats
 from engine.hosting.supervision import SUPERVISION, SeenLog, SeenRows, Supervision
-from engine.hosting.tips import TipReviews
 from engine.hosting.visitors import VisitorCalls
 from engine.journal import AuditRow, Journal
 from engine.policy import PolicySet
@@ -82,12 +79,9 @@ class HostCore:
         self._outputs: tuple[StepOutput, ...] = (self._changes, self._device_commands, self._peers)
         self._seen_log = SeenLog(flush_s=config.seen_flush_s, now_s=now_s)
         self._visitors = VisitorCalls(city, send=self._device_commands.add)
-        self._patrols = Patrols(city, staging=self._staging)  # journaled: rebuilt like the rest (patrol_rows.py)
-        self._dispatches = Dispatches(city=city, units=lambda: self._patrols.units, scheduler=DeadlineScheduler(),
-                                      send=self._device_commands.add, staging=self._staging)
-        self._points = HostPoints(city, staging=self._staging, send=self._device_commands.add, shop=not self.is_cc)
-        self._patrols.on_ended = self._points.patrol_ended
-        self._dispatches.on_done = self._points.task_done
+        self._patrol = PatrolDomain(city, staging=self._staging, send=self._device_commands.add, is_cc=self.is_cc)
+        self._domains = (self._patrol,)
+        """Groups of parts that join the host as one (``engine/hosting/domain.py``)."""
         self._assemble()
         self._rebuild()
 
@@ -106,34 +100,28 @@ class HostCore:
             config, policies=self.policies, scheduler=scheduler, roster=roster, store=store, staging=self._staging,
             seen_log=self._seen_log)
         doors = Doors(policies=self.policies, scheduler=scheduler, roster=roster, store=store)
-        patrols, dispatches = self._patrols, self._dispatches
-        patrols.attach(scheduler)
-        dispatches.attach(scheduler)
-        store.observer = TipReviews(self._points, send=self._device_commands.add, then=dispatches.incident_changed)
+        domains = merge([domain.assemble(scheduler=scheduler, store=store) for domain in self._domains])
+        store.observer = chain(domains.observers)
         self._deadlines = Deadlines(
             config, scheduler=scheduler,
-            owners={INCIDENT: store, SUPERVISION: supervision, HELD_OPEN: doors, PATROL_TICK: patrols,
-                    DISPATCH: dispatches},
+            owners={INCIDENT: store, SUPERVISION: supervision, HELD_OPEN: doors, **domains.timers},
             counters=self._counters, lateness_s=self.deadline_lateness_s, measured=frozenset({INCIDENT}))
         self._intake = Intake(config, roster=roster, supervision=supervision, store=store, staging=self._staging,
                               counters=self._counters, routes={
                                   EventKind.DOOR_OPENED: Route(doors.opened, newest_only=True),
                                   EventKind.DOOR_VISITOR: Route(self._visitors.call),
-                                  EventKind.PATROL_START: Route(patrols.start),
-                                  EventKind.PATROL_POSITION: Route(patrols.position, newest_only=True),
-                                  EventKind.PATROL_STOP: Route(patrols.stop),
-                                  EventKind.PATROL_TASK: Route(dispatches.answer),
-                                  **self._points.routes(),
+                                  **domains.routes,
                               })
-        self._desk = Desk(dispatches.requests(store.owned), self._points.requests(), figures_desk(self, store))
+        self._desk = Desk(*domains.desk)
         self._commands = OperatorCommands(host_id=self.host_id, policies=self.policies, roster=roster, store=store,
                                           staging=self._staging, device_commands=self._device_commands,
                                           flush=self._flush)
 
     def _rebuild(self) -> None:
         rebuild(self.journal, alarm_memory=self.config.alarm_memory, roster=self._roster, store=self._store,
-                supervision=self._supervision, parts=(self._patrols, self._dispatches))
-        self._points.load(self.journal)
+                supervision=self._supervision, parts=tuple(p for d in self._domains for p in d.snapshotted()))
+        for domain in self._domains:
+            domain.load(self.journal)
 
     def _speaks_json(self, device_id: str) -> bool:  # the roster is made anew by a rollback: looked up each time
         return self._roster.speaks_json(device_id)
@@ -156,10 +144,9 @@ class HostCore:
     def open_index(self) -> dict[tuple[str, IncidentKind], str]:
         return self._store.open_index
 
-    @property
-    def patrols(self) -> Patrols:
-        """The patrols: those under way, the volunteers' totals, the unit tracker (journaled)."""
-        return self._patrols
+    patrols = property(lambda self: self._patrol.patrols, doc="Patrols under way, volunteers' totals, the units.")
+    points = property(lambda self: self._patrol.points, doc="The volunteers' points book (journaled).")
+    dispatches = property(lambda self: self._patrol.dispatches, doc="Offers and tasks of units per incident.")
 
     # -- what waits for the shell -------------------------------------------------------------------
 
@@ -330,11 +317,7 @@ class HostCore:
                           devices_active=len(self._roster.devices), responders=len(self._roster.responders),
                           incidents_open=self._store.owned_open(), deadlines=len(self.scheduler),
                           journal_writes=getattr(self.journal, "writes", 0), health=self._supervision.health(),
-                          patrols=self._patrols.figures(), units_by_state=self._patrols.units.count_by_state(),
-                          dispatch_effects=dict(self._dispatches.effects))
-
-    points = property(lambda self: self._points, doc="The volunteers' points book (journaled).")
-    dispatches = property(lambda self: self._dispatches, doc="Offers and tasks of units per incident.")
+                          **{k: v for domain in self._domains for k, v in domain.statistics().items()})
 
     def ask(self, request: object, *, now_s: float):
         """A desk request (``protocols/desk.py``), journaled before the answer leaves. A handler refuses (the engine's

@@ -102,7 +102,7 @@ class PatrolFiguresDesk:
 
 
 def figures_desk(core, store) -> dict[type, Callable]:
-    """The desk table of a host core (``engine.host.HostCore._assemble``): its volunteers' figures, read when asked
-    (the points book is made anew by every rebuild, the incident store by every assembly)."""
+    """The desk table of the patrol domain (``engine/hosting/patrol_domain.py``): the volunteers' figures, read when
+    asked (the points book is made anew by every rebuild, the incident store by every assembly)."""
     return PatrolFiguresDesk(core.city, totals=lambda: core.patrols.totals, book=lambda: core.points.book,
                              incidents=lambda: store.incidents).requests()
