@@ -5,7 +5,9 @@ what real devices would send), reads every ack on one more connection, and publi
 again with the same ``seq`` until its ack arrives, as a real panic button does. It runs its own
 event loop (uvloop) in a thread, so the scenario driver, which is synchronous, just hands it messages.
 Given a :class:`simulation.heartbeats.HeartbeatSchedule` (:meth:`Fleet.beat`), it also publishes the devices'
-heartbeats as they fall due, from that same loop, until it stops.
+heartbeats as they fall due, from that same loop, until it stops. Given volunteer phones (and police units) to answer
+for (:meth:`Fleet.answer_offers`), it reads their command topics and answers the engine's task offers
+(:mod:`simulation.fleet_tasks`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from protocols.replies import Ack, decode_ack
 from protocols.topics import Channel, channel_for, device_topic, parse_device_topic, subscription
 
 if TYPE_CHECKING:
+    from simulation.fleet_tasks import TaskAnswers
     from simulation.heartbeats import HeartbeatSchedule
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,8 @@ class Fleet:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
+        self.tasks: TaskAnswers | None = None
+        """The units answering task offers (:meth:`answer_offers`), if any."""
         self.beat_error: BaseException | None = None
         """Why the heartbeat task ended, if it did (the fleet's devices are silent from then on)."""
         self._thread = threading.Thread(target=self._main, name="mqtt-fleet", daemon=True)
@@ -103,6 +108,23 @@ class Fleet:
             self._tasks.append(task)
 
         asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=10.0)
+
+    def answer_offers(self, phones, device_ids, *, timeout_s: float = 10.0) -> "TaskAnswers":
+        """From now on the units ``device_ids`` answer the task offers sent to them, by ``phones`` (a
+        :class:`simulation.patrol_phones.Phones`); returns once the fleet is subscribed to their commands."""
+        from simulation.fleet_tasks import TaskAnswers
+
+        assert self._loop is not None and self.tasks is None
+
+        async def start() -> TaskAnswers:
+            answers = TaskAnswers(self, phones, device_ids)
+            self._tasks += [asyncio.create_task(answers.read(), name="fleet-commands"),
+                            asyncio.create_task(answers.answer(), name="fleet-answers")]
+            await asyncio.wait_for(answers.subscribed.wait(), timeout_s)
+            return answers
+
+        self.tasks = asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=timeout_s + 1.0)
+        return self.tasks
 
     def take_acks(self) -> list[tuple[str, Ack, float]]:
         """Acks received since the last call: (device id, ack, wall time of arrival)."""
@@ -195,15 +217,18 @@ class Fleet:
     def _connection_of(self, device_id: str) -> int:
         return zlib.crc32(device_id.encode()) % self.connections
 
-    async def _send(self, items: list[Outgoing]) -> None:
+    async def _send(self, items: list[Outgoing], *, answers: bool = False) -> None:
+        """``answers``: the units' answers, already numbered (:class:`simulation.fleet_tasks.Sequencer`)."""
+        tasks = None if answers else self.tasks
         for item in items:
-            kind = item.message.event_kind
+            message = item.message if tasks is None else tasks.sequencer.outgoing(item.device_id, item.message)
+            kind = message.event_kind
             topic = device_topic(item.device_id, channel_for(kind))
-            payload = encode_device_message(item.message, json=item.json)
+            payload = encode_device_message(message, json=item.json)
             if kind.is_alarm:
                 if len(self._unacked) >= self.max_unacked:
                     raise OverflowError(f"simulator: {self.max_unacked} alarms unacknowledged")
-                self._unacked[(item.device_id, item.message.seq)] = _Unacked(topic, payload, time.monotonic())
+                self._unacked[(item.device_id, message.seq)] = _Unacked(topic, payload, time.monotonic())
             await self._publish(item.device_id, topic, payload, qos=1 if kind.is_alarm else 0)
             self.published += 1
 
