@@ -49,8 +49,9 @@ def points_requests(points: HostPoints) -> dict:
             return {}
         try:
             since_s, until_s = month_bounds(month)
-        except ValueError as exc:
-            raise PointsRequestRefused(str(exc)) from None
+        except ValueError as exc:  # malformed, or a year no calendar month ends in (9999-12)
+            reason = str(exc) if str(exc).startswith("month:") else f"month: {month!r}: {exc}"
+            raise PointsRequestRefused(reason) from None
         return {"since_s": since_s, "until_s": until_s}
 
     def ledger(request: Ledger, now_s: float) -> LedgerPage:

@@ -9,8 +9,10 @@ import pytest
 
 from engine.citygen import CitySpec
 from engine.hosting.dispatch_desk import UnitOutOfPrecinct
+from engine.hosting.points_desk import PointsRequestRefused
 from protocols.desk import OfferUnit
 from protocols.dispatch_desk import Reassign
+from protocols.points_desk import BoardBy, Leaderboard, MonthStatement
 from protocols.device import decode_device_message, make_message
 from protocols.errors import ProtocolError
 from protocols.kinds import AckStatus, IncidentKind
@@ -221,3 +223,11 @@ def test_a_phone_whose_seqs_began_again_without_a_boot_id_ends_its_next_patrol_a
     assert [round(e.valid_s) for e in patrols] == [3600, 7200] and len({e.ref for e in patrols}) == 2
     pair.restart()
     assert pair.host.points.book.balance(volunteer) == sum(e.delta for e in patrols) == 30
+
+
+@pytest.mark.parametrize("month", ["9999-12", "0000-01"])
+def test_the_desk_refuses_a_month_past_the_calendar_naming_the_field(pair, month):
+    volunteer = next(iter(pair.city.volunteers))
+    for request in (MonthStatement(volunteer, month), Leaderboard(BoardBy.TEAM, month)):
+        with pytest.raises(PointsRequestRefused, match=r"^month: "):
+            pair.host.ask(request, now_s=NOW_S)
