@@ -1,8 +1,9 @@
-"""How often one device may raise a tip or ask the points desk: a sliding window of host time per device and kind.
+"""How often one device may raise a tip, start a patrol or ask the points desk: a sliding window of host time per
+device and kind.
 
 A phone is an outsider's device: unchecked, one could raise a tip incident a millisecond (each a station's review
-item, journaled), or journal a refused redemption (a new request id for an unknown item) with every message, for
-ever. At most :data:`LIMITS` ``[kind]`` messages of a kind are taken from one device in any ``WINDOW_S``; the next
+item, journaled), or journal a refused redemption (a new request id for an unknown item), or an empty patrol's
+points entry (start, stop, start...), with every message, for ever. At most :data:`LIMITS` ``[kind]`` messages of a kind are taken from one device in any ``WINDOW_S``; the next
 is refused with a NAK that names the kind and the limit, and counted (``HostStats.rate_limited``). Nothing of it is
 remembered (a tip refused here is no duplicate later), so the phone may send it again once the window has room.
 
@@ -23,6 +24,7 @@ from protocols.kinds import AckStatus
 WINDOW_S: Final = 60.0
 LIMITS: Final[dict[EventKind, int]] = {
     EventKind.PATROL_CLUE: 6,  # a volunteer's tips: the simulator's phones send 0.2 an hour
+    EventKind.PATROL_START: 6,  # each start ends the patrol under way, which journals its end and its points row
     EventKind.POINTS_REDEEM: 10,
     EventKind.POINTS_QUERY: 10,
 }

@@ -231,3 +231,17 @@ def test_the_desk_refuses_a_month_past_the_calendar_naming_the_field(pair, month
     for request in (MonthStatement(volunteer, month), Leaderboard(BoardBy.TEAM, month)):
         with pytest.raises(PointsRequestRefused, match=r"^month: "):
             pair.host.ask(request, now_s=NOW_S)
+
+
+def test_a_phone_starting_patrol_after_patrol_is_refused_past_six_a_minute_so_it_cannot_fill_the_ledger(pair):
+    phone = pair.device("volunteer_phone")
+    for _ in range(6):
+        assert pair.send(phone, "patrol.start").accepted == 1
+        assert pair.send(phone, "patrol.stop").accepted == 1
+    entries = len(pair.host.points.book.entries())
+    (refused,) = pair.send(phone, "patrol.start").acks
+    assert refused.status is AckStatus.NAK and refused.reason.startswith("kind: too many patrol.start")
+    assert pair.host.patrols.ended == 6 and phone not in pair.host.patrols.under_way
+    assert len(pair.host.points.book.entries()) == entries
+    pair.advance(NOW_S + 60)
+    assert pair.send(phone, "patrol.start", seq=refused.seq).accepted == 1
