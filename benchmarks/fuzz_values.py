@@ -63,7 +63,16 @@ def _data(kind: EventKind, rng: Random) -> dict:
         return _some(rng, {"snapshot": _long(rng), "floor": rng.randint(-5, 120), "zone": _short(rng)})
     if k == "kiosk.session":
         return {"service": _short(rng), "outcome": _short(rng),
-                **_some(rng, {"score": rng.choice((None, 0, 100, rng.randint(0, 100)))})}
+                **_some(rng, {"score": rng.choice((None, 0, 100, rng.randint(0, 100))),
+                              "duration_s": rng.choice((0.0, 1e9, rng.uniform(0, 3600))),
+                              "face_check": rng.choice(("passed", "failed", "skipped", _short(rng)))})}
+    if k == "kiosk.book":
+        return {"service": _short(rng), "hall": _short(rng), "slot": rng.choice((0, 2**40, rng.randrange(2**31)))}
+    if k == "kiosk.code":
+        return {"code": rng.choice(("0", "A" * 16, f"{rng.randrange(10**8):08d}"))}
+    if k == "kiosk.supplies":
+        return _some(rng, {"paper": rng.choice((None, 0.0, 100.0, rng.uniform(0, 100))),
+                           "card": rng.choice((None, 0, 100, rng.randint(0, 100)))})
     if k == "kiosk.fault":
         return {"code": _short(rng), **_some(rng, {"detail": _long(rng)})}
     if k == "kiosk.sos":

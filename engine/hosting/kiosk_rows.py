@@ -1,0 +1,59 @@
+"""What the kiosk hall's part of a host keeps in the journal's snapshots (``JournalBatch.snapshots``; the mechanism:
+``engine/hosting/patrol_rows.py``): one key per thing, its latest body (msgpack), None deleting it.
+
+    kiosk/booking/<code>       Booking, when made and when its code is taken; deleted when its slot ends
+    kiosk/day/<hall>/<day>     DayFigures of the hall that day, at every change; deleted past KEEP_DAYS
+    kiosk/low/<device>         LowRow: the kiosk's supplies that are low and its ticket; deleted when refilled
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from engine.kiosk.bookings import Booking
+from engine.kiosk.figures import DayFigures
+
+BOOKING: Final = "kiosk/booking/"
+DAY: Final = "kiosk/day/"
+LOW: Final = "kiosk/low/"
+
+
+class LowRow(msgspec.Struct, array_like=True):
+    supplies: list[str]
+    incident: str
+    """The maintenance ticket (a ``kiosk.fault`` incident) raised when the first supply went low."""
+    repeats: int
+    """Its repeat count then: a fault the kiosk reported since joined it, so a refill does not withdraw it."""
+    own: bool
+    """The ticket was raised for the supplies (not an open fault they joined)."""
+
+
+encode = msgspec.msgpack.Encoder().encode
+_booking = msgspec.msgpack.Decoder(Booking)
+_day = msgspec.msgpack.Decoder(DayFigures)
+_low = msgspec.msgpack.Decoder(LowRow)
+
+
+def day_key(hall: str, day: str) -> str:
+    return f"{DAY}{hall}/{day}"
+
+
+class Rows(msgspec.Struct):
+    bookings: list[Booking] = msgspec.field(default_factory=list)
+    days: list[DayFigures] = msgspec.field(default_factory=list)
+    low: dict[str, LowRow] = msgspec.field(default_factory=dict)
+
+
+def read(snapshots: dict[str, bytes]) -> Rows:
+    """Decode the kiosk keys of a journal's snapshots (other parts' keys are left alone)."""
+    rows = Rows()
+    for key, body in snapshots.items():
+        if key.startswith(BOOKING):
+            rows.bookings.append(_booking.decode(body))
+        elif key.startswith(DAY):
+            rows.days.append(_day.decode(body))
+        elif key.startswith(LOW):
+            rows.low[key[len(LOW):]] = _low.decode(body)
+    return rows

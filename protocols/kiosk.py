@@ -1,0 +1,68 @@
+"""The kiosk hall's figures a host's desk answers (``protocols/desk.py``): people served per day, per service and per
+category, the average session time, the theory exam's pass rate, bookings, no-shows and open maintenance tickets.
+Answered by ``engine/hosting/kiosk_domain.py``; the driver may ask every host and add the answers up with
+:func:`merge`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import Meta, Struct, field
+
+Day = Annotated[str, Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+
+
+class KioskFigures(Struct, frozen=True, forbid_unknown_fields=True):
+    """Figures of one kiosk hall (None: every hall of the host) on one UTC day ``YYYY-MM-DD`` (None: every day the
+    host keeps)."""
+
+    hall: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
+    day: Day | None = None
+
+
+class KioskFiguresAnswer(Struct, frozen=True):
+    hall: str | None
+    day: str | None
+    served: int = 0
+    """Sessions that ended ``done``."""
+    served_by_day: dict[str, int] = field(default_factory=dict)
+    served_by_service: dict[str, int] = field(default_factory=dict)
+    served_by_category: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    sessions: int = 0
+    session_s: float = 0.0
+    face_failed: int = 0
+    exam_passed: int = 0
+    exam_failed: int = 0
+    bookings: int = 0
+    codes_taken: int = 0
+    no_shows: int = 0
+    open_tickets: int = 0
+    """Maintenance tickets (``kiosk.fault`` incidents) of the hall's kiosks still open."""
+
+    @property
+    def average_session_s(self) -> float:
+        return self.session_s / self.sessions if self.sessions else 0.0
+
+    @property
+    def exam_pass_rate(self) -> float | None:
+        taken = self.exam_passed + self.exam_failed
+        return self.exam_passed / taken if taken else None
+
+
+def merge(answers) -> KioskFiguresAnswer | None:
+    """Answers of several hosts added up (None for no answer)."""
+    answers = list(answers)
+    if not answers:
+        return None
+    total: dict = {"hall": answers[0].hall, "day": answers[0].day}
+    for answer in answers:
+        for name in KioskFiguresAnswer.__struct_fields__[2:]:
+            value = getattr(answer, name)
+            if isinstance(value, dict):
+                into = total.setdefault(name, {})
+                for key, n in value.items():
+                    into[key] = into.get(key, 0) + n
+            else:
+                total[name] = total.get(name, 0) + value
+    return KioskFiguresAnswer(**total)
