@@ -2,7 +2,10 @@
 device's own topics, by a :class:`simulation.mqtt_fleet.Fleet` (real time only); telemetry at rate comes from
 load processes of its own.
 
-- :class:`MqttRun`: the engine is in sight (a stack's, the demo's): its changes make the timeline, as usual.
+- :class:`MqttRun`: the engine is in sight (a stack's, the demo's): its changes make the timeline, as usual. A
+  scenario with emergencies or tips has its volunteer phones and police units answer the engine's task offers
+  through the broker (:meth:`simulation.mqtt_fleet.Fleet.answer_offers`) and its station operator close what they
+  handled (offers by hand are the virtual-time run's only).
 - :class:`RemoteMqttRun`: against an engine started elsewhere (``redband simulate --mqtt`` next to
   ``redband run --mqtt``): the run reports what the devices saw (acks, NAKs, alarms never acknowledged); watching
   an operator's console as well, it takes the timeline and the incidents from the console's views, so the
@@ -18,7 +21,7 @@ import msgspec
 from protocols.batch import Ingest
 from protocols.endpoint import MqttEndpoint
 from simulation.report import ExpectationResult, RunResult, TimelineRow
-from simulation.run_base import RunBase
+from simulation.run_base import Act, RunBase
 from simulation.run_inprocess import REALTIME_POLL_S, RealtimeDrive
 from simulation.scenario import Scenario, ScriptedEvent
 
@@ -73,6 +76,8 @@ class MqttRun(RealtimeDrive, RunBase):
         load = None
         try:
             self.fleet = Fleet(self.mqtt).start()
+            if self.patrols is not None:
+                self.fleet.answer_offers(self.patrols.phones, units_of(self.scenario.city))
             start_at = None
             if self._bulk:  # pre-encoded, from processes of its own
                 load = LoadProcesses(self.mqtt, self._bulk, seq_offset=self.seq_offset, json=self.json_devices).start()
@@ -111,6 +116,9 @@ class MqttRun(RealtimeDrive, RunBase):
                 self.result.duplicates += ack.duplicate
                 if not ack.ok:
                     self.result.refusals.append(f"{device_id} seq {ack.seq}: {ack.reason}")
+            if self.fleet.tasks is not None:  # the station's operator closes what the phones handled (wall clock)
+                for operate in self.fleet.tasks.take_operated():
+                    self._push(operate.at_s - self._t0_s, Act(operate.command))
         if self.console is not None:
             for view, arrived_s, first in self.console.take():
                 self.metrics.console_saw(view, arrived_s, first=first, t0_s=self._t0_s)
@@ -155,6 +163,13 @@ class MqttRun(RealtimeDrive, RunBase):
             lane = self.engine.lane_statistics("evt")
             self.metrics.telemetry["bridge"] = {k: lane.get(k, 0) for k in (
                 "received", "accepted", "duplicates", "refused", "dropped", "queue_overflowed", "connects")}
+
+
+def units_of(city) -> list[str]:
+    """The devices that answer task offers: volunteer phones, police car terminals and foot officers' radios."""
+    from protocols.patrol import UNIT_KIND_OF
+
+    return [d.id for d in city.devices.values() if d.kind in UNIT_KIND_OF]
 
 
 class RemoteMqttRun(MqttRun):

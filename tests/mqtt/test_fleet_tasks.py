@@ -1,27 +1,27 @@
-"""The simulator's fleet answers task offers through the real broker (issue 14): two of its volunteer phones on
-patrol near a school, a P1 panic offered automatically to the nearer one, which declines; the engine offers it to the
-next, which accepts, checks in, arrives and reports it done, all as the fleet's own ``patrol.task`` events."""
+"""A scenario run through the real broker (``MqttRun``) whose fleet answers task offers (issue 14): two of its
+volunteer phones on patrol near a school, a P1 panic offered automatically to the nearer one, which declines; the
+engine offers it to the next, which accepts, checks in, arrives and reports it done, all as the fleet's own
+``patrol.task`` events; the station's operator then resolves and closes the incident."""
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import pytest
+import tomli_w
 
-from actors.engine_desk import ask_incident_owner
-from protocols.device import make_message
-from protocols.dispatch_desk import DispatchView
-from protocols.kinds import EventKind
-from simulation.mqtt_fleet import Fleet, Outgoing
+from engine.citygen import generate_city_dict
 from simulation.patrol_phones import PhoneConfig, Phones
-from tests.mqtt.helpers import wait_until
+from simulation.patrol_run import PatrolSide
+from simulation.run_mqtt import MqttRun
+from simulation.scenario import load_scenario
+from tests.mqtt.conftest import SMALL
 
 pytestmark = [pytest.mark.ray, pytest.mark.mqtt]
 
 M_LAT = 1 / 111_195.0
-FAST = PhoneConfig(check_in_after_s=0.3, travel_s=(0.6, 0.8), on_scene_s=(0.3, 0.5))
+FAST = PhoneConfig(check_in_after_s=0.3, travel_s=(0.5, 0.6), on_scene_s=(0.3, 0.4), operator_after_s=0.3)
 
 
 @dataclass(frozen=True)
@@ -40,42 +40,58 @@ def effects(engine, name: str) -> int:
     return sum(s.dispatch_effects.get(name, 0) for s in engine.statistics())
 
 
-def units(engine, state: str) -> int:
-    return sum(s.units_by_state.get(state, 0) for s in engine.statistics())
-
-
-def test_the_fleets_phones_decline_then_accept_and_see_the_task_through(broker, engine):
+def test_a_broker_runs_phones_decline_accept_and_see_the_task_through_and_the_station_closes_it(
+        broker, engine, tmp_path, monkeypatch):
     near, far = broker.device("volunteer_phone", 0), broker.device("volunteer_phone", 1)
     precinct = broker.city.devices[near].precinct_id
     box = next(d for d in sorted(broker.city.devices.values(), key=lambda d: d.id)
                if d.kind == "panic_box" and d.precinct_id == precinct)
-    phones = Phones(broker.city, ByUnit({near: "decline", far: "accept"}), alarms={}, config=FAST)
-    with Fleet(broker.simulator, client_prefix="test-fleet") as fleet:
-        answers = fleet.answer_offers(phones, {near, far})
-        now = int(time.time() * 1000)
-        fleet.send([Outgoing(phone, make_message(kind, seq=seq, ts=now, data=data), json=True)
-                    for phone, metres in ((near, 80), (far, 300))
-                    for seq, kind, data in ((1, EventKind.PATROL_START, None),
-                                            (2, EventKind.PATROL_POSITION,
-                                             {"lat": box.lat + metres * M_LAT, "lon": box.lon, "accuracy_m": 5.0}))])
-        wait_until(lambda: units(engine, "available") == 2, timeout_s=15, what="both phones on patrol")
+    (tmp_path / "city.toml").write_text(tomli_w.dumps(generate_city_dict(SMALL)))
+    patrols = "".join(f"""
+[[events]]
+at_s = 0
+device = "{phone}"
+kind = "patrol.start"
+[[events]]
+at_s = 0.1
+device = "{phone}"
+kind = "patrol.position"
+data = {{ lat = {box.lat + metres * M_LAT}, lon = {box.lon}, accuracy_m = 5.0 }}
+""" for phone, metres in ((near, 50), (far, 300)))
+    (tmp_path / "run.toml").write_text(f"""name = "one emergency"
+duration_s = 6
+[city]
+file = "city.toml"
+{patrols}
+[[events]]
+at_s = 1.5
+device = "{box.id}"
+kind = "school.panic"
+[[events]]
+# after the task: taken, not a duplicate of an answer (the answers' seqs were not taken from it)
+at_s = 5
+device = "{far}"
+kind = "patrol.position"
+data = {{ lat = {box.lat}, lon = {box.lon}, accuracy_m = 5.0 }}
+[[responders]]
+level = "police_station"
+kind = "school.panic"
+acknowledge_after_s = 0.2
+""")
+    scenario = load_scenario(tmp_path / "run.toml")
+    monkeypatch.setattr(PatrolSide, "of", classmethod(lambda cls, s, e, *, push: cls(
+        Phones(s.city, ByUnit({near: "decline", far: "accept"}), alarms={box.id: 1.5}, config=FAST), e, push)))
+    run = MqttRun(scenario, broker.simulator, engine)
+    result = run.run()
 
-        fleet.send([Outgoing(box.id, make_message(EventKind.SCHOOL_PANIC, seq=1, ts=int(time.time() * 1000)))])
-        wait_until(lambda: effects(engine, "TaskDone") == 1, timeout_s=15, what="the task done")
-        wait_until(lambda: units(engine, "available") == 2, timeout_s=5, what="the unit back on patrol")
-        (ack,) = [a for device, a, _ in fleet.take_acks() if device == box.id]
-        # a position after the answers is still taken (the answers' seqs were not taken from it)
-        fleet.send([Outgoing(far, make_message(EventKind.PATROL_POSITION, seq=3, ts=int(time.time() * 1000),
-                                               data={"lat": box.lat, "lon": box.lon, "accuracy_m": 5.0}), json=True)])
-
-    assert ack.ok and ack.incident
-    view = ask_incident_owner(engine, ack.incident, DispatchView(ack.incident))
-    log = [(line.effect, line.unit) for line in view.log]
-    assert ("OfferDeclined", near) in log and ("TaskAssigned", far) in log and ("TaskDone", far) in log, log
-    assert ("TaskAssigned", near) not in log
-    assert dict(answers.sent) == {"decline": 1, "accept": 1, "check_in": 1, "arrived": 1, "done": 1}
-    assert answers.dropped == 0 and effects(engine, "CheckInMissed") == 0
-    assert phones.tally.declined == 1 and phones.tally.accepted == 1
-    # 11 messages: the phones' starts, positions and answers, the alarm; none taken for a duplicate
-    wait_until(lambda: sum(s.accepted for s in engine.statistics()) >= 11, timeout_s=5, what="every message taken")
-    assert sum(s.duplicates + s.refused for s in engine.statistics()) == 0
+    assert not result.refusals, result.refusals
+    assert dict(run.fleet.tasks.sent) == {"decline": 1, "accept": 1, "check_in": 1, "arrived": 1, "done": 1}
+    assert run.fleet.tasks.dropped == 0 and run.patrols.phones.tally.declined == 1
+    assert [effects(engine, e) for e in ("OfferSent", "OfferDeclined", "TaskAssigned", "UnitOnScene", "TaskDone",
+                                         "CheckInMissed")] == [2, 1, 1, 1, 1, 0]
+    # 11 messages: the phones' starts and positions (3), five answers, the alarm; none a duplicate, none refused
+    stats = engine.statistics()
+    assert (sum(s.accepted for s in stats), sum(s.duplicates + s.refused for s in stats)) == (11, 0)
+    (incident,) = {r.incident for r in result.timeline if r.kind == "school.panic"}
+    events = [r.event for r in result.timeline if r.incident == incident]
+    assert events[-2:] == ["resolved", "closed"], result.timeline
