@@ -25,6 +25,8 @@ class BookRefusal(StrEnum):
     """The slot has ended."""
     TOO_FAR = "too_far"
     """The slot starts further ahead than the policy's ``book_ahead_days``."""
+    TOO_MANY = "too_many"
+    """The phone holds the policy's ``max_per_phone`` bookings already."""
 
 
 class CodeRefusal(StrEnum):
@@ -64,9 +66,10 @@ class Bookings:
         self.make_code = make_code
         self.by_code: dict[str, Booking] = {}
         self.per_slot: dict[str, list[str]] = {}  # slot key → codes booked
+        self.per_phone: dict[str, int] = {}
 
     def load(self, bookings: Iterable[Booking]) -> None:
-        self.by_code, self.per_slot = {}, {}
+        self.by_code, self.per_slot, self.per_phone = {}, {}, {}
         for booking in bookings:
             self._keep(booking)
 
@@ -94,6 +97,8 @@ class Bookings:
         for code in codes:
             if self.by_code[code].phone == phone:
                 return self.by_code[code]
+        if self.per_phone.get(phone, 0) >= policy.max_per_phone:
+            return BookRefusal.TOO_MANY
         if len(codes) >= self.catalogue.capacity(service) or len(self.by_code) >= policy.max_bookings:
             return BookRefusal.OVERBOOKED
         code = self.make_code()
@@ -126,8 +131,15 @@ class Bookings:
     def slot_passed(self, key: str) -> list[Booking]:
         """The slot ended: its bookings are forgotten; returned, the used and the unused (no-shows)."""
         gone = [self.by_code.pop(code) for code in self.per_slot.pop(key, ()) if code in self.by_code]
+        for booking in gone:
+            left = self.per_phone.get(booking.phone, 0) - 1
+            if left > 0:
+                self.per_phone[booking.phone] = left
+            else:
+                self.per_phone.pop(booking.phone, None)
         return gone
 
     def _keep(self, booking: Booking) -> None:
         self.by_code[booking.code] = booking
         self.per_slot.setdefault(booking.slot_key, []).append(booking.code)
+        self.per_phone[booking.phone] = self.per_phone.get(booking.phone, 0) + 1

@@ -43,6 +43,8 @@ class KioskPolicy(Struct, frozen=True, forbid_unknown_fields=True):
     book_ahead_days: Annotated[int, Meta(ge=1, le=366)] = 14
     early_s: Annotated[int, Meta(ge=0, le=86_400)] = 900
     max_bookings: Annotated[int, Meta(ge=1, le=1_000_000)] = 50_000
+    max_per_phone: Annotated[int, Meta(ge=1, le=100)] = 4
+    """Bookings one phone may hold at once (slots not yet ended)."""
     low: dict[Id, Percent] = field(default_factory=lambda: {"paper": 15, "card": 10})
     """Consumable → percent at or below which the kiosk needs a refill."""
 

@@ -70,6 +70,18 @@ def test_a_slot_takes_its_capacity_and_refuses_the_next_as_overbooked():
     assert figures.bookings == 7
 
 
+def test_a_phone_holds_a_bounded_number_of_bookings_until_their_slots_end():
+    pair = _pair()
+    hall = _hall_of(pair, _devices(pair, "kiosk")[0])
+    phone = _devices(pair, "resident_phone")[0]
+    for n in range(4):
+        assert _book(pair, phone, hall, T0 + (n + 1) * SLOT)[0] == "kiosk.booked"
+    assert _book(pair, phone, hall, T0 + 9 * SLOT)[1]["reason"] == "too_many"
+    pair.advance(T0 + 2 * SLOT)  # the first slot ended (a no-show): room for one more
+    assert _book(pair, phone, hall, T0 + 9 * SLOT)[0] == "kiosk.booked"
+    assert _book(pair, phone, hall, T0 + 10 * SLOT)[1]["reason"] == "too_many"
+
+
 def test_bookings_refused_by_reason_and_bad_requests_naming_the_field():
     pair = _pair()
     hall = _hall_of(pair, _devices(pair, "kiosk")[0])
