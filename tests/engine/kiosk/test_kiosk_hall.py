@@ -3,7 +3,10 @@ their codes, no-shows, consumables' tickets, the figures at the desk, and a rest
 
 from __future__ import annotations
 
+import pytest
+
 from engine.citygen import CitySpec
+from engine.errors import JournalUnavailable
 from engine.journal import MemoryJournal
 from protocols.kinds import AckStatus, IncidentKind, Level
 from protocols.kiosk import KioskFigures
@@ -241,3 +244,24 @@ def test_a_restart_keeps_bookings_figures_and_supplies():
     assert (figures.bookings, figures.codes_taken, figures.no_shows, figures.served) == (2, 1, 1, 1)
     pair.send(kiosk, "kiosk.supplies", {"paper": 90})
     assert _tickets(pair, kiosk) == []
+
+
+def test_a_step_the_journal_refuses_keeps_no_booking_and_a_refused_slot_end_fires_again():
+    pair = _pair()
+    kiosk = _devices(pair, "kiosk")[0]
+    hall = _hall_of(pair, kiosk)
+    phones = _devices(pair, "resident_phone")
+    slot = T0 + SLOT
+    code = _book(pair, phones[0], hall, slot)[1]["code"]
+    pair.journal.fail_writes = OSError(28, "No space left on device")
+    with pytest.raises(JournalUnavailable):
+        pair.send(phones[1], "kiosk.book", {"service": "ee.passport_first", "hall": hall, "slot": int(slot)})
+    assert _commands(pair, phones[1]) == []  # nothing said of a booking the journal does not hold
+    assert pair.host.ask(KioskFigures(hall=hall), now_s=pair.now_s).bookings == 1
+    with pytest.raises(JournalUnavailable):
+        pair.advance(slot + SLOT)
+    pair.journal.fail_writes = None
+    pair.advance(slot + SLOT + 1)
+    assert pair.host.ask(KioskFigures(hall=hall), now_s=pair.now_s).no_shows == 1
+    pair.send(kiosk, "kiosk.code", {"code": code})
+    assert _commands(pair, kiosk)[-1][1]["reason"] == "unknown"
