@@ -16,7 +16,7 @@ from protocols.records import IncidentRecord
 
 ALLOWED_KINDS: dict[DeviceKind, frozenset[EventKind]] = {
     DeviceKind.DOOR: frozenset({EventKind.DOOR_VISITOR, EventKind.DOOR_FORCED, EventKind.DOOR_HELD_OPEN,
-                                EventKind.DOOR_OPENED, EventKind.HEARTBEAT}),
+                                EventKind.DOOR_OPENED, EventKind.DOOR_CODE, EventKind.HEARTBEAT}),
     DeviceKind.CAMERA: frozenset({EventKind.CAMERA_THROW, EventKind.CAMERA_INTRUSION, EventKind.HEARTBEAT}),
     DeviceKind.PANIC_BOX: frozenset({EventKind.SCHOOL_PANIC, EventKind.SCHOOL_DURESS, EventKind.HEARTBEAT}),
     DeviceKind.KIOSK: frozenset({EventKind.KIOSK_SESSION, EventKind.KIOSK_FAULT, EventKind.KIOSK_SOS,
@@ -25,7 +25,8 @@ ALLOWED_KINDS: dict[DeviceKind, frozenset[EventKind]] = {
                                            EventKind.PATROL_CLUE, EventKind.PATROL_SOS, EventKind.PATROL_TASK,
                                            EventKind.POINTS_REDEEM, EventKind.POINTS_QUERY, EventKind.KIOSK_BOOK,
                                            EventKind.HEARTBEAT}),
-    DeviceKind.RESIDENT_PHONE: frozenset({EventKind.KIOSK_BOOK, EventKind.HEARTBEAT}),
+    DeviceKind.RESIDENT_PHONE: frozenset({EventKind.VISITOR_ANSWER, EventKind.VISITOR_PASS, EventKind.KIOSK_BOOK,
+                                           EventKind.HEARTBEAT}),
     **dict.fromkeys((DeviceKind.POLICE_CAR_TERMINAL, DeviceKind.OFFICER_RADIO), frozenset(
         {EventKind.PATROL_START, EventKind.PATROL_POSITION, EventKind.PATROL_STOP, EventKind.PATROL_SOS,
          EventKind.PATROL_TASK, EventKind.HEARTBEAT})),

@@ -27,12 +27,13 @@ from engine.errors import JournalUnavailable, RedbandError
 from engine.hosting.changes import Change, ChangeStream
 from engine.hosting.commands import OperatorCommands
 from engine.hosting.config import HostConfig
+from engine.hosting.community_domain import CommunityDomain
 from engine.hosting.deadlines import Deadlines
 from engine.hosting.desk import Desk
 from engine.hosting.domain import chain, merge
-from engine.hosting.doors import HELD_OPEN, Doors
+from engine.hosting.doors import HELD_OPEN
 from engine.hosting.incidents import INCIDENT, IncidentStore
-from engine.hosting.intake import Intake, Route
+from engine.hosting.intake import Intake
 from engine.hosting.kiosk_domain import KioskDomain
 from engine.hosting.outboxes import DeviceCommandOut, DeviceCommandOutbox, PeerOutbox
 from engine.hosting.patrol_domain import PatrolDomain
@@ -42,12 +43,10 @@ from engine.hosting.sequence import CLOCK_AHEAD_S, CLOCK_BEHIND_S
 from engine.hosting.staging import JournalStaging, StepOutput
 from engine.hosting.stats import Counters, HostStats, host_stats
 from engine.hosting.supervision import SUPERVISION, SeenLog, SeenRows, Supervision
-from engine.hosting.visitors import VisitorCalls
 from engine.journal import AuditRow, Journal
 from engine.policy import PolicySet
 from engine.scheduler import DeadlineScheduler
 from engine.topology import City
-from protocols import EventKind
 from protocols.batch import DeviceAck, HostBatch, Ingest, IngestResult, StateChange
 from protocols.kinds import AckStatus, IncidentKind
 from protocols.records import DeliveryNote, HostMessage, IncidentRecord, OperatorCommand
@@ -79,10 +78,10 @@ class HostCore:
                                                     city=city, speaks_json=self._speaks_json)
         self._outputs: tuple[StepOutput, ...] = (self._changes, self._device_commands, self._peers)
         self._seen_log = SeenLog(flush_s=config.seen_flush_s, now_s=now_s)
-        self._visitors = VisitorCalls(city, send=self._device_commands.add)
         self._patrol = PatrolDomain(city, staging=self._staging, send=self._device_commands.add, is_cc=self.is_cc)
-        self._domains = (self._patrol, KioskDomain(city, staging=self._staging, send=self._device_commands.add,
-                                                    policies=policies))
+        self._domains = (self._patrol, CommunityDomain(city, staging=self._staging, send=self._device_commands.add),
+                         KioskDomain(city, staging=self._staging, send=self._device_commands.add,
+                                     policies=policies))
         """Groups of parts that join the host as one (``engine/hosting/domain.py``)."""
         self._assemble()
         self._rebuild()
@@ -101,19 +100,14 @@ class HostCore:
         self._supervision = supervision = Supervision(
             config, policies=self.policies, scheduler=scheduler, roster=roster, store=store, staging=self._staging,
             seen_log=self._seen_log)
-        doors = Doors(policies=self.policies, scheduler=scheduler, roster=roster, store=store)
         domains = merge([domain.assemble(scheduler=scheduler, store=store) for domain in self._domains])
         store.observer = chain(domains.observers)
         self._deadlines = Deadlines(
             config, scheduler=scheduler,
-            owners={INCIDENT: store, SUPERVISION: supervision, HELD_OPEN: doors, **domains.timers},
+            owners={INCIDENT: store, SUPERVISION: supervision, **domains.timers},
             counters=self._counters, lateness_s=self.deadline_lateness_s, measured=frozenset({INCIDENT}))
         self._intake = Intake(config, roster=roster, supervision=supervision, store=store, staging=self._staging,
-                              counters=self._counters, routes={
-                                  EventKind.DOOR_OPENED: Route(doors.opened, newest_only=True),
-                                  EventKind.DOOR_VISITOR: Route(self._visitors.call),
-                                  **domains.routes,
-                              })
+                              counters=self._counters, routes=domains.routes)
         self._desk = Desk(*domains.desk)
         self._commands = OperatorCommands(host_id=self.host_id, policies=self.policies, roster=roster, store=store,
                                           staging=self._staging, device_commands=self._device_commands,

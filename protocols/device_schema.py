@@ -16,6 +16,7 @@ import msgspec
 from msgspec import Meta, Struct, field
 
 from protocols.errors import ProtocolError
+from protocols.community import VisitorAnswer
 from protocols.kinds import EventKind
 
 MAX_SEQ: Final = 2**53 - 1
@@ -63,9 +64,40 @@ class DoorOpenedData(Struct, frozen=True):
 
 
 class CameraData(Struct, frozen=True):
+    """``camera.throw`` may say where the object came from: the building and facade, the trajectory, the estimated
+    origin floor (``floor``) or a band (``floor_low``..``floor_high``), and a reference to the clip (never the clip)."""
+
     snapshot: LongText = ""
     floor: Floor = 0
     zone: ShortText = ""
+    building: ShortText = ""
+    facade: ShortText = ""
+    trajectory: ShortText = ""
+    floor_low: Floor | None = None
+    floor_high: Floor | None = None
+    clip: LongText = ""
+
+
+class VisitorAnswerData(Struct, frozen=True):
+    """A resident's answer to the visitor call ``call`` (the id in the ``visitor_call`` command)."""
+
+    call: ShortText
+    answer: VisitorAnswer
+
+
+class VisitorPassData(Struct, frozen=True):
+    """A time-limited door code for a visitor: valid from ``valid_from`` (epoch ms; 0: now) to ``valid_until``, for
+    ``uses`` openings, at ``door`` (empty: any door of the resident's community)."""
+
+    request: Annotated[str, Meta(min_length=1, max_length=64, pattern=_PLAIN_TEXT)]
+    valid_until: EpochMs
+    valid_from: EpochMs = 0
+    uses: Annotated[int, Meta(ge=1, le=20)] = 1
+    door: ShortText = ""
+
+
+class DoorCodeData(Struct, frozen=True):
+    code: Annotated[str, Meta(min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]*$")]
 
 
 class KioskSessionData(Struct, frozen=True):
@@ -226,6 +258,9 @@ _DATA_TYPES: Final[dict[EventKind, tuple[type[Struct], bool]]] = {
     EventKind.PATROL_TASK: (TaskData, True),
     EventKind.POINTS_REDEEM: (RedeemData, True),
     EventKind.POINTS_QUERY: (PointsQueryData, False),
+    EventKind.VISITOR_ANSWER: (VisitorAnswerData, True),
+    EventKind.VISITOR_PASS: (VisitorPassData, True),
+    EventKind.DOOR_CODE: (DoorCodeData, True),
     EventKind.HEARTBEAT: (HeartbeatData, False),
 }
 
@@ -272,6 +307,8 @@ def translate_validation_error(exc: msgspec.ValidationError) -> ProtocolError:
         return ProtocolError("kind", f"unknown kind {m['value'][:64]}")
     if "matching regex" in message and _MONTH in message:
         return ProtocolError(path, "expected a month YYYY-MM, or empty for the current month")
+    if "matching regex" in message and "^[0-9A-Za-z]*$" in message:  # a code typed at a door or kiosk
+        return ProtocolError(path, "expected letters and digits only")
     if "matching regex" in message:
         return ProtocolError(path, "control or direction-override characters are not allowed")
     message = message.replace("`", "")

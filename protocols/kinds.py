@@ -39,6 +39,12 @@ class EventKind(StrEnum):
     """A volunteer spends points in the shop of the phone's host (answered by the command ``points.redeemed``)."""
     POINTS_QUERY = "points.query"
     """A volunteer asks for a month's statement (answered by the command ``points.statement``)."""
+    VISITOR_ANSWER = "visitor.answer"
+    """A resident's answer to a visitor call rung on the phone: open or deny (the first answer wins)."""
+    VISITOR_PASS = "visitor.pass"
+    """A resident issues a time-limited door code for a visitor (answered by the command ``visitor_pass.issued``)."""
+    DOOR_CODE = "door.code"
+    """A code typed at a door panel: the door opens, or the panel is told ``door.code.refused`` with the reason."""
     HEARTBEAT = "heartbeat"
 
     @property
@@ -54,7 +60,8 @@ class EventKind(StrEnum):
 
 
 REPORT_KINDS: frozenset[EventKind] = frozenset({EventKind.KIOSK_FAULT, EventKind.PATROL_CLUE, EventKind.PATROL_TASK,
-                                               EventKind.POINTS_REDEEM})
+                                               EventKind.POINTS_REDEEM, EventKind.VISITOR_ANSWER,
+                                               EventKind.VISITOR_PASS, EventKind.DOOR_CODE})
 ALARM_KINDS: frozenset[EventKind] = frozenset(
     {
         EventKind.SCHOOL_PANIC,
@@ -238,6 +245,9 @@ EVENT_KIND_LABELS: dict[EventKind, str] = {
     EventKind.PATROL_TASK: "Task answer",
     EventKind.POINTS_REDEEM: "Points redemption",
     EventKind.POINTS_QUERY: "Points statement asked",
+    EventKind.VISITOR_ANSWER: "Visitor call answer",
+    EventKind.VISITOR_PASS: "Visitor pass issued",
+    EventKind.DOOR_CODE: "Door code typed",
     EventKind.HEARTBEAT: "Heartbeat",
 }
 

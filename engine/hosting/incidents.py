@@ -26,8 +26,9 @@ from protocols.records import HostMessage, IncidentRecord, IncidentUpdate, Tip
 INCIDENT: Final = "i"
 """Deadline key kind: ``(INCIDENT, incident id)``, the incident's next escalation step or reminder."""
 
-UNINDEXED: Final = frozenset({IncidentKind.PATROL_CLUE})
-"""Kinds where every report is an incident of its own (never a repeat of an open one)."""
+UNINDEXED: Final = frozenset({IncidentKind.PATROL_CLUE, IncidentKind.CAMERA_THROW})
+"""Kinds the store never joins to an open incident of the device: every tip is an incident of its own; a thrown
+object joins by its domain's rule (the same facade within 10 min, ``engine/hosting/throws.py``)."""
 
 
 class IncidentStore:

@@ -38,6 +38,9 @@ class Route:
     newest_only: bool = False
     """The event carries a state (a door, a position): one that arrives after a newer one of its device is old
     news and is not handled (still acked)."""
+    raises: Callable[[DeviceEntity, DeviceMessage, float, str], str] | None = None
+    """An alarm kind whose incidents its domain raises or joins by its own rule (thrown objects join by facade):
+    given the alarm and its note, the incident id. Without it the store raises or repeats."""
 
 
 class Intake:
@@ -83,8 +86,13 @@ class Intake:
             if incident_kind is IncidentKind.PATROL_CLUE:
                 tip = tip_of(message, volunteer_of(self.roster.city, entity.device.id))
                 place = (message.data.lat, message.data.lon)
-            incident_id = self.store.raise_or_repeat(entity.device, incident_kind, now_s, seq=message.seq,
-                                                     note=note, fresh=incident_kind in UNINDEXED, tip=tip, place=place)
+            own = self.routes.get(message.event_kind)
+            if own is not None and own.raises is not None:
+                incident_id = own.raises(entity, message, now_s, note)
+            else:
+                incident_id = self.store.raise_or_repeat(entity.device, incident_kind, now_s, seq=message.seq,
+                                                         note=note, fresh=incident_kind in UNINDEXED, tip=tip,
+                                                         place=place)
             entity.remember_alarm(message.seq, incident_id, boot=message.boot, digest=digest,
                                   memory_size=self.alarm_memory)
             self.staging.stage_alarm(AlarmSeq(entity.device.id, message.seq, incident_id, message.boot, digest))

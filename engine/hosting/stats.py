@@ -80,6 +80,9 @@ class HostStats:
     """Dispatch effects since the host started, by kind (OfferSent, TaskAssigned, OfferExpired, ...)."""
     rate_limited: int = 0
     """Tips and points requests refused because their device sent too many (``engine/hosting/phone_limits.py``)."""
+    community: dict[str, int] = field(default_factory=dict)
+    """The community's counters: visitor calls by outcome, refusals by reason, passes, codes, thrown objects
+    (``engine/hosting/community_domain.py``)."""
 
     @property
     def devices_online(self) -> int:
@@ -114,8 +117,8 @@ class PatrolFigures:
 def host_stats(host_id: str, counters: Counters, *, devices: int, devices_active: int, responders: int,
                incidents_open: int, deadlines: int, journal_writes: int,
                health: DeviceHealth = DeviceHealth(), patrols: PatrolFigures = PatrolFigures(),
-               units_by_state: dict[str, int] | None = None, dispatch_effects: dict[str, int] | None = None
-               ) -> HostStats:
+               units_by_state: dict[str, int] | None = None, dispatch_effects: dict[str, int] | None = None,
+               community: dict[str, int] | None = None) -> HostStats:
     c, p = counters, patrols
     return HostStats(
         host_id, devices, devices_active, responders, incidents_open, deadlines, c.accepted, c.duplicates,
@@ -124,4 +127,5 @@ def host_stats(host_id: str, counters: Counters, *, devices: int, devices_active
         c.commands_failed, health.supervised, health.offline, health.sites_offline,
         p.active, p.ended, p.valid_s, p.distance_m, p.fixes_kept, p.fixes_discarded, dict(p.discarded),
         p.suspensions, dict(p.teams), dict(units_by_state or {}), dict(dispatch_effects or {}), c.rate_limited,
+        dict(community or {}),
     )

@@ -11,7 +11,7 @@ HELD_AFTER_S = 120.0  # door.held_open's trigger_after_s in the shipped policies
 
 
 def _doors(parts: Parts) -> Doors:
-    return Doors(policies=parts.policies, scheduler=parts.scheduler, roster=parts.roster, store=parts.store)
+    return Doors(policies=parts.policies, scheduler=parts.scheduler, store=parts.store)
 
 
 def _door_event(is_open: bool, seq: int = 1):

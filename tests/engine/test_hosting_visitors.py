@@ -29,7 +29,8 @@ def test_a_visitor_rings_each_verified_resident_of_the_unit_named():
     assert phones and [c.device_id for c, _ in sent] == phones
     command, at_s = sent[0]
     assert (command.command, at_s) == ("visitor_call", 7.0)
-    assert command.args == {"door": door.device.id, "unit": "2", "snapshot": "v.jpg", "seq": 4}
+    assert command.args == {"call": f"{door.device.id}#call@4", "door": door.device.id, "unit": "2",
+                            "snapshot": "v.jpg", "seq": 4, "until_s": 67.0}
 
 
 def test_a_visitor_naming_no_unit_rings_the_doors_own_unit():

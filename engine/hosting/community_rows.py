@@ -1,0 +1,101 @@
+"""What the community parts of a host keep in the journal's snapshots (``JournalBatch.snapshots``): one key per
+thing, its latest body (msgpack) replacing the one before, None deleting it; written with the step that changed it.
+
+    visitor_call/<call>        CallRow: a visitor call ringing, or answered open and waiting for the door (deleted
+                               when it ends; the end is an audit row)
+    visitor_pass/<site>/<code> PassRow: a visitor pass, until a day after its window ends
+    throw/<camera>/<facade>    ThrowRow: the open thrown-object incident of a camera's facade, while repeats may join
+    community_figures          the counters of calls, passes, throws and refusals
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+CALL: Final = "visitor_call/"
+PASS: Final = "visitor_pass/"
+THROW: Final = "throw/"
+FIGURES: Final = "community_figures"
+
+
+class CallRow(msgspec.Struct, array_like=True):
+    id: str
+    door: str
+    site: str
+    unit: str
+    snapshot: str
+    phones: list[str]
+    started_s: float
+    due_s: float
+    """Ringing: when the call is missed. Answered open: when the door must have reported itself open."""
+    answer: str = ""
+    """"" while ringing; ``open`` once answered so."""
+    by: str = ""
+    """The resident who answered."""
+    answered_s: float = 0.0
+
+
+class PassRow(msgspec.Struct, array_like=True):
+    code: str
+    site: str
+    door: str
+    """"": any door of the site."""
+    resident: str
+    phone: str
+    request: str
+    valid_from_s: float
+    valid_until_s: float
+    uses_left: int
+    issued_s: float
+
+
+class ThrowRow(msgspec.Struct, array_like=True):
+    camera: str
+    facade: str
+    incident: str
+    first_s: float
+    last_s: float
+    repeats: int = 0
+    clips: list[str] = msgspec.field(default_factory=list)
+    """The clip references of its reports, newest last (at most ``MAX_CLIPS``)."""
+
+
+encode = msgspec.msgpack.Encoder().encode
+_call = msgspec.msgpack.Decoder(CallRow)
+_pass = msgspec.msgpack.Decoder(PassRow)
+_throw = msgspec.msgpack.Decoder(ThrowRow)
+_figures = msgspec.msgpack.Decoder(dict[str, int])
+
+
+def calls(snapshots: dict[str, bytes]) -> list[CallRow]:
+    return [_call.decode(body) for key, body in snapshots.items() if key.startswith(CALL)]
+
+
+def passes(snapshots: dict[str, bytes]) -> list[PassRow]:
+    return [_pass.decode(body) for key, body in snapshots.items() if key.startswith(PASS)]
+
+
+def throws(snapshots: dict[str, bytes]) -> list[ThrowRow]:
+    return [_throw.decode(body) for key, body in snapshots.items() if key.startswith(THROW)]
+
+
+def figures(snapshots: dict[str, bytes]) -> dict[str, int]:
+    body = snapshots.get(FIGURES)
+    return dict(_figures.decode(body)) if body is not None else {}
+
+
+class Figures:
+    """The community's counters (calls by outcome, refusals by reason, passes, throws), journaled with each change."""
+
+    def __init__(self, staging) -> None:
+        self.staging = staging
+        self.counts: dict[str, int] = {}
+
+    def add(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+        self.staging.snapshot(FIGURES, encode(self.counts))
+
+    def load(self, snapshots: dict[str, bytes]) -> None:
+        self.counts = figures(snapshots)

@@ -1,0 +1,105 @@
+"""Visitor passes through a host (engine/hosting/visitor_passes.py): issue, windows, uses, doors, bounds, restart."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from engine.journal import MemoryJournal
+from protocols.device import make_message
+from protocols.errors import ProtocolError
+from tests.engine.test_community_calls import R1, R2, SPEC, _commands, _community
+from tests.engine.helpers import Pair
+
+DOOR, OTHER_DOOR, FOREIGN_DOOR = "C0001-door2", "C0001-door1", "C0002-door1"
+HOUR_MS = 3_600_000
+_REQUESTS = itertools.count(1)
+
+
+def _issue(pair: Pair, phone: str = R1, **data) -> dict:
+    data = {"request": f"req-{next(_REQUESTS)}", "valid_until": HOUR_MS, **data}
+    result = pair.send(phone, "visitor.pass", data)
+    assert result.refused == 0, result.acks
+    (issued,) = [args for device, command, args in _commands(pair) if command == "visitor_pass.issued"]
+    return issued
+
+
+def _type(pair: Pair, code: str, door: str = DOOR) -> tuple[str, dict]:
+    pair.send(door, "door.code", {"code": code})
+    ((device, command, args),) = _commands(pair)
+    assert device == door
+    return command, args
+
+
+def test_a_pass_opens_the_door_for_its_uses_then_is_used_up():
+    pair = Pair(SPEC)
+    issued = _issue(pair, uses=2)
+    assert len(issued["code"]) == 6 and issued["uses"] == 2 and issued["valid_until"] == HOUR_MS
+    code = issued["code"]
+    assert _type(pair, code) == ("open_door", {"by": "C0001-u2-r1", "pass": code})
+    assert _type(pair, code, OTHER_DOOR)[0] == "open_door"  # no door named: any door of the community
+    assert _type(pair, code) == ("door.code.refused", {"code": code, "reason": "used_up"})
+    assert _community(pair)["code_opened"] == 2 and _community(pair)["code_used_up"] == 1
+    opened = [r for r in pair.journal.audit_rows() if r.action == "door.code" and r.outcome == "opened"]
+    assert [r.actor for r in opened] == ["C0001-u2-r1"] * 2
+
+
+def test_a_pass_outside_its_window_is_refused_not_yet_then_expired():
+    pair = Pair(SPEC)
+    code = _issue(pair, valid_from=600_000, valid_until=1_200_000)["code"]
+    assert _type(pair, code)[1]["reason"] == "not_yet"
+    pair.now_s = 700.0
+    assert _type(pair, code)[0] == "open_door"
+    pair.now_s = 1200.0
+    assert _type(pair, code)[1]["reason"] == "expired"
+
+
+def test_a_pass_for_one_door_is_refused_at_another_and_unknown_codes_are_named():
+    pair = Pair(SPEC)
+    code = _issue(pair, door=DOOR)["code"]
+    assert _type(pair, code, OTHER_DOOR)[1] == {"code": code, "reason": "wrong_door"}
+    assert _type(pair, code, FOREIGN_DOOR)[1]["reason"] == "unknown"  # another community's panel
+    assert _type(pair, "000000" if code != "000000" else "111111")[1]["reason"] == "unknown"
+    assert _type(pair, code)[0] == "open_door"
+
+
+def test_bad_passes_are_refused_naming_the_field():
+    pair = Pair(SPEC)
+    pair.now_s = 100.0
+    cases = [(R2, {"request": "a", "valid_until": HOUR_MS}, "data.request: only a verified resident's phone may "
+                                                              "issue passes"),
+             (R1, {"request": "b", "valid_until": 50_000}, "data.valid_until: the window is over before it begins"),
+             (R1, {"request": "c", "valid_until": 9 * 86_400_000}, "data.valid_until: a window longer than 7 days"),
+             (R1, {"request": "d", "valid_until": HOUR_MS, "door": FOREIGN_DOOR}, "data.door: not a door of C0001")]
+    for phone, data, reason in cases:
+        result = pair.send(phone, "visitor.pass", data)
+        assert result.refused == 1 and result.acks[0].reason == reason
+    assert _commands(pair) == []
+    with pytest.raises(ProtocolError, match=r"^data.uses: expected int >= 1$"):  # the bridge's NAK
+        make_message("visitor.pass", seq=1, ts=0, data={"request": "e", "valid_until": HOUR_MS, "uses": 0})
+    with pytest.raises(ProtocolError, match=r"^data.code: expected letters and digits only$"):
+        make_message("door.code", seq=1, ts=0, data={"code": "12 34"})
+
+
+def test_the_same_request_gets_the_same_pass_and_a_resident_has_at_most_ten():
+    pair = Pair(SPEC)
+    first = pair.send(R1, "visitor.pass", {"request": "again", "valid_until": HOUR_MS})
+    assert first.refused == 0
+    code = _commands(pair)[0][2]["code"]
+    pair.send(R1, "visitor.pass", {"request": "again", "valid_until": HOUR_MS})
+    assert _commands(pair)[0][2]["code"] == code
+    for n in range(9):
+        _issue(pair, request=f"more-{n}")
+    full = pair.send(R1, "visitor.pass", {"request": "eleventh", "valid_until": HOUR_MS})
+    assert full.acks[0].reason == "data.request: 10 passes kept for this resident (the limit)"
+
+
+def test_a_restarted_host_keeps_its_passes_and_their_uses():
+    journal = MemoryJournal()
+    pair = Pair(SPEC, journal=journal)
+    code = _issue(pair, uses=2)["code"]
+    assert _type(pair, code)[0] == "open_door"
+    pair.restart()
+    assert _type(pair, code)[0] == "open_door"
+    assert _type(pair, code)[1]["reason"] == "used_up"
