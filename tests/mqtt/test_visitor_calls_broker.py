@@ -50,3 +50,22 @@ def test_a_visitor_call_rings_the_verified_phone_which_opens_and_the_door_confir
     pub(broker, DOOR, f"rb/v1/dev/{DOOR}/evt", message(2, "door.opened", open=True))
     wait_until(lambda: community(engine, "opened") == 1, timeout_s=20, what="the call ended opened")
     assert community(engine, "refused_unverified") == 1 and community(engine, "missed") == 0
+
+
+def test_a_pass_opens_the_door_once_then_an_expired_pass_is_refused_by_name(broker, engine):
+    phone_cmds = Inbox(broker, VERIFIED, f"rb/v1/dev/{VERIFIED}/cmd")
+    door_cmds = Inbox(broker, DOOR, f"rb/v1/dev/{DOOR}/cmd")
+    assert phone_cmds.subscribed and door_cmds.subscribed
+    until_ms = int(time.time() * 1000) + 3000
+    pub(broker, VERIFIED, f"rb/v1/dev/{VERIFIED}/evt", message(1, "visitor.pass", request="p-1",
+                                                               valid_until=until_ms, uses=5, door=DOOR))
+    issued = decode_command(phone_cmds.read(1)[0])
+    assert issued.cmd == "visitor_pass.issued" and issued.args["valid_until"] == until_ms
+    code = issued.args["code"]
+    pub(broker, DOOR, f"rb/v1/dev/{DOOR}/evt", message(1, "door.code", code=code))
+    opened = decode_command(door_cmds.read(1)[0])
+    assert (opened.cmd, opened.args) == ("open_door", {"by": "C0001-u1-r1", "pass": code})
+    wait_until(lambda: time.time() * 1000 > until_ms + 200, timeout_s=10, what="the pass's window to end")
+    pub(broker, DOOR, f"rb/v1/dev/{DOOR}/evt", message(2, "door.code", code=code))
+    refused = decode_command(door_cmds.read(1)[0])
+    assert (refused.cmd, refused.args) == ("door.code.refused", {"code": code, "reason": "expired"})
