@@ -16,7 +16,9 @@ Commands (engine → device, on ``cmd``):
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final
+from typing import Annotated, Final
+
+from msgspec import Meta, Struct
 
 
 class VisitorAnswer(StrEnum):
@@ -52,3 +54,33 @@ CALL_ENDED: Final = "visitor_call.ended"
 OPEN_DOOR: Final = "open_door"
 PASS_ISSUED: Final = "visitor_pass.issued"
 CODE_REFUSED: Final = "door.code.refused"
+
+
+Name = Annotated[str, Meta(min_length=1, max_length=128)]
+
+
+class IssueVisitorPass(Struct, frozen=True, forbid_unknown_fields=True):
+    """A desk request (``protocols/desk.py``; asked of the host of the resident's phone): a property desk issues a
+    visitor pass on a verified resident's behalf, as the phone's ``visitor.pass`` would (times in epoch seconds;
+    ``valid_from_s`` 0: now). The phone is told ``visitor_pass.issued`` too. Refused with ``PassRefused``."""
+
+    resident: Name
+    request: Annotated[str, Meta(min_length=1, max_length=64)]
+    valid_until_s: Annotated[float, Meta(ge=0, le=2**40)]
+    valid_from_s: Annotated[float, Meta(ge=0, le=2**40)] = 0.0
+    uses: Annotated[int, Meta(ge=1, le=20)] = 1
+    door: Annotated[str, Meta(max_length=128)] = ""
+    operator: Annotated[str, Meta(max_length=128)] = ""
+    """Who asked (the audit's actor); empty: the resident."""
+
+
+class VisitorPassIssued(Struct, frozen=True):
+    """The pass a desk request made (or the one the same request made before)."""
+
+    code: str
+    site: str
+    door: str
+    resident: str
+    valid_from_s: float
+    valid_until_s: float
+    uses_left: int

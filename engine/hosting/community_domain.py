@@ -53,7 +53,8 @@ class CommunityDomain:
                     EventKind.VISITOR_PASS: Route(self.passes.issue),
                     EventKind.DOOR_CODE: Route(self.passes.code),
                     EventKind.CAMERA_THROW: Route(lambda *_: None, raises=self.throws.raise_or_join)},
-            timers={HELD_OPEN: doors, VISITOR_CALL_TIMER: calls})
+            timers={HELD_OPEN: doors, VISITOR_CALL_TIMER: calls},
+            desk=(self.passes.requests(),))
 
     def snapshotted(self) -> tuple:
         return self.figures, self.calls, self.passes, self.throws

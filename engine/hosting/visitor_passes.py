@@ -12,6 +12,9 @@
   the panel is told ``door.code.refused`` {code, reason}: ``unknown``, ``not_yet``, ``expired``, ``used_up``,
   ``wrong_door`` (counted ``code_<reason>``, audited).
 
+The desk request ``IssueVisitorPass`` (``protocols/community.py``) issues a pass the same way on a resident's behalf
+(a property desk), audited with the operator as actor; refused with :class:`PassRefused` naming the field.
+
 A pass is kept (snapshotted) until ``KEEP_S`` after its window ends, so a late visitor is told ``expired``, not
 ``unknown``; then it is dropped when the resident or site issues the next.
 """
@@ -23,11 +26,13 @@ from collections.abc import Callable
 from typing import Final
 
 from engine.entities import DeviceEntity, SeqVerdict
+from engine.errors import RedbandError
 from engine.hosting import community_rows as rows
 from engine.hosting.staging import JournalStaging
 from engine.incident import DeviceCommand
 from engine.topology import City
-from protocols.community import CODE_REFUSED, OPEN_DOOR, PASS_ISSUED, CodeRefusal
+from protocols.community import (CODE_REFUSED, OPEN_DOOR, PASS_ISSUED, CodeRefusal, IssueVisitorPass,
+                                 VisitorPassIssued)
 from protocols.device import DeviceMessage
 from protocols.kinds import AckStatus, DeviceKind
 
@@ -35,6 +40,17 @@ MAX_WINDOW_S: Final = 7 * 86_400.0
 KEEP_S: Final = 86_400.0
 PER_RESIDENT: Final = 10
 PER_SITE: Final = 1_000
+
+
+class PassRefused(RedbandError):
+    """A desk's visitor pass refused: the reason names the field (``valid_until: ...``)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+    def __reduce__(self):
+        return type(self), (self.reason,)
 
 
 class VisitorPasses:
@@ -47,6 +63,7 @@ class VisitorPasses:
         self.per_resident, self.per_site = per_resident, per_site
         self._new_code = new_code
         self._resident_of_phone = {r.phone_id: r for r in city.residents.values()}
+        self._residents = {r.id: r for r in city.residents.values() if r.phone_id in city.devices}
         self._doors = {d.id: d.site_id for d in city.devices.values() if d.kind == DeviceKind.DOOR}
         self.passes: dict[tuple[str, str], rows.PassRow] = {}
         """(site, code) → the pass."""
@@ -56,43 +73,64 @@ class VisitorPasses:
 
     def issue(self, entity: DeviceEntity, message: DeviceMessage, now_s: float) -> SeqVerdict | None:
         """A ``visitor.pass`` event from a resident's phone."""
-        data, phone = message.data, entity.device.id
-        resident = self._resident_of_phone.get(phone)
+        data = message.data
+        resident = self._resident_of_phone.get(entity.device.id)
+        outcome = self._issue(resident, data.request, data.valid_from / 1000.0, data.valid_until / 1000.0, data.uses,
+                              data.door, now_s, actor="")
+        return SeqVerdict(AckStatus.NAK, outcome) if isinstance(outcome, str) else None
+
+    def requests(self) -> dict[type, Callable]:
+        """The desk's table: a property desk issues a pass on a resident's behalf."""
+        return {IssueVisitorPass: self.desk_issue}
+
+    def desk_issue(self, request: IssueVisitorPass, now_s: float) -> VisitorPassIssued:
+        resident = self._residents.get(request.resident)
+        if resident is None:
+            raise PassRefused(f"resident: unknown resident {request.resident!r} on this host")
+        outcome = self._issue(resident, request.request, request.valid_from_s, request.valid_until_s, request.uses,
+                              request.door, now_s, actor=request.operator)
+        if isinstance(outcome, str):
+            raise PassRefused(outcome.removeprefix("data."))
+        return VisitorPassIssued(outcome.code, outcome.site, outcome.door, outcome.resident, outcome.valid_from_s,
+                                 outcome.valid_until_s, outcome.uses_left)
+
+    def _issue(self, resident, request: str, from_s: float, until_s: float, uses: int, door: str, now_s: float, *,
+               actor: str) -> rows.PassRow | str:
+        """The pass (made now, or the one the same request made before), or the refusal naming the field."""
         if resident is None or not resident.verified:
             self.figures.add("refused_pass_unverified")
-            return SeqVerdict(AckStatus.NAK, "data.request: only a verified resident's phone may issue passes")
-        site = resident.site_id
-        same = next((p for p in self.passes.values() if p.phone == phone and p.request == data.request), None)
+            return "data.request: only a verified resident's phone may issue passes"
+        site, phone = resident.site_id, resident.phone_id
+        same = next((p for p in self.passes.values() if p.resident == resident.id and p.request == request), None)
         if same is not None:
             self._tell(same, now_s)
-            return None
-        from_s = data.valid_from / 1000.0 if data.valid_from else now_s
-        until_s = data.valid_until / 1000.0
+            return same
+        from_s = from_s or now_s
         if until_s <= max(from_s, now_s):
-            return SeqVerdict(AckStatus.NAK, "data.valid_until: the window is over before it begins")
+            return "data.valid_until: the window is over before it begins"
         if until_s - from_s > MAX_WINDOW_S:
-            return SeqVerdict(AckStatus.NAK, f"data.valid_until: a window longer than {MAX_WINDOW_S / 86400:.0f} days")
-        if data.door and self._doors.get(data.door) != site:
-            return SeqVerdict(AckStatus.NAK, f"data.door: not a door of {site}")
+            return f"data.valid_until: a window longer than {MAX_WINDOW_S / 86400:.0f} days"
+        if door and self._doors.get(door) != site:
+            return f"data.door: not a door of {site}"
         self._prune(site, now_s)
         if sum(p.resident == resident.id for p in self.passes.values()) >= self.per_resident:
             self.figures.add("refused_pass_full")
-            return SeqVerdict(AckStatus.NAK, f"data.request: {self.per_resident} passes kept for this resident "
-                                             "(the limit)")
+            return f"data.request: {self.per_resident} passes kept for this resident (the limit)"
         if sum(p.site == site for p in self.passes.values()) >= self.per_site:
             self.figures.add("refused_pass_full")
-            return SeqVerdict(AckStatus.NAK, f"data.request: {self.per_site} passes kept for {site} (the limit)")
+            return f"data.request: {self.per_site} passes kept for {site} (the limit)"
         code = self._new_code()
         while (site, code) in self.passes:
             code = self._new_code()
-        row = rows.PassRow(code, site, data.door, resident.id, phone, data.request, from_s, until_s, data.uses, now_s)
+        row = rows.PassRow(code, site, door, resident.id, phone, request, from_s, until_s, uses, now_s)
         self._keep(row)
         self.figures.add("passes")
-        self.staging.audit(now_s, resident.id, "visitor_pass.issue", f"{site}/{code}", "ok", role="resident",
-                           scope=site, reason=f"door={data.door or '*'} from_s={from_s:.0f} until_s={until_s:.0f} "
-                                              f"uses={data.uses}")
+        self.staging.audit(now_s, actor or resident.id, "visitor_pass.issue", f"{site}/{code}", "ok",
+                           role="operator" if actor else "resident", scope=site,
+                           reason=f"for={resident.id} door={door or '*'} from_s={from_s:.0f} until_s={until_s:.0f} "
+                                  f"uses={uses}")
         self._tell(row, now_s)
-        return None
+        return row
 
     def code(self, entity: DeviceEntity, message: DeviceMessage, now_s: float) -> None:
         """A ``door.code`` event from a door panel: open, or tell the panel why not."""

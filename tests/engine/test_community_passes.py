@@ -6,7 +6,9 @@ import itertools
 
 import pytest
 
+from engine.hosting.visitor_passes import PassRefused
 from engine.journal import MemoryJournal
+from protocols.community import IssueVisitorPass
 from protocols.device import make_message
 from protocols.errors import ProtocolError
 from tests.engine.test_community_calls import R1, R2, SPEC, _commands, _community
@@ -103,3 +105,26 @@ def test_a_restarted_host_keeps_its_passes_and_their_uses():
     pair.restart()
     assert _type(pair, code)[0] == "open_door"
     assert _type(pair, code)[1]["reason"] == "used_up"
+
+
+def test_a_desk_issues_a_pass_on_a_residents_behalf_audited_with_the_operator():
+    pair = Pair(SPEC)
+    answer = pair.host.ask(IssueVisitorPass(resident="C0001-u2-r1", request="desk-1", valid_until_s=3600.0, uses=1,
+                                            door=DOOR, operator="C0001-guard-duty"), now_s=0.0)
+    assert (answer.site, answer.door, answer.uses_left, answer.resident) == ("C0001", DOOR, 1, "C0001-u2-r1")
+    ((phone, command, args),) = _commands(pair)
+    assert (phone, command, args["code"]) == (R1, "visitor_pass.issued", answer.code)
+    (row,) = [r for r in pair.journal.audit_rows() if r.action == "visitor_pass.issue"]
+    assert (row.actor, row.role) == ("C0001-guard-duty", "operator") and "for=C0001-u2-r1" in row.reason
+    assert _type(pair, answer.code)[0] == "open_door"
+
+
+def test_a_desk_pass_is_refused_naming_the_field():
+    pair = Pair(SPEC)
+    with pytest.raises(PassRefused, match=r"^request: only a verified resident's phone may issue passes$"):
+        pair.host.ask(IssueVisitorPass(resident="C0001-u2-r2", request="x", valid_until_s=3600.0), now_s=0.0)
+    with pytest.raises(PassRefused, match=r"^resident: unknown resident 'nobody' on this host$"):
+        pair.host.ask(IssueVisitorPass(resident="nobody", request="x", valid_until_s=3600.0), now_s=0.0)
+    with pytest.raises(PassRefused, match=r"^valid_until: the window is over before it begins$"):
+        pair.host.ask(IssueVisitorPass(resident="C0001-u2-r1", request="x", valid_until_s=5.0), now_s=10.0)
+    assert _commands(pair) == []
