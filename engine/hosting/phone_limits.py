@@ -27,6 +27,8 @@ LIMITS: Final[dict[EventKind, int]] = {
     EventKind.PATROL_START: 6,  # each start ends the patrol under way, which journals its end and its points row
     EventKind.POINTS_REDEEM: 10,
     EventKind.POINTS_QUERY: 10,
+    EventKind.DOOR_CODE: 10,  # a panel's typed codes: guessing a visitor pass's 6 digits takes months, not minutes
+    EventKind.VISITOR_PASS: 10,  # each pass is journaled; a resident keeps at most 10 anyway
 }
 
 

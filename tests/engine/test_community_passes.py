@@ -92,7 +92,9 @@ def test_the_same_request_gets_the_same_pass_and_a_resident_has_at_most_ten():
     pair.send(R1, "visitor.pass", {"request": "again", "valid_until": HOUR_MS})
     assert _commands(pair)[0][2]["code"] == code
     for n in range(9):
+        pair.now_s = 10.0 * (n + 1)  # at most 10 visitor.pass a minute from one phone
         _issue(pair, request=f"more-{n}")
+    pair.now_s = 100.0
     full = pair.send(R1, "visitor.pass", {"request": "eleventh", "valid_until": HOUR_MS})
     assert full.acks[0].reason == "data.request: 10 passes kept for this resident (the limit)"
 
@@ -128,3 +130,14 @@ def test_a_desk_pass_is_refused_naming_the_field():
     with pytest.raises(PassRefused, match=r"^valid_until: the window is over before it begins$"):
         pair.host.ask(IssueVisitorPass(resident="C0001-u2-r1", request="x", valid_until_s=5.0), now_s=10.0)
     assert _commands(pair) == []
+
+
+def test_a_panel_typing_codes_is_bounded_to_ten_a_minute():
+    pair = Pair(SPEC)
+    for n in range(10):
+        assert _type(pair, f"{n:06d}")[1]["reason"] == "unknown"
+    guessed = pair.send(DOOR, "door.code", {"code": "999999"})
+    assert guessed.refused == 1 and guessed.acks[0].reason.startswith("kind: too many door.code from this device")
+    assert _commands(pair) == []
+    pair.now_s = 60.0
+    assert _type(pair, "999999")[1]["reason"] == "unknown"
