@@ -4,7 +4,11 @@ from a random device of the city until Ctrl-C.
 
 The city's fixed devices (doors, cameras, panic boxes, kiosks: the ones the engine supervises once they speak)
 heartbeat through the broker from the start to the end, each on the interval the engine expects of it, so no
-healthy device of the demo is ever reported offline; a device the demo silences is (:class:`Demo`)."""
+healthy device of the demo is ever reported offline; a device the demo silences is (:class:`Demo`).
+
+Every police car and foot officer and a few volunteers of each precinct go on duty and report their positions
+(``simulation.demo_duty``), so the console's units layer shows them; they answer the task offers of P1 alarms through
+the broker (accept, decline or let it expire), and the one that accepts goes en route, on scene and back."""
 
 from __future__ import annotations
 
@@ -103,6 +107,10 @@ class Demo:
                            engine_options=engine_options)
         self.beats = None
         """The devices' :class:`simulation.heartbeats.HeartbeatSchedule`, once the stack runs."""
+        self.duty = None
+        """The units on duty (:class:`simulation.demo_duty.DutySchedule`), once the stack runs."""
+        self.tasks = None
+        """Their answers to task offers (:class:`simulation.fleet_tasks.TaskAnswers`), once the stack runs."""
         self.keeping = threading.Event()
         """Set when the keep phase begins."""
         self.raised: deque[tuple[str, str, str]] = deque(maxlen=RAISED_KEPT)
@@ -130,12 +138,15 @@ class Demo:
                 city, scenario.policies, interval_s=options.heartbeat_interval_s, misses=options.heartbeat_misses,
                 now_s=time.monotonic(), first_seqs=_after_scenario(scenario))
             fleet.beat(self.beats)
+            self._on_duty(fleet, city.devices[scenario.events[0].device_id])
             print(f"broker: 127.0.0.1:{stack.provisioned.port} (config in {stack.out / 'broker'})")
             print(f"console: {stack.gateway.url}  logins:")
             for name, password in logins.items():
                 print(f"  {name:<16} {password}")
             print(f"{len(self.beats):,} doors, cameras, panic boxes and kiosks heartbeat through the broker "
-                  f"(every {options.heartbeat_interval_s:g} s or so).\n", flush=True)
+                  f"(every {options.heartbeat_interval_s:g} s or so).")
+            print(f"{len(self.duty)} police units and volunteers on duty, each reporting its position every "
+                  f"{self.duty.every_s:g} s; they answer the task offers of P1 alarms.\n", flush=True)
             run = ScenarioRun(scenario, realtime=True, until_s=until_s, mqtt=stack.simulator, engine=stack.engine,
                               take_changes=stack.take_changes, on_row=lambda row: print(format_row(row), flush=True))
             result = run.run()
@@ -146,6 +157,15 @@ class Demo:
                       flush=True)
                 self._keep_incidents_coming(fleet, stop or _stop_on_signals())
         return 0 if result.passed else 1
+
+    def _on_duty(self, fleet, near) -> None:
+        from simulation.demo_duty import DEMO_OFFERS, DEMO_TASK, DutySchedule, on_duty
+        from simulation.patrol_phones import Phones
+
+        self.duty = DutySchedule(on_duty(self.city, near=(near.lat, near.lon)), now_s=time.monotonic(),
+                                 first_seq=int(time.time() * 1000))
+        self.tasks = fleet.answer_offers(Phones(self.city, DEMO_OFFERS, alarms={}, config=DEMO_TASK), self.duty.units)
+        fleet.beat(self.duty)
 
     def _keep_incidents_coming(self, fleet, stop: threading.Event) -> None:
         from simulation.mqtt_fleet import Outgoing

@@ -1,7 +1,9 @@
 """`redband demo --keep` through a real Mosquitto and a real engine, with a short heartbeat (2 s, 3 misses: offline
 after 6 s of silence) so several offline periods pass in seconds: the shipped city's doors, cameras, panic boxes and
 kiosks heartbeat, so no healthy device is ever reported offline; a device the demo silences is, and a whole site
-silenced is one ``site.offline`` (its devices' own folded into it), withdrawn when the site reports again."""
+silenced is one ``site.offline`` (its devices' own folded into it), withdrawn when the site reports again. The
+city's police cars and foot officers and some volunteers are on duty, and the P1 alarms' offers are answered through
+the broker: a unit sees a task through (en route, on scene, done) and is back on duty."""
 
 from __future__ import annotations
 
@@ -29,6 +31,18 @@ def _health(engine) -> tuple[int, int, int, int]:
     stats = engine.statistics()
     return (sum(s.devices_supervised for s in stats), sum(s.devices_online for s in stats),
             sum(s.devices_offline for s in stats), sum(s.sites_offline for s in stats))
+
+
+def _effects(engine, name: str) -> int:
+    return sum(s.dispatch_effects.get(name, 0) for s in engine.statistics())
+
+
+def _units(engine) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for s in engine.statistics():
+        for state, n in s.units_by_state.items():
+            out[state] = out.get(state, 0) + n
+    return out
 
 
 def _open(engine, kind: IncidentKind, *, site_id: str | None = None, device_id: str | None = None) -> list:
@@ -99,6 +113,17 @@ def test_demo_devices_heartbeat_so_only_devices_really_silenced_are_reported_off
         offline = {r[1] for r in demo.raised if r[0] == "device.offline"}
         assert lone in offline and offline <= {lone, *site_devices}, offline  # none from a healthy device
         assert [r[2] for r in demo.raised if r[0] == "site.offline"] == [DARK_SITE]
+
+        # units on duty: every police unit of the city among them, each tracked by the engine
+        police = {d.id for d in city.devices.values() if d.kind in ("police_car_terminal", "officer_radio")}
+        assert len(police) == 30 and police <= set(demo.duty.units)
+        on_duty = len(demo.duty)
+        assert sum(n for state, n in _units(engine).items() if state != "off_duty") == on_duty, _units(engine)
+        # the P1 alarms' offers (the school panic's, the keep phase's) answered: a task seen through
+        wait_until(lambda: _effects(engine, "TaskDone") >= 1, timeout_s=90,
+                   what=lambda: f"a task done: {engine.statistics()[0].dispatch_effects} {dict(demo.tasks.sent)}")
+        assert _effects(engine, "TaskAssigned") >= 1 and _effects(engine, "UnitOnScene") >= 1
+        assert demo.tasks.sent["accept"] >= 1 and demo.tasks.sent["done"] >= 1 and demo.tasks.dropped == 0
     finally:
         stop.set()
         thread.join(timeout=120)

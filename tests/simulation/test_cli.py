@@ -68,12 +68,13 @@ def test_unknown_device_in_scenario_is_refused(tmp_path):
 def test_city_generate_then_check(tmp_path):
     out = tmp_path / "city.toml"
     proc = redband("city", "generate", "--precincts", "6", "--communities", "100", "--schools", "30",
-                   "--kiosk-halls", "5", "--volunteers", "2520", "--seed", "1", "-o", str(out))
+                   "--kiosk-halls", "5", "--volunteers", "2520", "--police-cars-per-precinct", "2",
+                   "--foot-officers-per-precinct", "3", "--seed", "1", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "6 precincts, 135 sites" in proc.stdout and "2520 volunteers" in proc.stdout
     assert out.read_text() .split("\n", 2)[2] == shipped("cities/demo.toml").read_text().split("\n", 2)[2]
     check = redband("city", "check", str(out))
-    assert check.returncode == 0 and "4025 devices" in check.stdout
+    assert check.returncode == 0 and "4055 devices" in check.stdout
 
 
 def test_bad_city_file_is_refused(tmp_path):
