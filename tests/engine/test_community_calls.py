@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from engine.errors import JournalUnavailable
 from engine.journal import MemoryJournal
 from protocols.kinds import AckStatus
 from tests.engine.helpers import SMALL, Pair
@@ -155,3 +158,18 @@ def test_a_restarted_host_keeps_its_open_calls_with_their_deadlines():
     pair.advance(60.0)  # rung at 0 s: missed at 60 s
     ended = sorted((r.target, r.outcome) for r in _audit(pair))
     assert ended == sorted([(answered, "not_opened"), (ringing, "missed")])
+
+
+def test_a_step_the_journal_refuses_rings_nobody_and_an_answer_it_refuses_opens_nothing():
+    pair = _pair()
+    call = _ring(pair)
+    pair.journal.fail_writes = OSError(28, "No space left on device")
+    with pytest.raises(JournalUnavailable):
+        pair.send(DOOR, "door.visitor", {"unit": "2"})
+    with pytest.raises(JournalUnavailable):
+        pair.send(R1, "visitor.answer", {"call": call, "answer": "open"})
+    assert _commands(pair) == []  # no phone rung, no door opened for what the journal does not hold
+    assert list(pair.host._domains[1].calls.open) == [call]  # noqa: SLF001
+    pair.journal.fail_writes = None
+    assert pair.send(R3, "visitor.answer", {"call": call, "answer": "open"}).accepted == 1  # still ringing
+    assert (DOOR, "open_door", {"by": "C0001-u2-r3", "call": call}) in _commands(pair)
