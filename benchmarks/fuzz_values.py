@@ -60,7 +60,18 @@ def _data(kind: EventKind, rng: Random) -> dict:
     if k == "door.opened":
         return _some(rng, {"open": rng.random() < 0.5, "by": _short(rng)})
     if k in ("camera.throw", "camera.intrusion"):
-        return _some(rng, {"snapshot": _long(rng), "floor": rng.randint(-5, 120), "zone": _short(rng)})
+        return _some(rng, {"snapshot": _long(rng), "floor": rng.randint(-5, 120), "zone": _short(rng),
+                           "building": _short(rng), "facade": _short(rng), "trajectory": _short(rng),
+                           "floor_low": rng.choice((None, -20, rng.randint(0, 60))),
+                           "floor_high": rng.choice((None, 500, rng.randint(0, 60))), "clip": _short(rng)})
+    if k == "visitor.answer":
+        return {"call": _short(rng), "answer": rng.choice(("open", "deny"))}
+    if k == "visitor.pass":
+        return {"request": _short(rng)[:64] or "p", "valid_until": rng.choice((0, 2**53, rng.randrange(2**41))),
+                **_some(rng, {"valid_from": rng.choice((0, rng.randrange(2**41))), "uses": rng.randint(1, 20),
+                              "door": _short(rng)})}
+    if k == "door.code":
+        return {"code": rng.choice(("0", "A" * 16, f"{rng.randrange(10**6):06d}"))}
     if k == "kiosk.session":
         return {"service": _short(rng), "outcome": _short(rng),
                 **_some(rng, {"score": rng.choice((None, 0, 100, rng.randint(0, 100))),
