@@ -66,3 +66,27 @@ def merge(answers) -> KioskFiguresAnswer | None:
             else:
                 total[name] = total.get(name, 0) + value
     return KioskFiguresAnswer(**total)
+
+
+class KioskQueue(Struct, frozen=True, forbid_unknown_fields=True):
+    """A hall's booked slots that have not ended (the hall view's queue of bookings), soonest first."""
+
+    hall: Annotated[str, Meta(min_length=1, max_length=128)]
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 200
+
+
+class QueueRow(Struct, frozen=True):
+    slot: int
+    """The slot's start (epoch seconds)."""
+    service: str
+    booked: int
+    taken: int
+    """Bookings whose code was taken at a kiosk."""
+    capacity: int
+
+
+class KioskQueueAnswer(Struct, frozen=True):
+    hall: str
+    rows: list[QueueRow]
+    more: int = 0
+    """Rows left out past ``limit``."""

@@ -35,7 +35,7 @@ from engine.topology import City
 from protocols import EventKind
 from protocols.device import DeviceMessage
 from protocols.kinds import AckStatus, IncidentKind, SiteKind
-from protocols.kiosk import KioskFigures, KioskFiguresAnswer
+from protocols.kiosk import KioskFigures, KioskFiguresAnswer, KioskQueue, KioskQueueAnswer, QueueRow
 
 SLOT_END: Final = "kiosk.slot"
 OUTCOMES: Final = ("done", "abandoned", "failed")
@@ -71,7 +71,8 @@ class KioskDomain:
                     EventKind.KIOSK_CODE: Route(self.code),
                     EventKind.KIOSK_SUPPLIES: Route(self.supplies, newest_only=True)},
             timers={SLOT_END: self},
-            desk=({KioskFigures: lambda request, now_s: self.answer(request.hall, request.day)},))
+            desk=({KioskFigures: lambda request, now_s: self.answer(request.hall, request.day),
+                   KioskQueue: lambda request, now_s: self.queue(request.hall, request.limit)},))
 
     def snapshotted(self) -> tuple:
         return (self,)
@@ -237,6 +238,21 @@ class KioskDomain:
                 total["outcomes"][outcome] = total["outcomes"].get(outcome, 0) + n
         served = sum(total["served_by_service"].values())
         return KioskFiguresAnswer(hall, day, served=served, open_tickets=self._open_tickets(hall), **total)
+
+    def queue(self, hall: str, limit: int) -> KioskQueueAnswer:
+        """The hall's booked slots not ended yet, soonest first (codes are never shown)."""
+        rows = []
+        for codes in self.bookings.per_slot.values():
+            booked = [self.bookings.by_code[c] for c in codes]
+            if not booked or booked[0].hall != hall:
+                continue
+            first = booked[0]
+            service = self.catalogue.services.get(first.service)
+            rows.append(QueueRow(first.slot_s, first.service, len(booked),
+                                 sum(1 for b in booked if b.used_s is not None),
+                                 self.catalogue.capacity(service) if service else 0))
+        rows.sort(key=lambda r: (r.slot, r.service))
+        return KioskQueueAnswer(hall, rows[:limit], more=max(0, len(rows) - limit))
 
     def _open_tickets(self, hall: str | None) -> int:
         if self._store is None:

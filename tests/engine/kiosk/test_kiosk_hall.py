@@ -9,7 +9,7 @@ from engine.citygen import CitySpec
 from engine.errors import JournalUnavailable
 from engine.journal import MemoryJournal
 from protocols.kinds import AckStatus, IncidentKind, Level
-from protocols.kiosk import KioskFigures
+from protocols.kiosk import KioskFigures, KioskQueue, QueueRow
 from tests.engine.helpers import Pair
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC, the start of a slot
@@ -265,3 +265,22 @@ def test_a_step_the_journal_refuses_keeps_no_booking_and_a_refused_slot_end_fire
     assert pair.host.ask(KioskFigures(hall=hall), now_s=pair.now_s).no_shows == 1
     pair.send(kiosk, "kiosk.code", {"code": code})
     assert _commands(pair, kiosk)[-1][1]["reason"] == "unknown"
+
+
+def test_the_halls_queue_of_bookings_lists_slots_not_ended_soonest_first_without_codes():
+    pair = _pair()
+    kiosk = _devices(pair, "kiosk")[0]
+    hall = _hall_of(pair, kiosk)
+    other = next(_hall_of(pair, k) for k in _devices(pair, "kiosk") if _hall_of(pair, k) != hall)
+    phones = _devices(pair, "resident_phone")
+    code = _book(pair, phones[0], hall, T0 + SLOT)[1]["code"]
+    _book(pair, phones[1], hall, T0 + SLOT)
+    _book(pair, phones[2], hall, T0 + SLOT, "vd.theory_exam")
+    _book(pair, phones[3], hall, T0)
+    _book(pair, phones[4], other, T0)
+    pair.advance(T0 + SLOT)
+    pair.send(kiosk, "kiosk.code", {"code": code})
+    queue = pair.host.ask(KioskQueue(hall), now_s=pair.now_s)
+    assert queue.rows == [QueueRow(int(T0 + SLOT), "ee.passport_first", 2, 1, 6),
+                          QueueRow(int(T0 + SLOT), "vd.theory_exam", 1, 0, 6)]  # the slot at T0 has ended
+    assert pair.host.ask(KioskQueue(hall, limit=1), now_s=pair.now_s).more == 1
