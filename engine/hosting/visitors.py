@@ -61,6 +61,8 @@ class VisitorCalls:
                 self._phones_of_unit.setdefault((resident.site_id, resident.unit), []).append(resident.phone_id)
         self.open: dict[str, rows.CallRow] = {}
         """Call id → the call, ringing or waiting for its door."""
+        self._waiting: dict[str, set[str]] = {}
+        """Door → its calls answered open, waiting for it to report itself open (a door's event looks here only)."""
 
     def phones(self, site_id: str, unit: str) -> list[str]:
         return list(self._phones_of_unit.get((site_id, unit), ()))
@@ -72,6 +74,10 @@ class VisitorCalls:
 
     def load(self, snapshots: dict[str, bytes]) -> None:
         self.open = {call.id: call for call in rows.calls(snapshots)}
+        self._waiting = {}
+        for call in self.open.values():
+            if call.answer == VisitorAnswer.OPEN:
+                self._waiting.setdefault(call.door, set()).add(call.id)
         if self.scheduler is not None:
             self.attach(self.scheduler)
 
@@ -136,6 +142,7 @@ class VisitorCalls:
         call.answer, call.by, call.answered_s = data.answer.value, by, now_s
         call.due_s = now_s + self.open_confirm_s
         self._keep(call)
+        self._waiting.setdefault(call.door, set()).add(call.id)
         self._send(DeviceCommand(call.door, OPEN_DOOR, {"by": by, "call": call.id}), now_s)
         return None
 
@@ -143,9 +150,8 @@ class VisitorCalls:
         """A ``door.opened`` event: the calls of this door answered open are done."""
         if not message.data.open:
             return
-        door = entity.device.id
-        for call in [c for c in self.open.values() if c.door == door and c.answer == VisitorAnswer.OPEN]:
-            self._end(call, CallOutcome.OPENED, now_s)
+        for call_id in sorted(self._waiting.get(entity.device.id, ())):
+            self._end(self.open[call_id], CallOutcome.OPENED, now_s)
 
     def deadline(self, call_id: str, due_s: float, at_s: float) -> int:
         """A call rang ``ring_s`` unanswered (missed), or its door did not open in time (not opened)."""
@@ -171,6 +177,11 @@ class VisitorCalls:
 
     def _end(self, call: rows.CallRow, outcome: CallOutcome, now_s: float) -> None:
         self.open.pop(call.id, None)
+        waiting = self._waiting.get(call.door)
+        if waiting is not None:
+            waiting.discard(call.id)
+            if not waiting:
+                del self._waiting[call.door]
         self.staging.snapshot(rows.CALL + call.id, None)
         if self.scheduler is not None:
             self.scheduler.cancel((VISITOR_CALL_TIMER, call.id))

@@ -173,3 +173,13 @@ def test_a_step_the_journal_refuses_rings_nobody_and_an_answer_it_refuses_opens_
     pair.journal.fail_writes = None
     assert pair.send(R3, "visitor.answer", {"call": call, "answer": "open"}).accepted == 1  # still ringing
     assert (DOOR, "open_door", {"by": "C0001-u2-r3", "call": call}) in _commands(pair)
+
+
+def test_after_a_restart_the_doors_open_report_still_closes_a_call_answered_open():
+    pair = _pair(journal=MemoryJournal())
+    call = _ring(pair)
+    pair.send(R1, "visitor.answer", {"call": call, "answer": "open"})
+    pair.restart()
+    pair.now_s = 5.0
+    pair.send(DOOR, "door.opened", {"open": True})
+    assert [(r.target, r.outcome) for r in _audit(pair)] == [(call, "opened")]
