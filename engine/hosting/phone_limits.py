@@ -28,6 +28,8 @@ LIMITS: Final[dict[EventKind, int]] = {
     EventKind.POINTS_REDEEM: 10,
     EventKind.POINTS_QUERY: 10,
     EventKind.DOOR_CODE: 10,  # a panel's typed codes: guessing a visitor pass's 6 digits takes months, not minutes
+    EventKind.KIOSK_CODE: 10,  # a kiosk's typed booking codes (8 digits), as a panel's
+    EventKind.KIOSK_BOOK: 10,  # a phone's bookings (each journaled)
     EventKind.VISITOR_PASS: 10,  # each pass is journaled; a resident keeps at most 10 anyway
 }
 

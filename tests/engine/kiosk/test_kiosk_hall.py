@@ -284,3 +284,18 @@ def test_the_halls_queue_of_bookings_lists_slots_not_ended_soonest_first_without
     assert queue.rows == [QueueRow(int(T0 + SLOT), "ee.passport_first", 2, 1, 6),
                           QueueRow(int(T0 + SLOT), "vd.theory_exam", 1, 0, 6)]  # the slot at T0 has ended
     assert pair.host.ask(KioskQueue(hall, limit=1), now_s=pair.now_s).more == 1
+
+
+def test_codes_typed_at_a_kiosk_and_a_phones_bookings_are_rate_limited():
+    pair = _pair()
+    kiosk = _devices(pair, "kiosk")[0]
+    hall = _hall_of(pair, kiosk)
+    phone = _devices(pair, "resident_phone")[0]
+    for n in range(10):
+        assert pair.send(kiosk, "kiosk.code", {"code": f"{n:08d}"}).refused == 0
+        assert pair.send(phone, "kiosk.book", {"service": "nothing", "hall": hall, "slot": int(T0)}).refused == 0
+    assert _nak(pair.send(kiosk, "kiosk.code", {"code": "12345678"})).startswith("kind: too many kiosk.code")
+    assert _nak(pair.send(phone, "kiosk.book", {"service": "nothing", "hall": hall, "slot": int(T0)})).startswith(
+        "kind: too many kiosk.book")
+    pair.advance(T0 + 60)
+    assert pair.send(kiosk, "kiosk.code", {"code": "12345678"}).refused == 0
