@@ -30,6 +30,7 @@ from engine.hosting.dispatch_desk import OVER, dispatch_requests
 from engine.hosting.staging import JournalStaging
 from engine.incident import DeviceCommand
 from engine.patrol.cameras import CameraIndex
+from engine.patrol.geo import project_m
 from engine.patrol.nearest import Recommendation, explain, nearest
 from engine.patrol.offer_record import dispatch_of, record_of
 from engine.patrol.offer_effects import (Candidate, Effect, OfferExpired, OfferSent, OfferWithdrawn, Place,
@@ -228,7 +229,7 @@ class Dispatches:
             self.effects[type(effect).__name__] += 1
             if isinstance(effect, TaskDone) and self.on_done is not None:
                 self.on_done(effect.unit_id, effect.incident_id, now_s)
-            command = _command(effect)
+            command = _command(effect, units)
             if command is not None:
                 self.send(command, now_s)
         key = (DISPATCH, dispatch.incident_id)
@@ -242,18 +243,29 @@ def _dispatchable(record: IncidentRecord) -> bool:
     return record.kind not in NOT_DISPATCHED or promoted(record)
 
 
+def _grid_route_m(units: UnitTracker, unit_id: str, place: Place) -> int | None:
+    """The way to walk or drive there along a north-south / east-west street grid (|east| + |north|, metres): the city
+    model has no road graph, and the generated cities' streets are such a grid. None: the unit has no position."""
+    info = units.info(unit_id) if unit_id in units else None
+    if info is None or info.lat is None:
+        return None
+    east_m, north_m = project_m(place.lat, place.lon, lat0=info.lat, lon0=info.lon)
+    return round(abs(east_m) + abs(north_m))
+
+
 def _done(dispatch: Dispatch, unit: str, now_s: float) -> Step:
     done = dispatch.done(unit, now_s=now_s)
     back = dispatch.returned(unit, now_s=now_s)  # a volunteer back on patrol is available again at once
     return Step(done.effects + back.effects, back.deadline_s)
 
 
-def _command(effect: Effect) -> DeviceCommand | None:
+def _command(effect: Effect, units: UnitTracker) -> DeviceCommand | None:
     """What an effect sends to a phone: the offer, or the word that an offer or task was withdrawn."""
     if isinstance(effect, OfferSent):
         return DeviceCommand(effect.unit_id, "task.offer", {
             "incident": effect.incident_id, "lat": effect.place.lat, "lon": effect.place.lon,
             "place": effect.place.label, "distance_m": None if effect.distance_m is None else round(effect.distance_m),
+            "route_m": _grid_route_m(units, effect.unit_id, effect.place),
             "cameras": list(effect.cameras), "expires_s": effect.expires_s})
     if isinstance(effect, OfferExpired):  # the phone stops showing it: a late accept would be refused
         return DeviceCommand(effect.unit_id, "task.cancel", {"incident": effect.incident_id,

@@ -4,6 +4,8 @@ recommendation."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from engine.errors import JournalUnavailable, UnknownIncident
@@ -176,6 +178,7 @@ def test_a_p1_alarm_is_offered_to_the_nearest_volunteer_on_patrol_and_the_phone_
     offers = [c for c in pair.host.device_commands if c.command == "task.offer"]
     assert [(c.device_id, c.args["incident"]) for c in offers] == [(phone, incident)]
     assert 90 <= offers[0].args["distance_m"] <= 110
+    assert 90 <= offers[0].args["route_m"] <= 110  # due north: the grid route is the straight line
     assert pair.host.patrols.units.info(phone).state is UnitState.OFFERED
     _at(pair, 1005.0).send(phone, "patrol.task", {"incident": incident, "answer": "accept"})
     assert pair.host.patrols.units.info(phone).state is UnitState.EN_ROUTE
@@ -228,3 +231,17 @@ def test_the_desk_recommends_and_offers_for_its_own_incidents_and_refuses_others
     with pytest.raises(UnknownRequest, match="str"):
         pair.host.ask("recommend", now_s=1003.0)
     assert pair.host.incidents is held  # refusals change nothing, so nothing was rebuilt
+
+
+def test_the_offer_carries_the_route_along_the_street_grid_beside_the_straight_line():
+    pair = Pair()
+    phone = _phones(pair)[0]
+    box = next(d for d in pair.host.city.devices.values() if d.kind is DeviceKind.PANIC_BOX)
+    m_lon = M_LAT / math.cos(math.radians(box.lat))
+    _at(pair, 1000.0).send(phone, "patrol.start", {})
+    _at(pair, 1000.0).send(phone, "patrol.position", {"lat": box.lat + 300 * M_LAT, "lon": box.lon + 400 * m_lon,
+                                                      "accuracy_m": 5.0})
+    _at(pair, 1001.0).send(box.id, "school.panic", {})
+    (offer,) = [c for c in pair.host.device_commands if c.command == "task.offer"]
+    assert 495 <= offer.args["distance_m"] <= 505  # 300 north, 400 east: 500 m as the crow flies
+    assert 695 <= offer.args["route_m"] <= 705  # and 700 m along the streets
