@@ -94,10 +94,11 @@ def _stop_on_signals() -> threading.Event:
 class Demo:
     """One demo: its stack, its devices' heartbeats (:attr:`beats`, started before the scenario, so a device the
     scenario makes speak is never left silent), the scenario, then (``keep``) an alarm from a random device every
-    ``every_s`` until ``stop`` is set. ``engine_options``: overrides of the engine's (tests: a short heartbeat)."""
+    ``every_s`` until ``stop`` is set. ``engine_options``: overrides of the engine's (tests: a short heartbeat);
+    ``task``: how the units on duty see a task through (``simulation.demo_duty.DEMO_TASK`` by default)."""
 
     def __init__(self, scenario, *, out: Path, every_s: float = 20.0, engine_options: dict | None = None,
-                 port: int | None = None, rng: random.Random | None = None) -> None:
+                 port: int | None = None, rng: random.Random | None = None, task=None) -> None:
         from redband.stack import Stack
 
         self.scenario = scenario
@@ -110,6 +111,7 @@ class Demo:
         self.duty = None
         """The units on duty (:class:`simulation.demo_duty.DutySchedule`), once the stack runs."""
         self.tasks = None
+        self.task = task
         """Their answers to task offers (:class:`simulation.fleet_tasks.TaskAnswers`), once the stack runs."""
         self.keeping = threading.Event()
         """Set when the keep phase begins."""
@@ -164,7 +166,8 @@ class Demo:
 
         self.duty = DutySchedule(on_duty(self.city, near=(near.lat, near.lon)), now_s=time.monotonic(),
                                  first_seq=int(time.time() * 1000))
-        self.tasks = fleet.answer_offers(Phones(self.city, DEMO_OFFERS, alarms={}, config=DEMO_TASK), self.duty.units)
+        self.tasks = fleet.answer_offers(Phones(self.city, DEMO_OFFERS, alarms={}, config=self.task or DEMO_TASK),
+                                        self.duty.units)
         fleet.beat(self.duty)
 
     def _keep_incidents_coming(self, fleet, stop: threading.Event) -> None:

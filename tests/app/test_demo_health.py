@@ -15,6 +15,7 @@ import pytest
 from actors.broker import free_port
 from protocols.kinds import IncidentKind
 from redband.demo import Demo
+from simulation.patrol_phones import PhoneConfig
 from simulation.scenario import load_scenario
 from simulation.shipped import DEMO_SCENARIO, shipped
 from tests.mqtt.helpers import wait_until
@@ -56,7 +57,8 @@ def _open(engine, kind: IncidentKind, *, site_id: str | None = None, device_id: 
 def test_demo_devices_heartbeat_so_only_devices_really_silenced_are_reported_offline(ray_session, tmp_path):
     scenario = load_scenario(shipped(DEMO_SCENARIO))
     demo = Demo(scenario, out=tmp_path / "demo", every_s=5.0, port=free_port(), rng=random.Random(13),
-                engine_options={"heartbeat_interval_s": INTERVAL_S, "heartbeat_misses": MISSES})
+                engine_options={"heartbeat_interval_s": INTERVAL_S, "heartbeat_misses": MISSES},
+                task=PhoneConfig(check_in_after_s=2.0, travel_s=(1.0, 2.0), on_scene_s=(1.0, 2.0)))  # quick tasks
     stop, ended = threading.Event(), {}
 
     def run() -> None:
