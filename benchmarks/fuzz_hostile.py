@@ -232,7 +232,8 @@ def hostile(rng: Random, kind: EventKind, message) -> tuple[str, object, bool | 
             tree["x"] = value
         else:
             data[target] = value
-        must = None if target in ("unknown", "battery", "lat", "lon", "open_s", "accuracy_m", "duration_s") else True
+        must = None if target in ("unknown", "battery", "lat", "lon", "open_s", "accuracy_m", "duration_s",
+                                  "paper", "card") else True
         return case, tree, must, "msgpack"
     if case == "trailing_bytes":
         as_json = rng.random() < 0.5
