@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.city_model import City
 from engine.hosting import community_rows as rows
+from engine.hosting.community_view import CommunityView
 from engine.hosting.domain import Assembly
 from engine.hosting.doors import HELD_OPEN, Doors
 from engine.hosting.intake import Route
@@ -35,6 +36,9 @@ class CommunityDomain:
         self.passes = VisitorPasses(city, send=send, staging=staging, figures=self.figures)
         self.throws = Throws(staging=staging, figures=self.figures)
         self.doors: Doors | None = None
+        self.view = CommunityView(open_calls=lambda: self.calls.open,
+                                  open_doors=lambda site: self.doors.open_since(site) if self.doors else {})
+        self.calls.on_end = self.view.ended
 
     def assemble(self, *, scheduler: DeadlineScheduler, store) -> Assembly:
         self.doors = doors = Doors(policies=store.policies, scheduler=scheduler, store=store)
@@ -54,13 +58,15 @@ class CommunityDomain:
                     EventKind.DOOR_CODE: Route(self.passes.code),
                     EventKind.CAMERA_THROW: Route(lambda *_: None, raises=self.throws.raise_or_join)},
             timers={HELD_OPEN: doors, VISITOR_CALL_TIMER: calls},
-            desk=(self.passes.requests(),))
+            desk=(self.passes.requests(), self.view.requests()))
 
     def snapshotted(self) -> tuple:
         return self.figures, self.calls, self.passes, self.throws
 
     def load(self, journal: Journal) -> None:
-        pass  # everything of the community comes back from its snapshots (``snapshotted``)
+        """Everything of the community comes back from its snapshots (``snapshotted``); the view's recent calls from
+        the audit trail."""
+        self.view.load(journal)
 
     def statistics(self) -> dict[str, Any]:
         return {"community": {**self.figures.counts, "calls_open": len(self.calls.open),

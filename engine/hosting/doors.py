@@ -55,6 +55,11 @@ class Doors:
             if after_s is not None:
                 self.scheduler.schedule(key, max(now_s, since_s + after_s))
 
+    def open_since(self, site_id: str) -> dict[str, float]:
+        """The site's doors reported open since the assembly, and since when (the console's community view)."""
+        return {d: e.door_open_since_s for d, e in self._doors.items()
+                if e.door_open_since_s is not None and e.device.site_id == site_id}
+
     def deadline(self, device_id: str, due_s: float, at_s: float) -> int:
         """The door's held-open timer ran out: raise (or repeat) ``door.held_open``. 0 if it was closed since."""
         entity = self._doors.get(device_id)

@@ -63,6 +63,8 @@ class VisitorCalls:
         """Call id → the call, ringing or waiting for its door."""
         self._waiting: dict[str, set[str]] = {}
         """Door → its calls answered open, waiting for it to report itself open (a door's event looks here only)."""
+        self.on_end: Callable[[rows.CallRow, str, float], None] | None = None
+        """Told of each call that ends (the console's community view, ``community_view.py``)."""
 
     def phones(self, site_id: str, unit: str) -> list[str]:
         return list(self._phones_of_unit.get((site_id, unit), ()))
@@ -186,6 +188,8 @@ class VisitorCalls:
         if self.scheduler is not None:
             self.scheduler.cancel((VISITOR_CALL_TIMER, call.id))
         self.figures.add(outcome.value)
+        if self.on_end is not None:
+            self.on_end(call, outcome.value, now_s)
         latency = f"{(call.answered_s - call.started_s) * 1000:.0f}" if call.by else "-"
         self.staging.audit(now_s, call.by or "system", "visitor_call", call.id, outcome.value, role="resident",
                            scope=call.site, reason=f"door={call.door} unit={call.unit} answer={call.answer or '-'} "
