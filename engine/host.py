@@ -81,7 +81,7 @@ class HostCore:
         self._patrol = PatrolDomain(city, staging=self._staging, send=self._device_commands.add, is_cc=self.is_cc)
         self._domains = (self._patrol, CommunityDomain(city, staging=self._staging, send=self._device_commands.add),
                          KioskDomain(city, staging=self._staging, send=self._device_commands.add,
-                                     policies=policies))
+                                     policies=policies, devices=lambda: self._roster.devices))
         """Groups of parts that join the host as one (``engine/hosting/domain.py``)."""
         self._assemble()
         self._rebuild()

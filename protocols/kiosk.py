@@ -37,6 +37,11 @@ class KioskFiguresAnswer(Struct, frozen=True):
     bookings: int = 0
     codes_taken: int = 0
     no_shows: int = 0
+    book_refused: dict[str, int] = field(default_factory=dict)
+    """Reason (overbooked, too_many, past, too_far, not_bookable, unknown_service) → bookings refused, counted on
+    the day they were asked for."""
+    code_refused: dict[str, int] = field(default_factory=dict)
+    """Reason (unknown, wrong_hall, too_early, too_late, used) → codes typed at a kiosk and refused, on that day."""
     open_tickets: int = 0
     """Maintenance tickets (``kiosk.fault`` incidents) of the hall's kiosks still open."""
 
@@ -90,3 +95,52 @@ class KioskQueueAnswer(Struct, frozen=True):
     rows: list[QueueRow]
     more: int = 0
     """Rows left out past ``limit``."""
+
+
+class KioskHealth(Struct, frozen=True, forbid_unknown_fields=True):
+    """The health of a kiosk hall's kiosks, for the console's kiosk hall view: each kiosk online or not, its
+    consumables' last reported levels, and its open maintenance tickets and SOS alarms. Answered by the host that
+    holds the hall (the host of any of its kiosks, ``ask_device_host``); any other host answers no kiosks, so asking
+    every host and keeping the answer with kiosks works too. Changes nothing."""
+
+    hall: Annotated[str, Meta(min_length=1, max_length=128)]
+
+
+class KioskState(Struct, frozen=True):
+    kiosk: str
+    """The kiosk's device id."""
+    label: str
+    online: bool | None
+    """False while the engine holds it offline (missed heartbeats); None: not heard from since the host started."""
+    last_seen_s: float | None
+    """When the kiosk was last heard from (epoch seconds; None: not heard from)."""
+    paper: float | None = None
+    """Percent of paper at its last ``kiosk.supplies`` report (None: never reported)."""
+    card: float | None = None
+    """Percent of card stock at its last report (None: never reported)."""
+    supplies_at_s: float | None = None
+    """When the kiosk last reported its supplies."""
+    low: list[str] = field(default_factory=list)
+    """Supplies at or below the catalogue's thresholds (a maintenance ticket is open for them)."""
+    tickets: list[str] = field(default_factory=list)
+    """Ids of the kiosk's open ``kiosk.fault`` incidents (maintenance tickets: low supplies, reported faults)."""
+    sos: list[str] = field(default_factory=list)
+    """Ids of the kiosk's open ``kiosk.sos`` incidents."""
+
+
+class KioskHealthAnswer(Struct, frozen=True):
+    hall: str
+    kiosks: list[KioskState] = field(default_factory=list)
+    """The hall's kiosks in id order (empty: this host does not hold the hall)."""
+
+    @property
+    def online(self) -> int:
+        return sum(1 for k in self.kiosks if k.online)
+
+    @property
+    def open_tickets(self) -> int:
+        return sum(len(k.tickets) for k in self.kiosks)
+
+    @property
+    def open_sos(self) -> int:
+        return sum(len(k.sos) for k in self.kiosks)

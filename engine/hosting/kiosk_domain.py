@@ -15,13 +15,14 @@ host holds is refused naming ``data.hall``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from engine.entities import DeviceEntity, SeqVerdict
 from engine.hosting.domain import Assembly
 from engine.hosting.intake import Route
 from engine.hosting import kiosk_rows as rows
+from engine.hosting.kiosk_health import hall_health
 from engine.hosting.staging import JournalStaging
 from engine.incident import DeviceCommand, system_cancel
 from engine.journal import Journal
@@ -35,7 +36,8 @@ from engine.topology import City
 from protocols import EventKind
 from protocols.device import DeviceMessage
 from protocols.kinds import AckStatus, IncidentKind, SiteKind
-from protocols.kiosk import KioskFigures, KioskFiguresAnswer, KioskQueue, KioskQueueAnswer, QueueRow
+from protocols.kiosk import (KioskFigures, KioskFiguresAnswer, KioskHealth, KioskQueue, KioskQueueAnswer,
+                             QueueRow)
 
 SLOT_END: Final = "kiosk.slot"
 OUTCOMES: Final = ("done", "abandoned", "failed")
@@ -48,7 +50,8 @@ def _nak(reason: str) -> SeqVerdict:
 
 class KioskDomain:
     def __init__(self, city: City, *, staging: JournalStaging, send: Callable[[DeviceCommand, float], None],
-                 policies: PolicySet, catalogue: Catalogue | None = None) -> None:
+                 policies: PolicySet, catalogue: Catalogue | None = None,
+                 devices: Callable[[], Mapping[str, DeviceEntity]] = dict) -> None:
         self.city = city
         self.staging = staging
         self._send = send
@@ -58,6 +61,10 @@ class KioskDomain:
         self.bookings = Bookings(self.catalogue)
         self.figures = HallFigures()
         self.low: dict[str, rows.LowRow] = {}
+        self.levels: dict[str, rows.LevelsRow] = {}
+        """Kiosk → its supplies at its last report (the hall's health)."""
+        self._devices = devices
+        """The host's device entities now (the roster is made anew by a rebuild): whether a kiosk is online."""
         self._scheduler: DeadlineScheduler | None = None
         self._store = None
 
@@ -72,7 +79,8 @@ class KioskDomain:
                     EventKind.KIOSK_SUPPLIES: Route(self.supplies, newest_only=True)},
             timers={SLOT_END: self},
             desk=({KioskFigures: lambda request, now_s: self.answer(request.hall, request.day),
-                   KioskQueue: lambda request, now_s: self.queue(request.hall, request.limit)},))
+                   KioskQueue: lambda request, now_s: self.queue(request.hall, request.limit),
+                   KioskHealth: lambda request, now_s: self.health(request.hall)},))
 
     def snapshotted(self) -> tuple:
         return (self,)
@@ -86,6 +94,7 @@ class KioskDomain:
         self.bookings.load(kept.bookings)
         self.figures.load(kept.days)
         self.low = kept.low
+        self.levels = kept.levels
         self._arm()
 
     def statistics(self) -> dict[str, Any]:
@@ -138,6 +147,7 @@ class KioskDomain:
         known = len(self.bookings.by_code)
         outcome = self.bookings.book(data.service, data.hall, data.slot, phone, now_s)
         if not isinstance(outcome, Booking):
+            self._refused(data.hall, now_s, "book_refused", outcome.value)
             self._send(DeviceCommand(phone, "kiosk.book.refused", {
                 "reason": outcome.value, "service": data.service, "hall": data.hall, "slot": data.slot}), now_s)
             return None
@@ -157,6 +167,7 @@ class KioskDomain:
         code, kiosk = message.data.code, entity.device
         verdict = self.bookings.check(code, kiosk.site_id or "", now_s)
         if not isinstance(verdict, Booking):
+            self._refused(kiosk.site_id or "", now_s, "code_refused", verdict.value)
             self._send(DeviceCommand(kiosk.id, "kiosk.code.refused", {"code": code, "reason": verdict.value}), now_s)
             return None
         booking = self.bookings.use(code, now_s)
@@ -189,6 +200,11 @@ class KioskDomain:
         before = self.low.get(device.id)
         was = frozenset(before.supplies) if before else frozenset()
         levels = {"paper": data.paper, "card": data.card}
+        last = self.levels.get(device.id)
+        kept = rows.LevelsRow(data.paper if data.paper is not None else (last.paper if last else None),
+                              data.card if data.card is not None else (last.card if last else None), now_s)
+        self.levels[device.id] = kept
+        self.staging.snapshot(rows.LEVELS + device.id, rows.encode(kept))
         low = low_supplies(levels, self.catalogue.policy.low, was)
         if low == was:
             return None
@@ -221,7 +237,7 @@ class KioskDomain:
         """The figures of ``hall`` (None: every hall here) on ``day`` (None: every day kept). Changes nothing."""
         services = self.catalogue.services
         total: dict[str, Any] = {"served_by_day": {}, "served_by_service": {}, "served_by_category": {},
-                                 "outcomes": {}}
+                                 "outcomes": {}, "book_refused": {}, "code_refused": {}}
         numbers = ("sessions", "session_s", "face_failed", "exam_passed", "exam_failed", "bookings", "codes_taken",
                    "no_shows")
         for name in numbers:
@@ -234,8 +250,9 @@ class KioskDomain:
                 for into, key in (("served_by_day", row.day), ("served_by_service", service),
                                   ("served_by_category", category)):
                     total[into][key] = total[into].get(key, 0) + n
-            for outcome, n in row.outcomes.items():
-                total["outcomes"][outcome] = total["outcomes"].get(outcome, 0) + n
+            for into in ("outcomes", "book_refused", "code_refused"):
+                for key, n in getattr(row, into).items():
+                    total[into][key] = total[into].get(key, 0) + n
         served = sum(total["served_by_service"].values())
         return KioskFiguresAnswer(hall, day, served=served, open_tickets=self._open_tickets(hall), **total)
 
@@ -254,6 +271,11 @@ class KioskDomain:
         rows.sort(key=lambda r: (r.slot, r.service))
         return KioskQueueAnswer(hall, rows[:limit], more=max(0, len(rows) - limit))
 
+    def health(self, hall: str):
+        """The health of ``hall``'s kiosks (``engine/hosting/kiosk_health.py``). Changes nothing."""
+        return hall_health(hall, city=self.city, halls=self.halls, entities=self._devices(), levels=self.levels,
+                           low=self.low, store=self._store)
+
     def _open_tickets(self, hall: str | None) -> int:
         if self._store is None:
             return 0
@@ -268,6 +290,12 @@ class KioskDomain:
         for gone_hall, gone_day in dropped:
             self.staging.snapshot(rows.day_key(gone_hall, gone_day), None)
         return row
+
+    def _refused(self, hall: str, now_s: float, into: str, reason: str) -> None:
+        row = self._day(hall, now_s)
+        counts = getattr(row, into)
+        counts[reason] = counts.get(reason, 0) + 1
+        self._stage_day(row)
 
     def _stage_day(self, row: DayFigures) -> None:
         self.staging.snapshot(rows.day_key(row.hall, row.day), rows.encode(row))

@@ -4,6 +4,7 @@
     kiosk/booking/<code>       Booking, when made and when its code is taken; deleted when its slot ends
     kiosk/day/<hall>/<day>     DayFigures of the hall that day, at every change; deleted past KEEP_DAYS
     kiosk/low/<device>         LowRow: the kiosk's supplies that are low and its ticket; deleted when refilled
+    kiosk/levels/<device>      LevelsRow: the kiosk's supplies at its last report (the hall's health)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from engine.kiosk.figures import DayFigures
 BOOKING: Final = "kiosk/booking/"
 DAY: Final = "kiosk/day/"
 LOW: Final = "kiosk/low/"
+LEVELS: Final = "kiosk/levels/"
 
 
 class LowRow(msgspec.Struct, array_like=True):
@@ -30,10 +32,18 @@ class LowRow(msgspec.Struct, array_like=True):
     """The ticket was raised for the supplies (not an open fault they joined)."""
 
 
+class LevelsRow(msgspec.Struct, array_like=True):
+    paper: float | None
+    card: float | None
+    at_s: float
+    """When the kiosk reported them (a supply left out of a report keeps its earlier level)."""
+
+
 encode = msgspec.msgpack.Encoder().encode
 _booking = msgspec.msgpack.Decoder(Booking)
 _day = msgspec.msgpack.Decoder(DayFigures)
 _low = msgspec.msgpack.Decoder(LowRow)
+_levels = msgspec.msgpack.Decoder(LevelsRow)
 
 
 def day_key(hall: str, day: str) -> str:
@@ -44,6 +54,7 @@ class Rows(msgspec.Struct):
     bookings: list[Booking] = msgspec.field(default_factory=list)
     days: list[DayFigures] = msgspec.field(default_factory=list)
     low: dict[str, LowRow] = msgspec.field(default_factory=dict)
+    levels: dict[str, LevelsRow] = msgspec.field(default_factory=dict)
 
 
 def read(snapshots: dict[str, bytes]) -> Rows:
@@ -56,4 +67,6 @@ def read(snapshots: dict[str, bytes]) -> Rows:
             rows.days.append(_day.decode(body))
         elif key.startswith(LOW):
             rows.low[key[len(LOW):]] = _low.decode(body)
+        elif key.startswith(LEVELS):
+            rows.levels[key[len(LEVELS):]] = _levels.decode(body)
     return rows

@@ -1,5 +1,5 @@
 """A kiosk hall's figures per day (UTC): sessions per service and outcome, session time, exams passed and failed,
-bookings made, codes taken and no-shows. Kept per (hall, day), the newest ``KEEP_DAYS`` days per hall; pure (the
+bookings made and refused, codes taken and refused, and no-shows. Kept per (hall, day), the newest ``KEEP_DAYS`` days per hall; pure (the
 host's part journals a day's row whenever it changes)."""
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ class DayFigures(Struct, array_like=True):
     bookings: int = 0
     codes_taken: int = 0
     no_shows: int = 0
+    book_refused: dict[str, int] = field(default_factory=dict)
+    """Reason → bookings of the hall refused that day (``engine.kiosk.bookings.BookRefusal``)."""
+    code_refused: dict[str, int] = field(default_factory=dict)
+    """Reason → codes typed at the hall's kiosks refused that day (``engine.kiosk.bookings.CodeRefusal``)."""
 
 
 class HallFigures:
