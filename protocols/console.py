@@ -17,6 +17,7 @@ from msgspec import Meta, Struct
 from protocols.errors import ProtocolError
 from protocols.console_labels import LABELS, Labels  # noqa: F401 - part of the protocol
 from protocols.console_units import UnitChoice, UnitPassed, UnitsAnswer, UnitsQuery  # noqa: F401 - part of it too
+from protocols.console_community import COMMUNITY_ANSWERS, COMMUNITY_REQUESTS
 from protocols.console_dispatch import DISPATCH_ANSWERS, DISPATCH_REQUESTS
 from protocols.console_points import POINTS_ANSWERS, POINTS_REQUESTS
 from protocols.kinds import IncidentKind, IncidentState, Level, TimelineEvent
@@ -89,7 +90,7 @@ class AuditQuery(Struct, tag="audit", forbid_unknown_fields=True):
 
 
 ClientMessage = Union[(Login, Auth, Command, Logout, Receipt, Seen, Resync, AuditQuery, UnitsQuery, *POINTS_REQUESTS,
-                      *DISPATCH_REQUESTS)]
+                      *DISPATCH_REQUESTS, *COMMUNITY_REQUESTS)]
 
 
 # -- server → client ---------------------------------------------------------------------------------
@@ -157,6 +158,8 @@ class MapSite(Struct):
     lon: float
     address: str = ""
     zone: str = ""
+    grid: str = ""
+    """The grid id of ``zone`` (``protocols/community_figures.grid_id``): a grid worker's scope, the grid filter."""
 
 
 class MapDevice(Struct):
@@ -283,7 +286,7 @@ class Error(Struct, tag="error"):
 
 
 ServerMessage = Union[(Token, Welcome, Snapshot, IncidentChanged, Changes, Result, Heartbeat, AuditRows, Error,
-                       UnitsAnswer, *POINTS_ANSWERS, *DISPATCH_ANSWERS)]
+                       UnitsAnswer, *POINTS_ANSWERS, *DISPATCH_ANSWERS, *COMMUNITY_ANSWERS)]
 
 _client_type: Final = ClientMessage
 _server_type: Final = ServerMessage
