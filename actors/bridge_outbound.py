@@ -1,8 +1,11 @@
 """Engine → devices: the hosts' device commands and the door screens' notices, on the bulk lane's connection.
 
 Device commands are confirmed to their host once published; one that a dying bridge never published is handed out
-again by its host. A notice is published while its caller waits (:meth:`Outbound.publish_notice`), so a notice that
-did not reach the broker is an error for the caller, not a silent loss.
+again by its host. The hosts' site notice boards travel with the commands (a command with ``site`` set): each is
+published retained on the site's notice topic (an empty payload clears it) and confirmed the same way, so a board is
+never lost with a bridge. A notice posted directly (``Engine.post_notice``, the older path: no host, no receipts) is
+published while its caller waits (:meth:`Outbound.publish_notice`), so a notice that did not reach the broker is an
+error for the caller, not a silent loss; the site's host replaces it with its board at the board's next change.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ class Outbound:
                 continue
             published = []
             for command in commands:
+                if getattr(command, "site", ""):  # a site's notice board (``protocols/notices.py``), retained
+                    if await self.publisher.publish(client, notice_topic(command.site), command.args["board"], qos=1,
+                                                    retain=True):
+                        self.notices_sent += 1
+                        published.append(command)
+                    continue
                 payload = encode_command(command.command, dict(command.args), int(command.at_s * 1000),
                                          json=command.json)  # the device's own encoding, known to its host
                 if await self.publisher.publish(client, device_topic(command.device_id, Channel.CMD), payload, qos=1):

@@ -172,7 +172,8 @@ class RaySink:
         """Tell each host which of its commands are published (the others it hands out again)."""
         by_host: dict[str, list[int]] = {}
         for command in commands:
-            host = self.placement.host_for_device(command.device_id)
+            site = getattr(command, "site", "")  # a site's notice board: its host holds the site
+            host = self.placement.host_of_site.get(site) if site else self.placement.host_for_device(command.device_id)
             if host is not None and command.number:
                 by_host.setdefault(host, []).append(command.number)
         await asyncio.gather(*(asyncio.wait_for(self.hosts[h].confirm_device_commands.remote(numbers),

@@ -7,8 +7,10 @@ from __future__ import annotations
 import ray
 
 from engine.errors import HostUnavailable, UnknownDevice, UnknownIncident
+from engine.notices import refuse
 from engine.patrol.nearest import Recommendation
 from protocols.desk import RecommendUnits
+from protocols.notices import NoticeList, NoticeQuery, NoticeRefusal, NoticeView, PostNotice, WithdrawNotice
 
 ALL_HOSTS_TIMEOUT_S = 5.0
 
@@ -36,6 +38,29 @@ def ask_device_host(engine, device_id: str, request):
     if host is None:
         raise UnknownDevice(device_id)
     return ask_host(engine, host, request)
+
+
+def ask_site_host(engine, site_id: str, request):
+    """The request put to the host that holds the site (its devices, its notices); no host holds it: the notices'
+    ``unknown_site`` refusal."""
+    host = engine.placement.host_of_site.get(site_id)
+    if host is None:  # the refusal a host gives for a site it does not hold
+        raise refuse(NoticeRefusal.UNKNOWN_SITE, f"site: no site {site_id!r} in this city")
+    return ask_host(engine, host, request)
+
+
+def post_notice(engine, request: PostNotice) -> NoticeView:
+    """A notice to a community's door screens (``protocols/notices.py``); refusals raise ``NoticeRefused``."""
+    return ask_site_host(engine, request.site, request)
+
+
+def withdraw_notice(engine, request: WithdrawNotice) -> NoticeView:
+    return ask_site_host(engine, request.site, request)
+
+
+def site_notices(engine, request: NoticeQuery) -> NoticeList:
+    """A site's notices with their state and receipts per door screen."""
+    return ask_site_host(engine, request.site, request)
 
 
 def ask_every_host(engine, request, hosts: list[str] | None = None) -> dict:

@@ -72,6 +72,8 @@ def _data(kind: EventKind, rng: Random) -> dict:
                               "door": _short(rng)})}
     if k == "door.code":
         return {"code": rng.choice(("0", "A" * 16, f"{rng.randrange(10**6):06d}"))}
+    if k == "notice.shown":
+        return {"notice": rng.choice(("n", "A" * 64, f"notice-{rng.randrange(10**6)}"))}
     if k == "kiosk.session":
         return {"service": _short(rng), "outcome": _short(rng),
                 **_some(rng, {"score": rng.choice((None, 0, 100, rng.randint(0, 100))),

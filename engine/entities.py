@@ -16,7 +16,8 @@ from protocols.records import IncidentRecord
 
 ALLOWED_KINDS: dict[DeviceKind, frozenset[EventKind]] = {
     DeviceKind.DOOR: frozenset({EventKind.DOOR_VISITOR, EventKind.DOOR_FORCED, EventKind.DOOR_HELD_OPEN,
-                                EventKind.DOOR_OPENED, EventKind.DOOR_CODE, EventKind.HEARTBEAT}),
+                                EventKind.DOOR_OPENED, EventKind.DOOR_CODE, EventKind.NOTICE_SHOWN,
+                                EventKind.HEARTBEAT}),
     DeviceKind.CAMERA: frozenset({EventKind.CAMERA_THROW, EventKind.CAMERA_INTRUSION, EventKind.HEARTBEAT}),
     DeviceKind.PANIC_BOX: frozenset({EventKind.SCHOOL_PANIC, EventKind.SCHOOL_DURESS, EventKind.HEARTBEAT}),
     DeviceKind.KIOSK: frozenset({EventKind.KIOSK_SESSION, EventKind.KIOSK_FAULT, EventKind.KIOSK_SOS,

@@ -35,6 +35,7 @@ from engine.hosting.doors import HELD_OPEN
 from engine.hosting.incidents import INCIDENT, IncidentStore
 from engine.hosting.intake import Intake
 from engine.hosting.kiosk_domain import KioskDomain
+from engine.hosting.notices import NoticeDomain
 from engine.hosting.outboxes import DeviceCommandOut, DeviceCommandOutbox, PeerOutbox
 from engine.hosting.patrol_domain import PatrolDomain
 from engine.hosting.recovery import rebuild, resume_observed
@@ -81,7 +82,8 @@ class HostCore:
         self._patrol = PatrolDomain(city, staging=self._staging, send=self._device_commands.add, is_cc=self.is_cc)
         self._domains = (self._patrol, CommunityDomain(city, staging=self._staging, send=self._device_commands.add),
                          KioskDomain(city, staging=self._staging, send=self._device_commands.add,
-                                     policies=policies, devices=lambda: self._roster.devices))
+                                     policies=policies, devices=lambda: self._roster.devices),
+                         NoticeDomain(city, staging=self._staging, send_board=self._device_commands.add_board))
         """Groups of parts that join the host as one (``engine/hosting/domain.py``)."""
         self._assemble()
         self._rebuild()

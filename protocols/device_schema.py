@@ -100,6 +100,12 @@ class DoorCodeData(Struct, frozen=True):
     code: Annotated[str, Meta(min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]*$")]
 
 
+class NoticeShownData(Struct, frozen=True):
+    """A door screen shows the notice ``notice`` of its site's board (``protocols/notices.py``)."""
+
+    notice: Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")]
+
+
 class KioskSessionData(Struct, frozen=True):
     """A session at a kiosk ended: the catalogue's ``service``, how long it took, its ``outcome`` (done, abandoned,
     failed), the face check's result (passed, failed, skipped) and an exam's ``score`` (0-100). The engine refuses an
@@ -261,6 +267,7 @@ _DATA_TYPES: Final[dict[EventKind, tuple[type[Struct], bool]]] = {
     EventKind.VISITOR_ANSWER: (VisitorAnswerData, True),
     EventKind.VISITOR_PASS: (VisitorPassData, True),
     EventKind.DOOR_CODE: (DoorCodeData, True),
+    EventKind.NOTICE_SHOWN: (NoticeShownData, True),
     EventKind.HEARTBEAT: (HeartbeatData, False),
 }
 

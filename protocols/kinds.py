@@ -45,6 +45,8 @@ class EventKind(StrEnum):
     """A resident issues a time-limited door code for a visitor (answered by the command ``visitor_pass.issued``)."""
     DOOR_CODE = "door.code"
     """A code typed at a door panel: the door opens, or the panel is told ``door.code.refused`` with the reason."""
+    NOTICE_SHOWN = "notice.shown"
+    """A door screen shows a notice of its site's board (``protocols/notices.py``): the notice's delivery receipt."""
     HEARTBEAT = "heartbeat"
 
     @property
@@ -61,7 +63,8 @@ class EventKind(StrEnum):
 
 REPORT_KINDS: frozenset[EventKind] = frozenset({EventKind.KIOSK_FAULT, EventKind.PATROL_CLUE, EventKind.PATROL_TASK,
                                                EventKind.POINTS_REDEEM, EventKind.VISITOR_ANSWER,
-                                               EventKind.VISITOR_PASS, EventKind.DOOR_CODE})
+                                               EventKind.VISITOR_PASS, EventKind.DOOR_CODE,
+                                               EventKind.NOTICE_SHOWN})
 ALARM_KINDS: frozenset[EventKind] = frozenset(
     {
         EventKind.SCHOOL_PANIC,
@@ -248,6 +251,7 @@ EVENT_KIND_LABELS: dict[EventKind, str] = {
     EventKind.VISITOR_ANSWER: "Visitor call answer",
     EventKind.VISITOR_PASS: "Visitor pass issued",
     EventKind.DOOR_CODE: "Door code typed",
+    EventKind.NOTICE_SHOWN: "Notice shown",
     EventKind.HEARTBEAT: "Heartbeat",
 }
 

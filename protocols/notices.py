@@ -47,6 +47,7 @@ Target = Annotated[str, Meta(min_length=1, max_length=64)]
 Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT, pattern=r"^[^\x00]*$")]
 Title = Annotated[str, Meta(max_length=MAX_TITLE, pattern=r"^[^\x00]*$")]
 Time = Annotated[float, Meta(ge=0, le=2**40)]
+Role = Annotated[str, Meta(max_length=128)]
 
 
 class NoticeLevel(StrEnum):
@@ -81,10 +82,12 @@ class NoticeRefusal(StrEnum):
     """Empty or only white space."""
     TEXT_TOO_LONG = "text_too_long"
     TEXT_INVALID = "text_invalid"
-    """A NUL character in the text or the title, or a title over ``MAX_TITLE``."""
+    """A NUL character in the text or the title, a title over ``MAX_TITLE``, or an unknown ``level``."""
     NOT_FOUND = "not_found"
     """``notice``: no notice of that id at that site."""
     ALREADY_WITHDRAWN = "already_withdrawn"
+    ALREADY_EXPIRED = "already_expired"
+    """A withdrawal of a notice whose window has ended."""
     ID_TAKEN = "id_taken"
     """``notice``: the id names another notice (other text, window or targets)."""
     TOO_MANY = "too_many"
@@ -105,6 +108,10 @@ class PostNotice(Struct, frozen=True, forbid_unknown_fields=True):
     level: NoticeLevel = NoticeLevel.INFO
     buildings: Annotated[tuple[Target, ...], Meta(max_length=MAX_TARGETS)] = ()
     units: Annotated[tuple[Target, ...], Meta(max_length=MAX_TARGETS)] = ()
+    role: Role = ""
+    scope: Role = ""
+    """The operator's role and scope (``engine/operators.py``) for the audit row; the gateway checks that the
+    operator may post to the site (the host does not)."""
 
 
 class WithdrawNotice(Struct, frozen=True, forbid_unknown_fields=True):
@@ -114,6 +121,8 @@ class WithdrawNotice(Struct, frozen=True, forbid_unknown_fields=True):
     notice: NoticeId
     operator: Name
     reason: Annotated[str, Meta(max_length=500)] = ""
+    role: Role = ""
+    scope: Role = ""
 
 
 class NoticeQuery(Struct, frozen=True, forbid_unknown_fields=True):

@@ -1,6 +1,8 @@
 """What a host sends out, held until its shell takes it: messages for other hosts (batched per host, bounded:
 a full outbox refuses new device batches) and commands for devices (numbered; held until a bridge confirms it
-published them, handed out again if it does not, and audited as failed after the last attempt).
+published them, handed out again if it does not, and audited as failed after the last attempt). The same outbox
+carries the sites' notice boards (:meth:`DeviceCommandOutbox.add_board`): a board for a site replaces any board of
+that site not yet confirmed, so a board handed out again is never older than one published after it.
 
 Both are :class:`~engine.hosting.staging.StepOutput` s: a step that is not written takes back what it added.
 """
@@ -18,6 +20,7 @@ from engine.hosting.stats import Counters
 from engine.incident import DeviceCommand
 from engine.topology import City
 from protocols.batch import HostBatch
+from protocols.notices import NOTICE_BOARD
 from protocols.records import HostMessage
 
 
@@ -70,6 +73,9 @@ class DeviceCommandOut:
     number: int = 0
     """This host's number for the command: what a bridge confirms once it published it."""
     attempt: int = 1
+    site: str = ""
+    """Set for a site's notice board (``command`` is ``protocols.notices.NOTICE_BOARD``, ``args["board"]`` the
+    retained payload for the site's notice topic, ``b""`` clearing it); ``device_id`` is then the site too."""
 
 
 class DeviceCommandOutbox:
@@ -93,6 +99,22 @@ class DeviceCommandOutbox:
         self._numbers += 1
         self.queue.append(DeviceCommandOut(command.device_id, command.command, command.args, now_s,
                                            json=self._speaks_json(command.device_id), number=self._numbers))
+        self._added += 1
+
+    def add_board(self, site_id: str, payload: bytes, now_s: float) -> None:
+        """The site's notice board, retained on its notice topic by the bridge; replaces the site's board queued or
+        not yet confirmed (a step taken back takes this one back; the host sends every board again when it
+        rebuilds)."""
+        if site_id in (c.site for c in self.queue):
+            first_of_step = len(self.queue) - self._added
+            kept = [(i, c) for i, c in enumerate(self.queue) if c.site != site_id]
+            self._added = sum(1 for i, _ in kept if i >= first_of_step)
+            self.queue = deque((c for _, c in kept), maxlen=self.queue.maxlen)
+        for number in [n for n, (c, _) in self._out.items() if c.site == site_id]:
+            del self._out[number]
+        self._numbers += 1
+        self.queue.append(DeviceCommandOut(site_id, NOTICE_BOARD, {"board": payload}, now_s, json=True,
+                                           number=self._numbers, site=site_id))
         self._added += 1
 
     def take(self, *, now_s: float | None = None) -> list[DeviceCommandOut]:

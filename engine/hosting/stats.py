@@ -83,6 +83,9 @@ class HostStats:
     community: dict[str, int] = field(default_factory=dict)
     """The community's counters: visitor calls by outcome, refusals by reason, passes, codes, thrown objects
     (``engine/hosting/community_domain.py``)."""
+    notices: dict[str, int] = field(default_factory=dict)
+    """The notice boards' counters: posted, started, expired, withdrawn, receipts, refusals by reason; active and
+    scheduled now (``engine/hosting/notices.py``)."""
 
     @property
     def devices_online(self) -> int:
@@ -118,7 +121,7 @@ def host_stats(host_id: str, counters: Counters, *, devices: int, devices_active
                incidents_open: int, deadlines: int, journal_writes: int,
                health: DeviceHealth = DeviceHealth(), patrols: PatrolFigures = PatrolFigures(),
                units_by_state: dict[str, int] | None = None, dispatch_effects: dict[str, int] | None = None,
-               community: dict[str, int] | None = None) -> HostStats:
+               community: dict[str, int] | None = None, notices: dict[str, int] | None = None) -> HostStats:
     c, p = counters, patrols
     return HostStats(
         host_id, devices, devices_active, responders, incidents_open, deadlines, c.accepted, c.duplicates,
@@ -127,5 +130,5 @@ def host_stats(host_id: str, counters: Counters, *, devices: int, devices_active
         c.commands_failed, health.supervised, health.offline, health.sites_offline,
         p.active, p.ended, p.valid_s, p.distance_m, p.fixes_kept, p.fixes_discarded, dict(p.discarded),
         p.suspensions, dict(p.teams), dict(units_by_state or {}), dict(dispatch_effects or {}), c.rate_limited,
-        dict(community or {}),
+        dict(community or {}), dict(notices or {}),
     )
