@@ -20,6 +20,8 @@ from protocols.batch import Ingest
 from protocols.records import Action, OperatorCommand
 from protocols.device import make_message
 from protocols.kinds import EventKind
+from simulation.community_run import CommunitySide
+from simulation.device_reply import Reply
 from simulation.metrics import RunMetrics, lateness_summary
 from simulation.patrol_phones import Answer
 from simulation.patrol_run import PatrolSide
@@ -54,7 +56,7 @@ class BrokerStart:
 
 
 Fault = HostKill | BrokerKill | BrokerStart
-Due = ScriptedEvent | Act | Fault | Answer
+Due = ScriptedEvent | Act | Fault | Answer | Reply
 
 
 def refuse_broker_faults_without(scenario: Scenario, broker) -> None:
@@ -96,6 +98,8 @@ class RunBase:
         self.patrols = PatrolSide.of(scenario, engine, push=lambda at_s, item: self._push(
             at_s, item if isinstance(item, Answer) else Act(item)))
         """The volunteer phones' and the operator's side of dispatch and tips (None: the scenario has neither)."""
+        self.community = CommunitySide.of(scenario, engine, push=self._push)
+        """The community's phones, doors and visitors answering the engine (None: no ``[community]`` evening)."""
         self._last_seq: dict[str, int] = {}
         self._seq_shift: dict[str, int] = {}  # a phone's answers, sent between its planned messages
 
@@ -116,8 +120,11 @@ class RunBase:
         try:
             self._drive()
             if self.scenario.expect_figures and self.engine is not None:
-                figures = PatrolSide.figures(self.engine, self.result)
-                self.result.notes += self.patrols.by_hand if self.patrols else []
+                if self.community is not None:
+                    figures = self.community.figures(self.engine, self.result)
+                else:
+                    figures = PatrolSide.figures(self.engine, self.result)
+                    self.result.notes += self.patrols.by_hand if self.patrols else []
         finally:
             lateness = self._escalation_lateness()
             if self._owns_engine:
@@ -128,8 +135,9 @@ class RunBase:
         self.result.expectations = check_expectations(
             self.scenario.expectations, self.result.timeline, lost=self.result.lost,
             slack_s=REALTIME_SLACK_S if self.realtime else 0.0, end_s=self.end_s)
+        observed = self.community.observed() if self.community else self.patrols.observed() if self.patrols else None
         self.result.expectations += check_figures(self.scenario.expect_figures, figures, self.scenario.patrol_truth,
-                                                  self.patrols.observed() if self.patrols else None)
+                                                  observed)
         return self.result
 
     def _scripted(self, events) -> list[ScriptedEvent]:
@@ -170,13 +178,16 @@ class RunBase:
                 self._last_seq[item.device_id] = seq
                 message = msgspec.structs.replace(item.message, ts=stamp_ms, seq=seq)
                 events.append(Ingest(item.device_id, message, received_ms))
-            elif isinstance(item, Answer):  # a phone's answer takes the next seq; its later messages follow it
+            elif isinstance(item, Answer | Reply):  # a device's answer takes the next seq; its later messages follow
+                if isinstance(item, Reply) and item.cancelled:
+                    continue
                 seq = self._last_seq.get(item.device_id, 0) + 1
                 self._last_seq[item.device_id] = seq
                 self._seq_shift[item.device_id] = self._seq_shift.get(item.device_id, 0) + 1
                 received_ms = int((self._t0_s + t) * 1000)
-                message = make_message(EventKind.PATROL_TASK, seq=seq, ts=int((self._t0_s + item.at_s) * 1000),
-                                       data={"incident": item.incident, "answer": item.answer})
+                kind, data = ((EventKind.PATROL_TASK, {"incident": item.incident, "answer": item.answer})
+                              if isinstance(item, Answer) else (item.kind, item.data))
+                message = make_message(kind, seq=seq, ts=int((self._t0_s + item.at_s) * 1000), data=data)
                 events.append(Ingest(item.device_id, message, received_ms))
             else:
                 acts.append(item)
@@ -259,6 +270,8 @@ class RunBase:
         """The phones answer what the engine sent them, the operator offers by hand what nobody took."""
         if self.patrols is not None:
             self.patrols.turn(t_s)
+        if self.community is not None:
+            self.community.turn(t_s)
 
     def _escalation_lateness(self) -> list[float] | None:
         """How late the hosts fired each escalation deadline (real time, own engine only)."""

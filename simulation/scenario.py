@@ -21,7 +21,7 @@
     at_s = 0.0                            # ± tolerance_s (0.05)
 
 Volunteer patrols (``[patrols]``) and figures expected of the hosts' statistics at the end (``[[expect_figures]]``):
-see ``simulation.scenario_patrols``.
+see ``simulation.scenario_patrols``; a community evening (``[community]``): ``simulation.scenario_community``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ from engine.topology import City, load_city
 from protocols import DeviceKind, EventKind, Level, ProtocolError, TimelineEvent
 from protocols.device import DeviceMessage, make_message
 from protocols.kinds import IncidentKind
+from simulation.community_plan import CommunityPlan
+from simulation.community_tables import CommunityTable
 from simulation.patrol_emergencies import Emergency
+from simulation.scenario_community import check_community_figure, is_community_figure
 from simulation.scenario_patrols import ExpectFigure, PatrolsTable, PatrolTruth, check_figure_spec, patrol_events
 
 Seconds = Annotated[float, Meta(ge=0)]
@@ -135,6 +138,7 @@ class _ScenarioFile(Struct, forbid_unknown_fields=True):
     responders: list[_Responder] = []
     expect: list[_Expect] = []
     patrols: PatrolsTable | None = None
+    community: CommunityTable | None = None
     expect_figures: list[ExpectFigure] = []
 
 
@@ -168,6 +172,8 @@ class Scenario:
     patrols: PatrolsTable | None = None
     emergencies: tuple[Emergency, ...] = ()
     """P1 alarms of the ``[patrols]`` plan, raised near volunteers on patrol (``simulation.patrol_emergencies``)."""
+    community: CommunityPlan | None = None
+    """The ``[community]`` evening: visitors, residents' phones, passes, doors, cameras (``simulation.community_plan``)."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -219,8 +225,17 @@ def load_scenario(path: str | Path) -> Scenario:
             key, _, reason = str(exc).partition(": ")
             raise error_at(file, text, ("patrols", key), reason) from None
         events += [ScriptedEvent(at_s, device_id, message) for at_s, device_id, message in planned]
+    community = None
+    if raw.community is not None:
+        try:
+            community = CommunityPlan(raw.community, city, policies)
+        except ValueError as exc:
+            key, _, reason = str(exc).partition(": ")
+            raise error_at(file, text, ("community", *key.split(".")), reason) from None
+        events += [ScriptedEvent(at_s, device_id, message) for at_s, device_id, message in community.messages]
     for i, ex in enumerate(raw.expect_figures):
-        wrong = check_figure_spec(ex, truth)
+        wrong = (check_community_figure(ex, community) if is_community_figure(ex.figure)
+                 else check_figure_spec(ex, truth))
         if wrong is not None:
             raise error_at(file, text, ("expect_figures", i, wrong[0]), wrong[1])
     events = _with_faults(events, raw.faults, city, where=(file, text))
@@ -231,7 +246,7 @@ def load_scenario(path: str | Path) -> Scenario:
                     tuple(events), tuple(raw.responders), tuple(raw.expect), file,
                     tuple((f.at_s, f.device) for f in raw.faults if f.kind == "host_kill"),
                     tuple((f.at_s, f.down_s) for f in raw.faults if f.kind == "broker_kill"),
-                    truth, tuple(raw.expect_figures), raw.patrols, tuple(emergencies))
+                    truth, tuple(raw.expect_figures), raw.patrols, tuple(emergencies), community)
 
 
 def _phase_events(phase: _Phase, city: City, *, where) -> list[ScriptedEvent]:

@@ -1,0 +1,48 @@
+"""A run's community side (``simulation.run_base``): after each step of the engine the community's simulated devices
+take the commands it sent them and answer (``simulation.community_phones``); at the end the community figures are
+read from the engine's own counters (``simulation.scenario_community``) and shown in the run's notes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from engine.errors import RedbandError
+from simulation.community_phones import CommunityDevices
+from simulation.scenario_community import community_figures, summary_lines
+
+log = logging.getLogger(__name__)
+
+
+class CommunitySide:
+    def __init__(self, plan, engine, push: Callable[[float, object], None]) -> None:
+        self.plan, self.engine, self.push = plan, engine, push
+        self.devices = CommunityDevices(plan)
+
+    @classmethod
+    def of(cls, scenario, engine, *, push) -> CommunitySide | None:
+        plan = getattr(scenario, "community", None)
+        if engine is None or plan is None:
+            return None
+        return cls(plan, engine, push)
+
+    def turn(self, t_s: float) -> None:
+        """The devices take the commands the engine sent them and schedule their replies."""
+        for reply in self.devices.commands(self.engine.take_device_commands(), t_s):
+            self.push(reply.at_s, reply)
+
+    def observed(self) -> dict[str, float]:
+        """The ground truth: what the plan meant the engine to count."""
+        return dict(self.plan.truth)
+
+    def figures(self, engine, result) -> dict[str, float]:
+        """The figures at the end of a run; their summary (and the devices' tally) goes into ``result.notes``."""
+        try:
+            seen = community_figures(engine.statistics(), result.timeline)
+        except RedbandError as exc:  # a host that does not answer: no figures
+            log.warning("community figures: %s", exc)
+            return {}
+        result.notes += summary_lines(seen, self.plan.truth)
+        tally = self.devices.tally
+        result.notes.append("  devices: " + ", ".join(f"{k} {v:,}" for k, v in sorted(tally.items())))
+        return seen
