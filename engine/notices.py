@@ -9,6 +9,7 @@ fires, shows what its journal holds): ``scheduled`` until its start timer fired 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -121,6 +122,8 @@ def check_post(request: PostNotice, site: SiteDoors | None, now_s: float) -> tup
         raise refuse(NoticeRefusal.TEXT_INVALID, f"title: at most {MAX_TITLE} characters, no NUL")
     from_s = request.valid_from_s or now_s
     until_s = request.valid_until_s
+    if not (math.isfinite(from_s) and math.isfinite(until_s)):
+        raise refuse(NoticeRefusal.WINDOW_INVERTED, "valid_until_s: the window's times must be finite numbers")
     if until_s <= now_s:
         raise refuse(NoticeRefusal.WINDOW_PAST, f"valid_until_s: {until_s:.0f} is in the past (now {now_s:.0f})")
     if until_s <= from_s:

@@ -107,7 +107,7 @@ class NoticeDomain:
             raise
         assert site is not None
         self._make_room(request.site)
-        row = NoticeRow(request.notice, request.site, request.operator, request.text, request.title,
+        row = NoticeRow(request.notice, request.site, request.operator[:128], request.text, request.title,
                         str(request.level), from_s, request.valid_until_s, buildings, units, now_s,
                         started=from_s <= now_s)
         self.rows.setdefault(row.site, {})[row.id] = row
@@ -137,7 +137,7 @@ class NoticeDomain:
             self._refused("notice.withdraw", request, refusal, now_s)
             raise
         was_on_board = row.on_board
-        row.withdrawn_s, row.withdrawn_by, row.withdraw_reason = now_s, request.operator, request.reason
+        row.withdrawn_s, row.withdrawn_by, row.withdraw_reason = now_s, request.operator[:128], request.reason[:500]
         self._stage(row)
         self._count("withdrawn")
         self.staging.audit(now_s, request.operator, "notice.withdraw", f"{row.site}/{row.id}", "ok",

@@ -112,6 +112,7 @@ def test_withdrawal_removes_it_from_the_board_and_is_audited():
     ({"site": "S0001"}, NoticeRefusal.UNKNOWN_SITE),  # a school: not a community
     ({"valid_from_s": 2000.0, "valid_until_s": 1500.0}, NoticeRefusal.WINDOW_INVERTED),
     ({"valid_until_s": 500.0}, NoticeRefusal.WINDOW_PAST),
+    ({"valid_until_s": float("nan")}, NoticeRefusal.WINDOW_INVERTED),
     ({"valid_until_s": 1000.0 + 32 * 86_400}, NoticeRefusal.WINDOW_TOO_LONG),
     ({"valid_from_s": 1000.0 + 32 * 86_400, "valid_until_s": 1000.0 + 33 * 86_400}, NoticeRefusal.WINDOW_TOO_LONG),
     ({"buildings": ("9",)}, NoticeRefusal.UNKNOWN_BUILDING),
