@@ -24,7 +24,7 @@ demo: $(STAMP) system-packages
 	$(VENV)/bin/redband demo --keep
 
 test: $(STAMP) system-packages
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.core_throughput
