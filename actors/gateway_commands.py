@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 OUT_OF_JURISDICTION = "OutOfJurisdiction"
 UNAVAILABLE = "Unavailable"
+NOT_AUTHORIZED = "NotAuthorized"
 
 
 class Commands:
@@ -42,8 +43,12 @@ class Commands:
             await self.audit(operator, jurisdiction.role.value, jurisdiction.scope, message.action.value,
                              message.incident, "refused", reason)
             return Result(message.id, False, reason, OUT_OF_JURISDICTION)
+        if (reason := jurisdiction.refuses(message.action)) is not None:  # a grid worker: acknowledge... only
+            await self.audit(operator, jurisdiction.role.value, jurisdiction.scope, message.action.value,
+                             message.incident, "refused", reason)
+            return Result(message.id, False, reason, NOT_AUTHORIZED)
         command = OperatorCommand(message.action, message.incident, operator, jurisdiction.level,
-                                  jurisdiction.responder(self.city), unit=message.unit,
+                                  jurisdiction.responder_for(self.city, record), unit=message.unit,
                                   disposition=message.disposition, note=message.note, to_level=message.to_level,
                                   priority=message.priority)
         try:

@@ -34,6 +34,11 @@ class EngineApi(Protocol):
 
     def audit(self, rows: list[AuditRow]) -> None: ...
 
+    def command_device(self, device_id: str, cmd: str, args: dict | None = None, *, actor: str = "operator",
+                       role: str = "", scope: str = "", reason: str = "") -> None:
+        """A command for one device, audited by its host; an unknown device raises ``UnknownDevice``."""
+        ...
+
     def audit_page(self, limit: int = 50, *, before: int | None = None, actor: str = "", action: str = "",
                    outcome: str = "", since_s: float | None = None, until_s: float | None = None) -> AuditPage:
         """A page of the audit trail, newest first; ``before``: the last row id of the previous page."""

@@ -207,9 +207,11 @@ class HostActor:
     async def audit_rows(self, query: AuditFilter) -> AuditPage:
         return self._core.journal.audit_page(query)
 
-    async def command_device(self, device_id: str, command: str, args: dict, actor: str) -> None:
+    async def command_device(self, device_id: str, command: str, args: dict, actor: str, role: str = "",
+                             scope: str = "", reason: str = "") -> None:
         with self._step():
-            self._core.command_device(device_id, command, args, actor=actor, now_s=self._clock.now_s())
+            self._core.command_device(device_id, command, args, actor=actor, now_s=self._clock.now_s(), role=role,
+                                      scope=scope, reason=reason)
 
     async def advance_to(self, t_s: float) -> dict[str, bytes]:
         """Virtual time: move the clock to ``t_s`` firing each due deadline at its own time; return the

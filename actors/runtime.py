@@ -219,14 +219,14 @@ class Engine:
         refs = [self.hosts[host].ingest.remote(payload) for host, payload in batches.items()]
         return [decode_result(p) for p in ray.get(refs, timeout=CALL_TIMEOUT_S)]
 
-    def command_device(self, device_id: str, cmd: str, args: dict | None = None, *, actor: str = "operator") -> None:
-        """A command for one device (e.g. ``open_door``), audited by the device's host and carried by the
-        bridge to ``rb/v1/dev/{id}/cmd`` in the device's own encoding. An unknown device raises
-        :class:`UnknownDevice`."""
+    def command_device(self, device_id: str, cmd: str, args: dict | None = None, *, actor: str = "operator",
+                       role: str = "", scope: str = "", reason: str = "") -> None:
+        """A command for one device (``open_door``...), audited by the device's host (actor, role, scope, reason) and
+        carried by the bridge to ``rb/v1/dev/{id}/cmd`` in the device's encoding; unknown: :class:`UnknownDevice`."""
         host = self.placement.host_for_device(device_id)
         if host is None:
             raise UnknownDevice(device_id)
-        typed(self.hosts[host].command_device.remote(device_id, cmd, dict(args or {}), actor))
+        typed(self.hosts[host].command_device.remote(device_id, cmd, dict(args or {}), actor, role, scope, reason))
 
     # -- incidents ---------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any
 from engine.city_model import City, CommandCenter, Device, Precinct, Resident, Site, Team, Volunteer
 from engine.city_schema import CityFile, DeviceEntry
 from engine.errors import ConfigError
+from engine.grids import zone_clash
 from engine.tomlconf import convert, error_at, format_path, parse_toml, read_text
 from protocols import DeviceKind, ProtocolError, SiteKind
 from protocols.patrol import UNIT_KIND_OF
@@ -84,6 +85,8 @@ class _Builder:
             elif s.kind is not SiteKind.KIOSK_HALL:
                 raise self.fail(("sites", i, "guard_room"), f"required for a {s.kind.value}")
             city.sites[s.id] = Site(s.id, s.kind, s.precinct, s.name, s.lat, s.lon, s.guard_room, s.address, s.zone)
+        if (clash := zone_clash([s.zone for s in raw.sites])) is not None:
+            raise self.fail(("sites", clash[0], "zone"), clash[1])
         for i, t in enumerate(raw.teams):
             self.claim(t.id, ("teams", i, "id"))
             if t.precinct not in city.precincts:

@@ -41,6 +41,7 @@ from engine.hosting.patrol_domain import PatrolDomain
 from engine.hosting.recovery import rebuild, resume_observed
 from engine.hosting.roster import Roster
 from engine.hosting.sequence import CLOCK_AHEAD_S, CLOCK_BEHIND_S
+from engine.hosting.site_figures import SiteFigures
 from engine.hosting.staging import JournalStaging, StepOutput
 from engine.hosting.stats import Counters, HostStats, host_stats
 from engine.hosting.supervision import SUPERVISION, SeenLog, SeenRows, Supervision
@@ -80,7 +81,8 @@ class HostCore:
         self._outputs: tuple[StepOutput, ...] = (self._changes, self._device_commands, self._peers)
         self._seen_log = SeenLog(flush_s=config.seen_flush_s, now_s=now_s)
         self._patrol = PatrolDomain(city, staging=self._staging, send=self._device_commands.add, is_cc=self.is_cc)
-        self._domains = (self._patrol, CommunityDomain(city, staging=self._staging, send=self._device_commands.add),
+        community = CommunityDomain(city, staging=self._staging, send=self._device_commands.add)
+        self._domains = (self._patrol, community, SiteFigures(city, figures=community.figures),
                          KioskDomain(city, staging=self._staging, send=self._device_commands.add,
                                      policies=policies, devices=lambda: self._roster.devices),
                          NoticeDomain(city, staging=self._staging, send_board=self._device_commands.add_board))
@@ -209,9 +211,11 @@ class HostCore:
         """A console gateway's word on a notification: delivered, seen, or not delivered (which may escalate)."""
         return self._commands.on_delivery(note, now_s)
 
-    def command_device(self, device_id: str, command: str, args: dict, *, actor: str, now_s: float) -> None:
+    def command_device(self, device_id: str, command: str, args: dict, *, actor: str, now_s: float, role: str = "",
+                       scope: str = "", reason: str = "") -> None:
         """An operator's command for a device of this host (say, a remote door open): audited, then sent."""
-        self._commands.on_device(device_id, command, args, actor=actor, now_s=now_s)
+        self._commands.on_device(device_id, command, args, actor=actor, now_s=now_s, role=role, scope=scope,
+                                 reason=reason)
 
     def record_audit(self, rows: list[AuditRow]) -> None:
         """Audit rows from outside the host (the console gateway: logins, refusals), journaled here."""

@@ -4,12 +4,16 @@ Operators live in a users TOML with argon2 password hashes::
 
     [[operators]]
     name = "p3-duty"
-    role = "station"          # command_center | station | guard_room
-    scope = "P3"              # the precinct of a station, the site of a guard room; "" for the command center
+    role = "station"          # command_center | station | guard_room | grid_worker
+    scope = "P3"              # a station's precinct, a guard room's site, a grid worker's grid; "" for the center
     password = "$argon2id$v=19$..."
 
-A station sees its precinct's incidents, a guard room its site's, the command center everything. Each
-acts for one responder entity: the precinct's station, the site's guard room, the command center.
+A station sees its precinct's incidents, a guard room its site's, a grid worker its grid's (the sites of one zone,
+``engine/grids.py``), the command center everything. Each acts for one responder entity: the precinct's station,
+the site's guard room, the command center. A grid worker acts for the guard room of the incident's site, and only
+to acknowledge it, report on scene or resolve it (``GRID_WORKER_ACTIONS``, a note as the comment): it does not end,
+dispatch, hand back or review tips, which stay with the guard room and the police. Its consoles confirm no delivery
+(it is not a notified responder).
 
 Tokens are ``base64url(claims JSON).base64url(HMAC-SHA256)``, with an id (``jti``: 16 random bytes, what a
 revocation names), the time it was issued and an expiry; the secret is the gateway's.
@@ -32,10 +36,11 @@ import tomli_w
 from msgspec import Meta, Struct
 
 from engine.errors import ConfigError
+from engine.grids import grid_sites, grids
 from engine.tomlconf import convert, error_at, parse_toml, read_text
 from engine.topology import City
 from protocols import Level
-from protocols.records import IncidentRecord
+from protocols.records import Action, IncidentRecord
 
 TOKEN_TTL_S = 8 * 3600.0
 _hasher = argon2.PasswordHasher()
@@ -45,10 +50,13 @@ class Role(StrEnum):
     COMMAND_CENTER = "command_center"
     STATION = "station"
     GUARD_ROOM = "guard_room"
+    GRID_WORKER = "grid_worker"
 
 
 _LEVEL_OF_ROLE = {Role.COMMAND_CENTER: Level.COMMAND_CENTER, Role.STATION: Level.POLICE_STATION,
-                  Role.GUARD_ROOM: Level.GUARD_ROOM}
+                  Role.GUARD_ROOM: Level.GUARD_ROOM, Role.GRID_WORKER: Level.GUARD_ROOM}
+GRID_WORKER_ACTIONS: frozenset[Action] = frozenset({Action.ACKNOWLEDGE, Action.ON_SCENE, Action.RESOLVE})
+"""What a grid worker may do to an incident of its grid (for the site's guard room)."""
 
 Name = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")]
 
@@ -66,10 +74,16 @@ class _UsersFile(Struct, forbid_unknown_fields=True):
 
 @dataclass(frozen=True, slots=True)
 class Jurisdiction:
-    """What an operator sees and acts for."""
+    """What an operator sees and acts for. ``sites``: a grid worker's grid's sites (:meth:`of` fills them from the
+    city; without them a grid worker sees nothing)."""
 
     role: Role
     scope: str
+    sites: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, city: City, role: Role, scope: str) -> "Jurisdiction":
+        return cls(role, scope, grid_sites(city, scope) if role is Role.GRID_WORKER else frozenset())
 
     @property
     def level(self) -> Level:
@@ -83,6 +97,8 @@ class Jurisdiction:
                 return record.precinct_id == self.scope
             case Role.GUARD_ROOM:
                 return record.site_id == self.scope
+            case Role.GRID_WORKER:
+                return record.site_id in self.sites
         return False  # pragma: no cover - Role is closed
 
     def sees_site(self, site_id: str | None, precinct_id: str) -> bool:
@@ -90,10 +106,27 @@ class Jurisdiction:
             return True
         if self.role is Role.STATION:
             return precinct_id == self.scope
+        if self.role is Role.GRID_WORKER:
+            return site_id in self.sites
         return site_id == self.scope
 
+    def refuses(self, action: Action) -> str | None:
+        """Why this operator may not take ``action`` on an incident it sees (None: it may)."""
+        if self.role is Role.GRID_WORKER and action not in GRID_WORKER_ACTIONS:
+            allowed = ", ".join(sorted(a.value for a in GRID_WORKER_ACTIONS))
+            return f"action: a grid worker may only {allowed}, not {action.value}"
+        return None
+
+    def responder_for(self, city: City, record: IncidentRecord) -> str:
+        """The entity this operator acts for on ``record``: a grid worker, the guard room of the incident's site."""
+        if self.role is Role.GRID_WORKER:
+            site = city.sites.get(record.site_id)
+            return site.guard_room_id or "" if site is not None else ""
+        return self.responder(city)
+
     def responder(self, city: City) -> str:
-        """The entity this operator acts for: the command center, the station, the guard room."""
+        """The entity this operator acts for: the command center, the station, the guard room; "" for a grid worker
+        (it acts for the guard room of each incident's site: :meth:`responder_for`)."""
         match self.role:
             case Role.COMMAND_CENTER:
                 return city.command_center.id
@@ -103,6 +136,8 @@ class Jurisdiction:
                 guard_room = city.sites[self.scope].guard_room_id
                 assert guard_room is not None  # checked when the operator was loaded
                 return guard_room
+            case Role.GRID_WORKER:
+                return ""
         raise AssertionError(self.role)  # pragma: no cover
 
 
@@ -129,6 +164,9 @@ def check_scope(city: City, role: Role, scope: str) -> str | None:
         return None if scope in ("", city.command_center.id) else "the command center's scope is empty"
     if role is Role.STATION:
         return None if scope in city.precincts else f"no precinct {scope!r} in city {city.id}"
+    if role is Role.GRID_WORKER:
+        return None if scope in grids(city) else f"no grid {scope!r} in city {city.id} (a grid id: the zone's name " \
+            "with '-' for spaces, say 'P1-north-east-grid')"
     site = city.sites.get(scope)
     if site is None:
         return f"no site {scope!r} in city {city.id}"
@@ -146,7 +184,8 @@ def operators_from_text(text: str, *, file: str, city: City | None = None) -> di
         if city is not None and (why := check_scope(city, op.role, op.scope)):
             raise error_at(file, text, ("operators", i, "scope"), why)
         scope = "" if op.role is Role.COMMAND_CENTER else op.scope
-        out[op.name] = Operator(op.name, Jurisdiction(op.role, scope), op.password)
+        jurisdiction = Jurisdiction.of(city, op.role, scope) if city is not None else Jurisdiction(op.role, scope)
+        out[op.name] = Operator(op.name, jurisdiction, op.password)
     return out
 
 

@@ -30,7 +30,7 @@ def register(sub) -> None:
 def cmd_user_add(args) -> int:
     if args.role != Role.COMMAND_CENTER.value and not args.scope:
         print(f"error: --scope: a {args.role} operator needs one (a station: its precinct id; a guard room: its "
-              f"site id)", file=sys.stderr)
+              f"site id; a grid worker: its grid id, the zone's name with '-' for spaces)", file=sys.stderr)
         return 2
     if args.scope and not args.city:
         print(f"error: --city: needed to check --scope {args.scope!r} (the city file the engine runs)",

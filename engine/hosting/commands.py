@@ -86,12 +86,14 @@ class OperatorCommands:
         self.flush()
         return updated
 
-    def on_device(self, device_id: str, command: str, args: dict, *, actor: str, now_s: float) -> None:
-        """A command for a device of this host: audited (the actor's role and scope are not known here), then queued
-        for its bridge."""
+    def on_device(self, device_id: str, command: str, args: dict, *, actor: str, now_s: float, role: str = "",
+                  scope: str = "", reason: str = "") -> None:
+        """A command for a device of this host: audited (the actor's role and scope when the caller names them; the
+        row's reason ``<command>: <reason>`` when one is given, else the command and its arguments), then queued for
+        its bridge."""
         if self.roster.device(device_id) is None:
             raise UnknownDevice(device_id)
-        self.staging.audit(now_s, actor, "device.command", device_id, "ok", role="",
-                           reason=f"{command} {args}"[:200])
+        self.staging.audit(now_s, actor, "device.command", device_id, "ok", role=role, scope=scope,
+                           reason=f"{command}: {reason}" if reason else f"{command} {args}"[:200])
         self.device_commands.add(DeviceCommand(device_id, command, dict(args)), now_s)
         self.flush()

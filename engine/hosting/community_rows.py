@@ -6,6 +6,7 @@ thing, its latest body (msgpack) replacing the one before, None deleting it; wri
     visitor_pass/<site>/<code> PassRow: a visitor pass, until a day after its window ends
     throw/<camera>/<facade>    ThrowRow: the open thrown-object incident of a camera's facade, while repeats may join
     community_figures          the counters of calls, passes, throws and refusals
+    community_figures/<site>   the same counters of one site, and its alarms (``site_figures.py``)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ CALL: Final = "visitor_call/"
 PASS: Final = "visitor_pass/"
 THROW: Final = "throw/"
 FIGURES: Final = "community_figures"
+SITE_FIGURES: Final = "community_figures/"
 
 
 class CallRow(msgspec.Struct, array_like=True):
@@ -86,16 +88,35 @@ def figures(snapshots: dict[str, bytes]) -> dict[str, int]:
     return dict(_figures.decode(body)) if body is not None else {}
 
 
+def site_figures(snapshots: dict[str, bytes]) -> dict[str, dict[str, int]]:
+    return {key[len(SITE_FIGURES):]: dict(_figures.decode(body)) for key, body in snapshots.items()
+            if key.startswith(SITE_FIGURES)}
+
+
 class Figures:
-    """The community's counters (calls by outcome, refusals by reason, passes, throws), journaled with each change."""
+    """The community's counters (calls by outcome, refusals by reason, passes, throws), journaled with each change:
+    the host's (``counts``) and, for what names its site, the site's (``by_site``)."""
 
     def __init__(self, staging) -> None:
         self.staging = staging
         self.counts: dict[str, int] = {}
+        self.by_site: dict[str, dict[str, int]] = {}
 
-    def add(self, name: str, n: int = 1) -> None:
+    def add(self, name: str, n: int = 1, *, site: str = "") -> None:
         self.counts[name] = self.counts.get(name, 0) + n
         self.staging.snapshot(FIGURES, encode(self.counts))
+        if site:
+            self.add_site(site, name, n)
+
+    def add_site(self, site: str, name: str, n: int = 1) -> None:
+        """Count for the site only (not in the host's counts)."""
+        counts = self.by_site.setdefault(site, {})
+        counts[name] = counts.get(name, 0) + n
+        self.staging.snapshot(SITE_FIGURES + site, encode(counts))
+
+    def of_site(self, site: str) -> dict[str, int]:
+        return self.by_site.get(site, {})
 
     def load(self, snapshots: dict[str, bytes]) -> None:
         self.counts = figures(snapshots)
+        self.by_site = site_figures(snapshots)

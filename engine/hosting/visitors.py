@@ -102,7 +102,7 @@ class VisitorCalls:
         call = rows.CallRow(call_id, device.id, device.site_id or "", unit, message.data.snapshot, phones, now_s,
                             now_s + self.ring_s)
         self._keep(call)
-        self.figures.add("calls")
+        self.figures.add("calls", site=call.site)
         for phone in phones:
             self._send(DeviceCommand(phone, VISITOR_CALL, {
                 "call": call_id, "door": device.id, "unit": unit, "snapshot": call.snapshot, "seq": message.seq,
@@ -187,7 +187,7 @@ class VisitorCalls:
         self.staging.snapshot(rows.CALL + call.id, None)
         if self.scheduler is not None:
             self.scheduler.cancel((VISITOR_CALL_TIMER, call.id))
-        self.figures.add(outcome.value)
+        self.figures.add(outcome.value, site=call.site)
         if self.on_end is not None:
             self.on_end(call, outcome.value, now_s)
         latency = f"{(call.answered_s - call.started_s) * 1000:.0f}" if call.by else "-"
