@@ -42,6 +42,7 @@ from actors.gateway_fanout import ConsoleSession, Fanout
 from actors.gateway_http import STATIC_DIR, LoginThrottles, handshake, login, refuse
 from actors.gateway_points import POINTS_REQUESTS, GatewayPoints
 from actors.gateway_sessions import Sessions
+from actors.gateway_sites import SITES_REQUESTS, GatewaySites
 from engine.audit_limit import RefusalLimiter
 from engine.incident import may_end
 from engine.journal import AuditRow
@@ -65,8 +66,7 @@ class ConsoleGateway:
     def __init__(self, engine: EngineApi, operators: dict[str, Operator], *, host: str = "127.0.0.1",
                  port: int = 8080, signer: TokenSigner | None = None, allowed_origins: list[str] | None = None,
                  static_dir: Path = STATIC_DIR, poll_s: float = 0.01, idle_poll_s: float = 0.5,
-                 heartbeat_s: float = 1.0,
-                 token_ttl_s: float = 8 * 3600.0, clock: Callable[[], float] = time.time,
+                 heartbeat_s: float = 1.0, token_ttl_s: float = 8 * 3600.0, clock: Callable[[], float] = time.time,
                  on_change: Callable[[object], None] | None = None,
                  throttles: LoginThrottles | None = None, watch_delivery: bool = True) -> None:
         self.engine = engine
@@ -87,6 +87,7 @@ class ConsoleGateway:
         self.commands = Commands(engine, self.city, self.fanout, self._audit)
         self.points = GatewayPoints(engine, self.city, self._audit)
         self.dispatch = GatewayDispatch(engine, self.city, self.fanout, self._audit, clock)
+        self.sites = GatewaySites(engine, self.city, self.fanout, self._audit, clock)
         self.deliveries = Deliveries(engine, self.fanout, clock, confirm_s=engine.policies.confirm_s,
                                      enabled=watch_delivery)
         self._server = None
@@ -237,6 +238,8 @@ class ConsoleGateway:
             answer = await self.points.handle(console, message)
         elif isinstance(message, DISPATCH_MESSAGES):  # the units layer, offer / cancel / reassign
             answer = await self.dispatch.handle(console, message)
+        elif isinstance(message, SITES_REQUESTS):  # a community, a kiosk hall, notices (community.js, kiosk_hall.js)
+            answer = await self.sites.handle(console, message)
         elif isinstance(message, Logout):
             await self.sessions.logout(console)
             return

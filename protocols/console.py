@@ -20,6 +20,7 @@ from protocols.console_units import UnitChoice, UnitPassed, UnitsAnswer, UnitsQu
 from protocols.console_community import COMMUNITY_ANSWERS, COMMUNITY_REQUESTS
 from protocols.console_dispatch import DISPATCH_ANSWERS, DISPATCH_REQUESTS
 from protocols.console_points import POINTS_ANSWERS, POINTS_REQUESTS
+from protocols.console_sites import SITES_ANSWERS, SITES_REQUESTS
 from protocols.kinds import IncidentKind, IncidentState, Level, TimelineEvent
 from protocols.records import Action, IncidentRecord, Tip
 
@@ -90,7 +91,7 @@ class AuditQuery(Struct, tag="audit", forbid_unknown_fields=True):
 
 
 ClientMessage = Union[(Login, Auth, Command, Logout, Receipt, Seen, Resync, AuditQuery, UnitsQuery, *POINTS_REQUESTS,
-                      *DISPATCH_REQUESTS, *COMMUNITY_REQUESTS)]
+                      *DISPATCH_REQUESTS, *COMMUNITY_REQUESTS, *SITES_REQUESTS)]
 
 
 # -- server → client ---------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ class Error(Struct, tag="error"):
 
 
 ServerMessage = Union[(Token, Welcome, Snapshot, IncidentChanged, Changes, Result, Heartbeat, AuditRows, Error,
-                       UnitsAnswer, *POINTS_ANSWERS, *DISPATCH_ANSWERS, *COMMUNITY_ANSWERS)]
+                       UnitsAnswer, *POINTS_ANSWERS, *DISPATCH_ANSWERS, *COMMUNITY_ANSWERS, *SITES_ANSWERS)]
 
 _client_type: Final = ClientMessage
 _server_type: Final = ServerMessage

@@ -158,6 +158,8 @@ function onMessage(msg) {
       $("tab-audit").hidden = msg.role !== "command_center";  // only the command center sees the audit trail
       $("tab-points").hidden = msg.role !== "command_center";  // points.js: ledgers and shops, the command center's
       if (msg.role !== "command_center") showTab("incidents");
+      renderGridFilter();  // grid.js
+      renderSiteList();  // community.js: the Sites tab's communities and kiosk halls
       labelActions();
       drawMap();
       break;
@@ -205,6 +207,9 @@ function onMessage(msg) {
       break;
     case "points_board": case "points_ledger": case "points_statement": case "points_shops": case "points_result":
       renderPoints(msg);  // points.js
+      break;
+    case "community_view": case "kiosk_hall_view": case "notice_result":
+      renderSites(msg);  // community.js, kiosk_hall.js
       break;
     case "unit_map":  // map.js: the units layer; figures.js: the patrol figures
       renderUnitMap(msg);
@@ -259,14 +264,17 @@ window.redband = { send: (m) => state.ws && state.ws.send(JSON.stringify(m)), st
 $("tab-incidents").onclick = () => showTab("incidents");
 $("tab-audit").onclick = () => showTab("audit");
 $("tab-points").onclick = () => showTab("points");
+$("tab-sites").onclick = () => showTab("sites");
 
 // The Audit tab's content is audit.js's: it listens to #tab-audit itself, and renderAudit() takes the answers.
 function showTab(name) {
-  for (const [tab, view] of [["incidents", "incidents-view"], ["audit", "audit"], ["points", "points-view"]]) {
+  for (const [tab, view] of [["incidents", "incidents-view"], ["audit", "audit"], ["points", "points-view"],
+                            ["sites", "sites-view"]]) {
     $(`tab-${tab}`).classList.toggle("active", tab === name);
     $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
     $(view).hidden = tab !== name;
   }
+  sitesShown(name === "sites");  // community.js: the open site is asked again while shown
 }
 
 $("sound").onclick = () => {

@@ -87,7 +87,7 @@ function siteText(s) {
 
 function openIncidents() {
   const terminal = (state.welcome && state.welcome.labels && state.welcome.labels.terminal) || [];
-  return [...state.incidents.values()].filter((i) => !terminal.includes(i.state));
+  return [...state.incidents.values()].filter((i) => !terminal.includes(i.state) && inGrid(i));  // grid.js
 }
 
 function drawIncidents() {

@@ -7,7 +7,7 @@
 const awaitingAck = (i) => ((labels().transitions || {})[i.state] || []).includes("acknowledge");
 
 function sortedOpen() {
-  return [...state.incidents.values()].filter((i) => !isTerminal(i))
+  return [...state.incidents.values()].filter((i) => !isTerminal(i) && inGrid(i))  // grid.js: the grid filter
     .sort((a, b) => awaitingAck(b) - awaitingAck(a) || a.priority - b.priority || a.raised_s - b.raised_s);
 }
 
