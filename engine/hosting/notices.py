@@ -84,6 +84,10 @@ class NoticeDomain:
         return {"notices": {**self.counts, "active": states.count(NoticeState.ACTIVE),
                             "scheduled": states.count(NoticeState.SCHEDULED)}}
 
+    def in_force(self, site: str) -> int:
+        """How many notices are on the site's board now (for the site's figures, ``engine/hosting/site_figures.py``)."""
+        return sum(1 for r in self.rows.get(site, {}).values() if r.on_board)
+
     # -- the desk ------------------------------------------------------------------------------------
 
     def post(self, request: PostNotice, now_s: float) -> NoticeView:

@@ -97,6 +97,7 @@ def test_withdrawal_removes_it_from_the_board_and_is_audited():
     view = _withdraw(pair, "a")
     assert view.state is NoticeState.WITHDRAWN and view.withdrawn_by == "op-2" and view.withdraw_reason == "mistake"
     assert _boards(pair) == {SITE: [["b"]]}
+    assert [d.in_force(SITE) for d in pair.host._domains if hasattr(d, "in_force")] == [1]
     _withdraw(pair, "b")
     assert _boards(pair) == {SITE: [None]}  # no notice in force: the retained message is cleared
     assert _refusal(lambda: _withdraw(pair, "b")) is NoticeRefusal.ALREADY_WITHDRAWN
