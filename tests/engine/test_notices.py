@@ -202,3 +202,18 @@ def test_a_newer_board_replaces_an_older_one_not_yet_confirmed():
     pair.host.confirm_device_commands([again[0].number])
     pair.advance(pair.now_s + 60.0)
     assert pair.host.take_device_commands(now_s=pair.now_s) == []
+
+
+def test_a_post_the_journal_refuses_leaves_the_board_as_the_journal_holds_it():
+    from engine.errors import JournalUnavailable
+
+    pair = Pair()
+    _post(pair, "a")
+    pair.journal.fail_writes = OSError(28, "No space left on device")
+    with pytest.raises(JournalUnavailable):
+        _post(pair, "b")
+    pair.journal.fail_writes = None
+    assert _boards(pair) == {SITE: [["a"]]}  # b's board taken back; the rebuilt host sends the board it holds
+    assert [v.notice for v in pair.host.ask(NoticeQuery(SITE), now_s=0.0).notices] == ["a"]
+    _post(pair, "b")  # the caller's retry
+    assert _boards(pair) == {SITE: [["a", "b"]]}
