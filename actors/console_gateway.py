@@ -39,6 +39,7 @@ from actors.gateway_dispatch import DISPATCH_MESSAGES, GatewayDispatch
 from actors.gateway_delivery import Deliveries
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
+from actors.gateway_grids import COMMUNITY_REQUESTS, GatewayGrids, city_map
 from actors.gateway_http import STATIC_DIR, LoginThrottles, handshake, login, refuse
 from actors.gateway_points import POINTS_REQUESTS, GatewayPoints
 from actors.gateway_sessions import Sessions
@@ -48,9 +49,8 @@ from engine.incident import may_end
 from engine.journal import AuditRow
 from engine.operators import Jurisdiction, Operator, Role, TokenSigner
 from engine.topology import City
-from protocols.console import (LABELS, AuditQuery, Auth, CityMap, Command, EngineFigures, Error, Heartbeat, Logout,
-                               MapDevice, MapPrecinct, MapSite, Receipt, Resync, Seen, Snapshot, UnitsQuery, Welcome,
-                               decode_client, encode)
+from protocols.console import (LABELS, AuditQuery, Auth, Command, EngineFigures, Error, Heartbeat, Logout, Receipt,
+                               Resync, Seen, Snapshot, UnitsQuery, Welcome, decode_client, encode)
 from protocols.errors import ProtocolError
 from protocols.records import IncidentRecord
 
@@ -87,6 +87,7 @@ class ConsoleGateway:
         self.commands = Commands(engine, self.city, self.fanout, self._audit)
         self.points = GatewayPoints(engine, self.city, self._audit)
         self.dispatch = GatewayDispatch(engine, self.city, self.fanout, self._audit, clock)
+        self.grids = GatewayGrids(engine, self.city, self._audit, clock)
         self.sites = GatewaySites(engine, self.city, self.fanout, self._audit, clock)
         self.deliveries = Deliveries(engine, self.fanout, clock, confirm_s=engine.policies.confirm_s,
                                      enabled=watch_delivery)
@@ -191,7 +192,7 @@ class ConsoleGateway:
         claims = await self.sessions.admit(connection, message.token)
         if claims is None:
             return
-        jurisdiction = Jurisdiction(claims.role, claims.scope)
+        jurisdiction = Jurisdiction.of(self.city, claims.role, claims.scope)
         console = ConsoleSession(connection, claims, jurisdiction, jurisdiction.responder(self.city))
         fanout = self.fanout
         # no await from the snapshot to registering: every delta after the snapshot's seq is queued behind it
@@ -238,6 +239,8 @@ class ConsoleGateway:
             answer = await self.points.handle(console, message)
         elif isinstance(message, DISPATCH_MESSAGES):  # the units layer, offer / cancel / reassign
             answer = await self.dispatch.handle(console, message)
+        elif isinstance(message, COMMUNITY_REQUESTS):  # figures per community and grid, a remote door open
+            answer = await self.grids.handle(console, message)
         elif isinstance(message, SITES_REQUESTS):  # a community, a kiosk hall, notices (community.js, kiosk_hall.js)
             answer = await self.sites.handle(console, message)
         elif isinstance(message, Logout):
@@ -335,16 +338,6 @@ class ConsoleGateway:
 
     def _welcome(self, console: ConsoleSession) -> Welcome:
         j, city = console.jurisdiction, self.city
-        sites = [s for s in city.sites.values() if j.sees_site(s.id, s.precinct_id)]
-        site_ids = {s.id for s in sites}
-        precincts = [p for p in city.precincts.values() if j.role is Role.COMMAND_CENTER or p.id ==
-                     (j.scope if j.role is Role.STATION else city.sites[j.scope].precinct_id)]
-        devices = [d for d in city.devices.values() if d.site_id in site_ids]
-        city_map = CityMap(
-            [MapPrecinct(p.id, p.name, p.station_id, p.bounds) for p in precincts],
-            [MapSite(s.id, s.kind.value, s.name, s.precinct_id, s.lat, s.lon, s.address, s.zone) for s in sites],
-            [MapDevice(d.id, d.kind.value, d.site_id or "", d.lat, d.lon, d.label) for d in devices],
-        )
         ageing = {str(p): ages for p, ages in self.engine.policies.ageing.items()}
         return Welcome(console.claims.operator, j.role.value, j.scope, j.responder(city), j.level, self.clock(),
-                       city_map, LABELS, ageing, console.claims.expires_s)
+                       city_map(city, j), LABELS, ageing, console.claims.expires_s)
