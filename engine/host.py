@@ -82,10 +82,11 @@ class HostCore:
         self._seen_log = SeenLog(flush_s=config.seen_flush_s, now_s=now_s)
         self._patrol = PatrolDomain(city, staging=self._staging, send=self._device_commands.add, is_cc=self.is_cc)
         community = CommunityDomain(city, staging=self._staging, send=self._device_commands.add)
-        self._domains = (self._patrol, community, SiteFigures(city, figures=community.figures),
+        notices = NoticeDomain(city, staging=self._staging, send_board=self._device_commands.add_board)
+        figures = SiteFigures(city, figures=community.figures, notices=notices.in_force)
+        self._domains = (self._patrol, community, figures,
                          KioskDomain(city, staging=self._staging, send=self._device_commands.add,
-                                     policies=policies, devices=lambda: self._roster.devices),
-                         NoticeDomain(city, staging=self._staging, send_board=self._device_commands.add_board))
+                                     policies=policies, devices=lambda: self._roster.devices), notices)
         """Groups of parts that join the host as one (``engine/hosting/domain.py``)."""
         self._assemble()
         self._rebuild()

@@ -10,6 +10,7 @@ from engine.community_figures import merge
 from engine.grids import grid_of, grids
 from engine.journal import MemoryJournal
 from protocols.community_figures import CommunityFiguresQuery
+from protocols.notices import PostNotice
 from tests.engine.helpers import SMALL, Pair
 
 SPEC = replace(SMALL, communities=3, residents_per_door=3)
@@ -42,7 +43,7 @@ def test_a_sites_alarms_calls_doors_and_throws_are_counted_for_it_and_kept_acros
     assert row.alarms_by_group == {"cameras": 1, "devices": row.alarms - 3, "doors": 2}
     assert (row.visitor_calls, row.missed_calls) == (1, 1)
     assert row.open_incidents == 3
-    assert row.notices is None  # no notice board tells this part yet
+    assert row.notices == 0  # the site's notice board: none in force
     assert (row.grid, row.precinct, row.kind) == (grid_of(pair.city.sites[SITE]), "P1", "community")
     quiet = rows["C0002"]
     assert (quiet.alarms, quiet.visitor_calls, quiet.throws, quiet.open_incidents) == (0, 0, 0, 0)
@@ -78,3 +79,13 @@ def test_the_answers_of_hosts_add_up_per_site_and_per_grid():
     assert sum(r.communities for r in grid_rows) == len(sites)
     doubled, _ = merge([answer, answer], pair.city)  # a site answered twice adds up
     assert {r.id: r.alarms for r in doubled}[SITE] == 2 * sites[0].alarms
+
+
+def test_a_sites_notices_in_force_are_counted():
+    pair = Pair(SPEC)
+    pair.host.ask(PostNotice(notice="n1", operator="op", site=SITE, text="Water off 9-12", valid_until_s=3600.0),
+                  now_s=0.0)
+    rows = _figures(pair)
+    assert rows[SITE].notices == 1 and rows["C0002"].notices == 0
+    _, grid_rows = merge([pair.host.ask(CommunityFiguresQuery(), now_s=0.0)], pair.city)
+    assert {r.id: r.notices for r in grid_rows}[grid_of(pair.city.sites[SITE])] == 1
