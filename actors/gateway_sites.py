@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import ray
 
-from actors.engine_desk import ask_host
+from actors.engine_desk import ask_host, post_notice, site_notices, withdraw_notice
 from actors.gateway_fanout import ConsoleSession, Fanout
 from actors.gateway_http import Audit
 from engine.errors import RedbandError
@@ -29,6 +29,7 @@ from engine.hosting.desk import UnknownRequest
 from engine.kiosk.catalogue import default_catalogue
 from engine.topology import City
 from protocols.community_desk import CallView, CommunityState
+from protocols.community_figures import CommunityFiguresQuery
 from protocols.console import Error
 from protocols.console_sites import (SITES_REQUESTS, CallRow, CameraRow, CommunityQuery, CommunityView, DoorRow,
                                      KioskHallQuery, KioskHallView, KioskRow, NoticeResult, PostNoticeCommand,
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 OFFLINE = (IncidentKind.DEVICE_OFFLINE, IncidentKind.SITE_OFFLINE)
 QUEUE_AHEAD_S = 86_400.0
 """The hall's queue shows the booked slots starting within this long (today's)."""
+SITE_FIGURES = ("alarms", "visitor_calls", "missed_calls", "open_tickets", "doors_held_open", "doors_forced", "throws")
 _RAY_DOWN = (ray.exceptions.ActorUnavailableError, ray.exceptions.ActorDiedError, ray.exceptions.GetTimeoutError)
 
 
@@ -117,9 +119,13 @@ class GatewaySites:
         host = self._host(site.id)
         state = ask_host(self.engine, host, CommunityState(site.id, recent=20))
         try:
-            notices = ask_host(self.engine, host, NoticeQuery(site.id, limit=50)).notices
+            notices = site_notices(self.engine, NoticeQuery(site.id, limit=50)).notices
         except UnknownRequest:
             notices = None
+        try:
+            rows = ask_host(self.engine, host, CommunityFiguresQuery(site=site.id)).rows
+        except UnknownRequest:
+            rows = []
         incidents = self._open_incidents(site.id)
         site_down = site.id in incidents
         opened = {d.door: d.since_s for d in state.doors_open}
@@ -137,6 +143,9 @@ class GatewaySites:
                    "offline": sum(1 for d in doors if d.offline) + sum(1 for c in cameras if c.offline),
                    "open_incidents": sum(len(v) for v in incidents.values()),
                    "notices_in_force": sum(1 for n in notices or () if n.state.value == "active")}
+        for row in rows:  # the engine's counters of the site (engine/hosting/site_figures.py)
+            if row.id == site.id:
+                figures.update({name: getattr(row, name) for name in SITE_FIGURES})
         return CommunityView(site.id, site.name, site.address, site.zone, site.precinct_id, self.clock(), doors,
                              cameras, [call_row(c) for c in state.calls_open],
                              [call_row(c) for c in state.calls_recent], figures, notices,
@@ -174,28 +183,30 @@ class GatewaySites:
         try:
             site = self.site(console, m.site, SiteKind.COMMUNITY, "site")
             if isinstance(m, PostNoticeCommand):
-                request = PostNotice(m.notice, operator, site.id, m.text, m.valid_until_s, m.valid_from_s, m.title,
-                                     m.level, tuple(m.buildings), tuple(m.units))
+                ask, request = post_notice, PostNotice(m.notice, operator, site.id, m.text, m.valid_until_s,
+                                                       m.valid_from_s, m.title, m.level, tuple(m.buildings),
+                                                       tuple(m.units))
             else:
-                request = WithdrawNotice(site.id, m.notice, operator, m.reason)
-            view = await asyncio.to_thread(ask_host, self.engine, self._host(site.id), request)
+                ask, request = withdraw_notice, WithdrawNotice(site.id, m.notice, operator, m.reason)
+            view = await asyncio.to_thread(ask, self.engine, request)
             result = NoticeResult(m.id, action, True, notice=view)
         except Refused as refused:
             result = NoticeResult(m.id, action, False, refused.field, refused.reason, refused.code)
         except UnknownRequest:
             result = NoticeResult(m.id, action, False, "", "this engine keeps no notices", "unavailable")
         except RedbandError as exc:
-            text = str(exc)
-            field = text.split(":", 1)[0] if ":" in text and " " not in text.split(":", 1)[0] else ""
-            reason = getattr(exc, "reason", None)
-            result = NoticeResult(m.id, action, False, field, text, str(getattr(reason, "value", reason or "refused")))
+            field, _, why = str(exc).partition(": ")
+            if not why or " " in field:  # a message that names no field
+                field, why = "", str(exc)
+            code = getattr(exc, "reason", None)
+            result = NoticeResult(m.id, action, False, field, why, str(getattr(code, "value", code or "refused")))
         except _RAY_DOWN as exc:
             log.warning("console gateway: %s by %s: %s", action, operator, type(exc).__name__)
             result = NoticeResult(m.id, action, False, "", "unavailable: the site's host did not answer; the notice "
                                   "may or may not be done, send it again", "unavailable")
         outcome = "ok" if result.ok else ("unavailable" if result.code == "unavailable" else "refused")
         await self.audit(operator, j.role.value, j.scope, action, f"{m.site}/{m.notice}", outcome,
-                         result.reason if not result.ok else (m.reason if action == "withdraw_notice" else
+                         f"{result.field}: {result.reason}" if not result.ok else (m.reason if action == "withdraw_notice" else
                                                               m.text[:80]))
         return result
 

@@ -14,7 +14,8 @@ const CALL_FIGURES = [["calls_open", "Calls ringing"], ["opened", "Opened"], ["d
   ["missed", "Missed"], ["not_opened", "Not opened"], ["doors_open", "Doors open"], ["offline", "Devices offline"],
   ["open_incidents", "Open incidents"], ["notices_in_force", "Notices in force"], ["alarms", "Alarms"],
   ["visitor_calls", "Visitor calls (all time)"], ["missed_calls", "Missed calls (all time)"],
-  ["open_tickets", "Open tickets"]];
+  ["open_tickets", "Open tickets"], ["doors_held_open", "Doors held open (all time)"],
+  ["doors_forced", "Doors forced (all time)"], ["throws", "Thrown objects (all time)"]];
 
 function sitesText(tag, text, cls = "") {
   return Object.assign(document.createElement(tag), { textContent: text == null ? "" : String(text), className: cls });
@@ -151,7 +152,7 @@ function renderNotices(v) {
     tr.className = `notice-${n.state}`;
     tr.dataset.notice = n.notice;
     tr.append(sitesText("td", n.title ? `${n.title}: ${n.text}` : n.text, "text"), sitesText("td", targets),
-      sitesText("td", `${fmtClock(n.valid_from_s)} – ${fmtClock(n.valid_until_s)}`),
+      sitesText("td", `${whenText(n.valid_from_s)} – ${whenText(n.valid_until_s)}`),
       sitesText("td", n.state, "state"),
       sitesText("td", `${n.shown.length} shown / ${n.pending.length} pending`, "receipts"));
     tr.querySelector(".receipts").title = [n.shown.length ? `shown: ${n.shown.join(", ")}` : "",
@@ -167,6 +168,11 @@ function renderNotices(v) {
     tr.append(td);
     return tr;
   }), "No notices.");
+}
+
+function whenText(t_s) {  // a time today as "HH:MM:SS", another day's with its date
+  const day = (t) => new Date(t * 1000).toDateString();
+  return day(t_s) === day(nowS()) ? fmtClock(t_s) : `${new Date(t_s * 1000).toLocaleDateString()} ${fmtClock(t_s)}`;
 }
 
 function noticeCommand(message, what) {
@@ -200,7 +206,7 @@ function renderNoticeResult(r) {
   const what = sitesView.pending.get(r.id) || r.action;
   sitesView.pending.delete(r.id);
   const out = siteEl("notice-result");
-  out.textContent = r.ok ? `${what}: done${r.notice ? ` (${r.notice.state})` : ""}` : `${what}: refused — ${r.reason}`;
+  out.textContent = r.ok ? `${what}: done${r.notice ? ` (${r.notice.state})` : ""}` : `${what}: refused — ${r.field ? r.field + ": " : ""}${r.reason}`;
   out.dataset.code = r.ok ? "ok" : r.code;
   out.className = r.ok ? "" : "bad";
   if (r.ok && r.action === "post_notice") siteEl("notice-text").value = "";

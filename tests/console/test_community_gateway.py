@@ -1,6 +1,7 @@
 """The console's site views through the gateway (actors/gateway_sites.py): a community and a kiosk hall answered
 for the operators who see them, refused by name for the others; a visitor call shows open, then among the recent
-with its outcome; a notice command outside the operator's jurisdiction is refused and audited."""
+with its outcome; a notice command outside the operator's jurisdiction, or one the engine refuses, is refused naming
+the field and audited."""
 
 from __future__ import annotations
 
@@ -63,11 +64,17 @@ def test_a_visitor_call_shows_ringing_then_among_the_recent_with_its_outcome(sit
     devices.send("C0001-door1", "door.opened", {"open": False})
 
 
-def test_a_notice_for_a_community_outside_the_jurisdiction_is_refused_and_audited(sites_console):  # noqa: F811
+def test_a_notice_outside_the_jurisdiction_or_with_a_past_window_is_refused_by_name_and_audited(sites_console):  # noqa: F811
     p2 = session(sites_console, "p2")
     refused = ask(p2, PostNoticeCommand(5, COMMUNITY, "n-out", "water off at noon", valid_until_s=2e9), NoticeResult,
                   "the refusal")
     assert (refused.ok, refused.field, refused.code) == (False, "site", "out_of_jurisdiction")
     assert refused.reason == f"{COMMUNITY!r} is not in your jurisdiction"
+    past = ask(session(sites_console, "cc"), PostNoticeCommand(6, COMMUNITY, "n-past", "drill", valid_until_s=1e9),
+               NoticeResult, "the engine's refusal")
+    assert (past.ok, past.field, past.code) == (False, "valid_until_s", "window_past")
+    rows = sites_console.engine.audit_rows(100)
     assert any(r.actor == "p2" and r.action == "post_notice" and r.outcome == "refused" and r.target == "C0001/n-out"
-               for r in sites_console.engine.audit_rows(100))
+               and r.reason == f"site: {COMMUNITY!r} is not in your jurisdiction" for r in rows)
+    assert any(r.actor == "cc" and r.action == "post_notice" and r.outcome == "refused" and r.target == "C0001/n-past"
+               and r.reason.startswith("valid_until_s: ") for r in rows)

@@ -1,0 +1,89 @@
+"""The community view, the notice composer and the grid filter in the system Chromium (issue 15): a station opens
+its community in the Sites tab and sees a visitor call ring, then end denied; a door open; posts a notice to one
+building (an unknown building refused by name), sees its receipt when the door screen reports it shown, withdraws it;
+the grid filter narrows the site list and the incident queue to one zone; a community's guard room sees only its own
+community."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.console.sites_helpers import COMMUNITY, HALL, Devices, sites_console  # noqa: F401 - the module's engine
+from tests.console.test_browser import browser, open_console, row, shot  # noqa: F401 - the module's Chromium
+from tests.console.test_console_layout import wait_until
+
+pytestmark = [pytest.mark.ray, pytest.mark.browser]
+
+DOOR1 = "#community-doors tr[data-door='C0001-door1']"
+
+
+def js(selector: str, test: str = "") -> str:
+    """An expression true once ``selector`` matches (and its element passes ``test``, written with ``e``)."""
+    return f"() => {{ const e = document.querySelector({selector!r}); return !!e{' && (' + test + ')' if test else ''}; }}"
+
+
+def test_a_station_sees_a_call_ring_and_end_a_door_open_and_posts_and_withdraws_a_notice(browser, sites_console):  # noqa: F811
+    devices = Devices(sites_console)
+    page = open_console(browser, sites_console, "p1")
+    page.click("#tab-sites")
+    page.click(f"#sites-list button[data-site='{COMMUNITY}']")
+    page.wait_for_selector(DOOR1, timeout=10_000)
+    assert page.text_content(f"{DOOR1} .door-state") == "closed"
+    assert page.locator("#kiosk-view").is_hidden() and "P1 north-east grid" in page.text_content("#community-place")
+
+    devices.send("C0001-door1", "door.visitor", {"unit": "1", "snapshot": "snap/d1.jpg"})
+    wait_until(page, js("#community-calls tr[data-outcome='open'] .outcome", "e.textContent === 'ringing'"))
+    call = page.get_attribute("#community-calls tr[data-outcome='open']", "data-call")
+    devices.send("C0001-u1-r1-phone", "visitor.answer", {"call": call, "answer": "deny"})
+    wait_until(page, js(f"#community-calls tr[data-call='{call}'][data-outcome='denied'] .by",
+                        "e.textContent === 'C0001-u1-r1'"))
+    assert page.text_content("#community-figures dd[data-figure='denied']") == "1"
+    devices.send("C0001-door1", "door.opened", {"open": True})
+    wait_until(page, js(f"{DOOR1} .door-state", "e.textContent.startsWith('open since')"))
+    devices.send("C0001-door1", "door.opened", {"open": False})
+
+    page.wait_for_selector("#notices-panel:not([hidden])", timeout=10_000)
+    page.fill("#notice-text", "Water off in building 1 from 14:00 to 16:00")
+    page.select_option("#notice-to", "buildings")
+    page.fill("#notice-targets", "9")
+    page.click("#notice-post")
+    wait_until(page, js("#notice-result", "e.dataset.code === 'unknown_building'"))
+    assert "buildings: no building '9'" in page.text_content("#notice-result")
+    page.fill("#notice-targets", "1")
+    page.click("#notice-post")
+    wait_until(page, js("#notice-result", "e.dataset.code === 'ok'"))
+    notice = "#community-notices tr.notice-active"
+    wait_until(page, js(f"{notice} .receipts", "e.textContent === '0 shown / 1 pending'"))  # door 1's screen only
+    assert "buildings 1" in page.text_content(notice)
+    devices.send("C0001-door1", "notice.shown", {"notice": page.get_attribute(notice, "data-notice")})
+    wait_until(page, js(f"{notice} .receipts", "e.textContent === '1 shown / 0 pending'"))
+    wait_until(page, js("#community-figures dd[data-figure='notices_in_force']", "e.textContent === '1'"))
+    shot(page, "community-view")
+    page.click(f"{notice} button.withdraw")
+    wait_until(page, js("#community-notices tr.notice-withdrawn"))
+    assert page.query_selector(notice) is None
+    assert page.errors == []
+
+
+def test_the_grid_filter_narrows_the_sites_and_the_queue_and_a_guard_sees_its_community_only(browser, sites_console):  # noqa: F811
+    devices = Devices(sites_console)
+    forced = devices.send("C0001-door2", "door.forced", {}).acks[0].incident_id  # P1 north-east grid
+    panic = devices.send("S0001-panic1", "school.panic", {}).acks[0].incident_id  # P1 north-west grid
+    page = open_console(browser, sites_console, "p1")
+    page.wait_for_selector(row(forced), timeout=10_000)
+    page.wait_for_selector(row(panic), timeout=10_000)
+    page.select_option("#grid-filter", "P1 north-west grid")
+    wait_until(page, f"() => !document.querySelector(\"{row(forced)}\")")
+    assert page.query_selector(row(panic)) is not None
+    page.click("#tab-sites")
+    assert [b.get_attribute("data-site") for b in page.query_selector_all("#sites-list button")] == [HALL]
+    page.select_option("#grid-filter", "")
+    assert [b.get_attribute("data-site") for b in page.query_selector_all("#sites-list button")] == [COMMUNITY, HALL]
+    page.click("#tab-incidents")
+    page.wait_for_selector(row(forced), timeout=5_000)
+    guard = open_console(browser, sites_console, "cguard")
+    guard.click("#tab-sites")
+    assert [b.get_attribute("data-site") for b in guard.query_selector_all("#sites-list button")] == [COMMUNITY]
+    guard.click(f"#sites-list button[data-site='{COMMUNITY}']")
+    guard.wait_for_selector(DOOR1, timeout=10_000)
+    assert page.errors == [] and guard.errors == []
