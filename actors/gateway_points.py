@@ -4,8 +4,8 @@ the hosts' desks (``actors/engine_desk.py``; requests in ``protocols/points_desk
 A volunteer's ledger, statement and redemptions go to the host of the volunteer's phone; a shop is its host's;
 a leaderboard is asked of every precinct host (a station: its precinct's) and merged. Scope: the command center sees
 and administers everything; a station sees its precinct's volunteers, boards and shops and may redeem for its
-volunteers; a guard room has no points. Every administrative message is audited, done or refused, and a refusal
-names the field and the reason."""
+volunteers; a guard room or a grid worker has no points. Every administrative message is audited, done or refused,
+and a refusal names the field and the reason."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ class GatewayPoints:
     # -- queries ------------------------------------------------------------------------------------------------
 
     async def query(self, console: ConsoleSession, q: PointsQuery):
-        if console.jurisdiction.role is Role.GUARD_ROOM:
+        if console.jurisdiction.role in (Role.GUARD_ROOM, Role.GRID_WORKER):
             return Error("points: the command center's and the stations' only")
         try:
             return await asyncio.to_thread(self._query, console, q)

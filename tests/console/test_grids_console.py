@@ -12,6 +12,7 @@ from engine.operators import Role, load_operators
 from protocols.batch import Ingest
 from protocols.console import AuditQuery, AuditRows, Command, Error, IncidentChanged, Result
 from protocols.console_community import CommunityFigures, CommunityFiguresRequest, OpenDoor
+from protocols.console_points import PointsQuery
 from protocols.device import make_message
 from protocols.records import Action
 from redband.files import add_operator
@@ -61,6 +62,8 @@ def test_a_grid_worker_sees_figures_and_opens_doors_of_its_grid_only(console):
     assert _result(gw, 2).ok  # for the guard room of the door's site
     gw.send(Command(3, Action.ACKNOWLEDGE, away))
     assert _result(gw, 3).code == "OutOfJurisdiction"
+    gw.send(PointsQuery("shops"))
+    assert _answer(gw, CommunityFigures).reason == "points: the command center's and the stations' only"
 
     # figures: its grid's communities and the grid's row; another grid or site refused by name
     gw.send(CommunityFiguresRequest())
