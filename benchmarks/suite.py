@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 PROGRAMS = ("core_throughput", "mqtt_ingest", "positions_ingest", "escalation_lateness", "host_restart",
-            "device_memory", "console_fanout", "device_command", "fuzz_decoders", "nearest_unit", "broker_acl",
-            "actor_per_device")
+            "device_memory", "console_fanout", "device_command", "visitor_call", "fuzz_decoders", "nearest_unit",
+            "broker_acl", "actor_per_device")
 """Run in this order: ``actor_per_device`` starts some 300 Ray workers, whose teardown would still be using the
 CPU while the next program measures."""
 BESIDE = ("device_memory", "fuzz_decoders", "nearest_unit", "broker_acl")
@@ -41,6 +41,7 @@ TARGETS = {
     "nearest_unit_100k_p99_us": (500.0, "max"),
     "incident_to_offer_p99_ms": (100.0, "max"),
     "positions_per_s": (20_000, "min"),
+    "visitor_call_p99_ms": (50.0, "max"),
 }
 
 
@@ -111,6 +112,9 @@ def summarize(runs: dict[str, dict]) -> dict:
         "broker_acl_devices": runs.get("broker_acl", {}).get("devices"),
         "broker_ready_s": runs.get("broker_acl", {}).get("broker_ready_s"),
         "broker_rss_bytes_per_device": runs.get("broker_acl", {}).get("broker_rss_bytes_per_device"),
+        **{f"visitor_call_{name}": runs.get("visitor_call", {}).get(key) for name, key in (
+            ("p50_ms", "p50_ms"), ("p99_ms", "p99_ms"), ("count", "deliveries"), ("lost", "calls_lost"),
+            ("deliveries_lost", "deliveries_lost"), ("background_events_per_s", "background_achieved_events_per_s"))},
     }
     for suffix in ("", "_batched"):  # one call per event / batches of the same size as the engine's on both sides
         if summary["core_events_per_s"] and summary[f"actor_per_device{suffix}_events_per_s"]:

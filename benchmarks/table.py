@@ -28,6 +28,7 @@ PROGRAM_OF_PREFIX = (  # the first prefix a figure starts with names its program
     ("engine_vs_actor_per_device", "actor_per_device"), ("console_fanout", "console_fanout"),
     ("device_command", "device_command"), ("fuzz_", "fuzz_decoders"), ("broker_", "broker_acl"),
     ("nearest_unit", "nearest_unit"), ("incident_to_offer", "device_command"), ("positions_", "positions_ingest"),
+    ("visitor_call", "visitor_call"),
 )
 DERIVED = {  # figures that are ratios of two others: their samples are those of both
     "engine_vs_actor_per_device": ("core_events_per_s", "actor_per_device_events_per_s"),

@@ -77,6 +77,11 @@ def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
     command = runs["device_command"]
     assert command["sirens_received"] == command["alarms"] == 5 and summary["device_command_p99_ms"] > 0
     assert command["offers_received"] == command["phones_on_patrol"] == 5 and summary["incident_to_offer_p99_ms"] > 0
+    calls = runs["visitor_call"]  # every call rang every verified phone of its unit, each delivery timed
+    assert calls["calls"] == calls["calls_delivered_to_every_phone"] == calls["engine_community"]["calls"] == 10
+    assert calls["deliveries"] == calls["deliveries_expected"] == calls["latency"]["count"] > calls["calls"]
+    assert calls["calls_lost"] == calls["unexpected"] == calls["background_lost"] == 0
+    assert summary["visitor_call_p99_ms"] > 0 and summary["targets"]["visitor_call_p99_ms"]["target"] == 50.0
     fanout = runs["console_fanout"]
     assert fanout["delay_cc"]["deliveries"] == 2 * fanout["gateway_changes_seen"] > 0
     assert fanout["delay_cc"]["count"] == fanout["delay_cc"]["deliveries"]  # every delivery timed
