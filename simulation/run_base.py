@@ -22,6 +22,7 @@ from protocols.device import make_message
 from protocols.kinds import EventKind
 from simulation.community_run import CommunitySide
 from simulation.device_reply import Reply
+from simulation.kiosk_users import KioskSide
 from simulation.metrics import RunMetrics, lateness_summary
 from simulation.patrol_phones import Answer
 from simulation.patrol_run import PatrolSide
@@ -100,6 +101,8 @@ class RunBase:
         """The volunteer phones' and the operator's side of dispatch and tips (None: the scenario has neither)."""
         self.community = CommunitySide.of(scenario, engine, push=self._push)
         """The community's phones, doors and visitors answering the engine (None: no ``[community]`` evening)."""
+        self.kiosks = KioskSide.of(scenario, engine)
+        """The kiosk hall's users reading their booking codes (None: no ``[kiosks]`` hall)."""
         self._last_seq: dict[str, int] = {}
         self._seq_shift: dict[str, int] = {}  # a phone's answers, sent between its planned messages
 
@@ -122,6 +125,8 @@ class RunBase:
             if self.scenario.expect_figures and self.engine is not None:
                 if self.community is not None:
                     figures = self.community.figures(self.engine, self.result)
+                elif self.kiosks is not None:
+                    figures = self.kiosks.figures(self.result, self.scenario.expect_figures)
                 else:
                     figures = PatrolSide.figures(self.engine, self.result)
                     self.result.notes += self.patrols.by_hand if self.patrols else []
@@ -136,6 +141,8 @@ class RunBase:
             self.scenario.expectations, self.result.timeline, lost=self.result.lost,
             slack_s=REALTIME_SLACK_S if self.realtime else 0.0, end_s=self.end_s)
         observed = self.community.observed() if self.community else self.patrols.observed() if self.patrols else None
+        if self.kiosks is not None:
+            observed = {**(observed or {}), **self.kiosks.truth(self.scenario.expect_figures)}
         self.result.expectations += check_figures(self.scenario.expect_figures, figures, self.scenario.patrol_truth,
                                                   observed)
         return self.result
@@ -176,7 +183,8 @@ class RunBase:
                 stamp_ms = received_ms + item.message.ts - int(item.at_s * 1000)
                 seq = item.message.seq + self._seq_shift.get(item.device_id, 0)
                 self._last_seq[item.device_id] = seq
-                message = msgspec.structs.replace(item.message, ts=stamp_ms, seq=seq)
+                source = self.kiosks.filled(item.device_id, item.message) if self.kiosks else item.message
+                message = msgspec.structs.replace(source, ts=stamp_ms, seq=seq)
                 events.append(Ingest(item.device_id, message, received_ms))
             elif isinstance(item, Answer | Reply):  # a device's answer takes the next seq; its later messages follow
                 if isinstance(item, Reply) and item.cancelled:
@@ -272,6 +280,8 @@ class RunBase:
             self.patrols.turn(t_s)
         if self.community is not None:
             self.community.turn(t_s)
+        if self.kiosks is not None:
+            self.kiosks.turn()
 
     def _escalation_lateness(self) -> list[float] | None:
         """How late the hosts fired each escalation deadline (real time, own engine only)."""

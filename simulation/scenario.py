@@ -21,7 +21,8 @@
     at_s = 0.0                            # ± tolerance_s (0.05)
 
 Volunteer patrols (``[patrols]``) and figures expected of the hosts' statistics at the end (``[[expect_figures]]``):
-see ``simulation.scenario_patrols``; a community evening (``[community]``): ``simulation.scenario_community``.
+see ``simulation.scenario_patrols``; a community evening (``[community]``): ``simulation.scenario_community``; a kiosk
+hall (``[kiosks]``): ``simulation.scenario_kiosk``.
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ from protocols.device import DeviceMessage, make_message
 from protocols.kinds import IncidentKind
 from simulation.community_plan import CommunityPlan
 from simulation.community_tables import CommunityTable
+from simulation.kiosk_plan import KioskPlan
+from simulation.kiosk_table import KiosksTable
 from simulation.patrol_emergencies import Emergency
 from simulation.scenario_community import check_community_figure, is_community_figure
+from simulation.scenario_kiosk import check_kiosk_figure, is_kiosk_figure, kiosk_plan
 from simulation.scenario_patrols import ExpectFigure, PatrolsTable, PatrolTruth, check_figure_spec, patrol_events
 
 Seconds = Annotated[float, Meta(ge=0)]
@@ -139,6 +143,7 @@ class _ScenarioFile(Struct, forbid_unknown_fields=True):
     expect: list[_Expect] = []
     patrols: PatrolsTable | None = None
     community: CommunityTable | None = None
+    kiosks: KiosksTable | None = None
     expect_figures: list[ExpectFigure] = []
 
 
@@ -174,6 +179,8 @@ class Scenario:
     """P1 alarms of the ``[patrols]`` plan, raised near volunteers on patrol (``simulation.patrol_emergencies``)."""
     community: CommunityPlan | None = None
     """The ``[community]`` evening: visitors, residents' phones, passes, doors, cameras (``simulation.community_plan``)."""
+    kiosk_plan: KioskPlan | None = None
+    """The ``[kiosks]`` hall: sessions, bookings, codes, supplies (``simulation.kiosk_plan``)."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -233,8 +240,20 @@ def load_scenario(path: str | Path) -> Scenario:
             key, _, reason = str(exc).partition(": ")
             raise error_at(file, text, ("community", *key.split(".")), reason) from None
         events += [ScriptedEvent(at_s, device_id, message) for at_s, device_id, message in community.messages]
+    kiosks = None
+    if raw.kiosks is not None:
+        try:
+            kiosks = kiosk_plan(raw.kiosks, city)
+        except ValueError as exc:
+            key, _, reason = str(exc).partition(": ")
+            raise error_at(file, text, ("kiosks", key), reason) from None
+        if kiosks.end_s > raw.duration_s:
+            raise error_at(file, text, ("duration_s",), f"ends before the hall's last booked slot ends at "
+                           f"{kiosks.end_s:g} s")
+        events += [ScriptedEvent(at_s, device_id, message) for at_s, device_id, message in kiosks.events]
     for i, ex in enumerate(raw.expect_figures):
         wrong = (check_community_figure(ex, community) if is_community_figure(ex.figure)
+                 else check_kiosk_figure(ex, raw.kiosks) if is_kiosk_figure(ex.figure)
                  else check_figure_spec(ex, truth))
         if wrong is not None:
             raise error_at(file, text, ("expect_figures", i, wrong[0]), wrong[1])
@@ -246,7 +265,7 @@ def load_scenario(path: str | Path) -> Scenario:
                     tuple(events), tuple(raw.responders), tuple(raw.expect), file,
                     tuple((f.at_s, f.device) for f in raw.faults if f.kind == "host_kill"),
                     tuple((f.at_s, f.down_s) for f in raw.faults if f.kind == "broker_kill"),
-                    truth, tuple(raw.expect_figures), raw.patrols, tuple(emergencies), community)
+                    truth, tuple(raw.expect_figures), raw.patrols, tuple(emergencies), community, kiosks)
 
 
 def _phase_events(phase: _Phase, city: City, *, where) -> list[ScriptedEvent]:
