@@ -18,6 +18,7 @@ class CommunitySide:
     def __init__(self, plan, engine, push: Callable[[float, object], None]) -> None:
         self.plan, self.engine, self.push = plan, engine, push
         self.devices = CommunityDevices(plan)
+        self._last_s = -1.0
 
     @classmethod
     def of(cls, scenario, engine, *, push) -> CommunitySide | None:
@@ -27,7 +28,12 @@ class CommunitySide:
         return cls(plan, engine, push)
 
     def turn(self, t_s: float) -> None:
-        """The devices take the commands the engine sent them and schedule their replies."""
+        """The devices take the commands the engine sent them and schedule their replies: after the events due at
+        ``t_s`` reached the engine (the run's second turn at a time). What the engine sent on a deadline alone (a
+        missed call's notices, which ask for no answer) waits for the next delivery: one Ray call less a step."""
+        if t_s != self._last_s:
+            self._last_s = t_s
+            return
         for reply in self.devices.commands(self.engine.take_device_commands(), t_s):
             self.push(reply.at_s, reply)
 
