@@ -21,6 +21,7 @@ from collections import deque
 from pathlib import Path
 
 from actors.broker import free_port
+from engine.grids import grid_of
 from engine.operators import Role
 from engine.topology import City
 from protocols.device import make_message
@@ -57,12 +58,15 @@ def cmd_demo(args) -> int:
 
 
 def demo_operators(city: City, users: Path, school_id: str) -> dict[str, str]:
-    """The command center, the school's police station and the school's guard room; fresh passwords."""
+    """The command center, the school's police station, the school's guard room and a grid worker of the school's
+    grid (when it has one); fresh passwords."""
     school = city.sites[school_id]
+    grid = grid_of(school)
     logins = {}
     for name, role, scope in (("cc-duty", Role.COMMAND_CENTER, ""),
                               (f"{school.precinct_id.lower()}-duty", Role.STATION, school.precinct_id),
-                              (f"{school_id.lower()}-guard", Role.GUARD_ROOM, school_id)):
+                              (f"{school_id.lower()}-guard", Role.GUARD_ROOM, school_id),
+                              *([(f"{grid.lower()}-worker", Role.GRID_WORKER, grid)] if grid else [])):
         logins[name] = secrets.token_urlsafe(8)
         add_operator(users, name=name, role=role, scope=scope, password=logins[name], city=city)
     return logins
