@@ -17,7 +17,7 @@ import msgspec
 from actors.engine_desk import ask_every_host
 from engine.errors import RedbandError
 from protocols.kinds import EventKind
-from protocols.kiosk import KioskFigures, KioskHealth, merge
+from protocols.kiosk import KioskFigures, KioskHealth, KioskQueue, merge
 from simulation.kiosk_plan import KioskPlan
 from simulation.scenario_kiosk import MAPS, report_lines, seen_figures, truth_figures
 
@@ -79,10 +79,11 @@ class KioskSide:
             answer = merge(ask_every_host(self.engine, KioskFigures()).values())
             health = next((h for h in ask_every_host(self.engine, KioskHealth(self.plan.hall)).values()
                            if h.kiosks), None)
+            queue = list(ask_every_host(self.engine, KioskQueue(self.plan.hall)).values())
         except RedbandError as exc:  # a host that does not answer: its figures are missing
             log.warning("kiosk figures: %s", exc)
-            answer = health = None
-        figures = seen_figures(answer, health, result.timeline)
+            answer = health = queue = None
+        figures = seen_figures(answer, health, result.timeline, queue=queue, stats=self.engine.statistics())
         if answer is not None:  # a reason or key the engine never counted is 0
             for ex in expectations:
                 if ex.figure.startswith("kiosk.") and ex.figure.split(".")[1] in MAPS:

@@ -15,8 +15,8 @@ timeline, each against an exact value (``equals``) or the plan's ground truth (`
 
 Figures: ``kiosk.<name>`` for each of NAMES, ``kiosk.<map>.<key>`` for each of MAPS (``kiosk.served_by_day.
 1970-01-02``, ``kiosk.book_refused.overbooked``, ``kiosk.code_refused.used``, ``kiosk.outcome.abandoned``), and from
-the timeline and the health: ``kiosk.tickets_raised``, ``kiosk.tickets_withdrawn``, ``kiosk.sos``,
-``kiosk.online``.
+the timeline, the health, the hall's queue and the hosts' statistics: ``kiosk.tickets_raised``,
+``kiosk.tickets_withdrawn``, ``kiosk.sos``, ``kiosk.online``, ``kiosk.queued_slots``, ``kiosk.events_accepted``...
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from simulation.kiosk_table import KiosksTable
 
 NAMES = ("sessions", "served", "session_s", "average_session_s", "face_failed", "exam_passed", "exam_failed",
          "bookings", "codes_taken", "no_shows", "open_tickets", "tickets_raised", "tickets_withdrawn", "sos",
-         "online")
+         "online", "queued_slots", "events_accepted", "events_refused", "commands_dropped")
+"""``queued_slots``: booked slots not ended at the end (``KioskQueue``); ``events_*``, ``commands_dropped``: the
+hosts' statistics (``HostStats.accepted``, ``refused``, ``device_commands_dropped``)."""
 MAPS = ("served_by_day", "served_by_service", "served_by_category", "outcome", "book_refused", "code_refused")
 BOOKING_PHONES = (DeviceKind.VOLUNTEER_PHONE, DeviceKind.RESIDENT_PHONE)
 
@@ -68,10 +70,17 @@ def kiosk_plan(table: KiosksTable, city: City) -> KioskPlan:
     return KioskPlan(table, kiosks=kiosks_of[hall], hall=hall, phones=phones, catalogue=default_catalogue()).build()
 
 
-def seen_figures(answer, health, timeline) -> dict[str, float]:
+def seen_figures(answer, health, timeline, *, queue=None, stats=()) -> dict[str, float]:
     """The engine's figures: the hosts' ``KioskFiguresAnswer`` added up (None: none), the hall's
-    ``KioskHealthAnswer`` (None: not asked) and the run's timeline rows."""
+    ``KioskHealthAnswer`` (None: not asked), the run's timeline rows, the hall's ``KioskQueueAnswer`` of every host
+    (None: not asked) and the hosts' ``HostStats``."""
     out: dict[str, float] = {}
+    if queue is not None:
+        out["kiosk.queued_slots"] = float(sum(len(q.rows) + q.more for q in queue))
+    if stats:
+        out["kiosk.events_accepted"] = float(sum(s.accepted for s in stats))
+        out["kiosk.events_refused"] = float(sum(s.refused for s in stats))
+        out["kiosk.commands_dropped"] = float(sum(s.device_commands_dropped for s in stats))
     if answer is not None:
         for name in NAMES:
             if hasattr(answer, name):
@@ -93,7 +102,9 @@ def truth_figures(plan: KioskPlan | None, expectations) -> dict[str, float]:
     """The plan's ground truth; a map's key the plan never counted is 0 (every kiosk online at the end)."""
     if plan is None:
         return {}
-    wanted = {**plan.truth.figures, "kiosk.online": float(len(plan.kiosks))}
+    wanted = {**plan.truth.figures, "kiosk.online": float(len(plan.kiosks)), "kiosk.queued_slots": 0.0,
+              "kiosk.events_accepted": float(len(plan.events)), "kiosk.events_refused": 0.0,
+              "kiosk.commands_dropped": 0.0}
     for ex in expectations:
         if is_kiosk_figure(ex.figure):
             wanted.setdefault(ex.figure, 0.0)

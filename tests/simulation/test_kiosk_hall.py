@@ -15,7 +15,8 @@ import pytest
 
 from engine.errors import ConfigError
 from engine.kiosk.catalogue import default_catalogue
-from protocols.kiosk import KioskFiguresAnswer, KioskHealthAnswer, KioskState
+from engine.hosting.stats import HostStats
+from protocols.kiosk import KioskFiguresAnswer, KioskHealthAnswer, KioskQueueAnswer, KioskState, QueueRow
 from simulation.kiosk_plan import MISTYPED
 from simulation.kiosk_users import KioskSide
 from simulation.report import TimelineRow
@@ -161,7 +162,11 @@ def test_the_engines_figures_are_read_by_name():
     rows = [TimelineRow(1.0, "i1", "kiosk.fault", "raised", "maintenance", "m"),
             TimelineRow(2.0, "i1", "kiosk.fault", "cancelled", "maintenance", "system"),
             TimelineRow(3.0, "i2", "kiosk.sos", "raised", "police_station", "s")]
-    seen = seen_figures(answer, health, rows)
+    queue = [KioskQueueAnswer("K0001", [QueueRow(1800, "ee.passport_first", 2, 1, 6)], more=2),
+             KioskQueueAnswer("K0001", [])]
+    stats = [HostStats(h, 0, 0, 0, 0, 0, 5, 0, 1, 0, 0, 0, 0) for h in ("h1", "h2")]
+    seen = seen_figures(answer, health, rows, queue=queue, stats=stats)
+    assert (seen["kiosk.queued_slots"], seen["kiosk.events_accepted"], seen["kiosk.events_refused"]) == (3, 10, 2)
     assert (seen["kiosk.average_session_s"], seen["kiosk.book_refused.overbooked"], seen["kiosk.online"]) == (
         100.0, 1.0, 1.0)
     assert seen["kiosk.served_by_day.1970-01-01"] == 3 and seen["kiosk.outcome.done"] == 3
@@ -184,6 +189,8 @@ def test_kiosk_hall_a_week_of_9000_sessions_bookings_a_paper_out_ticket_and_an_s
     assert checked["no-shows"] == f"kiosk.no_shows = {truth['kiosk.no_shows']:g}; expected ground truth " \
                                   f"{truth['kiosk.no_shows']:g}"
     assert checked["the ticket withdrawn after the refill"] == "kiosk.tickets_withdrawn = 1; expected 1"
+    accepted = f"kiosk.events_accepted = {len(s.events)}; expected ground truth {len(s.events)}"
+    assert checked["every message of the hall accepted by the host"] == accepted
     assert result["lost"] == 0 and result["events_sent"] == len(s.events) and not result["refusals"]
     # the report shows the hall's figures; every code typed had its booking's code
     assert any(n.startswith("kiosk hall: 9000 sessions") for n in result["notes"])
