@@ -211,6 +211,9 @@ function onMessage(msg) {
     case "community_view": case "kiosk_hall_view": case "notice_result":
       renderSites(msg);  // community.js, kiosk_hall.js
       break;
+    case "community_figures":
+      renderGridFigures(msg);  // grid.js: the Sites tab's figures per grid and community
+      break;
     case "unit_map":  // map.js: the units layer; figures.js: the patrol figures
       renderUnitMap(msg);
       break;

@@ -1,5 +1,5 @@
 """A module-scoped engine and console gateway for the site views' tests (community, kiosk hall, notices), with a
-guard room operator for community C0001 beside conftest's cc, p1, p2; and events sent as the devices would."""
+guard room operator for community C0001 and a grid worker of its grid beside conftest's cc, p1, p2; and events sent as the devices would."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from redband.files import add_operator
 from tests.console.conftest import PASSWORD, _console
 
 COMMUNITY, OTHER_COMMUNITY, HALL = "C0001", "C0002", "K0001"  # C0001 and K0001 are P1's, C0002 P2's
+GRID = "P1-north-east-grid"  # C0001's grid (K0001 is in P1's north-west grid)
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,7 @@ def sites_console(ray_session, tmp_path_factory):
     console = next(made)
     add_operator(console.users, name="cguard", role=Role.GUARD_ROOM, scope=COMMUNITY, password=PASSWORD,
                  city=console.city)
+    add_operator(console.users, name="gw", role=Role.GRID_WORKER, scope=GRID, password=PASSWORD, city=console.city)
     console.gateway.operators.update(load_operators(console.users, city=console.city))
     try:
         yield console

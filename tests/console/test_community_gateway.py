@@ -21,6 +21,8 @@ REFUSALS = [  # (operator, request, the error's reason)
     ("p1", CommunityQuery(OTHER_COMMUNITY), f"community.site: {OTHER_COMMUNITY!r} is not in your jurisdiction"),
     ("cguard", CommunityQuery(OTHER_COMMUNITY), f"community.site: {OTHER_COMMUNITY!r} is not in your jurisdiction"),
     ("cguard", KioskHallQuery(HALL), f"kiosk_hall.hall: {HALL!r} is not in your jurisdiction"),
+    ("gw", KioskHallQuery(HALL), f"kiosk_hall.hall: {HALL!r} is not in your jurisdiction"),  # another grid
+    ("gw", CommunityQuery(OTHER_COMMUNITY), f"community.site: {OTHER_COMMUNITY!r} is not in your jurisdiction"),
     ("p2", KioskHallQuery(HALL), f"kiosk_hall.hall: {HALL!r} is not in your jurisdiction"),
     ("cc", CommunityQuery("C9999"), "community.site: unknown site 'C9999'"),
     ("cc", CommunityQuery(HALL), f"community.site: {HALL!r} is a kiosk_hall, not a community"),
@@ -29,8 +31,8 @@ REFUSALS = [  # (operator, request, the error's reason)
 
 
 def test_each_operator_sees_the_sites_of_its_jurisdiction_and_is_refused_the_others_by_name(sites_console):  # noqa: F811
-    clients = {name: session(sites_console, name) for name in ("cc", "p1", "p2", "cguard")}
-    for name in ("cc", "p1", "cguard"):
+    clients = {name: session(sites_console, name) for name in ("cc", "p1", "p2", "cguard", "gw")}
+    for name in ("cc", "p1", "cguard", "gw"):
         view = ask(clients[name], CommunityQuery(COMMUNITY), CommunityView, f"{name}: the community")
         assert [(d.door, d.label, d.building) for d in view.doors] == [
             ("C0001-door1", "Building 1 door", "1"), ("C0001-door2", "Building 2 door", "2")]

@@ -1,8 +1,9 @@
 """The community view, the notice composer and the grid filter in the system Chromium (issue 15): a station opens
-its community in the Sites tab and sees a visitor call ring, then end denied; a door open; posts a notice to one
+its community in the Sites tab and sees a visitor call ring, then end denied (and counted in its grid's figures); a
+door open; opens another remotely (refused without a reason, then audited with it); posts a notice to one
 building (an unknown building refused by name), sees its receipt when the door screen reports it shown, withdraws it;
 the grid filter narrows the site list and the incident queue to one zone; a community's guard room sees only its own
-community."""
+community, a grid worker its grid's."""
 
 from __future__ import annotations
 
@@ -38,9 +39,18 @@ def test_a_station_sees_a_call_ring_and_end_a_door_open_and_posts_and_withdraws_
     wait_until(page, js(f"#community-calls tr[data-call='{call}'][data-outcome='denied'] .by",
                         "e.textContent === 'C0001-u1-r1'"))
     assert page.text_content("#community-figures dd[data-figure='denied']") == "1"
+    wait_until(page, js("#grid-figures tr.community[data-id='C0001'] .visitor_calls", "e.textContent === '1'"))
+    assert page.text_content("#grid-figures tr.grid[data-id='P1-north-east-grid'] .visitor_calls") == "1"
     devices.send("C0001-door1", "door.opened", {"open": True})
     wait_until(page, js(f"{DOOR1} .door-state", "e.textContent.startsWith('open since')"))
     devices.send("C0001-door1", "door.opened", {"open": False})
+    page.click("#community-doors tr[data-door='C0001-door2'] button.open-door")  # no reason: refused by name
+    wait_until(page, js("#toast.bad", "e.textContent.startsWith('open C0001-door2: refused')"))
+    page.fill("#open-door-reason", "courier for unit 2, resident called the guard room")
+    page.click("#community-doors tr[data-door='C0001-door2'] button.open-door")
+    wait_until(page, js("#toast:not(.bad)", "e.textContent === 'open C0001-door2: done'"))
+    assert any(r.actor == "p1" and r.target == "C0001-door2" and "courier for unit 2" in r.reason
+               for r in sites_console.engine.audit_rows(50))
 
     page.wait_for_selector("#notices-panel:not([hidden])", timeout=10_000)
     page.fill("#notice-text", "Water off in building 1 from 14:00 to 16:00")
@@ -65,7 +75,7 @@ def test_a_station_sees_a_call_ring_and_end_a_door_open_and_posts_and_withdraws_
     assert page.errors == []
 
 
-def test_the_grid_filter_narrows_the_sites_and_the_queue_and_a_guard_sees_its_community_only(browser, sites_console):  # noqa: F811
+def test_the_grid_filter_narrows_the_sites_and_the_queue_and_a_guard_or_grid_worker_sees_its_own_only(browser, sites_console):  # noqa: F811
     devices = Devices(sites_console)
     forced = devices.send("C0001-door2", "door.forced", {}).acks[0].incident_id  # P1 north-east grid
     panic = devices.send("S0001-panic1", "school.panic", {}).acks[0].incident_id  # P1 north-west grid
@@ -86,4 +96,9 @@ def test_the_grid_filter_narrows_the_sites_and_the_queue_and_a_guard_sees_its_co
     assert [b.get_attribute("data-site") for b in guard.query_selector_all("#sites-list button")] == [COMMUNITY]
     guard.click(f"#sites-list button[data-site='{COMMUNITY}']")
     guard.wait_for_selector(DOOR1, timeout=10_000)
-    assert page.errors == [] and guard.errors == []
+    worker = open_console(browser, sites_console, "gw")  # a grid worker of C0001's grid: its sites only
+    worker.click("#tab-sites")
+    assert [b.get_attribute("data-site") for b in worker.query_selector_all("#sites-list button")] == [COMMUNITY]
+    worker.wait_for_selector("#grid-figures tr.grid[data-id='P1-north-east-grid']", timeout=10_000)
+    assert worker.query_selector("#grid-figures tr[data-id='P1-north-west-grid']") is None
+    assert page.errors == [] and guard.errors == [] and worker.errors == []
