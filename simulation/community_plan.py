@@ -42,6 +42,7 @@ from protocols.device import DeviceMessage, make_message
 from protocols.kinds import IncidentKind
 from simulation.community_tables import CommunityTable, Decision, PassPlan, PassVisit, Visit
 from simulation.heartbeats import heartbeat_period_s
+from simulation.scenario_community import FIGURES
 
 FACADES = ("north", "south", "east", "west")
 
@@ -58,7 +59,7 @@ class CommunityPlan:
         """Snapshot reference → the visit (the phones learn it from the ``visitor_call`` they are sent)."""
         self.passes: dict[tuple[str, str], PassPlan] = {}
         """(phone, request) → the pass and the visits made with its code."""
-        self.truth: dict[str, float] = {}
+        self.truth: dict[str, float] = dict.fromkeys(FIGURES, 0.0)
         self._raw: list[tuple[float, str, EventKind, dict]] = []
         self._busy: dict[str, list[float]] = {}
         communities = {s.id for s in city.sites.values() if s.kind.value == "community"}
