@@ -3,9 +3,10 @@
 (the plan's code messages carry a placeholder the run fills in just before sending); at the end the hall's figures
 are read from the engine: the hosts' ``KioskFigures`` added up, the hall's ``KioskHealth``, and the timeline.
 
-Device commands are taken only right after a batch that carried bookings (a step each; in a kiosk hall scenario
-nothing else needs them). Works in virtual and real time through ``Engine.ingest``; over MQTT the fleet would have
-to read ``kiosk.booked`` from the broker (not done: the codes stay placeholders and are refused as unknown).
+Device commands are taken from the engine only right after a batch that carried bookings (one call to every host; in
+a kiosk hall scenario nothing else needs them, but they are taken from whoever else would: a run over MQTT with its
+own engine fills the codes the same way, its bridge then publishes none of them). A run without an engine of its own
+(``simulate --mqtt`` against another's) cannot read them: the codes stay placeholders, refused as unknown.
 """
 
 from __future__ import annotations
