@@ -4,9 +4,8 @@
 are read from the engine: the hosts' ``KioskFigures`` added up, the hall's ``KioskHealth``, and the timeline.
 
 Device commands are taken from the engine only right after a batch that carried bookings (one call to every host; in
-a kiosk hall scenario nothing else needs them, but they are taken from whoever else would: a run over MQTT with its
-own engine fills the codes the same way, its bridge then publishes none of them). A run without an engine of its own
-(``simulate --mqtt`` against another's) cannot read them: the codes stay placeholders, refused as unknown.
+a kiosk hall scenario nothing else needs them). The users' turn comes in virtual time (``VirtualRun``, what
+``redband simulate`` does by default); in real time or over MQTT the codes stay placeholders, refused as unknown.
 """
 
 from __future__ import annotations
