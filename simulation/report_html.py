@@ -150,6 +150,7 @@ def _html(summary: dict, result: RunResult, images: list[Path]) -> str:
         figures += [("console watched as", f"{console['operator']} ({console['role']}), {console['connects']} "
                                            f"connection(s), {console['frames']} frames")]
     figures += [("fault", fault) for fault in result.faults]
+    figures += [("note", note) for note in result.notes]  # a scenario's own figures (the kiosk hall's) and notes
     lateness = result.metrics.get("escalation_lateness") or {}
     if lateness.get("count"):
         figures += [("escalation lateness p50 / p99 / max (ms)",

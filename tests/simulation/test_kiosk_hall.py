@@ -199,3 +199,13 @@ def test_kiosk_hall_a_week_of_9000_sessions_bookings_a_paper_out_ticket_and_an_s
     assert [r["event"] for r in fault if r["event"] in ("raised", "cancelled")] == ["raised", "cancelled"]
     sos = [r["event"] for r in result["timeline"] if r["kind"] == "kiosk.sos"]
     assert sos[:2] == ["raised", "notified"] and "closed" in sos
+
+
+def test_the_html_report_shows_the_kiosk_figures_among_its_notes():
+    from simulation.report import RunResult
+    from simulation.report_html import _html
+
+    result = RunResult("kiosks")
+    result.notes += ["kiosk hall: 9000 sessions, 8455 served, average 351.8 s"]
+    page = _html({"scenario": "kiosks", **result.to_json()}, result, [])
+    assert "<th>note</th><td>kiosk hall: 9000 sessions, 8455 served" in page
