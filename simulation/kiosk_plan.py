@@ -143,7 +143,8 @@ class KioskPlan:
             self._request(made, s["service"].id, slot)
         keys = Counter((r.service, r.slot) for r in self.requests)
         bookable = [x for x in self.catalogue.services.values() if x.bookable]
-        for s in rng.sample(booked, min(t.full_slots, len(booked))):  # slots filled past capacity
+        full = rng.sample(booked, min(t.full_slots, len(booked)))
+        for s in full:  # slots filled past capacity
             key = (s["service"].id, int(self.at(s["start"]) // slot_s * slot_s))
             last = max(r.at_s for r in self.requests if (r.service, r.slot) == key)
             extra = self.catalogue.capacity(s["service"]) - keys[key] + 2
@@ -153,7 +154,8 @@ class KioskPlan:
         for _ in range(t.no_shows):
             slot = int(rng.uniform(4 * 3600, self.period_s - slot_s) // slot_s * slot_s)
             self._request(slot - rng.uniform(lo, hi) if slot > hi + 1 else slot - lo, rng.choice(bookable).id, slot)
-        picks = rng.sample(booked, min(len(booked), t.twice + t.mistyped + t.early))
+        others = [s for s in booked if not any(s is f for f in full)]  # an early user's booking moves: not a full one
+        picks = rng.sample(others, min(len(others), t.twice + t.mistyped + t.early))
         twice, mistyped, early = picks[:t.twice], picks[t.twice:t.twice + t.mistyped], picks[t.twice + t.mistyped:]
         for s in booked:
             if any(s is e for e in early):
