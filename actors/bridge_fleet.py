@@ -33,7 +33,8 @@ class BridgeFleet:
     def start(self, endpoint: MqttEndpoint, placement, *, count: int = 1, first_index: int = 0,
               alarm_process: bool = True, wait_connected_s: float = 30.0, **overrides) -> list:
         """Start ``count`` bridges, each its bulk lane in one process and (with ``alarm_process``) its alarm lane in
-        another; bridge ``b0`` also carries device commands and notices. Waits until every lane is connected, or
+        another; bridge ``b0`` also carries device commands and notice boards (from its alarm lane's process) and posted
+        notices (from its bulk lane's). Waits until every lane is connected, or
         raises ``ConnectionError`` with the broker's reasons."""
         lane_sets = [("evt",), ("alarm",)] if alarm_process else [("alarm", "evt")]
         # a fresh start ends the sessions of bridge ids beyond this run's (an earlier run had more bridges)
@@ -45,7 +46,9 @@ class BridgeFleet:
         for index in range(first_index, first_index + count):
             for lanes in lane_sets:
                 overrides.setdefault("state_dir", self.state_dir)
-                options = BridgeOptions(endpoint, bridge_id=f"b{index}", poll_commands=index == 0, lanes=lanes,
+                # b0's commands leave from its alarm process (the bulk one is busy with the telemetry)
+                commands = index == 0 and (not alarm_process or "alarm" in lanes)
+                options = BridgeOptions(endpoint, bridge_id=f"b{index}", poll_commands=commands, lanes=lanes,
                                         reap_bridge_ids=reap if index == 0 and "evt" in lanes else (), **overrides)
                 # a bridge process that dies comes back and resumes its session (its queued alarms with it)
                 started.append(BridgeActor.options(

@@ -70,7 +70,8 @@ class BridgeOptions:
     and every second it stays away after the broker is back is a second of alarms not raised. At 30 s, a 5 s
     broker outage kept the bulk lane away 4.6 s after the broker returned (``broker_restart.toml``)."""
     command_poll_s: float = 0.05
-    """How often to look again for the bulk connection while it is down (commands wait with their hosts)."""
+    """How often to look again for the commands' connection (the alarm lane's, else the bulk's) while it is down
+    (commands wait with their hosts)."""
     command_wait_s: float = 0.5
     """How long one device-command long poll waits for the first command before looking at the connection."""
     poll_commands: bool = True

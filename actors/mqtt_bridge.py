@@ -11,6 +11,7 @@ waits behind positions or heartbeats. The bridge knows nothing of Ray: the sink 
     engine/retry_buffer.py  RetryBuffer: the kept alarms and reports and their backoff (pure)
     bridge_probe.py      ShareGroupProbe: is every member of the share group a running bridge?
     bridge_outbound.py   Outbound: device commands (confirmed to their hosts) and notices
+    command_window.py    CommandWindow: commands published a bounded window at a time, each device's in order
     bridge_publisher.py  Publisher: publishing on the live connections, the bounded background publishes
     bridge_stats.py      LaneStats and the bridge's report
 
@@ -86,19 +87,22 @@ class MqttBridge:
     # -- life --------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run both lanes (and the command poller) until :meth:`stop`."""
+        """Run both lanes (and the command poller, on the alarm lane's connection if this process has it) until
+        :meth:`stop`."""
         if self.options.reap_bridge_ids:
             await reap_sessions(self.options, self.options.reap_bridge_ids)
         async with asyncio.TaskGroup() as tasks:
             if Channel.ALARM in self.stats:
                 tasks.create_task(self._lanes[Channel.ALARM].run(), name="alarm-lane")
                 tasks.create_task(self._delivery[Channel.ALARM].retry_not_taken(), name="alarm-retry")
+                if self.options.poll_commands:  # commands leave on the alarm connection: not behind the telemetry
+                    tasks.create_task(self._outbound.commands(), name="device-commands")
                 if self._probing:
                     tasks.create_task(self._probe.run(), name="share-group-probe")
             if Channel.EVT in self.stats:
                 tasks.create_task(self._lanes[Channel.EVT].run(), name="bulk-lane")
                 tasks.create_task(self._delivery[Channel.EVT].retry_not_taken(), name="bulk-retry")
-                if self.options.poll_commands:  # commands and notices leave on the bulk connection
+                if self.options.poll_commands and Channel.ALARM not in self.stats:  # a bulk-only bridge process
                     tasks.create_task(self._outbound.commands(), name="device-commands")
             tasks.create_task(self._stop_all_on_request())
 

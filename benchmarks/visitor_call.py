@@ -158,7 +158,8 @@ class CallProbe:
             message = make_message("door.visitor", seq=seq[door], ts=int(now * 1000),
                                    data={"unit": unit, "snapshot": f"snap/{door}/{seq[door]}.jpg"})
             self.ledger.published(f"{door}#call@{seq[door]}", now, phones)
-            await client.publish(device_topic(door, Channel.EVT), encode_device_message(message), qos=1)
+            # the fast path: door.visitor on the alarm topic, ahead of the telemetry (protocols/topics.py)
+            await client.publish(device_topic(door, Channel.ALARM), encode_device_message(message), qos=1)
 
     async def _alarms(self, client: aiomqtt.Client) -> None:
         if self.alarms_per_s <= 0:

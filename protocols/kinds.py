@@ -55,6 +55,12 @@ class EventKind(StrEnum):
         return self in ALARM_KINDS
 
     @property
+    def is_urgent(self) -> bool:
+        """A person waits at a door for it (``URGENT_KINDS``): it may travel the alarm topic and lane, ahead of the
+        telemetry, and is still accepted on the event topic (devices built before the fast path)."""
+        return self in URGENT_KINDS
+
+    @property
     def must_be_taken(self) -> bool:
         """Alarms and reports (a tip, a kiosk fault): each opens an incident, so a bridge keeps one the engine could
         not take and tries again; telemetry that was not taken is simply superseded by the next."""
@@ -65,6 +71,8 @@ REPORT_KINDS: frozenset[EventKind] = frozenset({EventKind.KIOSK_FAULT, EventKind
                                                EventKind.POINTS_REDEEM, EventKind.VISITOR_ANSWER,
                                                EventKind.VISITOR_PASS, EventKind.DOOR_CODE,
                                                EventKind.NOTICE_SHOWN})
+URGENT_KINDS: frozenset[EventKind] = frozenset({EventKind.DOOR_VISITOR, EventKind.VISITOR_ANSWER, EventKind.DOOR_CODE})
+"""Not alarms, but someone stands at a door waiting: the visitor's ring, the resident's answer, a typed code."""
 ALARM_KINDS: frozenset[EventKind] = frozenset(
     {
         EventKind.SCHOOL_PANIC,

@@ -1,8 +1,8 @@
 """The MQTT topic scheme, v1. A device's own topics carry only its id, so a broker ACL can say
 ``pattern write rb/v1/dev/%u/#``.
 
-    rb/v1/dev/{device_id}/alarm    device → engine, alarm kinds only, QoS 1, a connection of its own
-    rb/v1/dev/{device_id}/evt      device → engine, every other kind
+    rb/v1/dev/{device_id}/alarm    device → engine, alarm kinds and the urgent kinds, QoS 1, a connection of its own
+    rb/v1/dev/{device_id}/evt      device → engine, every other kind (the urgent kinds too, for older devices)
     rb/v1/dev/{device_id}/ack      engine → device, ACK or NAK echoing ``seq``
     rb/v1/dev/{device_id}/cmd      engine → device, commands
     rb/v1/dev/{device_id}/state    retained ``online`` / ``offline`` (the device's Last Will)
@@ -79,12 +79,16 @@ def parse_device_topic(topic: str) -> DeviceTopic:
 
 
 def channel_for(kind: EventKind) -> Channel:
-    """Where a message of this kind must travel."""
-    return Channel.ALARM if kind.is_alarm else Channel.EVT
+    """Where a message of this kind travels: alarms and the urgent kinds (a person waits at a door,
+    ``EventKind.is_urgent``) on the alarm topic, ahead of the telemetry; everything else on the event topic."""
+    return Channel.ALARM if kind.is_alarm or kind.is_urgent else Channel.EVT
 
 
 def check_kind_on_channel(kind: EventKind, channel: Channel) -> None:
-    """Refuse an alarm on the event topic (it would queue behind telemetry) and an event on the alarm lane."""
+    """Refuse an alarm on the event topic (it would queue behind telemetry) and a non-urgent event on the alarm
+    lane; an urgent kind is accepted on either (the event topic: devices built before the fast path)."""
+    if kind.is_urgent and channel in (Channel.ALARM, Channel.EVT):
+        return
     expected = channel_for(kind)
     if channel is not expected:
         raise ProtocolError("kind", f"{kind.value} must be published on the {expected.value} topic, not {channel.value}")

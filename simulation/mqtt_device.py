@@ -107,8 +107,9 @@ class MqttDevice:
         client = client or self._client
         if client is None:
             raise aiomqtt.MqttError("not connected")
-        await client.publish(device_topic(self.device_id, channel_for(kind)),
-                             encode_device_message(message, json=self.json), qos=max(qos, kind.is_alarm))
+        channel = channel_for(kind)  # alarms and the urgent kinds (door.visitor, ...) on the alarm topic, QoS 1
+        await client.publish(device_topic(self.device_id, channel),
+                             encode_device_message(message, json=self.json), qos=max(qos, channel is Channel.ALARM))
         return seq
 
     async def alarm(self, kind: EventKind | str, data: dict | None = None, *, seq: int | None = None,

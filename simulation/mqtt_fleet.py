@@ -223,13 +223,14 @@ class Fleet:
         for item in items:
             message = item.message if tasks is None else tasks.sequencer.outgoing(item.device_id, item.message)
             kind = message.event_kind
-            topic = device_topic(item.device_id, channel_for(kind))
+            channel = channel_for(kind)  # alarms and the urgent kinds (a person waits at a door): alarm topic, QoS 1
+            topic = device_topic(item.device_id, channel)
             payload = encode_device_message(message, json=item.json)
             if kind.is_alarm:
                 if len(self._unacked) >= self.max_unacked:
                     raise OverflowError(f"simulator: {self.max_unacked} alarms unacknowledged")
                 self._unacked[(item.device_id, message.seq)] = _Unacked(topic, payload, time.monotonic())
-            await self._publish(item.device_id, topic, payload, qos=1 if kind.is_alarm else 0)
+            await self._publish(item.device_id, topic, payload, qos=1 if channel is Channel.ALARM else 0)
             self.published += 1
 
     async def _publish(self, device_id: str, topic: str, payload: bytes, *, qos: int) -> bool:

@@ -6,6 +6,7 @@ from protocols.device import make_message
 from protocols.kinds import AckStatus
 from protocols.topics import (
     Channel,
+    channel_for,
     check_kind_on_channel,
     device_topic,
     notice_topic,
@@ -43,6 +44,22 @@ def test_alarm_on_event_topic_is_refused_with_reason():
     with pytest.raises(ProtocolError, match=r"^kind: heartbeat must be published on the evt topic, not alarm$"):
         check_kind_on_channel(EventKind.HEARTBEAT, Channel.ALARM)
     check_kind_on_channel(EventKind.HEARTBEAT, Channel.EVT)
+
+
+@pytest.mark.parametrize("kind", [EventKind.DOOR_VISITOR, EventKind.VISITOR_ANSWER, EventKind.DOOR_CODE])
+def test_a_person_waiting_at_a_door_takes_the_alarm_topic_and_older_devices_the_event_topic(kind):
+    assert channel_for(kind) is Channel.ALARM  # the fast path, ahead of the telemetry
+    check_kind_on_channel(kind, Channel.ALARM)
+    check_kind_on_channel(kind, Channel.EVT)  # devices built before the fast path
+    with pytest.raises(ProtocolError, match=rf"^kind: {kind.value} must be published on the alarm topic, not state$"):
+        check_kind_on_channel(kind, Channel.STATE)
+
+
+@pytest.mark.parametrize("kind", [EventKind.VISITOR_PASS, EventKind.DOOR_OPENED, EventKind.PATROL_POSITION])
+def test_a_non_urgent_kind_on_the_alarm_topic_is_refused_by_name(kind):
+    assert channel_for(kind) is Channel.EVT
+    with pytest.raises(ProtocolError, match=rf"^kind: {kind.value} must be published on the evt topic, not alarm$"):
+        check_kind_on_channel(kind, Channel.ALARM)
 
 
 def test_ingest_batch_roundtrip_keeps_every_event_typed():
