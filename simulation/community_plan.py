@@ -33,6 +33,7 @@ import zlib
 from bisect import bisect_left, insort
 
 from engine.city_model import City, Device
+from engine.grids import grid_of
 from engine.hosting.config import HostConfig
 from engine.hosting.throws import JOIN_S
 from engine.hosting.visitors import RING_S
@@ -82,6 +83,7 @@ class CommunityPlan:
         self._plan_throws()
         self._plan_heartbeats(devices)
         self.truth["doors_opened"] = self.truth.get("calls.opened", 0.0) + self.truth.get("codes.opened", 0.0)
+        self._grids()
         self.messages = self._numbered()
         """(at_s, device id, message), in time order, each device's seqs in that order."""
 
@@ -90,6 +92,17 @@ class CommunityPlan:
 
     def _count(self, figure: str, n: float = 1.0) -> None:
         self.truth[figure] = self.truth.get(figure, 0.0) + n
+
+    def _at_site(self, site: str, field: str, n: float = 1.0) -> None:
+        """A figure of the site's row at the desk (``CommunityFiguresQuery``), and so of its grid's and the total."""
+        self._count(f"site.{site}.{field}", n)
+
+    def _grids(self) -> None:
+        for key, n in list(self.truth.items()):
+            if key.startswith("site."):
+                _, site, field = key.split(".")
+                self._count(f"grid.{grid_of(self.city.sites[site])}.{field}", n)
+                self._count(f"desk.{field}", n)
 
     def _send(self, at_s: float, device: str, kind: EventKind, data: dict) -> None:
         self._raw.append((at_s, device, kind, data))
@@ -151,6 +164,7 @@ class CommunityPlan:
             self._count("calls.no_residents")
             return
         self._count("calls")
+        self._at_site(door.site_id, "visitor_calls")
         if unverified:
             self._count("answers.refused.unverified")
             self._send(t, unverified, EventKind.VISITOR_PASS, {"request": f"try-{door.id}",
@@ -159,6 +173,7 @@ class CommunityPlan:
         answering = sorted((self.on_grid(t + d.delay_s), d.delay_s) for d in decisions if d.answer)
         if not answering:
             self._count("calls.missed")
+            self._at_site(door.site_id, "missed_calls")
             return
         first = min((d for d in decisions if d.answer), key=lambda d: d.delay_s)
         self._count("calls.opened" if first.answer == "open" else "calls.denied")
@@ -229,11 +244,14 @@ class CommunityPlan:
         for n, held_s in [(d.held_open, d.held_open_s), (d.held_short, d.held_short_s)]:
             for _ in range(n):
                 door, t = next(kept), self.on_grid(self.rng.uniform(self.table.start_s, self.end_s - held_s - 300.0))
+                self._at_site(door.site_id, "doors_held_open", 1.0 if held_s == d.held_open_s else 0.0)
                 self._send(t, door.id, EventKind.DOOR_OPENED, {"open": True})
                 self._send(self.on_grid(t + held_s), door.id, EventKind.DOOR_OPENED, {"open": False})
         for _ in range(d.forced):
             t = self.on_grid(self.rng.uniform(self.table.start_s, self.end_s - 300.0))
-            self._send(t, next(kept).id, EventKind.DOOR_FORCED, {})
+            door = next(kept)
+            self._send(t, door.id, EventKind.DOOR_FORCED, {})
+            self._at_site(door.site_id, "doors_forced")
         self.truth["held_open_incidents"] = float(d.held_open)
         self.truth["forced_incidents"] = float(d.forced)
 
@@ -267,6 +285,7 @@ class CommunityPlan:
             data.update({"floor": floor} if k % 2 == 0 else {"floor_low": floor - 1, "floor_high": floor + 1})
             self._send(t, camera.id, EventKind.CAMERA_THROW, data)
             self._count("throw_incidents" if k == 0 else "throws_joined")
+            self._at_site(camera.site_id, "throws")
         return t
 
     def _plan_heartbeats(self, devices: list[Device]) -> None:

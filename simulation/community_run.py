@@ -7,9 +7,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from actors.engine_desk import ask_every_host
+from engine.community_figures import merge
 from engine.errors import RedbandError
+from protocols.community_figures import CommunityFiguresQuery
 from simulation.community_phones import CommunityDevices
-from simulation.scenario_community import community_figures, summary_lines
+from simulation.scenario_community import community_figures, desk_figures, grid_lines, summary_lines
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +48,12 @@ class CommunitySide:
         """The figures at the end of a run; their summary (and the devices' tally) goes into ``result.notes``."""
         try:
             seen = community_figures(engine.statistics(), result.timeline)
+            sites, grids = merge(ask_every_host(engine, CommunityFiguresQuery()).values(), self.plan.city)
         except RedbandError as exc:  # a host that does not answer: no figures
             log.warning("community figures: %s", exc)
             return {}
-        result.notes += summary_lines(seen, self.plan.truth)
+        seen.update(desk_figures(sites, grids))
+        result.notes += summary_lines(seen, self.plan.truth) + grid_lines(grids)
         tally = self.devices.tally
         result.notes.append("  devices: " + ", ".join(f"{k} {v:,}" for k, v in sorted(tally.items())))
         return seen

@@ -31,10 +31,25 @@ _COUNTER_OF = {"calls": "calls", "calls.no_residents": "no_residents",
                "codes.opened": "code_opened", **{f"codes.refused.{r.value}": f"code_{r.value}" for r in CodeRefusal},
                "throw_incidents": "throws", "throws_joined": "throws_joined"}
 _RAISED = {"held_open_incidents": "door.held_open", "forced_incidents": "door.forced"}
+DESK_FIELDS = ("visitor_calls", "missed_calls", "doors_held_open", "doors_forced", "throws")
+"""Fields of the desk's ``CommunityFiguresQuery`` rows (``protocols/community_figures.py``) checked as
+``site.<site id>.<field>``, ``grid.<grid id>.<field>`` and, over every site, ``desk.<field>`` (``throws``: reports,
+a joined repeat too)."""
 
 
 def is_community_figure(figure: str) -> bool:
-    return figure in FIGURES
+    by, _, rest = figure.partition(".")
+    if by == "desk":
+        return rest in DESK_FIELDS
+    return figure in FIGURES or by in ("site", "grid") and rest.rpartition(".")[2] in DESK_FIELDS and "." in rest
+
+
+def desk_figures(sites, grids) -> dict[str, float]:
+    """``site.*``, ``grid.*`` and ``desk.*`` of the desk's rows per site and per grid (``engine.community_figures``)."""
+    out = {f"desk.{f}": float(sum(getattr(r, f) for r in sites)) for f in DESK_FIELDS}
+    for by, rows in (("site", sites), ("grid", grids)):
+        out.update({f"{by}.{r.id}.{f}": float(getattr(r, f)) for r in rows for f in DESK_FIELDS})
+    return out
 
 
 def check_community_figure(ex, plan) -> tuple[str, str] | None:
@@ -75,4 +90,14 @@ def summary_lines(seen: dict[str, float], truth: dict[str, float]) -> list[str]:
         + "; codes: " + ", ".join(show(f) for f in ("codes.opened", *refusals)),
         "  thrown objects: " + ", ".join(show(f) for f in ("throw_incidents", "throws_joined")),
         "  door incidents: " + ", ".join(show(f) for f in ("held_open_incidents", "forced_incidents")),
+        "  at the desk, every community: " + ", ".join(show(f"desk.{f}") for f in DESK_FIELDS),
     ]
+
+
+def grid_lines(grids) -> list[str]:
+    """The desk's rows per grid, for the report."""
+    lines = [f"community figures per grid ({len(grids)} grids, the desk's CommunityFiguresQuery):",
+             "  " + f"{'grid':<28}" + "".join(f"{c:>16}" for c in ("communities", *DESK_FIELDS))]
+    for r in grids:
+        lines.append(f"  {r.id[:28]:<28}" + "".join(f"{getattr(r, c):>16,}" for c in ("communities", *DESK_FIELDS)))
+    return lines

@@ -19,7 +19,7 @@ import pytest
 from engine.errors import ConfigError
 from simulation.community_phones import CommunityDevices
 from simulation.scenario import load_scenario
-from simulation.scenario_community import FIGURES, community_figures
+from simulation.scenario_community import FIGURES, community_figures, desk_figures, is_community_figure
 from simulation.shipped import shipped
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,6 +149,17 @@ def test_phones_answer_in_order_withdraw_when_told_doors_open_and_close_and_visi
     assert devices.tally["code_refused.expired"] == 1 and devices.tally["opened_by_call"] == 1
 
 
+def test_desk_figures_per_site_grid_and_in_all_are_named_and_read_from_the_rows():
+    assert is_community_figure("desk.throws") and is_community_figure("grid.P1-north-east-grid.missed_calls")
+    assert is_community_figure("site.C0001.visitor_calls") and not is_community_figure("site.C0001.calls")
+    assert not is_community_figure("community.C0001.registered")  # a patrol figure per community
+    row = SimpleNamespace(id="C1", visitor_calls=3, missed_calls=1, doors_held_open=0, doors_forced=1, throws=2)
+    grid = SimpleNamespace(**{**vars(row), "id": "P1-north-east-grid"})
+    seen = desk_figures([row, SimpleNamespace(**{**vars(row), "id": "C2"})], [grid])
+    assert seen["desk.visitor_calls"] == 6 and seen["site.C2.throws"] == 2
+    assert seen["grid.P1-north-east-grid.doors_forced"] == 1
+
+
 def test_figures_come_from_the_hosts_community_counters_and_the_incidents_raised():
     stats = [SimpleNamespace(community={"calls": 3, "opened": 2, "code_opened": 1, "refused_unverified": 1}),
              SimpleNamespace(community={"calls": 2, "missed": 1, "code_expired": 4, "throws_joined": 2})]
@@ -175,7 +186,9 @@ def test_community_evening_calls_passes_doors_and_thrown_objects_add_up_to_the_p
     for e in result["expectations"]:
         if m := re.fullmatch(r"(\S+) = ([\d.]+); expected (ground truth )?([\d.]+)", e["detail"]):
             seen[m[1]], truth[m[1]] = float(m[2]), float(m[4])
-    assert set(seen) == set(FIGURES) and seen == truth
+    assert set(FIGURES) <= set(seen) and seen == truth
+    assert truth["desk.visitor_calls"] == truth["calls"] and truth["desk.missed_calls"] == truth["calls.missed"]
+    assert truth["desk.throws"] == truth["throw_incidents"] + truth["throws_joined"]
     assert truth["calls"] > 5000 and min(truth[f"calls.{o}"] for o in ("opened", "denied", "missed")) > 100
     assert truth["calls.no_residents"] > 0 and truth["answers.refused.answered"] > 0
     assert (truth["throw_incidents"], truth["held_open_incidents"], truth["forced_incidents"]) == (16, 6, 4)
@@ -195,3 +208,7 @@ def test_community_evening_calls_passes_doors_and_thrown_objects_add_up_to_the_p
     assert result["metrics"]["checker"]["lost"] == result["metrics"]["checker"]["duplicated"] == 0
     notes = "\n".join(result["notes"])
     assert "community figures" in notes and f"opened {truth['calls.opened']:,.0f}" in notes
+    # the desk's rows per grid (CommunityFiguresQuery of every host) add up to every call of the evening
+    grids = [line.split() for line in result["notes"] if re.match(r"  P\d-(north|south)-", line)]
+    assert len(grids) == 24 and sum(int(g[1]) for g in grids) == 100
+    assert sum(int(g[2].replace(",", "")) for g in grids) == truth["calls"]
