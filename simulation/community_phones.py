@@ -33,6 +33,8 @@ class CommunityDevices:
         self._pending: dict[tuple[str, str], Reply] = {}
         """(phone, call) → its answer not yet sent."""
         self._told: set[tuple[str, str]] = set()
+        self.codes: dict[tuple[str, str], str] = {}
+        """(phone, request) → the code the engine told the phone."""
         """(phone, request) of the passes whose code went out to the visitors."""
 
     def on_grid(self, t: float) -> float:
@@ -100,6 +102,7 @@ class CommunityDevices:
     def _pass(self, phone: str, args: dict, t: float) -> list[Reply]:
         plan = self.plan.passes.get((phone, args["request"]))
         self.tally["passes_issued"] += 1
+        self.codes[(phone, args["request"])] = args["code"]
         if plan is None or (phone, plan.request) in self._told:
             return []
         self._told.add((phone, plan.request))

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from actors.engine_desk import ask_every_host
+from actors.engine_desk import ask_device_host, ask_every_host
 from engine.community_figures import merge
 from engine.errors import RedbandError
+from protocols.community import IssueVisitorPass
 from protocols.community_figures import CommunityFiguresQuery
 from simulation.community_phones import CommunityDevices
 from simulation.scenario_community import community_figures, desk_figures, grid_lines, summary_lines
@@ -22,6 +23,10 @@ class CommunitySide:
         self.plan, self.engine, self.push = plan, engine, push
         self.devices = CommunityDevices(plan)
         self._last_s = -1.0
+        self._desk = sorted((p for p in plan.passes.values() if p.desk), key=lambda p: p.desk_at_s)
+        """Passes the property desk issues on a resident's behalf, soonest first."""
+        self.desk_codes: dict[tuple[str, str], str] = {}
+        self.desk_refused: list[str] = []
 
     @classmethod
     def of(cls, scenario, engine, *, push) -> CommunitySide | None:
@@ -37,8 +42,19 @@ class CommunitySide:
         if t_s != self._last_s:
             self._last_s = t_s
             return
+        while self._desk and self._desk[0].desk_at_s <= t_s:
+            self._issue_at_desk(self._desk.pop(0))
         for reply in self.devices.commands(self.engine.take_device_commands(), t_s):
             self.push(reply.at_s, reply)
+
+    def _issue_at_desk(self, plan) -> None:
+        """The property desk issues a pass on the resident's behalf; the engine tells the phone, as for its own."""
+        try:
+            issued = ask_device_host(self.engine, plan.phone, IssueVisitorPass(**plan.desk))
+        except RedbandError as exc:
+            self.desk_refused.append(f"{plan.request}: {exc}")
+            return
+        self.desk_codes[(plan.phone, plan.request)] = issued.code
 
     def observed(self) -> dict[str, float]:
         """The ground truth: what the plan meant the engine to count."""
@@ -54,6 +70,9 @@ class CommunitySide:
             return {}
         seen.update(desk_figures(sites, grids))
         result.notes += summary_lines(seen, self.plan.truth) + grid_lines(grids)
+        told = sum(self.devices.codes.get(key) == code for key, code in self.desk_codes.items())
+        result.notes.append(f"  property desk: {len(self.desk_codes)} passes issued (IssueVisitorPass), {told} of their "
+                            f"codes told to the resident's phone; refused: {'; '.join(self.desk_refused) or 'none'}")
         tally = self.devices.tally
         result.notes.append("  devices: " + ", ".join(f"{k} {v:,}" for k, v in sorted(tally.items())))
         return seen

@@ -20,6 +20,7 @@ with how the unit's residents will answer, each visitor pass with the visits mad
     wrong_door = 20
     not_yet = 10
     unknown = 20                  # codes nobody issued
+    by_desk = 10                  # of those opened, issued by the property desk (IssueVisitorPass)
     [community.doors]
     held_open = 6                 # held open past the policy (held_open_s), and briefly (held_short, no incident)
     forced = 4
@@ -57,6 +58,9 @@ class PassesTable(Struct, forbid_unknown_fields=True, frozen=True):
     wrong_door: Count = 20
     not_yet: Count = 10
     unknown: Count = 20
+    by_desk: Count = 0
+    """Of the passes opened in their window, how many the property desk issues on the resident's behalf (the desk
+    request ``IssueVisitorPass``) instead of the resident's phone."""
 
 
 class DoorsTable(Struct, forbid_unknown_fields=True, frozen=True):
@@ -121,3 +125,6 @@ class PassPlan:
     phone: str
     request: str
     visits: list[PassVisit] = field(default_factory=list)
+    desk: dict | None = None
+    """Issued by the property desk: the ``IssueVisitorPass`` fields, asked at ``desk_at_s``."""
+    desk_at_s: float = 0.0

@@ -208,6 +208,8 @@ def test_community_evening_calls_passes_doors_and_thrown_objects_add_up_to_the_p
     assert result["metrics"]["checker"]["lost"] == result["metrics"]["checker"]["duplicated"] == 0
     notes = "\n".join(result["notes"])
     assert "community figures" in notes and f"opened {truth['calls.opened']:,.0f}" in notes
+    assert ("property desk: 10 passes issued (IssueVisitorPass), 10 of their codes told to the resident's phone; "
+            "refused: none") in notes
     # the desk's rows per grid (CommunityFiguresQuery of every host) add up to every call of the evening
     grids = [line.split() for line in result["notes"] if re.match(r"  P\d-(north|south)-", line)]
     assert len(grids) == 24 and sum(int(g[1]) for g in grids) == 100
