@@ -18,6 +18,7 @@ import pytest
 
 from engine.errors import ConfigError
 from simulation.community_phones import CommunityDevices
+from simulation.community_run import CommunitySide
 from simulation.scenario import load_scenario
 from simulation.scenario_community import FIGURES, community_figures, desk_figures, is_community_figure
 from simulation.shipped import shipped
@@ -147,6 +148,27 @@ def test_phones_answer_in_order_withdraw_when_told_doors_open_and_close_and_visi
     assert devices.commands([cmd(phone, "visitor_pass.issued", request=request, code="123456")], 0.0) == []
     devices.commands([cmd(visit.door, "door.code.refused", code="1", reason="expired")], 0.0)
     assert devices.tally["code_refused.expired"] == 1 and devices.tally["opened_by_call"] == 1
+
+
+def test_the_run_hands_the_engines_commands_to_the_devices_once_a_step_after_the_delivery(tmp_path):
+    s = small(tmp_path)
+    visit = next(v for v in s.community.visits.values() if any(d.answer for d in v.decisions))
+    snapshot = next(k for k, v in s.community.visits.items() if v is visit)
+
+    class Engine:
+        taken = 0
+
+        def take_device_commands(self):
+            self.taken += 1
+            return [cmd(d.phone, "visitor_call", call="C#1", snapshot=snapshot) for d in visit.decisions]
+
+    engine, pushed = Engine(), []
+    side = CommunitySide.of(s, engine, push=lambda at_s, item: pushed.append((at_s, item)))
+    side.turn(visit.at_s)  # after the engine's clock moved: the events due now are not in yet
+    assert engine.taken == 0 and pushed == []
+    side.turn(visit.at_s)  # after they were delivered
+    assert engine.taken == 1 and pushed and all(item.kind.value == "visitor.answer" for _, item in pushed)
+    assert side.observed() == s.community.truth and CommunitySide.of(s, None, push=print) is None
 
 
 def test_desk_figures_per_site_grid_and_in_all_are_named_and_read_from_the_rows():
