@@ -30,18 +30,26 @@ class DoorOpen(Struct, frozen=True):
     since_s: float
 
 
-class CallView(Struct, frozen=True):
-    """A visitor call: ``outcome`` empty while it rings (``answer`` empty) or waits for its door (``answer`` open)."""
+class CallRow(Struct):
+    """A visitor call as the console shows it (``protocols/console_sites.py``): ``outcome`` empty while it rings
+    (``answer`` empty) or waits for its door (``answer`` open)."""
 
     call: str
     door: str
     unit: str
     started_s: float
     answer: str = ""
+    """"" ringing; ``open`` answered open (waiting for the door, or ``opened``); ``deny``."""
     by: str = ""
     latency_ms: float | None = None
     outcome: str = ""
+    """"" while open; ``opened``, ``not_opened``, ``denied``, ``missed``."""
     ended_s: float | None = None
+
+
+class CallView(CallRow, frozen=True):
+    """A visitor call at the desk: the console's row and its door panel's snapshot (the console leaves it out)."""
+
     snapshot: str = ""
 
 

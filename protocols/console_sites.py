@@ -23,6 +23,7 @@ from typing import Annotated, Final
 
 from msgspec import Meta, Struct, field
 
+from protocols.community_desk import CallRow
 from protocols.notices import MAX_TARGETS, NoticeLevel, NoticeView
 
 SiteId = Annotated[str, Meta(min_length=1, max_length=128)]
@@ -85,20 +86,6 @@ class CameraRow(Struct):
     label: str
     offline: bool
     alarms: list[str]
-
-
-class CallRow(Struct):
-    call: str
-    door: str
-    unit: str
-    started_s: float
-    answer: str = ""
-    """"" ringing; ``open`` answered open (waiting for the door, or ``opened``); ``deny``."""
-    by: str = ""
-    latency_ms: float | None = None
-    outcome: str = ""
-    """"" while open; ``opened``, ``not_opened``, ``denied``, ``missed``."""
-    ended_s: float | None = None
 
 
 class CommunityView(Struct, tag="community_view"):
