@@ -71,8 +71,9 @@ class CommunitySide:
         seen.update(desk_figures(sites, grids))
         result.notes += summary_lines(seen, self.plan.truth) + grid_lines(grids)
         told = sum(self.devices.codes.get(key) == code for key, code in self.desk_codes.items())
-        result.notes.append(f"  property desk: {len(self.desk_codes)} passes issued (IssueVisitorPass), {told} of their "
-                            f"codes told to the resident's phone; refused: {'; '.join(self.desk_refused) or 'none'}")
+        refused = "; ".join(self.desk_refused) or "none"
+        result.notes.append(f"  property desk: {len(self.desk_codes)} passes issued (IssueVisitorPass), {told} of "
+                            f"their codes told to the resident's phone; refused: {refused}")
         tally = self.devices.tally
         result.notes.append("  devices: " + ", ".join(f"{k} {v:,}" for k, v in sorted(tally.items())))
         return seen
