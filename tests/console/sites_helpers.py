@@ -1,5 +1,6 @@
 """A module-scoped engine and console gateway for the site views' tests (community, kiosk hall, notices), with a
-guard room operator for community C0001 and a grid worker of its grid beside conftest's cc, p1, p2; and events sent as the devices would."""
+guard room operator for community C0001 and a grid worker of its grid beside conftest's cc, p1, p2; events sent as
+the devices would; a site opened in the browser's Sites tab."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from protocols.batch import Ingest
 from protocols.device import make_message
 from redband.files import add_operator
 from tests.console.conftest import PASSWORD, _console
+from tests.console.test_browser import open_console
 
 COMMUNITY, OTHER_COMMUNITY, HALL = "C0001", "C0002", "K0001"  # C0001 and K0001 are P1's, C0002 P2's
 GRID = "P1-north-east-grid"  # C0001's grid (K0001 is in P1's north-west grid)
@@ -43,3 +45,12 @@ class Devices:
                                                                          data=data))])
         assert result.refused == 0 and not result.not_taken, result
         return result
+
+
+def open_site(browser, console, operator: str, site: str, shown: str):
+    """A page logged in as ``operator`` with ``site`` opened in the Sites tab, once ``shown`` matches."""
+    page = open_console(browser, console, operator)
+    page.click("#tab-sites")
+    page.click(f"#sites-list button[data-site='{site}']")
+    page.wait_for_selector(shown, timeout=10_000)
+    return page

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.console.sites_helpers import COMMUNITY, HALL, Devices, sites_console  # noqa: F401 - the module's engine
+from tests.console.sites_helpers import COMMUNITY, HALL, Devices, open_site, sites_console  # noqa: F401 - engine
 from tests.console.test_browser import browser, open_console, row, shot  # noqa: F401 - the module's Chromium
 from tests.console.test_console_layout import wait_until
 
@@ -25,10 +25,7 @@ def js(selector: str, test: str = "") -> str:
 
 def test_a_station_sees_a_call_ring_and_end_a_door_open_and_posts_and_withdraws_a_notice(browser, sites_console):  # noqa: F811
     devices = Devices(sites_console)
-    page = open_console(browser, sites_console, "p1")
-    page.click("#tab-sites")
-    page.click(f"#sites-list button[data-site='{COMMUNITY}']")
-    page.wait_for_selector(DOOR1, timeout=10_000)
+    page = open_site(browser, sites_console, "p1", COMMUNITY, DOOR1)
     assert page.text_content(f"{DOOR1} .door-state") == "closed"
     assert page.locator("#kiosk-view").is_hidden() and "P1 north-east grid" in page.text_content("#community-place")
 
@@ -91,11 +88,8 @@ def test_the_grid_filter_narrows_the_sites_and_the_queue_and_a_guard_or_grid_wor
     assert [b.get_attribute("data-site") for b in page.query_selector_all("#sites-list button")] == [COMMUNITY, HALL]
     page.click("#tab-incidents")
     page.wait_for_selector(row(forced), timeout=5_000)
-    guard = open_console(browser, sites_console, "cguard")
-    guard.click("#tab-sites")
+    guard = open_site(browser, sites_console, "cguard", COMMUNITY, DOOR1)
     assert [b.get_attribute("data-site") for b in guard.query_selector_all("#sites-list button")] == [COMMUNITY]
-    guard.click(f"#sites-list button[data-site='{COMMUNITY}']")
-    guard.wait_for_selector(DOOR1, timeout=10_000)
     worker = open_console(browser, sites_console, "gw")  # a grid worker of C0001's grid: its sites only
     worker.click("#tab-sites")
     assert [b.get_attribute("data-site") for b in worker.query_selector_all("#sites-list button")] == [COMMUNITY]

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from engine.kiosk.catalogue import default_catalogue
-from tests.console.sites_helpers import HALL, Devices, sites_console  # noqa: F401 - the module's engine
-from tests.console.test_browser import browser, open_console, shot  # noqa: F401 - the module's Chromium
+from tests.console.sites_helpers import HALL, Devices, open_site, sites_console  # noqa: F401 - the module's engine
+from tests.console.test_browser import browser, shot  # noqa: F401 - the module's Chromium
 from tests.console.test_console_layout import wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]
@@ -27,10 +27,7 @@ def text_is(selector: str, text: str) -> str:
 
 def test_a_station_sees_its_kiosk_halls_health_queue_and_served_today_change(browser, sites_console):  # noqa: F811
     devices = Devices(sites_console)
-    page = open_console(browser, sites_console, "p1")
-    page.click("#tab-sites")
-    page.click(f"#sites-list button[data-site='{HALL}']")
-    page.wait_for_selector(ROW, timeout=10_000)
+    page = open_site(browser, sites_console, "p1", HALL, ROW)
     assert page.locator("#community-view").is_hidden()
     assert page.locator("#kiosk-health tr").count() == 3
     assert page.text_content(f"{ROW} .tickets") == "none"
