@@ -15,6 +15,8 @@ from typing import Final
 
 import msgspec
 
+from engine.hosting.snapshot_rows import by_name, counters, encode, under
+
 CALL: Final = "visitor_call/"
 PASS: Final = "visitor_pass/"
 THROW: Final = "throw/"
@@ -64,33 +66,24 @@ class ThrowRow(msgspec.Struct, array_like=True):
     """The clip references of its reports, newest last (at most ``MAX_CLIPS``)."""
 
 
-encode = msgspec.msgpack.Encoder().encode
-_call = msgspec.msgpack.Decoder(CallRow)
-_pass = msgspec.msgpack.Decoder(PassRow)
-_throw = msgspec.msgpack.Decoder(ThrowRow)
-_figures = msgspec.msgpack.Decoder(dict[str, int])
-
-
 def calls(snapshots: dict[str, bytes]) -> list[CallRow]:
-    return [_call.decode(body) for key, body in snapshots.items() if key.startswith(CALL)]
+    return under(snapshots, CALL, CallRow)
 
 
 def passes(snapshots: dict[str, bytes]) -> list[PassRow]:
-    return [_pass.decode(body) for key, body in snapshots.items() if key.startswith(PASS)]
+    return under(snapshots, PASS, PassRow)
 
 
 def throws(snapshots: dict[str, bytes]) -> list[ThrowRow]:
-    return [_throw.decode(body) for key, body in snapshots.items() if key.startswith(THROW)]
+    return under(snapshots, THROW, ThrowRow)
 
 
 def figures(snapshots: dict[str, bytes]) -> dict[str, int]:
-    body = snapshots.get(FIGURES)
-    return dict(_figures.decode(body)) if body is not None else {}
+    return counters(snapshots, FIGURES)
 
 
 def site_figures(snapshots: dict[str, bytes]) -> dict[str, dict[str, int]]:
-    return {key[len(SITE_FIGURES):]: dict(_figures.decode(body)) for key, body in snapshots.items()
-            if key.startswith(SITE_FIGURES)}
+    return by_name(snapshots, SITE_FIGURES, dict[str, int])
 
 
 class Figures:

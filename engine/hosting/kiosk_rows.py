@@ -1,5 +1,5 @@
 """What the kiosk hall's part of a host keeps in the journal's snapshots (``JournalBatch.snapshots``; the mechanism:
-``engine/hosting/patrol_rows.py``): one key per thing, its latest body (msgpack), None deleting it.
+``engine/hosting/snapshot_rows.py``): one key per thing, its latest body (msgpack), None deleting it.
 
     kiosk/booking/<code>       Booking, when made and when its code is taken; deleted when its slot ends
     kiosk/day/<hall>/<day>     DayFigures of the hall that day, at every change; deleted past KEEP_DAYS
@@ -13,8 +13,11 @@ from typing import Final
 
 import msgspec
 
+from engine.hosting.snapshot_rows import by_name, encode, under
 from engine.kiosk.bookings import Booking
 from engine.kiosk.figures import DayFigures
+
+__all__ = ["BOOKING", "DAY", "LEVELS", "LOW", "LevelsRow", "LowRow", "Rows", "day_key", "encode", "read"]
 
 BOOKING: Final = "kiosk/booking/"
 DAY: Final = "kiosk/day/"
@@ -39,13 +42,6 @@ class LevelsRow(msgspec.Struct, array_like=True):
     """When the kiosk reported them (a supply left out of a report keeps its earlier level)."""
 
 
-encode = msgspec.msgpack.Encoder().encode
-_booking = msgspec.msgpack.Decoder(Booking)
-_day = msgspec.msgpack.Decoder(DayFigures)
-_low = msgspec.msgpack.Decoder(LowRow)
-_levels = msgspec.msgpack.Decoder(LevelsRow)
-
-
 def day_key(hall: str, day: str) -> str:
     return f"{DAY}{hall}/{day}"
 
@@ -59,14 +55,5 @@ class Rows(msgspec.Struct):
 
 def read(snapshots: dict[str, bytes]) -> Rows:
     """Decode the kiosk keys of a journal's snapshots (other parts' keys are left alone)."""
-    rows = Rows()
-    for key, body in snapshots.items():
-        if key.startswith(BOOKING):
-            rows.bookings.append(_booking.decode(body))
-        elif key.startswith(DAY):
-            rows.days.append(_day.decode(body))
-        elif key.startswith(LOW):
-            rows.low[key[len(LOW):]] = _low.decode(body)
-        elif key.startswith(LEVELS):
-            rows.levels[key[len(LEVELS):]] = _levels.decode(body)
-    return rows
+    return Rows(bookings=under(snapshots, BOOKING, Booking), days=under(snapshots, DAY, DayFigures),
+                low=by_name(snapshots, LOW, LowRow), levels=by_name(snapshots, LEVELS, LevelsRow))

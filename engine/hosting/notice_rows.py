@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from typing import Final
 
-import msgspec
-
+from engine.hosting.snapshot_rows import counters, encode, under
 from engine.notices import NoticeRow
+
+__all__ = ["FIGURES", "NOTICE", "encode", "figures", "key", "notices"]
 
 NOTICE: Final = "notice/"
 FIGURES: Final = "notice_figures"
-
-encode = msgspec.msgpack.Encoder().encode
-_row = msgspec.msgpack.Decoder(NoticeRow)
-_figures = msgspec.msgpack.Decoder(dict[str, int])
 
 
 def key(site: str, notice: str) -> str:
@@ -27,9 +24,8 @@ def key(site: str, notice: str) -> str:
 
 
 def notices(snapshots: dict[str, bytes]) -> list[NoticeRow]:
-    return [_row.decode(body) for k, body in snapshots.items() if k.startswith(NOTICE)]
+    return under(snapshots, NOTICE, NoticeRow)
 
 
 def figures(snapshots: dict[str, bytes]) -> dict[str, int]:
-    body = snapshots.get(FIGURES)
-    return dict(_figures.decode(body)) if body is not None else {}
+    return counters(snapshots, FIGURES)

@@ -16,6 +16,7 @@ from typing import Final
 
 import msgspec
 
+from engine.hosting.snapshot_rows import by_name, encode, one, under
 from engine.hosting.stats import PatrolFigures
 from engine.patrol.offer_record import DispatchRecord
 from engine.patrol.patrol import PatrolRecord, VolunteerTotals
@@ -54,17 +55,6 @@ class UnitRow(msgspec.Struct, array_like=True):
     """Its patrol or shift ended while it was busy: off duty once its task releases it."""
 
 
-_encoder = msgspec.msgpack.Encoder()
-_patrol = msgspec.msgpack.Decoder(PatrolRow)
-_totals = msgspec.msgpack.Decoder(VolunteerTotals)
-_figures = msgspec.msgpack.Decoder(PatrolFigures)
-_unit = msgspec.msgpack.Decoder(UnitRow)
-_fixes = msgspec.msgpack.Decoder(FixCounters)
-_dispatch = msgspec.msgpack.Decoder(DispatchRecord)
-
-encode = _encoder.encode
-
-
 def unit_row(units: UnitTracker, unit_id: str) -> tuple[str, bytes]:
     """The key and body of a unit's row as the tracker holds it now."""
     return UNIT + unit_id, encode(UnitRow(units.state_of(unit_id), units.is_leaving(unit_id)))
@@ -83,18 +73,6 @@ class Rows(msgspec.Struct):
 
 def read(snapshots: dict[str, bytes]) -> Rows:
     """Decode the snapshots a journal holds (keys of other parts are left alone)."""
-    rows = Rows()
-    for key, body in snapshots.items():
-        if key.startswith(PATROL):
-            rows.patrols.append(_patrol.decode(body))
-        elif key.startswith(TOTALS):
-            rows.totals.append(_totals.decode(body))
-        elif key == FIGURES:
-            rows.figures = _figures.decode(body)
-        elif key == FIXES:
-            rows.fixes = _fixes.decode(body)
-        elif key.startswith(UNIT):
-            rows.units[key[len(UNIT):]] = _unit.decode(body)
-        elif key.startswith(DISPATCH_ROW):
-            rows.dispatches.append(_dispatch.decode(body))
-    return rows
+    return Rows(patrols=under(snapshots, PATROL, PatrolRow), totals=under(snapshots, TOTALS, VolunteerTotals),
+                figures=one(snapshots, FIGURES, PatrolFigures), fixes=one(snapshots, FIXES, FixCounters),
+                units=by_name(snapshots, UNIT, UnitRow), dispatches=under(snapshots, DISPATCH_ROW, DispatchRecord))
