@@ -88,3 +88,43 @@ def wait_until(predicate, *, timeout_s: float, what: str, every_s: float = 0.05)
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what() if callable(what) else what}")
         time.sleep(every_s)
+
+
+M_LAT = 1 / 111_195.0
+"""Degrees of latitude in a metre."""
+
+
+def message(seq: int, kind: str, **data) -> dict:
+    """A device event's JSON body, stamped now."""
+    return {"seq": seq, "ts": int(time.time() * 1000), "kind": kind, "data": data}
+
+
+def units(engine, state: str) -> int:
+    """The units in ``state`` over all hosts."""
+    return sum(s.units_by_state.get(state, 0) for s in engine.statistics())
+
+
+class PatrolPhone:
+    """Volunteer phone ``index`` on patrol 100 m north of the first panic box of its precinct, its commands read by
+    ``commands`` and its events sent to ``evt`` (seqs 1 and 2 taken: the start and the position)."""
+
+    def __init__(self, broker, engine, index: int = 0) -> None:
+        self.phone = phone = broker.device("volunteer_phone", index)
+        precinct = broker.city.devices[phone].precinct_id
+        self.box = box = next(d for d in sorted(broker.city.devices.values(), key=lambda d: d.id)
+                              if d.kind == "panic_box" and d.precinct_id == precinct)
+        self.commands = Inbox(broker, phone, f"rb/v1/dev/{phone}/cmd")
+        assert self.commands.subscribed, self.commands.error
+        self.evt = f"rb/v1/dev/{phone}/evt"
+        assert pub(broker, phone, self.evt, message(1, "patrol.start")).returncode == 0
+        pub(broker, phone, self.evt, message(2, "patrol.position", lat=box.lat + 100 * M_LAT, lon=box.lon,
+                                             accuracy_m=5.0))
+        wait_until(lambda: units(engine, "available") == 1, timeout_s=20, what="the phone on patrol")
+
+    def box_alarm(self, broker) -> dict:
+        """The panic box's ``school.panic``, and its ack (taken)."""
+        acks = Inbox(broker, self.box.id, f"rb/v1/dev/{self.box.id}/ack")
+        pub(broker, self.box.id, f"rb/v1/dev/{self.box.id}/alarm", message(1, "school.panic"))
+        (ack,) = acks.read_json(1)
+        assert ack["ok"], ack
+        return ack

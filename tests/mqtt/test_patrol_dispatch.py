@@ -3,44 +3,19 @@ nearest phone on patrol as a ``task.offer`` command, its acceptance, arrival, an
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from engine.patrol.cameras import CameraIndex
 from protocols.kinds import IncidentKind
 from protocols.replies import decode_command
-from tests.mqtt.helpers import Inbox, pub, wait_until
+from tests.mqtt.helpers import Inbox, PatrolPhone, message, pub, units, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.mqtt]
 
-M_LAT = 1 / 111_195.0
-
-
-def message(seq: int, kind: str, **data) -> dict:
-    return {"seq": seq, "ts": int(time.time() * 1000), "kind": kind, "data": data}
-
-
-def units(engine, state: str) -> int:
-    return sum(s.units_by_state.get(state, 0) for s in engine.statistics())
-
-
 def test_a_p1_alarm_is_offered_to_the_nearest_phone_on_patrol_which_accepts_and_arrives(broker, engine):
-    phone = broker.device("volunteer_phone", 0)
-    precinct = broker.city.devices[phone].precinct_id
-    box = next(d for d in sorted(broker.city.devices.values(), key=lambda d: d.id)
-               if d.kind == "panic_box" and d.precinct_id == precinct)
-    commands = Inbox(broker, phone, f"rb/v1/dev/{phone}/cmd")
-    assert commands.subscribed, commands.error
-    evt = f"rb/v1/dev/{phone}/evt"
-    assert pub(broker, phone, evt, message(1, "patrol.start")).returncode == 0
-    pub(broker, phone, evt, message(2, "patrol.position", lat=box.lat + 100 * M_LAT, lon=box.lon, accuracy_m=5.0))
-    wait_until(lambda: units(engine, "available") == 1, timeout_s=20, what="the phone on patrol")
-
-    acks = Inbox(broker, box.id, f"rb/v1/dev/{box.id}/ack")
-    pub(broker, box.id, f"rb/v1/dev/{box.id}/alarm", message(1, "school.panic"))
-    (ack,) = acks.read_json(1)
-    assert ack["ok"], ack
+    on_patrol = PatrolPhone(broker, engine)
+    phone, box, commands, evt = on_patrol.phone, on_patrol.box, on_patrol.commands, on_patrol.evt
+    ack = on_patrol.box_alarm(broker)
     offer = decode_command(commands.read(1)[0])
     assert offer.cmd == "task.offer" and offer.args["incident"] == ack["incident"]
     assert 90 <= offer.args["distance_m"] <= 110

@@ -4,7 +4,6 @@ request id gets the same answer and no second debit; ``points.query`` is answere
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -13,16 +12,9 @@ from actors.engine_desk import ask_device_host
 from protocols.points import ItemCategory
 from protocols.points_desk import Ledger, PutItem, Restock
 from protocols.replies import decode_command
-from tests.mqtt.helpers import Inbox, pub, wait_until
+from tests.mqtt.helpers import Inbox, PatrolPhone, message, pub, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.mqtt]
-
-M_LAT = 1 / 111_195.0
-
-
-def message(seq: int, kind: str, **data) -> dict:
-    return {"seq": seq, "ts": int(time.time() * 1000), "kind": kind, "data": data}
-
 
 def next_command(commands: Inbox, name: str):
     """The next command ``name`` on the phone's cmd topic (task commands before it are passed over, at most 5)."""
@@ -35,21 +27,10 @@ def next_command(commands: Inbox, name: str):
 
 
 def test_a_phone_redeems_an_item_and_a_retry_gets_the_same_answer_without_a_second_debit(broker, engine):
-    phone = broker.device("volunteer_phone", 0)
+    on_patrol = PatrolPhone(broker, engine)
+    phone, commands, evt = on_patrol.phone, on_patrol.commands, on_patrol.evt
     volunteer = next(v.id for v in broker.city.volunteers.values() if v.phone_id == phone)
-    precinct = broker.city.devices[phone].precinct_id
-    box = next(d for d in sorted(broker.city.devices.values(), key=lambda d: d.id)
-               if d.kind == "panic_box" and d.precinct_id == precinct)
-    commands = Inbox(broker, phone, f"rb/v1/dev/{phone}/cmd")
-    assert commands.subscribed, commands.error
-    evt = f"rb/v1/dev/{phone}/evt"
-    assert pub(broker, phone, evt, message(1, "patrol.start")).returncode == 0
-    pub(broker, phone, evt, message(2, "patrol.position", lat=box.lat + 100 * M_LAT, lon=box.lon, accuracy_m=5.0))
-    wait_until(lambda: sum(s.units_by_state.get("available", 0) for s in engine.statistics()) == 1, timeout_s=20,
-               what="the phone on patrol")
-    acks = Inbox(broker, box.id, f"rb/v1/dev/{box.id}/ack")
-    pub(broker, box.id, f"rb/v1/dev/{box.id}/alarm", message(1, "school.panic"))
-    (ack,) = acks.read_json(1)
+    ack = on_patrol.box_alarm(broker)
     assert decode_command(commands.read(1)[0]).cmd == "task.offer"
     for seq, answer in enumerate(("accept", "arrived", "done"), 3):
         pub(broker, phone, evt, message(seq, "patrol.task", incident=ack["incident"], answer=answer))
