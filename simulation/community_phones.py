@@ -11,6 +11,8 @@ schedules the :class:`~simulation.device_reply.Reply` items that come back.
 - ``visitor_pass.issued`` {request, code}: the resident passes the code on; the plan's visitors type it at their doors
   (``door.code``) at their times.
 - ``door.code.refused`` {reason} and ``visitor_call.ended`` are tallied.
+- ``notice.board`` (a site's board, ``device_id`` the site): its door screens report ``notice.shown``
+  (``simulation.community_notices.DoorScreens``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections import Counter
 from protocols import EventKind
 from protocols.community import (CALL_ANSWERED, CALL_ENDED, CALL_MISSED, CODE_REFUSED, OPEN_DOOR, PASS_ISSUED,
                                  VISITOR_CALL)
+from protocols.notices import NOTICE_BOARD
+from simulation.community_notices import DoorScreens
 from simulation.community_plan import CommunityPlan
 from simulation.device_reply import Reply
 
@@ -30,6 +34,7 @@ class CommunityDevices:
         self.plan, self.step, self.close_after_s = plan, plan.step, close_after_s
         self.tally: Counter[str] = Counter()
         """What the devices saw and did: rings, answers sent and withdrawn, doors opened, codes typed, refusals."""
+        self.screens = DoorScreens(plan.notices, self.tally)
         self._pending: dict[tuple[str, str], Reply] = {}
         """(phone, call) → its answer not yet sent."""
         self._told: set[tuple[str, str]] = set()
@@ -62,6 +67,8 @@ class CommunityDevices:
                 self.tally[f"code_refused.{args['reason']}"] += 1
             elif kind == CALL_ENDED:
                 self.tally[f"panel_told.{args['outcome']}"] += 1
+            elif kind == NOTICE_BOARD:
+                out += self.screens.board(getattr(command, "site", "") or device, args["board"], t)
         for call, commands_ in rings.items():
             out += self._ring(call, commands_, t)
         return out

@@ -22,6 +22,7 @@ apart for the held-open and forced alarms and see no visitor.
 - Thrown objects: ``episodes`` of 1..n reports from one camera and facade, each within ``gap_s`` (< 10 min) of the
   last: one incident each, the rest joined; ``again`` of them recur on the same camera and facade more than 10 min
   later (a new incident), ``other_facade`` are seen by the same camera on another facade at the same time.
+- Notices to door screens: ``simulation.community_notices`` (``notices``, its truth merged into ``truth``).
 - Every community door and camera heartbeats at the period the engine expects (``simulation.heartbeats``).
 """
 
@@ -41,6 +42,7 @@ from engine.policy import PolicySet
 from protocols import DeviceKind, EventKind
 from protocols.device import DeviceMessage, make_message
 from protocols.kinds import IncidentKind
+from simulation.community_notices import NoticePlan
 from simulation.community_tables import CommunityTable, Decision, PassPlan, PassVisit, Visit
 from simulation.heartbeats import heartbeat_period_s
 from simulation.scenario_community import FIGURES
@@ -84,6 +86,9 @@ class CommunityPlan:
         self._plan_heartbeats(devices)
         self.truth["doors_opened"] = self.truth.get("calls.opened", 0.0) + self.truth.get("codes.opened", 0.0)
         self._grids()
+        self.notices = NoticePlan(table.notices, city, self.doors, start_s=table.start_s, period_s=table.period_s,
+                                  step=self.step, seed=table.seed)
+        self.truth.update(self.notices.truth)
         self.messages = self._numbered()
         """(at_s, device id, message), in time order, each device's seqs in that order."""
 

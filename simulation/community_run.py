@@ -1,5 +1,6 @@
 """A run's community side (``simulation.run_base``): after each step of the engine the community's simulated devices
-take the commands it sent them and answer (``simulation.community_phones``); at the end the community figures are
+take the commands it sent them and answer (``simulation.community_phones``), the operator posts and withdraws
+notices at the desk (``simulation.community_notices``); at the end the community figures are
 read from the engine's own counters (``simulation.scenario_community``) and shown in the run's notes."""
 
 from __future__ import annotations
@@ -7,11 +8,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from actors.engine_desk import ask_device_host, ask_every_host
+from actors.engine_desk import ask_device_host, ask_every_host, post_notice, site_notices, withdraw_notice
 from engine.community_figures import merge
 from engine.errors import RedbandError
+from engine.notices import NoticeRefused
 from protocols.community import IssueVisitorPass
 from protocols.community_figures import CommunityFiguresQuery
+from protocols.notices import NoticeQuery, PostNotice
+from simulation.community_notices import notice_figures, notice_lines
 from simulation.community_phones import CommunityDevices
 from simulation.scenario_community import community_figures, desk_figures, grid_lines, summary_lines
 
@@ -27,6 +31,10 @@ class CommunitySide:
         """Passes the property desk issues on a resident's behalf, soonest first."""
         self.desk_codes: dict[tuple[str, str], str] = {}
         self.desk_refused: list[str] = []
+        self._notices = list(plan.notices.actions)
+        """The operator's notices posted and withdrawn at the desk, soonest first."""
+        self.notices_refused: list[str] = []
+        """``notice: reason (message)`` of each refused, or ``notice: unexpected ...`` of one the plan meant to pass."""
 
     @classmethod
     def of(cls, scenario, engine, *, push) -> CommunitySide | None:
@@ -44,6 +52,8 @@ class CommunitySide:
             return
         while self._desk and self._desk[0].desk_at_s <= t_s:
             self._issue_at_desk(self._desk.pop(0))
+        while self._notices and self._notices[0].at_s <= t_s:
+            self._notice_at_desk(self._notices.pop(0))
         for reply in self.devices.commands(self.engine.take_device_commands(), t_s):
             self.push(reply.at_s, reply)
 
@@ -55,6 +65,22 @@ class CommunitySide:
             self.desk_refused.append(f"{plan.request}: {exc}")
             return
         self.desk_codes[(plan.phone, plan.request)] = issued.code
+
+    def _notice_at_desk(self, action) -> None:
+        """The operator posts or withdraws a notice; the host sends the site's board with the step's commands."""
+        request = action.request
+        ask = post_notice if isinstance(request, PostNotice) else withdraw_notice
+        try:
+            ask(self.engine, request)
+        except NoticeRefused as exc:
+            wrong = "" if exc.reason.value == action.refusal else f" unexpected, planned {action.refusal or 'none'}"
+            self.notices_refused.append(f"{request.notice}: {exc.reason.value}{wrong} ({exc.message})")
+            return
+        except RedbandError as exc:
+            self.notices_refused.append(f"{request.notice}: unexpected {exc}")
+            return
+        if action.refusal:
+            self.notices_refused.append(f"{request.notice}: unexpected, not refused {action.refusal}")
 
     def observed(self) -> dict[str, float]:
         """The ground truth: what the plan meant the engine to count."""
@@ -69,7 +95,14 @@ class CommunitySide:
             log.warning("community figures: %s", exc)
             return {}
         seen.update(desk_figures(sites, grids))
+        try:
+            lists = [site_notices(engine, NoticeQuery(site, limit=500)) for site in self.plan.notices.sites_posted()]
+        except RedbandError as exc:
+            log.warning("community notices: %s", exc)
+            lists = []
+        seen.update(notice_figures(engine.statistics(), lists, self.plan.notices))
         result.notes += summary_lines(seen, self.plan.truth) + grid_lines(grids)
+        result.notes += notice_lines(seen, self.plan.truth, self.notices_refused)
         told = sum(self.devices.codes.get(key) == code for key, code in self.desk_codes.items())
         refused = "; ".join(self.desk_refused) or "none"
         result.notes.append(f"  property desk: {len(self.desk_codes)} passes issued (IssueVisitorPass), {told} of "

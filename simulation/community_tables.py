@@ -30,6 +30,12 @@ with how the unit's residents will answer, each visitor pass with the visits mad
     gap_s = [60, 300]
     again = 2                     # the same camera and facade again after 10 min: a new incident
     other_facade = 2              # the same camera on another facade at once
+    [community.notices]           # the operator's notices to door screens (simulation.community_notices)
+    whole = 3                     # to every door of a community, in force to the end
+    buildings = 2                 # to chosen buildings (targets of them), units = 2: to chosen units
+    scheduled = 1                 # starting later in the evening; expiring = 1: ending within it
+    withdrawn = 1                 # withdrawn with a reason
+    unknown_building = 1          # refused: a building the community does not have; window_past = 1: ends before now
 """
 
 from __future__ import annotations
@@ -80,6 +86,19 @@ class ThrowsTable(Struct, forbid_unknown_fields=True, frozen=True):
     other_facade: Count = 2
 
 
+class NoticesTable(Struct, forbid_unknown_fields=True, frozen=True):
+    whole: Count = 0
+    buildings: Count = 0
+    units: Count = 0
+    scheduled: Count = 0
+    expiring: Count = 0
+    withdrawn: Count = 0
+    unknown_building: Count = 0
+    window_past: Count = 0
+    targets: Annotated[int, Meta(ge=1, le=50)] = 3
+    """Buildings (or units) a notice to chosen buildings (units) names."""
+
+
 class CommunityTable(Struct, forbid_unknown_fields=True):
     visits: Annotated[int, Meta(ge=0, le=1_000_000)]
     period_s: Annotated[float, Meta(gt=0)]
@@ -93,6 +112,7 @@ class CommunityTable(Struct, forbid_unknown_fields=True):
     passes: PassesTable = PassesTable()
     doors: DoorsTable = DoorsTable()
     throws: ThrowsTable = ThrowsTable()
+    notices: NoticesTable = NoticesTable()
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ statistics, ``community`` section; incidents raised on the run's timeline) and t
 from __future__ import annotations
 
 from protocols.community import CallOutcome, CodeRefusal
+from simulation.community_notices import NOTICE_FIGURES
 
 CALL_FIGURES = ("calls", *(f"calls.{o.value}" for o in CallOutcome), "calls.no_residents")
 ANSWER_REFUSALS = ("unverified", "answered", "unknown_call", "other_unit")
@@ -22,7 +23,7 @@ FIGURES = (*CALL_FIGURES, *(f"answers.refused.{r}" for r in ANSWER_REFUSALS), "d
 reason; ``doors_opened``: doors opened for a call or a pass; ``passes.*``, ``codes.*``: passes issued (or refused) and
 codes typed at panels, opened or refused by reason; ``throw_incidents``: thrown-object incidents (one per camera
 facade and episode), ``throws_joined``: reports that joined one; ``held_open_incidents``, ``forced_incidents``: door
-incidents raised."""
+incidents raised. The notices' figures: ``simulation.community_notices.NOTICE_FIGURES``."""
 
 _COUNTER_OF = {"calls": "calls", "calls.no_residents": "no_residents",
                **{f"calls.{o.value}": o.value for o in CallOutcome},
@@ -41,7 +42,9 @@ def is_community_figure(figure: str) -> bool:
     by, _, rest = figure.partition(".")
     if by == "desk":
         return rest in DESK_FIELDS
-    return figure in FIGURES or by in ("site", "grid") and rest.rpartition(".")[2] in DESK_FIELDS and "." in rest
+    if figure in FIGURES or figure in NOTICE_FIGURES:
+        return True
+    return by in ("site", "grid") and rest.rpartition(".")[2] in DESK_FIELDS and "." in rest
 
 
 def desk_figures(sites, grids) -> dict[str, float]:
