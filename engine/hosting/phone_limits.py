@@ -3,7 +3,8 @@ device and kind.
 
 A phone is an outsider's device: unchecked, one could raise a tip incident a millisecond (each a station's review
 item, journaled), or journal a refused redemption (a new request id for an unknown item), or an empty patrol's
-points entry (start, stop, start...), with every message, for ever. At most :data:`LIMITS` ``[kind]`` messages of a kind are taken from one device in any ``WINDOW_S``; the next
+points entry (start, stop, start...), or a refused ``visitor.answer`` (an audit row each, on the alarm lane), with
+every message, for ever; a door panel could ring its unit's phones a millisecond. At most :data:`LIMITS` ``[kind]`` messages of a kind are taken from one device in any ``WINDOW_S``; the next
 is refused with a NAK that names the kind and the limit, and counted (``HostStats.rate_limited``). Nothing of it is
 remembered (a tip refused here is no duplicate later), so the phone may send it again once the window has room.
 
@@ -31,6 +32,8 @@ LIMITS: Final[dict[EventKind, int]] = {
     EventKind.KIOSK_CODE: 10,  # a kiosk's typed booking codes (8 digits), as a panel's
     EventKind.KIOSK_BOOK: 10,  # a phone's bookings (each journaled)
     EventKind.VISITOR_PASS: 10,  # each pass is journaled; a resident keeps at most 10 anyway
+    EventKind.VISITOR_ANSWER: 10,  # a phone answers the calls that ring it; each refused answer is an audit row
+    EventKind.DOOR_VISITOR: 10,  # a panel's rings: each call is journaled and rings the unit's phones
 }
 
 

@@ -4,6 +4,8 @@ every other device with it) or to grow the host without bound."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import msgpack
 import pytest
 
@@ -16,7 +18,7 @@ from protocols.points_desk import BoardBy, Leaderboard, MonthStatement
 from protocols.device import decode_device_message, make_message
 from protocols.errors import ProtocolError
 from protocols.kinds import AckStatus, IncidentKind
-from tests.engine.helpers import Pair
+from tests.engine.helpers import SMALL, Pair
 
 NOW_S = 1_780_000_000.0
 
@@ -245,3 +247,24 @@ def test_a_phone_starting_patrol_after_patrol_is_refused_past_six_a_minute_so_it
     assert len(pair.host.points.book.entries()) == entries
     pair.advance(NOW_S + 60)
     assert pair.send(phone, "patrol.start", seq=refused.seq).accepted == 1
+
+
+def test_a_phone_answering_bogus_calls_and_a_panel_ringing_in_a_loop_are_refused_past_ten_a_minute():
+    """Urgent kinds ride the alarm lane (QoS 1): a refused visitor.answer is an audit row, a ring a journaled call
+    that rings every phone of the unit. Past ten a minute from one device they are refused by name, unjournaled."""
+    pair = Pair(replace(SMALL, residents_per_door=3), now_s=NOW_S)
+    phone, door = "C0001-u2-r1-phone", "C0001-door2"
+    for n in range(10):
+        assert pair.send(phone, "visitor.answer", {"call": f"C0009-door1#call@{n}", "answer": "open"}).refused == 1
+    audited = len(pair.journal.audit_rows())
+    (limited,) = pair.send(phone, "visitor.answer", {"call": "C0009-door1#call@99", "answer": "open"}).acks
+    assert limited.status is AckStatus.NAK and limited.reason.startswith("kind: too many visitor.answer")
+    assert len(pair.journal.audit_rows()) == audited  # the flood past the limit writes nothing
+    for _ in range(10):
+        assert pair.send(door, "door.visitor", {"unit": "2"}).accepted == 1
+    (rung_out,) = pair.send(door, "door.visitor", {"unit": "2"}).acks
+    assert rung_out.status is AckStatus.NAK and rung_out.reason.startswith("kind: too many door.visitor")
+    calls = {c.args["call"] for c in pair.host.take_device_commands() if c.command == "visitor_call"}
+    assert len(calls) == 10
+    # per device: the unit's other verified phone answers a real call
+    assert pair.send("C0001-u2-r3-phone", "visitor.answer", {"call": min(calls), "answer": "deny"}).accepted == 1
