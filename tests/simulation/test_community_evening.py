@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from engine.errors import ConfigError
+from simulation.community_notices import NOTICE_FIGURES, REFUSALS
 from simulation.community_phones import CommunityDevices
 from simulation.community_run import CommunitySide
 from simulation.scenario import load_scenario
@@ -110,6 +111,8 @@ def test_a_wrong_community_figure_names_its_key(tmp_path, extra, key, reason):
     ("episodes = 3\n", "episodes = 3\ngap_s = [60, 700]\n", "community.throws.gap_s"),
     ("held_open = 1\n", "held_open = 1\nheld_open_s = 100\n", "community.doors.held_open_s"),
     ("issued = 12\n", "issued = 6\n", "community.passes.issued"),
+    ("other_facade = 1\n", "other_facade = 1\n[community.notices]\nwhole = 1\ntargets = 11\n",
+     "community.notices.targets"),
 ])
 def test_a_wrong_community_table_names_its_key(tmp_path, old, new, key):
     path = tmp_path / "bad.toml"
@@ -236,3 +239,13 @@ def test_community_evening_calls_passes_doors_and_thrown_objects_add_up_to_the_p
     grids = [line.split() for line in result["notes"] if re.match(r"  P\d-(north|south)-", line)]
     assert len(grids) == 24 and sum(int(g[1]) for g in grids) == 100
     assert sum(int(g[2].replace(",", "")) for g in grids) == truth["calls"]
+    # notices: posted through the desk, refused by name, each shown at exactly the door screens it targets
+    assert set(NOTICE_FIGURES) - {f"notices.refused.{r}" for r in REFUSALS} <= set(seen)
+    assert (truth["notices.posted"], truth["notices.active"], truth["notices.expired"], truth["notices.withdrawn"],
+            truth["notices.as_planned"]) == (10, 8, 1, 1, 10) and truth["notices.receipts"] == 4 * 20 + 6 * 3
+    assert ("notices: posted 10, active 8, scheduled 0, expired 1, withdrawn 1, receipts 98; refused: "
+            "window_past 1, unknown_building 1; receipts refused 0") in notes
+    assert "notices at the desk (NoticeList): listed 10, as_planned 10, shown_outside 0" in notes
+    assert re.search(r"notice desk refusals: n-unknown-building-1: unknown_building \(buildings: no building "
+                     r"'C\d+-no-such-building' in C\d+\); n-window-past-1: window_past \(valid_until_s: ", notes)
+    assert "unexpected" not in notes and "notices_shown 98" in notes and "boards_cleared 2" in notes

@@ -1,0 +1,83 @@
+"""Notices in the community evening (``simulation.community_notices``): the operator's posts and withdrawals planned
+with their targets, windows, refusals and truth; the door screens showing their site's board; the figures read from
+the hosts' counters and the desk's notice lists. The full-scale run is in ``test_community_evening.py``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from types import SimpleNamespace
+
+from protocols.notices import BoardNotice, NoticeState, PostNotice, SiteBoard, WithdrawNotice, encode_board
+from simulation.community_notices import NOTICE_FIGURES, notice_figures
+from simulation.community_phones import CommunityDevices
+from tests.simulation.test_community_evening import small
+
+NOTICES = """
+[community.notices]
+whole = 2
+buildings = 1
+units = 1
+scheduled = 1
+expiring = 1
+withdrawn = 1
+unknown_building = 1
+window_past = 1
+targets = 2
+"""
+
+
+def test_notices_are_planned_with_their_targets_windows_refusals_and_truth(tmp_path):
+    plan = small(tmp_path, NOTICES).community.notices
+    posts = {a.request.notice: a for a in plan.actions if isinstance(a.request, PostNotice)}
+    assert [a.at_s for a in plan.actions] == sorted(a.at_s for a in plan.actions) and len(posts) == 9
+    assert {a.refusal for a in posts.values()} == {"", "unknown_building", "window_past"}
+    assert posts["n-window-past-1"].request.valid_until_s < posts["n-window-past-1"].at_s
+    assert posts["n-scheduled-1"].request.valid_from_s > posts["n-scheduled-1"].at_s
+    assert posts["n-expiring-1"].request.valid_until_s < plan.end_s < posts["n-whole-1"].request.valid_until_s
+    withdraw = next(a for a in plan.actions if isinstance(a.request, WithdrawNotice))
+    assert withdraw.request.notice == "n-withdrawn-1" and withdraw.at_s > posts["n-withdrawn-1"].at_s
+    whole, chosen = plan.notices["n-whole-1"], plan.notices["n-buildings-1"]
+    assert whole.doors == {d for d, _ in plan.doors[whole.site]} and len(whole.doors) == 10
+    buildings = set(posts["n-buildings-1"].request.buildings)
+    assert chosen.doors == {d for d, b in plan.doors[chosen.site] if b in buildings} and len(chosen.doors) == 2
+    truth = plan.truth
+    assert (truth["notices.posted"], truth["notices.active"], truth["notices.expired"], truth["notices.withdrawn"],
+            truth["notices.refused.unknown_building"], truth["notices.refused.window_past"]) == (7, 5, 1, 1, 1, 1)
+    assert truth["notices.receipts"] == 3 * 10 + 4 * 2 and truth["notices.as_planned"] == 7
+
+
+def test_door_screens_report_each_notice_for_their_building_once(tmp_path):
+    plan = small(tmp_path, NOTICES).community
+    devices, site = CommunityDevices(plan), plan.notices.notices["n-buildings-1"].site
+    building = plan.notices.doors[site][0][1]
+    board = SiteBoard(site, 0, (BoardNotice("all", "x", 0, 1), BoardNotice("one", "y", 0, 1, buildings=(building,))))
+    command = SimpleNamespace(device_id=site, site=site, command="notice.board", args={"board": encode_board(board)})
+    replies = devices.commands([command], 95.0)
+    shown = Counter(r.data["notice"] for r in replies)
+    assert shown == {"all": 10, "one": 1} and all(r.at_s == 100.0 and r.kind.value == "notice.shown" for r in replies)
+    assert {r.device_id for r in replies if r.data["notice"] == "one"} == {plan.notices.doors[site][0][0]}
+    assert devices.commands([command], 100.0) == []  # shown once
+    assert devices.commands([SimpleNamespace(**{**vars(command), "args": {"board": b""}})], 110.0) == []
+    assert devices.tally["notices_shown"] == 11 and devices.tally["boards_cleared"] == 1
+
+
+def test_notice_figures_come_from_the_hosts_counters_and_the_desks_lists(tmp_path):
+    plan = small(tmp_path, NOTICES).community.notices
+    stats = [SimpleNamespace(notices={"posted": 4, "refused_window_past": 1, "receipts": 30}),
+             SimpleNamespace(notices={"posted": 3, "active": 5, "receipt_refused": 2})]
+
+    def view(notice, shown, state=None, pending=()):
+        want = plan.notices[notice]
+        return SimpleNamespace(notice=notice, state=state or want.state, shown=tuple(shown), pending=pending)
+
+    views = [view(n, sorted(p.doors)) for n, p in plan.notices.items()]
+    seen = notice_figures(stats, [SimpleNamespace(notices=views)], plan)
+    assert set(seen) == set(NOTICE_FIGURES) and seen["notices.posted"] == 7 and seen["notices.active"] == 5
+    assert seen["notices.refused.window_past"] == 1 and seen["notices.receipts_refused"] == 2
+    assert (seen["notices.listed"], seen["notices.as_planned"], seen["notices.shown_outside"]) == (7, 7, 0)
+    site = plan.notices["n-buildings-1"].site
+    outside = next(d for d, _ in plan.doors[site] if d not in plan.notices["n-buildings-1"].doors)
+    views[0] = view("n-whole-1", [], state=NoticeState.SCHEDULED)
+    views.append(SimpleNamespace(**{**vars(view("n-buildings-1", [])), "shown": (outside,)}))
+    seen = notice_figures(stats, [SimpleNamespace(notices=views)], plan)
+    assert (seen["notices.listed"], seen["notices.as_planned"], seen["notices.shown_outside"]) == (7, 5, 1)
