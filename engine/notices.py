@@ -10,6 +10,7 @@ fires, shows what its journal holds): ``scheduled`` until its start timer fired 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -17,6 +18,7 @@ import msgspec
 
 from engine.errors import RedbandError
 from engine.topology import City
+from protocols.device_schema import PLAIN_TEXT_PATTERN, PROSE_PATTERN
 from protocols.kinds import DeviceKind, SiteKind
 from protocols.notices import (MAX_TEXT, MAX_TITLE, MAX_WINDOW_S, BoardNotice, NoticeLevel, NoticeRefusal,
                                NoticeState, NoticeView, PostNotice, SiteBoard, building_of_unit)
@@ -118,8 +120,12 @@ def check_post(request: PostNotice, site: SiteDoors | None, now_s: float) -> tup
         raise refuse(NoticeRefusal.TEXT_TOO_LONG, f"text: {len(text)} characters, at most {MAX_TEXT}")
     if "\x00" in text:
         raise refuse(NoticeRefusal.TEXT_INVALID, "text: contains a NUL character")
-    if len(request.title) > MAX_TITLE or "\x00" in request.title:
-        raise refuse(NoticeRefusal.TEXT_INVALID, f"title: at most {MAX_TITLE} characters, no NUL")
+    if not re.match(PROSE_PATTERN, text):  # door screens are public: they must show what the operator sent
+        raise refuse(NoticeRefusal.TEXT_INVALID, "text: contains a control character, a line separator or a "
+                                                 "direction override")
+    if len(request.title) > MAX_TITLE or not re.match(PLAIN_TEXT_PATTERN, request.title):
+        raise refuse(NoticeRefusal.TEXT_INVALID, f"title: at most {MAX_TITLE} characters on one line, no NUL, "
+                                                 f"control character or direction override")
     from_s = request.valid_from_s or now_s
     until_s = request.valid_until_s
     if not (math.isfinite(from_s) and math.isfinite(until_s)):

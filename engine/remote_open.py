@@ -8,8 +8,11 @@ or the command center: the operators who see the door's site (``Jurisdiction.see
 
 from __future__ import annotations
 
+import re
+
 from engine.city_model import City
 from engine.operators import Jurisdiction
+from protocols.device_schema import PLAIN_TEXT_PATTERN
 from protocols.console_community import REASON_MAX_CHARS, OpenDoorRefusal
 from protocols.kinds import DeviceKind
 
@@ -23,6 +26,8 @@ def remote_open_refusal(city: City, jurisdiction: Jurisdiction, door: str,
         return OpenDoorRefusal.BAD_REASON, "reason: required (why the door is opened, for the audit)"
     if len(text) > REASON_MAX_CHARS:
         return OpenDoorRefusal.BAD_REASON, f"reason: too long ({len(text)} characters, at most {REASON_MAX_CHARS})"
+    if not re.match(PLAIN_TEXT_PATTERN, text):  # sent to the door and kept in the audit: it must read as sent
+        return OpenDoorRefusal.BAD_REASON, "reason: one line without a control character or a direction override"
     device = city.devices.get(door)
     if device is None:
         return OpenDoorRefusal.UNKNOWN_DEVICE, f"door: no device {door!r}"

@@ -63,7 +63,8 @@ class OpenDoorRefusal(StrEnum):
     """The ``code`` of a remote open the gateway refuses itself."""
 
     BAD_REASON = "BadReason"
-    """``reason`` missing, blank or longer than ``REASON_MAX_CHARS``."""
+    """``reason`` missing, blank, longer than ``REASON_MAX_CHARS``, or with a control character or a direction
+    override."""
     NOT_A_DOOR = "NotADoor"
     UNKNOWN_DEVICE = "UnknownDevice"
     OUT_OF_JURISDICTION = "OutOfJurisdiction"

@@ -28,6 +28,10 @@ takes 285,000 years to reach it. Anything larger is refused, never allowed to po
 _UNSAFE = "\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
 _PLAIN_TEXT = f"^[^\\x00-\\x1f{_UNSAFE}]*$"
 _PROSE = f"^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f{_UNSAFE}]*$"
+PLAIN_TEXT_PATTERN: Final = _PLAIN_TEXT
+"""One line of safe text (an operator's reason, a title): the same rule as the devices' short texts."""
+PROSE_PATTERN: Final = _PROSE
+"""Safe free text (tabs and line breaks allowed): a notice's text, as the devices' long texts."""
 
 Seq = Annotated[int, Meta(ge=0, le=MAX_SEQ)]
 EpochMs = Annotated[int, Meta(ge=0, le=2**53)]

@@ -82,7 +82,8 @@ class NoticeRefusal(StrEnum):
     """Empty or only white space."""
     TEXT_TOO_LONG = "text_too_long"
     TEXT_INVALID = "text_invalid"
-    """A NUL character in the text or the title, a title over ``MAX_TITLE``, or an unknown ``level``."""
+    """A NUL, another control character or a direction override in the text or the title (a line break: text only),
+    a title over ``MAX_TITLE``, or an unknown ``level``."""
     NOT_FOUND = "not_found"
     """``notice``: no notice of that id at that site."""
     ALREADY_WITHDRAWN = "already_withdrawn"

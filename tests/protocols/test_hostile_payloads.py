@@ -190,3 +190,27 @@ def test_console_decoder_raises_only_protocol_error(payload):
         decode_client(payload)
     except ProtocolError:
         pass
+
+
+@pytest.mark.parametrize(("text", "title", "field"), [
+    ("evil \u202egnp.exe", "", "text"),  # a direction override: the door screen would show other text than sent
+    ("\x1b[2J lift closed", "", "text"),  # a terminal escape into logs and screens
+    ("lift closed\u2028", "", "text"),
+    ("lift closed", "Notice\nsecond line", "title"),
+    ("lift closed", "\u2066x", "title"),
+])
+def test_a_notice_or_a_remote_open_reason_that_would_show_other_than_sent_is_refused_naming_its_field(text, title,
+                                                                                                       field):
+    from engine.notices import NoticeRefused, SiteDoors, check_post
+    from engine.operators import Jurisdiction, Role
+    from engine.remote_open import remote_open_refusal
+    from protocols.notices import NoticeRefusal, PostNotice
+
+    post = PostNotice("n1", "op", "C0001", text, 2_000.0, title=title)
+    with pytest.raises(NoticeRefused, match=rf"^{field}: ") as refused:
+        check_post(post, SiteDoors(), now_s=1_000.0)
+    assert refused.value.reason is NoticeRefusal.TEXT_INVALID
+    assert check_post(PostNotice("n1", "op", "C0001", "Lift closed\r\n\tuse B", 2_000.0, title="Lift"), SiteDoors(),
+                      now_s=1_000.0)  # line breaks and tabs in the text stay allowed
+    refusal = remote_open_refusal(None, Jurisdiction(Role.COMMAND_CENTER, ""), "C0001-door1", text + title + "\x00")
+    assert refusal is not None and refusal[1].startswith("reason: one line without a control character")
