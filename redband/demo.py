@@ -8,7 +8,12 @@ healthy device of the demo is ever reported offline; a device the demo silences 
 
 Every police car and foot officer and a few volunteers of each precinct go on duty and report their positions
 (``simulation.demo_duty``), so the console's units layer shows them; they answer the task offers of P1 alarms through
-the broker (accept, decline or let it expire), and the one that accepts goes en route, on scene and back."""
+the broker (accept, decline or let it expire), and the one that accepts goes en route, on scene and back.
+
+The community and the kiosk hall nearest the school live a little (``simulation.demo_community``), so the console's
+Sites tab shows them: a few visitor calls a minute at the community's door panels answered by the residents' phones,
+now and then a visitor pass typed at a panel, a notice posted at the start to two of its buildings and shown by their
+door screens, a kiosk session every so often and the kiosks' supplies."""
 
 from __future__ import annotations
 
@@ -102,7 +107,7 @@ class Demo:
     ``task``: how the units on duty see a task through (``simulation.demo_duty.DEMO_TASK`` by default)."""
 
     def __init__(self, scenario, *, out: Path, every_s: float = 20.0, engine_options: dict | None = None,
-                 port: int | None = None, rng: random.Random | None = None, task=None) -> None:
+                 port: int | None = None, rng: random.Random | None = None, task=None, life=None) -> None:
         from redband.stack import Stack
 
         self.scenario = scenario
@@ -117,6 +122,11 @@ class Demo:
         self.tasks = None
         self.task = task
         """Their answers to task offers (:class:`simulation.fleet_tasks.TaskAnswers`), once the stack runs."""
+        self.life = None
+        """The community's and kiosk hall's (:class:`simulation.demo_community.CommunityLife`), once the stack runs."""
+        self.life_config = life
+        self.notice = None
+        """The notice posted at the start (``protocols.notices.NoticeView``)."""
         self.keeping = threading.Event()
         """Set when the keep phase begins."""
         self.raised: deque[tuple[str, str, str]] = deque(maxlen=RAISED_KEPT)
@@ -145,6 +155,7 @@ class Demo:
                 now_s=time.monotonic(), first_seqs=_after_scenario(scenario))
             fleet.beat(self.beats)
             self._on_duty(fleet, city.devices[scenario.events[0].device_id])
+            self._community_life(fleet, city.devices[scenario.events[0].device_id])
             print(f"broker: 127.0.0.1:{stack.provisioned.port} (config in {stack.out / 'broker'})")
             print(f"console: {stack.gateway.url}  logins:")
             for name, password in logins.items():
@@ -152,7 +163,12 @@ class Demo:
             print(f"{len(self.beats):,} doors, cameras, panic boxes and kiosks heartbeat through the broker "
                   f"(every {options.heartbeat_interval_s:g} s or so).")
             print(f"{len(self.duty)} police units and volunteers on duty, each reporting its position every "
-                  f"{self.duty.every_s:g} s; they answer the task offers of P1 alarms.\n", flush=True)
+                  f"{self.duty.every_s:g} s; they answer the task offers of P1 alarms.")
+            life = self.life
+            print(f"{life.site}: a visitor every {life.config.call_every_s:g} s at its door panels, answered by the "
+                  f"residents' phones; notice {self.notice.notice!r} on the door screens of buildings "
+                  f"{', '.join(self.notice.buildings)}. {life.hall}: a kiosk session every "
+                  f"{life.config.session_every_s:g} s.\n", flush=True)
             run = ScenarioRun(scenario, realtime=True, until_s=until_s, mqtt=stack.simulator, engine=stack.engine,
                               take_changes=stack.take_changes, on_row=lambda row: print(format_row(row), flush=True))
             result = run.run()
@@ -173,6 +189,15 @@ class Demo:
         self.tasks = fleet.answer_offers(Phones(self.city, DEMO_OFFERS, alarms={}, config=self.task or DEMO_TASK),
                                         self.duty.units)
         fleet.beat(self.duty)
+
+    def _community_life(self, fleet, near) -> None:
+        """The community and the kiosk hall nearest ``near`` live (their devices through the fleet); a notice posted
+        through the engine's desk to two of the community's buildings."""
+        from simulation.demo_community import LifeConfig, start_life
+
+        site, hall = (_nearest(self.city, kind, near) for kind in ("community", "kiosk_hall"))
+        self.life, self.notice = start_life(fleet, self.stack.engine, self.city, site=site, hall=hall,
+                                            config=self.life_config or LifeConfig(), is_silent=self.beats.is_silent)
 
     def _keep_incidents_coming(self, fleet, stop: threading.Event) -> None:
         from simulation.mqtt_fleet import Outgoing
@@ -202,6 +227,12 @@ class Demo:
                 self.raised.append((record.kind.value, record.device_id, record.site_id))
             for row in rows_of(record, change.new_from):
                 print(format_row(row), flush=True)
+
+
+def _nearest(city: City, kind: str, near) -> str:
+    """The id of the site of ``kind`` nearest the device ``near``."""
+    sites = [s for s in city.sites.values() if s.kind == kind]
+    return min(sites, key=lambda s: ((s.lat - near.lat) ** 2 + (s.lon - near.lon) ** 2, s.id)).id
 
 
 def _after_scenario(scenario) -> dict[str, int]:

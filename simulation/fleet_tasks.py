@@ -57,11 +57,12 @@ class UnitCommand:
 
 class Sequencer:
     """Seqs of the units that answer: an answer takes the unit's next seq, and every later event of the unit is
-    moved up by the answers sent before it (alarms keep theirs: the engine tells alarms apart by seq and content)."""
+    moved up by the answers sent before it (alarms keep theirs: the engine tells alarms apart by seq and content).
+    ``first``: the seq a device's numbering starts above, for a device whose other messages do not pass here."""
 
-    def __init__(self, device_ids: Collection[str]) -> None:
+    def __init__(self, device_ids: Collection[str], *, first: dict[str, int] | None = None) -> None:
         self.ids = frozenset(device_ids)
-        self._last: dict[str, int] = {}
+        self._last: dict[str, int] = dict(first or {})
         self._shift: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -73,11 +74,16 @@ class Sequencer:
             self._last[device_id] = max(seq, self._last.get(device_id, 0))
         return message if seq == message.seq else _with_seq(message, seq)
 
-    def answer(self, device_id: str, incident: str, answer: str) -> DeviceMessage:
+    def take(self, device_id: str) -> int:
+        """The device's next seq for a message of its own (its later ones from the fleet move up by one)."""
         with self._lock:
             seq = self._last.get(device_id, 0) + 1
             self._last[device_id] = seq
             self._shift[device_id] = self._shift.get(device_id, 0) + 1
+        return seq
+
+    def answer(self, device_id: str, incident: str, answer: str) -> DeviceMessage:
+        seq = self.take(device_id)
         return make_message(EventKind.PATROL_TASK, seq=seq, ts=int(time.time() * 1000),
                             data={"incident": incident, "answer": answer})
 

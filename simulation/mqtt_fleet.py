@@ -75,6 +75,10 @@ class Fleet:
         self._tasks: list[asyncio.Task] = []
         self.tasks: TaskAnswers | None = None
         """The units answering task offers (:meth:`answer_offers`), if any."""
+        self.sequencers: list = []
+        """Numbering of the devices that send messages of their own beside the fleet's
+        (:class:`simulation.fleet_tasks.Sequencer`): the fleet's later messages of those devices move up past them.
+        Touched on the fleet's loop only."""
         self.beat_error: BaseException | None = None
         """Why the heartbeat task ended, if it did (the fleet's devices are silent from then on)."""
         self._thread = threading.Thread(target=self._main, name="mqtt-fleet", daemon=True)
@@ -118,6 +122,7 @@ class Fleet:
 
         async def start() -> TaskAnswers:
             answers = TaskAnswers(self, phones, device_ids)
+            self.sequencers.append(answers.sequencer)
             self._tasks += [asyncio.create_task(answers.read(), name="fleet-commands"),
                             asyncio.create_task(answers.answer(), name="fleet-answers")]
             await asyncio.wait_for(answers.subscribed.wait(), timeout_s)
@@ -125,6 +130,19 @@ class Fleet:
 
         self.tasks = asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=timeout_s + 1.0)
         return self.tasks
+
+    def run_beside(self, life, *, timeout_s: float = 10.0):
+        """``life`` (:class:`simulation.demo_community.CommunityLife`: ``sequencer``, ``tasks()``, ``subscribed``) acts
+        on the fleet's loop until the fleet stops, its tasks the fleet's; returns ``life`` once it is subscribed."""
+        assert self._loop is not None
+
+        async def start() -> None:
+            self.sequencers.append(life.sequencer)
+            self._tasks.extend(asyncio.create_task(coro, name=name) for name, coro in life.tasks())
+            await asyncio.wait_for(life.subscribed.wait(), timeout_s)
+
+        asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=timeout_s + 1.0)
+        return life
 
     def take_acks(self) -> list[tuple[str, Ack, float]]:
         """Acks received since the last call: (device id, ack, wall time of arrival)."""
@@ -218,10 +236,13 @@ class Fleet:
         return zlib.crc32(device_id.encode()) % self.connections
 
     async def _send(self, items: list[Outgoing], *, answers: bool = False) -> None:
-        """``answers``: the units' answers, already numbered (:class:`simulation.fleet_tasks.Sequencer`)."""
-        tasks = None if answers else self.tasks
+        """``answers``: the units' answers (or another device's own messages), already numbered
+        (:class:`simulation.fleet_tasks.Sequencer`)."""
+        sequencers = () if answers else self.sequencers
         for item in items:
-            message = item.message if tasks is None else tasks.sequencer.outgoing(item.device_id, item.message)
+            message = item.message
+            for sequencer in sequencers:
+                message = sequencer.outgoing(item.device_id, message)
             kind = message.event_kind
             channel = channel_for(kind)  # alarms and the urgent kinds (a person waits at a door): alarm topic, QoS 1
             topic = device_topic(item.device_id, channel)
