@@ -4,11 +4,16 @@ with the operator, role, scope and reason, and sends the door ``open_door`` {by,
 
 A door may be opened by the guard room of its site, a grid worker of its site's grid, the station of its precinct,
 or the command center: the operators who see the door's site (``Jurisdiction.sees_site``).
+
+An operator opens at most :data:`OPENS_PER_WINDOW` doors in any :data:`OPEN_WINDOW_S` (:class:`OpenPace`): a stolen
+session or a stuck script cannot hold a community's doors open or write an audit row and a door command a millisecond.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
+from typing import Final
 
 from engine.city_model import City
 from engine.operators import Jurisdiction
@@ -36,3 +41,30 @@ def remote_open_refusal(city: City, jurisdiction: Jurisdiction, door: str,
     if not jurisdiction.sees_site(device.site_id, device.precinct_id):
         return OpenDoorRefusal.OUT_OF_JURISDICTION, f"door: {door!r} is not in your jurisdiction"
     return None
+
+
+OPENS_PER_WINDOW: Final = 20
+OPEN_WINDOW_S: Final = 60.0
+
+
+class OpenPace:
+    """The remote opens one operator has made lately: a sliding window of times per operator (at most
+    ``per_window`` each; operators are the city's logins, so bounded), in memory only."""
+
+    def __init__(self, per_window: int = OPENS_PER_WINDOW, *, window_s: float = OPEN_WINDOW_S) -> None:
+        self.per_window = per_window
+        self.window_s = window_s
+        self._recent: dict[str, deque[float]] = {}
+
+    def refusal(self, operator: str, now_s: float) -> tuple[OpenDoorRefusal, str] | None:
+        """``TooMany`` when the operator has used up its window (nothing is counted yet), else None."""
+        recent = self._recent.get(operator)
+        if recent is None or len(recent) < self.per_window or now_s - recent[0] >= self.window_s:
+            return None
+        wait_s = max(1, round(recent[0] + self.window_s - now_s))
+        return OpenDoorRefusal.TOO_MANY, (f"door: at most {self.per_window} remote opens in {self.window_s:.0f} s "
+                                          f"by one operator; try again in {wait_s} s")
+
+    def taken(self, operator: str, now_s: float) -> None:
+        """One remote open asked of a door's host."""
+        self._recent.setdefault(operator, deque(maxlen=self.per_window)).append(now_s)

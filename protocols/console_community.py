@@ -68,6 +68,8 @@ class OpenDoorRefusal(StrEnum):
     NOT_A_DOOR = "NotADoor"
     UNKNOWN_DEVICE = "UnknownDevice"
     OUT_OF_JURISDICTION = "OutOfJurisdiction"
+    TOO_MANY = "TooMany"
+    """The operator's remote opens of the last minute are at their limit (``engine/remote_open.OpenPace``)."""
 
 
 COMMUNITY_REQUESTS: Final = (CommunityFiguresRequest, OpenDoor)

@@ -67,3 +67,31 @@ def test_the_host_audits_the_operator_role_scope_and_reason_and_tells_the_door()
     with pytest.raises(UnknownDevice):
         pair.host.command_device("ghost", "open_door", {}, actor="gate-guard", now_s=6.0, role="guard_room",
                                  scope="C0001", reason="courier")
+
+
+def test_an_operator_opening_doors_in_a_loop_is_refused_past_twenty_a_minute_by_name(pair):
+    """A stolen guard-room session or a stuck script: each open is a host call, an audit row and a door command."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from actors.gateway_doors import GatewayDoors
+    from protocols.console_community import OpenDoor
+
+    now, opened, audited = [100.0], [], []
+
+    async def audit(*row):
+        audited.append(row)
+
+    engine = SimpleNamespace(command_device=lambda door, *args, **kw: opened.append(door))
+    doors = GatewayDoors(engine, pair.city, audit, clock=lambda: now[0])
+    guard = SimpleNamespace(claims=SimpleNamespace(operator="gate-guard"),
+                            jurisdiction=Jurisdiction(Role.GUARD_ROOM, pair.city.devices[DOOR].site_id))
+    results = [asyncio.run(doors.open_door(guard, OpenDoor(n, DOOR, "courier"))) for n in range(21)]
+    assert all(r.ok for r in results[:20]) and len(opened) == 20
+    assert (results[20].ok, results[20].code) == (False, "TooMany")
+    assert results[20].error == "door: at most 20 remote opens in 60 s by one operator; try again in 60 s"
+    assert audited[-1][4:6] == (DOOR, "refused") and len(opened) == 20  # audited (bounded), never asked of the host
+    cc = SimpleNamespace(claims=SimpleNamespace(operator="cc"), jurisdiction=Jurisdiction(Role.COMMAND_CENTER, ""))
+    assert asyncio.run(doors.open_door(cc, OpenDoor(30, DOOR, "courier"))).ok  # per operator
+    now[0] += 60.0
+    assert asyncio.run(doors.open_door(guard, OpenDoor(31, DOOR, "courier"))).ok
