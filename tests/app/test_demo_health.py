@@ -3,7 +3,9 @@ after 6 s of silence) so several offline periods pass in seconds: the shipped ci
 kiosks heartbeat, so no healthy device is ever reported offline; a device the demo silences is, and a whole site
 silenced is one ``site.offline`` (its devices' own folded into it), withdrawn when the site reports again. The
 city's police cars and foot officers and some volunteers are on duty, and the P1 alarms' offers are answered through
-the broker: a unit sees a task through (en route, on scene, done) and is back on duty."""
+the broker: a unit sees a task through (en route, on scene, done) and is back on duty. The community and kiosk hall
+nearest the school live through the broker meanwhile (issue 15): a visitor call rings only verified phones and is
+answered, the notice posted at the start is shown (receipts recorded), kiosk sessions are counted."""
 
 from __future__ import annotations
 
@@ -13,8 +15,12 @@ import threading
 import pytest
 
 from actors.broker import free_port
+from actors.engine_desk import ask_site_host, site_notices
 from protocols.kinds import IncidentKind
+from protocols.kiosk import KioskFigures
+from protocols.notices import NoticeQuery
 from redband.demo import Demo
+from simulation.demo_community import LifeConfig
 from simulation.patrol_phones import PhoneConfig
 from simulation.scenario import load_scenario
 from simulation.shipped import DEMO_SCENARIO, shipped
@@ -58,7 +64,8 @@ def test_demo_devices_heartbeat_so_only_devices_really_silenced_are_reported_off
     scenario = load_scenario(shipped(DEMO_SCENARIO))
     demo = Demo(scenario, out=tmp_path / "demo", every_s=5.0, port=free_port(), rng=random.Random(13),
                 engine_options={"heartbeat_interval_s": INTERVAL_S, "heartbeat_misses": MISSES},
-                task=PhoneConfig(check_in_after_s=2.0, travel_s=(1.0, 2.0), on_scene_s=(1.0, 2.0)))  # quick tasks
+                task=PhoneConfig(check_in_after_s=2.0, travel_s=(1.0, 2.0), on_scene_s=(1.0, 2.0)),  # quick tasks
+                life=LifeConfig(call_every_s=5.0, session_every_s=5.0))
     stop, ended = threading.Event(), {}
 
     def run() -> None:
@@ -126,6 +133,17 @@ def test_demo_devices_heartbeat_so_only_devices_really_silenced_are_reported_off
                    what=lambda: f"a task done: {engine.statistics()[0].dispatch_effects} {dict(demo.tasks.sent)}")
         assert _effects(engine, "TaskAssigned") >= 1 and _effects(engine, "UnitOnScene") >= 1
         assert demo.tasks.sent["accept"] >= 1 and demo.tasks.sent["done"] >= 1 and demo.tasks.dropped == 0
+
+        # the community's visitor calls rang verified phones only and were answered; the notice shown; kiosk sessions
+        life = demo.life
+        wait_until(lambda: sum(s.community.get("opened", 0) for s in engine.statistics()) >= 1, timeout_s=30,
+                   what=lambda: f"a visitor call opened: {life.sent} {life.seen}")
+        assert life.rung and all(city.residents[p.removesuffix("-phone")].verified for p in life.rung), life.rung
+        (notice,) = [n for n in site_notices(engine, NoticeQuery(life.site)).notices if n.notice == demo.notice.notice]
+        assert notice.shown and set(notice.shown) | set(notice.pending) == {d.id for d in life.doors
+                                                                           if d.unit in notice.buildings}
+        assert ask_site_host(engine, life.hall, KioskFigures(hall=life.hall)).sessions >= 1
+        assert life.dropped == 0
     finally:
         stop.set()
         thread.join(timeout=120)
