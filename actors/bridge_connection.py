@@ -26,6 +26,10 @@ from protocols.topics import Channel, bridge_client_id, bridge_share_group
 log = logging.getLogger("actors.mqtt_bridge")
 
 RECEIVE_MAXIMUM = 1000
+MAX_INFLIGHT = 128
+"""QoS 1 publishes a lane's client has awaiting their PUBACK (paho's default is 20, beyond which it queues them):
+room for the device commands' window (64, ``actors/command_window.py``) beside the acks; the engine's broker
+takes 200 (``engine/mqtt_provision.py``: its receive maximum; paho does not read it, so keep this below it)."""
 
 
 def backoff_s(attempt: int, *, cap_s: float, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
@@ -63,6 +67,7 @@ def lane_client(options: BridgeOptions, lane: Channel, queues: dict[Channel, asy
         clean_start=False, properties=props, socket_options=NO_DELAY, keepalive=o.keepalive_s,
         timeout=o.connect_timeout_s, queue_type=recording_queue(queues, lane),
         max_queued_incoming_messages=o.max_queued_messages, max_queued_outgoing_messages=o.max_queued_messages,
+        max_inflight_messages=MAX_INFLIGHT,
     )
 
 

@@ -121,3 +121,10 @@ def test_at_most_max_batches_are_on_their_way_before_more_are_taken():
 def test_a_window_below_one_is_refused():
     with pytest.raises(ValueError, match="window and max_batches must be >= 1"):
         CommandWindow(lambda c: None, lambda cs: None, window=0)
+
+
+def test_the_lane_client_lets_the_whole_window_be_in_flight_below_the_brokers_receive_maximum():
+    from actors.bridge_connection import MAX_INFLIGHT
+    from actors.command_window import COMMAND_WINDOW
+
+    assert COMMAND_WINDOW < MAX_INFLIGHT < 200  # paho queues beyond its own limit; the engine's broker takes 200
