@@ -102,7 +102,7 @@ def test_the_same_request_gets_the_same_pass_and_a_resident_has_at_most_ten():
 def test_a_restarted_host_keeps_its_passes_and_their_uses():
     journal = MemoryJournal()
     pair = Pair(SPEC, journal=journal)
-    code = _issue(pair, uses=2)["code"]
+    code = _issue(pair, uses=2, valid_until=2 * HOUR_MS)["code"]
     assert _type(pair, code)[0] == "open_door"
     pair.restart()
     assert _type(pair, code)[0] == "open_door"
@@ -141,3 +141,24 @@ def test_a_panel_typing_codes_is_bounded_to_ten_a_minute():
     assert _commands(pair) == []
     pair.now_s = 60.0
     assert _type(pair, "999999")[1]["reason"] == "unknown"
+
+
+def test_a_panel_guessing_codes_is_locked_out_after_twenty_wrong_in_an_hour_even_for_the_right_code():
+    """A site keeps up to 1,000 passes among a million codes: ten guesses a minute would hit one within hours."""
+    pair = Pair(SPEC)
+    code = _issue(pair, uses=2, valid_until=2 * HOUR_MS)["code"]
+    wrong = [f"{n:06d}" for n in range(21) if f"{n:06d}" != code][:20]
+    for n, guess in enumerate(wrong):
+        pair.now_s = 7.0 * n  # within the ten a minute
+        assert _type(pair, guess)[1]["reason"] == "unknown"
+    pair.now_s = 200.0
+    locked = pair.send(DOOR, "door.code", {"code": code})
+    assert locked.refused == 1 and locked.acks[0].reason == ("data.code: 20 wrong codes at this door in the last "
+                                                             "hour: no code taken here for 3400 s")
+    assert _commands(pair) == []  # the right code opens nothing while locked out
+    audited = [(r.actor, r.outcome) for r in pair.journal.audit_rows() if r.action == "door.code"]
+    assert audited.count((DOOR, "locked_out")) == 1 and len(audited) == 21
+    assert _community(pair)["code_locked_out"] == 1
+    assert _type(pair, code, OTHER_DOOR)[0] == "open_door"  # another panel of the site is not locked
+    pair.now_s = 3_600.0  # the first wrong code is an hour old
+    assert _type(pair, code)[0] == "open_door"
