@@ -34,6 +34,7 @@ from engine.scheduler import DeadlineScheduler
 from engine.topology import City
 from protocols import EventKind
 from protocols.device import DeviceMessage
+from protocols.device_schema import PROSE_PATTERN
 from protocols.kinds import AckStatus
 from protocols.notices import (NoticeList, NoticeQuery, NoticeRefusal, NoticeState, NoticeView, PostNotice,
                                WithdrawNotice, encode_board)
@@ -137,6 +138,9 @@ class NoticeDomain:
                 raise refuse(NoticeRefusal.ALREADY_WITHDRAWN, f"notice: {request.notice!r} was withdrawn")
             if row.ended_s is not None:
                 raise refuse(NoticeRefusal.ALREADY_EXPIRED, f"notice: {request.notice!r} has expired")
+            if not re.match(PROSE_PATTERN, request.reason):  # kept with the notice and in the audit, read as sent
+                raise refuse(NoticeRefusal.TEXT_INVALID, "reason: contains a control character, a line separator or "
+                                                         "a direction override")
         except NoticeRefused as refusal:
             self._refused("notice.withdraw", request, refusal, now_s)
             raise

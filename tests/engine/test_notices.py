@@ -217,3 +217,13 @@ def test_a_post_the_journal_refuses_leaves_the_board_as_the_journal_holds_it():
     assert [v.notice for v in pair.host.ask(NoticeQuery(SITE), now_s=0.0).notices] == ["a"]
     _post(pair, "b")  # the caller's retry
     assert _boards(pair) == {SITE: [["a", "b"]]}
+
+
+def test_a_withdrawal_reason_that_would_show_other_than_sent_is_refused_and_the_notice_stays():
+    pair = Pair(now_s=1_000.0)
+    _post(pair)
+    for reason in ("\x1b[2J", "mis\u202etake", "nul\x00"):
+        assert _refusal(lambda: pair.host.ask(WithdrawNotice(SITE, "n1", "op-2", reason),
+                                              now_s=pair.now_s)) is NoticeRefusal.TEXT_INVALID
+    assert _notice(pair).state is NoticeState.ACTIVE
+    assert _withdraw(pair).state is NoticeState.WITHDRAWN
