@@ -12,7 +12,8 @@ random stream: the rest of the evening is drawn as without notices).
 - Door screens (:class:`DoorScreens`): the host sends a site's board through its device-command outbox
   (``protocols.notices.NOTICE_BOARD``, ``args["board"]`` the retained payload, ``b""`` for none in force); each door
   of the site shows the board's notices meant for its building (``protocols.notices.shows_on``) and reports
-  ``notice.shown`` {notice} once per notice, at the next grid step.
+  ``notice.shown`` {notice} once per notice, at the next grid step; ``strays`` notices are reported by one door
+  screen outside their targets too (the engine refuses those receipts).
 - Figures (:data:`NOTICE_FIGURES`): the hosts' notice counters (``HostStats.notices``) and the desk's ``NoticeList`` of
   each site with a notice: every notice listed in its planned state, shown at exactly the doors it targets.
 """
@@ -75,12 +76,22 @@ class NoticePlan:
         self.notices: dict[str, PlannedNotice] = {}
         """Notice id → what it targets and its state at the end (refused ones are not here)."""
         self.truth: dict[str, float] = dict.fromkeys(NOTICE_FIGURES, 0.0)
+        self.strays: dict[str, str] = {}
+        """Notice id → a door outside its targets whose screen reports it anyway (``strays``)."""
         if not self.sites and self._posts():
             raise ValueError("notices.whole: notices need communities with door panels")
         if table.targets > min((len({b for _, b in ds}) for ds in self.doors.values()), default=0) and self._posts():
             raise ValueError(f"notices.targets: {table.targets} buildings or units; a community has fewer")
         self._plan()
         self.actions.sort(key=lambda a: a.at_s)
+        chosen = [n for n, p in self.notices.items() if p.state is not NoticeState.WITHDRAWN
+                  and len(p.doors) < len(self.doors[p.site])]
+        if table.strays > len(chosen):
+            raise ValueError(f"notices.strays: {table.strays}; only {len(chosen)} notices to chosen buildings or units")
+        for notice in chosen[:table.strays]:
+            planned = self.notices[notice]
+            self.strays[notice] = next(d for d, _ in self.doors[planned.site] if d not in planned.doors)
+        self.truth["notices.receipts_refused"] = float(len(self.strays))
 
     def sites_posted(self) -> list[str]:
         """The sites with a notice posted (their ``NoticeList`` is read at the end)."""
@@ -165,10 +176,13 @@ class DoorScreens:
         at_s, out = self.plan.on_grid(t + 1.0), []
         for door, building in self.plan.doors.get(site, ()):
             for notice in board.notices:
-                if shows_on(notice, building) and (door, notice.id) not in self.shown:
+                stray = self.plan.strays.get(notice.id) == door
+                if (stray or shows_on(notice, building)) and (door, notice.id) not in self.shown:
                     self.shown.add((door, notice.id))
                     out.append(Reply(at_s, door, EventKind.NOTICE_SHOWN, {"notice": notice.id}))
-        self.tally["notices_shown"] += len(out)
+        astray = sum(1 for r in out if self.plan.strays.get(r.data["notice"]) == r.device_id)
+        self.tally["notices_shown"] += len(out) - astray
+        self.tally["notices_shown_astray"] += astray
         return out
 
 

@@ -36,6 +36,7 @@ with how the unit's residents will answer, each visitor pass with the visits mad
     scheduled = 1                 # starting later in the evening; expiring = 1: ending within it
     withdrawn = 1                 # withdrawn with a reason
     unknown_building = 1          # refused: a building the community does not have; window_past = 1: ends before now
+    strays = 1                    # a door screen outside a notice's targets reports it anyway (receipt refused)
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ class NoticesTable(Struct, forbid_unknown_fields=True, frozen=True):
     window_past: Count = 0
     targets: Annotated[int, Meta(ge=1, le=50)] = 3
     """Buildings (or units) a notice to chosen buildings (units) names."""
+    strays: Count = 0
+    """Notices to chosen buildings or units that a door screen outside their targets reports anyway (a faulty
+    screen): the engine refuses the receipt (``data.notice: ... is not for building``)."""
 
 
 class CommunityTable(Struct, forbid_unknown_fields=True):

@@ -23,6 +23,7 @@ withdrawn = 1
 unknown_building = 1
 window_past = 1
 targets = 2
+strays = 1
 """
 
 
@@ -44,6 +45,8 @@ def test_notices_are_planned_with_their_targets_windows_refusals_and_truth(tmp_p
     assert (truth["notices.posted"], truth["notices.active"], truth["notices.expired"], truth["notices.withdrawn"],
             truth["notices.refused.unknown_building"], truth["notices.refused.window_past"]) == (7, 5, 1, 1, 1, 1)
     assert truth["notices.receipts"] == 3 * 10 + 4 * 2 and truth["notices.as_planned"] == 7
+    assert plan.strays == {"n-buildings-1": plan.strays["n-buildings-1"]} and truth["notices.receipts_refused"] == 1
+    assert plan.strays["n-buildings-1"] in {d for d, _ in plan.doors[chosen.site]} - chosen.doors
 
 
 def test_door_screens_report_each_notice_for_their_building_once(tmp_path):
@@ -59,6 +62,11 @@ def test_door_screens_report_each_notice_for_their_building_once(tmp_path):
     assert devices.commands([command], 100.0) == []  # shown once
     assert devices.commands([SimpleNamespace(**{**vars(command), "args": {"board": b""}})], 110.0) == []
     assert devices.tally["notices_shown"] == 11 and devices.tally["boards_cleared"] == 1
+    stray = plan.notices.strays["n-buildings-1"]  # a faulty screen outside the notice's targets reports it too
+    board = SiteBoard(site, 0, (BoardNotice("n-buildings-1", "y", 0, 1, buildings=(building,)),))
+    replies = devices.commands([SimpleNamespace(**{**vars(command), "args": {"board": encode_board(board)}})], 120.0)
+    assert sorted(r.device_id for r in replies) == sorted({plan.notices.doors[site][0][0], stray})
+    assert devices.tally["notices_shown_astray"] == 1
 
 
 def test_notice_figures_come_from_the_hosts_counters_and_the_desks_lists(tmp_path):
