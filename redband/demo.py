@@ -62,16 +62,18 @@ def cmd_demo(args) -> int:
                     every_s=args.every)
 
 
-def demo_operators(city: City, users: Path, school_id: str) -> dict[str, str]:
-    """The command center, the school's police station, the school's guard room and a grid worker of the school's
-    grid (when it has one); fresh passwords."""
+def demo_operators(city: City, users: Path, school_id: str, community_id: str | None = None) -> dict[str, str]:
+    """The command center, the school's police station, the school's guard room, a grid worker of the school's
+    grid (when it has one) and the guard room of the community that lives (``community_id``); fresh passwords."""
     school = city.sites[school_id]
     grid = grid_of(school)
     logins = {}
     for name, role, scope in (("cc-duty", Role.COMMAND_CENTER, ""),
                               (f"{school.precinct_id.lower()}-duty", Role.STATION, school.precinct_id),
                               (f"{school_id.lower()}-guard", Role.GUARD_ROOM, school_id),
-                              *([(f"{grid.lower()}-worker", Role.GRID_WORKER, grid)] if grid else [])):
+                              *([(f"{grid.lower()}-worker", Role.GRID_WORKER, grid)] if grid else []),
+                              *([(f"{community_id.lower()}-guard", Role.GUARD_ROOM, community_id)]
+                                if community_id else [])):
         logins[name] = secrets.token_urlsafe(8)
         add_operator(users, name=name, role=role, scope=scope, password=logins[name], city=city)
     return logins
@@ -143,7 +145,8 @@ class Demo:
 
         city, scenario, stack = self.city, self.scenario, self.stack
         school = city.devices[scenario.events[0].device_id].site_id
-        logins = demo_operators(city, stack.users, school)
+        logins = demo_operators(city, stack.users, school,
+                                _nearest(city, "community", city.devices[scenario.events[0].device_id]))
         print("redband demo: the shipped city, its own Mosquitto on loopback, the engine with its MQTT bridge, the")
         print("console, and a simulated school panic button publishing through the broker. Nobody acknowledges: the")
         print("campus guard room and the police station are alarmed at once, the command center after 30 s, or at")
@@ -230,9 +233,11 @@ class Demo:
 
 
 def _nearest(city: City, kind: str, near) -> str:
-    """The id of the site of ``kind`` nearest the device ``near``."""
+    """The id of the site of ``kind`` nearest the device ``near``, one of its precinct if there is one (so the
+    precinct's station operator and the grid's worker see it)."""
     sites = [s for s in city.sites.values() if s.kind == kind]
-    return min(sites, key=lambda s: ((s.lat - near.lat) ** 2 + (s.lon - near.lon) ** 2, s.id)).id
+    return min(sites, key=lambda s: (s.precinct_id != near.precinct_id,
+                                     (s.lat - near.lat) ** 2 + (s.lon - near.lon) ** 2, s.id)).id
 
 
 def _after_scenario(scenario) -> dict[str, int]:
