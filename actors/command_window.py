@@ -10,9 +10,9 @@ of a later batch wait for those of the earlier batches still in flight, so the o
 A batch is confirmed to its hosts (``confirm``) once every publish of it has ended, with only the commands whose
 PUBACK came: a failed one is not confirmed, and its host hands it out again (a repeat, never a loss). A command whose
 predecessor to the same destination failed is not published either (it would overtake the one handed out again);
-it is left unconfirmed too (while the failed chain is still
-the destination's last: once it has ended, a later batch starts afresh). At most ``max_batches`` batches are on their way at once: :meth:`CommandWindow.room`
-waits for a free place before the caller takes more from the hosts, so nothing here grows without bound.
+it is left unconfirmed too (while the failed chain is still the destination's last: once it has ended, a later
+batch starts afresh). At most ``max_batches`` batches are on their way at once: :meth:`CommandWindow.room` waits
+for a free place before the caller takes more from the hosts, so nothing here grows without bound.
 
 Pure asyncio, no MQTT: ``publish`` and ``confirm`` are given (``actors/bridge_outbound.py`` gives the real ones;
 tests give fakes).
