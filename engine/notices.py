@@ -20,8 +20,9 @@ from engine.errors import RedbandError
 from engine.topology import City
 from protocols.device_schema import PLAIN_TEXT_PATTERN, PROSE_PATTERN
 from protocols.kinds import DeviceKind, SiteKind
-from protocols.notices import (MAX_TEXT, MAX_TITLE, MAX_WINDOW_S, BoardNotice, NoticeLevel, NoticeRefusal,
-                               NoticeState, NoticeView, PostNotice, SiteBoard, building_of_unit)
+from protocols.notices import (MAX_BOARD_BYTES, MAX_TEXT, MAX_TITLE, MAX_WINDOW_S, BoardNotice, NoticeLevel,
+                               NoticeRefusal, NoticeState, NoticeView, PostNotice, SiteBoard, building_of_unit,
+                               encode_board)
 
 MAX_OPEN_PER_SITE: Final = 50
 """Notices scheduled or in force at one site; the next post is refused ``too_many``."""
@@ -186,6 +187,19 @@ def view(row: NoticeRow, site: SiteDoors | None) -> NoticeView:
 def board(site_id: str, rows: list[NoticeRow], now_s: float) -> SiteBoard:
     """The site's notices in force, soonest started first (then by id)."""
     live = sorted((r for r in rows if r.on_board), key=lambda r: (r.valid_from_s, r.id))
-    return SiteBoard(site_id, int(now_s * 1000), tuple(
-        BoardNotice(r.id, r.text, int(r.valid_from_s * 1000), int(r.valid_until_s * 1000), r.title, r.level,
-                    tuple(r.buildings), tuple(r.units)) for r in live))
+    return SiteBoard(site_id, int(now_s * 1000), tuple(_on_board(r) for r in live))
+
+
+def _on_board(r: NoticeRow) -> BoardNotice:
+    return BoardNotice(r.id, r.text, int(r.valid_from_s * 1000), int(r.valid_until_s * 1000), r.title, r.level,
+                       tuple(r.buildings), tuple(r.units))
+
+
+def check_board_size(site_id: str, rows: list[NoticeRow], row: NoticeRow, now_s: float) -> None:
+    """Refuse ``row`` (``board_too_large``, naming ``text``) if the site's board would be over ``MAX_BOARD_BYTES``
+    were it and every other notice scheduled or in force on it at once."""
+    size = len(encode_board(SiteBoard(site_id, int(now_s * 1000), tuple(_on_board(r) for r in rows if r.open)
+                                      + (_on_board(row),))))
+    if size > MAX_BOARD_BYTES:
+        raise refuse(NoticeRefusal.BOARD_TOO_LARGE, f"text: the site's board would be {size} bytes with this notice "
+                                                    f"and those scheduled or in force, at most {MAX_BOARD_BYTES}")

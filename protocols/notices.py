@@ -38,6 +38,10 @@ MAX_TITLE: Final = 120
 MAX_TARGETS: Final = 200
 """Buildings, and units, named by one notice."""
 MAX_WINDOW_S: Final = 31 * 86_400
+MAX_BOARD_BYTES: Final = 12_000
+"""A site's board as published (JSON, UTF-8): the broker takes packets of at most 16,384 bytes
+(``engine/mqtt_provision.py``) and disconnects a client that sends a larger one, which for the bridge is the alarm
+lane's connection, its device commands with it."""
 """A notice is in force at most this long, and starts at most this far ahead."""
 
 NoticeId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")]
@@ -93,6 +97,8 @@ class NoticeRefusal(StrEnum):
     """``notice``: the id names another notice (other text, window or targets)."""
     TOO_MANY = "too_many"
     """The site already has ``MAX_OPEN_PER_SITE`` notices scheduled or in force (``engine/notices.py``)."""
+    BOARD_TOO_LARGE = "board_too_large"
+    """With this notice, the site's board (every notice scheduled or in force) would be over ``MAX_BOARD_BYTES``."""
 
 
 class PostNotice(Struct, frozen=True, forbid_unknown_fields=True):

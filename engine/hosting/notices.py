@@ -28,8 +28,8 @@ from engine.hosting.domain import Assembly
 from engine.hosting.intake import Route
 from engine.hosting.staging import JournalStaging
 from engine.journal import Journal
-from engine.notices import (MAX_KEPT_PER_SITE, MAX_OPEN_PER_SITE, NoticeRefused, NoticeRow, board, check_post,
-                            communities, refuse, same_post, state_of, targets_door, view)
+from engine.notices import (MAX_KEPT_PER_SITE, MAX_OPEN_PER_SITE, NoticeRefused, NoticeRow, board, check_board_size,
+                            check_post, communities, refuse, same_post, state_of, targets_door, view)
 from engine.scheduler import DeadlineScheduler
 from engine.topology import City
 from protocols import EventKind
@@ -107,14 +107,15 @@ class NoticeDomain:
             if sum(1 for r in known.values() if r.open) >= MAX_OPEN_PER_SITE:
                 raise refuse(NoticeRefusal.TOO_MANY, f"site: {request.site} has {MAX_OPEN_PER_SITE} notices "
                                                      "scheduled or in force")
+            row = NoticeRow(request.notice, request.site, request.operator[:128], request.text, request.title,
+                            str(request.level), from_s, request.valid_until_s, buildings, units, now_s,
+                            started=from_s <= now_s)
+            check_board_size(request.site, list(known.values()), row, now_s)
         except NoticeRefused as refusal:
             self._refused("notice.post", request, refusal, now_s)
             raise
         assert site is not None
         self._make_room(request.site)
-        row = NoticeRow(request.notice, request.site, request.operator[:128], request.text, request.title,
-                        str(request.level), from_s, request.valid_until_s, buildings, units, now_s,
-                        started=from_s <= now_s)
         self.rows.setdefault(row.site, {})[row.id] = row
         self._stage(row)
         self._count("posted")

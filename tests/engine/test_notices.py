@@ -227,3 +227,27 @@ def test_a_withdrawal_reason_that_would_show_other_than_sent_is_refused_and_the_
                                               now_s=pair.now_s)) is NoticeRefusal.TEXT_INVALID
     assert _notice(pair).state is NoticeState.ACTIVE
     assert _withdraw(pair).state is NoticeState.WITHDRAWN
+
+
+def test_notices_that_would_make_the_board_larger_than_one_broker_packet_are_refused_by_name():
+    """The broker disconnects a client sending a packet over 16,384 bytes: a board that large would take the bridge's
+    alarm lane down each time its host handed it out again."""
+    import re
+    from pathlib import Path
+
+    from engine import mqtt_provision
+    from protocols.notices import MAX_BOARD_BYTES
+
+    packet_max = int(re.search(r"^max_packet_size (\d+)$", Path(mqtt_provision.__file__).read_text(), re.M).group(1))
+
+    pair = Pair(now_s=1_000.0)
+    text = "停水通知。" * 400  # 2,000 characters, 6,000 bytes
+    _post(pair, "n1", text=text)
+    _post(pair, "n2", text=text[:1800], valid_from_s=pair.now_s + HOUR, valid_until_s=pair.now_s + 2 * HOUR)
+    refused = _refusal(lambda: _post(pair, "n3", text=text[:200]))
+    assert refused is NoticeRefusal.BOARD_TOO_LARGE
+    assert _notice(pair, "n1").state is NoticeState.ACTIVE and len(_boards(pair)[SITE]) == 1
+    _withdraw(pair, "n2")
+    _post(pair, "n3", text=text[:200])  # room again
+    (payload,) = [c.args["board"] for c in pair.host.take_device_commands() if c.site == SITE]
+    assert len(payload) <= MAX_BOARD_BYTES < packet_max - 256  # the topic and the packet's headers fit too
