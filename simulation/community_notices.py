@@ -36,7 +36,8 @@ NOTICE_FIGURES = (*(f"notices.{c}" for c in COUNTED), *(f"notices.refused.{r}" f
 """``notices.posted`` .. ``notices.receipts`` and ``notices.refused.*``, ``notices.receipts_refused``: the hosts'
 counters (``active``, ``scheduled``: at the end); ``notices.listed``: notices in the sites' ``NoticeList`` s;
 ``notices.as_planned``: those in their planned state shown at exactly the doors they target, none pending;
-``notices.shown_outside``: receipts from doors a notice does not target."""
+``notices.shown_outside``: receipts from doors a notice does not target. The truth also holds ``site.<site>.notices``
+(in force at the end), the desk's ``CommunityFiguresQuery`` rows (``simulation.scenario_community.DESK_FIELDS``)."""
 
 
 @dataclass(slots=True)
@@ -150,6 +151,8 @@ class NoticePlan:
                 doors = frozenset(d for d, b in self.doors[site] if not wanted or b in wanted)
                 self.notices[notice] = PlannedNotice(site, state, doors)
                 self._count(state, len(doors))
+                if state is NoticeState.ACTIVE:  # in force at the end: the site's row at the desk counts it
+                    self.truth[f"site.{site}.notices"] = self.truth.get(f"site.{site}.notices", 0.0) + 1
 
     def _count(self, state: NoticeState, doors: int) -> None:
         self.truth["notices.posted"] += 1

@@ -85,10 +85,10 @@ class CommunityPlan:
         self._plan_throws()
         self._plan_heartbeats(devices)
         self.truth["doors_opened"] = self.truth.get("calls.opened", 0.0) + self.truth.get("codes.opened", 0.0)
-        self._grids()
         self.notices = NoticePlan(table.notices, city, self.doors, start_s=table.start_s, period_s=table.period_s,
                                   step=self.step, seed=table.seed)
         self.truth.update(self.notices.truth)
+        self._grids()
         self.messages = self._numbered()
         """(at_s, device id, message), in time order, each device's seqs in that order."""
 

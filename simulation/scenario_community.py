@@ -32,10 +32,10 @@ _COUNTER_OF = {"calls": "calls", "calls.no_residents": "no_residents",
                "codes.opened": "code_opened", **{f"codes.refused.{r.value}": f"code_{r.value}" for r in CodeRefusal},
                "throw_incidents": "throws", "throws_joined": "throws_joined"}
 _RAISED = {"held_open_incidents": "door.held_open", "forced_incidents": "door.forced"}
-DESK_FIELDS = ("visitor_calls", "missed_calls", "doors_held_open", "doors_forced", "throws")
+DESK_FIELDS = ("visitor_calls", "missed_calls", "doors_held_open", "doors_forced", "throws", "notices")
 """Fields of the desk's ``CommunityFiguresQuery`` rows (``protocols/community_figures.py``) checked as
 ``site.<site id>.<field>``, ``grid.<grid id>.<field>`` and, over every site, ``desk.<field>`` (``throws``: reports,
-a joined repeat too)."""
+a joined repeat too; ``notices``: in force at the end)."""
 
 
 def is_community_figure(figure: str) -> bool:
@@ -47,11 +47,16 @@ def is_community_figure(figure: str) -> bool:
     return by in ("site", "grid") and rest.rpartition(".")[2] in DESK_FIELDS and "." in rest
 
 
+def _field(row, name: str) -> int:
+    """A row's figure; ``notices`` None (no notice board): 0."""
+    return getattr(row, name, None) or 0
+
+
 def desk_figures(sites, grids) -> dict[str, float]:
     """``site.*``, ``grid.*`` and ``desk.*`` of the desk's rows per site and per grid (``engine.community_figures``)."""
-    out = {f"desk.{f}": float(sum(getattr(r, f) for r in sites)) for f in DESK_FIELDS}
+    out = {f"desk.{f}": float(sum(_field(r, f) for r in sites)) for f in DESK_FIELDS}
     for by, rows in (("site", sites), ("grid", grids)):
-        out.update({f"{by}.{r.id}.{f}": float(getattr(r, f)) for r in rows for f in DESK_FIELDS})
+        out.update({f"{by}.{r.id}.{f}": float(_field(r, f)) for r in rows for f in DESK_FIELDS})
     return out
 
 
@@ -102,5 +107,5 @@ def grid_lines(grids) -> list[str]:
     lines = [f"community figures per grid ({len(grids)} grids, the desk's CommunityFiguresQuery):",
              "  " + f"{'grid':<28}" + "".join(f"{c:>16}" for c in ("communities", *DESK_FIELDS))]
     for r in grids:
-        lines.append(f"  {r.id[:28]:<28}" + "".join(f"{getattr(r, c):>16,}" for c in ("communities", *DESK_FIELDS)))
+        lines.append(f"  {r.id[:28]:<28}" + "".join(f"{_field(r, c):>16,}" for c in ("communities", *DESK_FIELDS)))
     return lines

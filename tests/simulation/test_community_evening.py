@@ -183,6 +183,9 @@ def test_desk_figures_per_site_grid_and_in_all_are_named_and_read_from_the_rows(
     seen = desk_figures([row, SimpleNamespace(**{**vars(row), "id": "C2"})], [grid])
     assert seen["desk.visitor_calls"] == 6 and seen["site.C2.throws"] == 2
     assert seen["grid.P1-north-east-grid.doors_forced"] == 1
+    assert seen["desk.notices"] == 0 and is_community_figure("site.C0001.notices")  # rows without a notice board
+    seen = desk_figures([SimpleNamespace(**{**vars(row), "notices": 2})], [])
+    assert seen["desk.notices"] == seen["site.C1.notices"] == 2
 
 
 def test_figures_come_from_the_hosts_community_counters_and_the_incidents_raised():
@@ -249,6 +252,7 @@ def test_community_evening_calls_passes_doors_and_thrown_objects_add_up_to_the_p
     assert ("notices: posted 10, active 8, scheduled 0, expired 1, withdrawn 1, receipts 98; refused: "
             "window_past 1, unknown_building 1; receipts refused 1") in notes
     assert "notices at the desk (NoticeList): listed 10, as_planned 10, shown_outside 0" in notes
+    assert truth["desk.notices"] == truth["notices.active"] and truth["site.C0067.notices"] == 2
     assert re.search(r"notice desk refusals: n-unknown-building-1: unknown_building \(buildings: no building "
                      r"'C\d+-no-such-building' in C\d+\); n-window-past-1: window_past \(valid_until_s: ", notes)
     assert "unexpected" not in notes and "boards_cleared 2" in notes
