@@ -39,6 +39,8 @@ class Pending:
     items: list[Ingest] = field(default_factory=list)
     states: list[StateChange] = field(default_factory=list)
     json_of: dict[tuple[str, int], bool] = field(default_factory=dict)
+    urgent_of: dict[str, int] = field(default_factory=dict)
+    """Per device, its urgent kinds' messages in this batch (the alarm lane takes ``URGENT_PER_BATCH`` of each)."""
 
 
 class Delivery:

@@ -38,6 +38,10 @@ from protocols.topics import Channel
 log = logging.getLogger("actors.mqtt_bridge")  # one logger for the whole bridge
 
 YIELD_EVERY = 256
+URGENT_PER_BATCH = 4
+"""A device's visitor rings, answers and typed codes one alarm-lane batch takes (a person at a door sends one at a
+time); more from the same device in the same batch are refused at once (a NAK naming ``kind``: send it again), so
+a device with its own credentials flooding urgent kinds takes at most this much of each batch real alarms share."""
 
 
 class InboundLane:
@@ -153,6 +157,17 @@ class InboundLane:
             raise RuntimeError("fault injected: this payload carries the fault marker")
         inbound = classify(topic, payload, known_device=self.known_device)
         if isinstance(inbound, EventIn):
+            kind = inbound.message.event_kind
+            if self.lane is Channel.ALARM and kind.is_urgent and not kind.is_alarm:
+                taken = pending.urgent_of.get(inbound.device_id, 0)
+                if taken >= URGENT_PER_BATCH:
+                    self.stats.refused += 1
+                    why = (f"kind: more than {URGENT_PER_BATCH} {kind.value} and other urgent messages from this "
+                           f"device at once on the alarm lane: send it again")
+                    self.publisher.publish_later(self.lane, inbound.device_id,
+                                                 encode_ack(nak(inbound.message.seq, why), json=inbound.json))
+                    return
+                pending.urgent_of[inbound.device_id] = taken + 1
             key = (inbound.device_id, inbound.message.seq)
             pending.json_of[key] = inbound.json
             pending.items.append(Ingest(inbound.device_id, inbound.message, int(time.time() * 1000), inbound.json))

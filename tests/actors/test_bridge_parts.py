@@ -184,3 +184,33 @@ def test_a_retry_the_hosts_still_do_not_take_is_kept_without_telling_the_device_
         assert lane.retry.delay_s == 0.004  # backed off to the cap
 
     asyncio.run(scenario())
+
+
+def test_a_device_flooding_urgent_kinds_takes_at_most_four_of_an_alarm_batch_and_alarms_all_of_it():
+    """A phone with its own credentials may publish visitor.answer on its alarm topic as fast as it likes: each batch
+    takes four of it and NAKs the rest at once, so real alarms are not queued behind a flood in the same batch."""
+    from types import SimpleNamespace
+
+    from actors.bridge_lane import InboundLane
+    from protocols.device import encode_device_message
+
+    naks = []
+    publisher = SimpleNamespace(publish_later=lambda lane, device, payload: naks.append((lane, device, payload)))
+    stats = LaneStats()
+    lane = InboundLane(Channel.ALARM, [], BridgeOptions(MqttEndpoint("127.0.0.1", 1)), sink=None, stats=stats,
+                       publisher=publisher, delivery=None, dead_letters=None, queues={}, stopping=asyncio.Event())
+    pending = Pending()
+    for seq in range(1, 11):
+        answer = make_message("visitor.answer", seq=seq, ts=1, data={"call": f"C9-door1#call@{seq}", "answer": "open"})
+        lane._take_one("rb/v1/dev/C0001-u1-r1-phone/alarm", encode_device_message(answer), pending)
+        alarm = make_message("school.panic", seq=seq, ts=1)
+        lane._take_one(f"rb/v1/dev/S0001-panic{seq}/alarm", encode_device_message(alarm), pending)
+    kinds = [item.message.event_kind.value for item in pending.items]
+    assert kinds.count("visitor.answer") == 4 and kinds.count("school.panic") == 10
+    assert len(naks) == 6 and stats.refused == 6
+    assert {device for _, device, _ in naks} == {"C0001-u1-r1-phone"}
+    assert decode_ack(naks[0][2]).reason.startswith("kind: more than 4 visitor.answer")
+    assert decode_ack(naks[0][2]).seq == 5
+    lane._take_one("rb/v1/dev/C0001-u1-r1-phone/alarm", encode_device_message(
+        make_message("visitor.answer", seq=11, ts=1, data={"call": "x", "answer": "open"})), Pending())
+    assert len(naks) == 6  # the next batch takes it again
