@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import msgspec
+
 from actors.engine_desk import ask_device_host, ask_every_host, post_notice, site_notices, withdraw_notice
 from engine.community_figures import merge
 from engine.errors import RedbandError
@@ -34,6 +36,7 @@ class CommunitySide:
         self._notices = list(plan.notices.actions)
         """The operator's notices posted and withdrawn at the desk, soonest first."""
         self.notices_refused: list[str] = []
+        self._clock_offset_s: float | None = None
         """``notice: reason (message)`` of each refused, or ``notice: unexpected ...`` of one the plan meant to pass."""
 
     @classmethod
@@ -53,7 +56,7 @@ class CommunitySide:
         while self._desk and self._desk[0].desk_at_s <= t_s:
             self._issue_at_desk(self._desk.pop(0))
         while self._notices and self._notices[0].at_s <= t_s:
-            self._notice_at_desk(self._notices.pop(0))
+            self._notice_at_desk(self._notices.pop(0), t_s)
         for reply in self.devices.commands(self.engine.take_device_commands(), t_s):
             self.push(reply.at_s, reply)
 
@@ -66,11 +69,19 @@ class CommunitySide:
             return
         self.desk_codes[(plan.phone, plan.request)] = issued.code
 
-    def _notice_at_desk(self, action) -> None:
-        """The operator posts or withdraws a notice; the host sends the site's board with the step's commands."""
+    def _notice_at_desk(self, action, t_s: float) -> None:
+        """The operator posts or withdraws a notice; the host sends the site's board with the step's commands. The
+        plan's windows are on the run's clock; a host whose clock is epoch time (a real-time run) gets them moved."""
         request = action.request
         ask = post_notice if isinstance(request, PostNotice) else withdraw_notice
         try:
+            if self._clock_offset_s is None:
+                now_s = site_notices(self.engine, NoticeQuery(request.site, limit=1)).now_s
+                self._clock_offset_s = now_s - t_s if abs(now_s - t_s) > 1.0 else 0.0
+            if self._clock_offset_s and isinstance(request, PostNotice):
+                off = self._clock_offset_s
+                request = msgspec.structs.replace(request, valid_until_s=request.valid_until_s + off,
+                                                  valid_from_s=request.valid_from_s and request.valid_from_s + off)
             ask(self.engine, request)
         except NoticeRefused as exc:
             wrong = "" if exc.reason.value == action.refusal else f" unexpected, planned {action.refusal or 'none'}"
@@ -101,8 +112,8 @@ class CommunitySide:
             log.warning("community notices: %s", exc)
             lists = []
         seen.update(notice_figures(engine.statistics(), lists, self.plan.notices))
-        result.notes += summary_lines(seen, self.plan.truth) + grid_lines(grids)
-        result.notes += notice_lines(seen, self.plan.truth, self.notices_refused)
+        result.notes += summary_lines(seen, self.plan.truth) + notice_lines(seen, self.plan.truth, self.notices_refused)
+        result.notes += grid_lines(grids)
         told = sum(self.devices.codes.get(key) == code for key, code in self.desk_codes.items())
         refused = "; ".join(self.desk_refused) or "none"
         result.notes.append(f"  property desk: {len(self.desk_codes)} passes issued (IssueVisitorPass), {told} of "

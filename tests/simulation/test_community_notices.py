@@ -89,3 +89,38 @@ def test_notice_figures_come_from_the_hosts_counters_and_the_desks_lists(tmp_pat
     views.append(SimpleNamespace(**{**vars(view("n-buildings-1", [])), "shown": (outside,)}))
     seen = notice_figures(stats, [SimpleNamespace(notices=views)], plan)
     assert (seen["notices.listed"], seen["notices.as_planned"], seen["notices.shown_outside"]) == (7, 5, 1)
+
+
+def test_the_operator_posts_at_the_desk_on_the_hosts_clock_and_refusals_are_named(tmp_path, monkeypatch):
+    from engine.notices import NoticeRefused
+    from simulation import community_run
+    from simulation.community_run import CommunitySide
+
+    plan = small(tmp_path, NOTICES).community
+    asked, t0 = [], 1_700_000_000.0  # a real-time run: the host's clock is epoch time
+
+    def post(engine, request):
+        asked.append(request)
+        if request.notice.startswith(("n-unknown", "n-window")):
+            reason = "unknown_building" if "unknown" in request.notice else "window_past"
+            raise NoticeRefused(reason, f"{reason}: no")
+        return request
+
+    monkeypatch.setattr(community_run, "post_notice", post)
+    monkeypatch.setattr(community_run, "withdraw_notice", lambda engine, request: asked.append(request))
+    monkeypatch.setattr(community_run, "site_notices", lambda engine, q: SimpleNamespace(now_s=t0 + 100.0))
+    engine = SimpleNamespace(take_device_commands=list)
+    side = CommunitySide(plan, engine, push=lambda at_s, item: None)
+    for action in plan.notices.actions:
+        side.turn(action.at_s)
+        side.turn(action.at_s)
+    assert [r.notice for r in asked] == [a.request.notice for a in plan.notices.actions]
+    first = plan.notices.actions[0]
+    by_id = {r.notice: r for r in asked if isinstance(r, PostNotice)}
+    planned = {a.request.notice: a.request for a in plan.notices.actions if isinstance(a.request, PostNotice)}
+    shift = t0 + 100.0 - first.at_s
+    assert by_id["n-whole-1"].valid_until_s == planned["n-whole-1"].valid_until_s + shift
+    assert by_id["n-scheduled-1"].valid_from_s == planned["n-scheduled-1"].valid_from_s + shift
+    assert by_id["n-whole-1"].valid_from_s == 0.0  # "now"
+    assert sorted(side.notices_refused) == ["n-unknown-building-1: unknown_building (unknown_building: no)",
+                                            "n-window-past-1: window_past (window_past: no)"]
