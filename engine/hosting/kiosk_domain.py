@@ -23,6 +23,7 @@ from engine.hosting.domain import Assembly
 from engine.hosting.intake import Route
 from engine.hosting import kiosk_rows as rows
 from engine.hosting.kiosk_health import hall_health
+from engine.hosting.phone_limits import WrongCodes
 from engine.hosting.staging import JournalStaging
 from engine.incident import DeviceCommand, system_cancel
 from engine.journal import Journal
@@ -59,6 +60,8 @@ class KioskDomain:
         self.catalogue = catalogue or default_catalogue()
         self.halls = frozenset(s.id for s in city.sites.values() if s.kind is SiteKind.KIOSK_HALL)
         self.bookings = Bookings(self.catalogue)
+        self.wrong = WrongCodes()
+        """The kiosks' refused booking codes, for the lockout (``engine/hosting/phone_limits.WrongCodes``)."""
         self.figures = HallFigures()
         self.low: dict[str, rows.LowRow] = {}
         self.levels: dict[str, rows.LevelsRow] = {}
@@ -165,10 +168,19 @@ class KioskDomain:
 
     def code(self, entity: DeviceEntity, message: DeviceMessage, now_s: float) -> SeqVerdict | None:
         code, kiosk = message.data.code, entity.device
-        verdict = self.bookings.check(code, kiosk.site_id or "", now_s)
+        hall = kiosk.site_id or ""
+        locked = self.wrong.refusal(kiosk.id, now_s, "kiosk")
+        if locked is not None:  # a kiosk guessing codes: none taken, right or wrong, for the rest of the hour
+            self._refused(hall, now_s, "code_refused", "locked_out")
+            return SeqVerdict(AckStatus.NAK, locked)
+        verdict = self.bookings.check(code, hall, now_s)
         if not isinstance(verdict, Booking):
-            self._refused(kiosk.site_id or "", now_s, "code_refused", verdict.value)
+            self._refused(hall, now_s, "code_refused", verdict.value)
             self._send(DeviceCommand(kiosk.id, "kiosk.code.refused", {"code": code, "reason": verdict.value}), now_s)
+            if self.wrong.refused(kiosk.id, now_s):
+                self.staging.audit(now_s, kiosk.id, "kiosk.code", hall, "locked_out", role="kiosk", scope=hall,
+                                   reason=f"{self.wrong.per_window} wrong codes within the hour: no code taken for "
+                                          f"{self.wrong.locked_for_s(kiosk.id, now_s)} s")
             return None
         booking = self.bookings.use(code, now_s)
         self._stage_booking(booking)

@@ -64,3 +64,41 @@ class PhoneLimits:
         if recent is None:
             recent = self._recent[(device_id, kind)] = deque(maxlen=limit)
         recent.append(now_s)
+
+
+WRONG_CODES_PER_HOUR: Final = 20
+LOCKOUT_WINDOW_S: Final = 3_600.0
+
+
+class WrongCodes:
+    """The codes a door panel or a kiosk had refused lately, for a lockout: once ``per_window`` were refused within
+    ``window_s``, the device takes no code, right or wrong, until the oldest of them is ``window_s`` old. A site keeps
+    up to 1,000 six-digit passes and a hall thousands of eight-digit bookings, so the per-device rate above alone
+    (10 a minute, 14,400 a day) let one device hit a live code within hours. Bounded: at most ``per_window`` times
+    per device that typed a wrong code; in memory only."""
+
+    def __init__(self, per_window: int = WRONG_CODES_PER_HOUR, *, window_s: float = LOCKOUT_WINDOW_S) -> None:
+        self.per_window = per_window
+        self.window_s = window_s
+        self._recent: dict[str, deque[float]] = {}
+
+    def locked_for_s(self, device_id: str, now_s: float) -> int | None:
+        """Seconds the device stays locked out (None: it is not)."""
+        recent = self._recent.get(device_id)
+        if recent is None or len(recent) < self.per_window or now_s - recent[0] >= self.window_s:
+            return None
+        return max(1, round(recent[0] + self.window_s - now_s))
+
+    def refused(self, device_id: str, now_s: float) -> bool:
+        """One more code refused at the device; True when this one locks it out (audit it then, once)."""
+        recent = self._recent.setdefault(device_id, deque(maxlen=self.per_window))
+        recent.append(now_s)
+        return self.locked_for_s(device_id, now_s) is not None
+
+    def refusal(self, device_id: str, now_s: float, where: str) -> str | None:
+        """The NAK's reason while locked out, naming ``data.code``; None when not."""
+        left_s = self.locked_for_s(device_id, now_s)
+        if left_s is None:
+            return None
+        return (f"data.code: {self.per_window} wrong codes at this {where} in the last hour: no code taken here for "
+                f"{left_s} s")

@@ -10,11 +10,10 @@
 - ``door.code`` {code} from a door panel: a pass of the door's site with that code whose window holds now, with uses
   left, for this door (or any door) opens it: ``open_door`` {by, pass} to the door, a use taken, audited. Otherwise
   the panel is told ``door.code.refused`` {code, reason}: ``unknown``, ``not_yet``, ``expired``, ``used_up``,
-  ``wrong_door`` (counted ``code_<reason>``, audited). A panel that has had ``WRONG_CODES_PER_HOUR`` codes refused
+  ``wrong_door`` (counted ``code_<reason>``, audited). A panel that has had 20 codes refused
   in the last hour takes none, right or wrong, until the oldest of them is an hour old: a NAK naming ``data.code``
-  (counted ``code_locked_out``; the lockout audited once, as ``door.code`` ``locked_out``). A site keeps up to
-  ``PER_SITE`` passes among a million codes, so the per-device rate alone (10 a minute) let one panel hit one in
-  hours; in memory only (a restarted host starts with none).
+  (counted ``code_locked_out``; the lockout audited once, as ``door.code`` ``locked_out``;
+  ``engine/hosting/phone_limits.WrongCodes``).
 
 The desk request ``IssueVisitorPass`` (``protocols/community.py``) issues a pass the same way on a resident's behalf
 (a property desk), audited with the operator as actor; refused with :class:`PassRefused` naming the field.
@@ -26,13 +25,13 @@ A pass is kept (snapshotted) until ``KEEP_S`` after its window ends, so a late v
 from __future__ import annotations
 
 import secrets
-from collections import deque
 from collections.abc import Callable
 from typing import Final
 
 from engine.entities import DeviceEntity, SeqVerdict
 from engine.errors import RedbandError
 from engine.hosting import community_rows as rows
+from engine.hosting.phone_limits import WrongCodes
 from engine.hosting.staging import JournalStaging
 from engine.incident import DeviceCommand
 from engine.topology import City
@@ -45,8 +44,6 @@ MAX_WINDOW_S: Final = 7 * 86_400.0
 KEEP_S: Final = 86_400.0
 PER_RESIDENT: Final = 10
 PER_SITE: Final = 1_000
-WRONG_CODES_PER_HOUR: Final = 20
-LOCKOUT_WINDOW_S: Final = 3_600.0
 
 
 class PassRefused(RedbandError):
@@ -74,8 +71,8 @@ class VisitorPasses:
         self._doors = {d.id: d.site_id for d in city.devices.values() if d.kind == DeviceKind.DOOR}
         self.passes: dict[tuple[str, str], rows.PassRow] = {}
         """(site, code) → the pass."""
-        self._wrong: dict[str, deque[float]] = {}
-        """Per door panel, the times of its last ``WRONG_CODES_PER_HOUR`` refused codes (bounded: the city's panels)."""
+        self.wrong = WrongCodes()
+        """The panels' refused codes, for the lockout."""
 
     def load(self, snapshots: dict[str, bytes]) -> None:
         self.passes = {(p.site, p.code): p for p in rows.passes(snapshots)}
@@ -145,12 +142,10 @@ class VisitorPasses:
         """A ``door.code`` event from a door panel: open, or tell the panel why not."""
         door, code = entity.device.id, message.data.code
         site = entity.device.site_id or ""
-        wrong = self._wrong.get(door)
-        if wrong is not None and len(wrong) == WRONG_CODES_PER_HOUR and now_s - wrong[0] < LOCKOUT_WINDOW_S:
+        locked = self.wrong.refusal(door, now_s, "door")
+        if locked is not None:
             self.figures.add("code_locked_out")
-            wait_s = max(1, round(wrong[0] + LOCKOUT_WINDOW_S - now_s))
-            return SeqVerdict(AckStatus.NAK, f"data.code: {WRONG_CODES_PER_HOUR} wrong codes at this door in the "
-                                             f"last hour: no code taken here for {wait_s} s")
+            return SeqVerdict(AckStatus.NAK, locked)
         row = self.passes.get((site, code))
         refusal = None
         if row is None:
@@ -169,12 +164,10 @@ class VisitorPasses:
             self.staging.audit(now_s, door, "door.code", target, "refused", role="door", scope=site,
                                reason=refusal.value)
             self._send(DeviceCommand(door, CODE_REFUSED, {"code": code, "reason": refusal.value}), now_s)
-            wrong = self._wrong.setdefault(door, deque(maxlen=WRONG_CODES_PER_HOUR))
-            wrong.append(now_s)
-            if len(wrong) == WRONG_CODES_PER_HOUR and now_s - wrong[0] < LOCKOUT_WINDOW_S:
+            if self.wrong.refused(door, now_s):
                 self.staging.audit(now_s, door, "door.code", site, "locked_out", role="door", scope=site,
-                                   reason=f"{WRONG_CODES_PER_HOUR} wrong codes since {wrong[0]:.0f}: no code taken "
-                                          f"until {wrong[0] + LOCKOUT_WINDOW_S:.0f}")
+                                   reason=f"{self.wrong.per_window} wrong codes within the hour: no code taken for "
+                                          f"{self.wrong.locked_for_s(door, now_s)} s")
             return None
         row.uses_left -= 1
         self._keep(row)

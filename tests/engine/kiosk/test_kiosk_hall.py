@@ -299,3 +299,18 @@ def test_codes_typed_at_a_kiosk_and_a_phones_bookings_are_rate_limited():
         "kind: too many kiosk.book")
     pair.advance(T0 + 60)
     assert pair.send(kiosk, "kiosk.code", {"code": "12345678"}).refused == 0
+
+
+def test_a_kiosk_guessing_booking_codes_is_locked_out_after_twenty_wrong_in_an_hour_even_for_a_booked_code():
+    pair = _pair()
+    kiosk = _devices(pair, "kiosk")[0]
+    hall = _hall_of(pair, kiosk)
+    code = _book(pair, _devices(pair, "resident_phone")[0], hall, T0)[1]["code"]
+    for n in range(20):
+        pair.now_s = T0 + 7 * n  # within the ten a minute
+        assert pair.send(kiosk, "kiosk.code", {"code": f"{n:08d}"}).refused == 0  # told kiosk.code.refused
+    locked = _nak(pair.send(kiosk, "kiosk.code", {"code": code}))
+    assert locked == "data.code: 20 wrong codes at this kiosk in the last hour: no code taken here for 3467 s"
+    assert not [c for c in _commands(pair, kiosk) if c[0] == "kiosk.code.ok"]
+    assert [(r.actor, r.outcome) for r in pair.journal.audit_rows() if r.action == "kiosk.code"] == [
+        (kiosk, "locked_out")]
