@@ -8,7 +8,9 @@ destinations run side by side, at most ``window`` publishes awaiting their PUBAC
 of a later batch wait for those of the earlier batches still in flight, so the order holds across batches too.
 
 A batch is confirmed to its hosts (``confirm``) once every publish of it has ended, with only the commands whose
-PUBACK came: a failed one is not confirmed, and its host hands it out again (a repeat, never a loss). A command whose
+PUBACK came: a failed one is not confirmed, and its host hands it out again (a repeat, never a loss). The batches'
+confirmations are gathered into one call at most every ``confirm_every_s`` (a host holds a command 10 s before it
+hands it out again, so the wait costs nothing, and a call per command cost the bridge's process a Ray call each). A command whose
 predecessor to the same destination failed is not published either (it would overtake the one handed out again);
 it is left unconfirmed too (while the failed chain is still the destination's last: once it has ended, a later
 batch starts afresh). At most ``max_batches`` batches are on their way at once: :meth:`CommandWindow.room` waits
@@ -30,7 +32,10 @@ log = logging.getLogger("actors.mqtt_bridge")  # one logger for the whole bridge
 COMMAND_WINDOW = 64
 """QoS 1 command publishes awaiting their PUBACK at once."""
 MAX_BATCHES = 8
-"""Batches of commands on their way at once (published, or waiting for their confirmation)."""
+"""Batches of commands being published at once."""
+CONFIRM_EVERY_S = 0.1
+MAX_UNCONFIRMED = 10_000
+"""Published commands waiting for their confirmation call; beyond, they are confirmed without waiting."""
 
 
 def destination(command: Any) -> str:
@@ -41,7 +46,8 @@ def destination(command: Any) -> str:
 
 class CommandWindow:
     def __init__(self, publish: Callable[[Any], Awaitable[bool]], confirm: Callable[[list], Awaitable[None]], *,
-                 window: int = COMMAND_WINDOW, max_batches: int = MAX_BATCHES) -> None:
+                 window: int = COMMAND_WINDOW, max_batches: int = MAX_BATCHES,
+                 confirm_every_s: float = CONFIRM_EVERY_S) -> None:
         if window < 1 or max_batches < 1:
             raise ValueError("window and max_batches must be >= 1")
         self._publish = publish
@@ -51,6 +57,9 @@ class CommandWindow:
         self._tails: dict[str, asyncio.Future] = {}
         """Per destination, the last chain of publishes started: its result says whether all of it was published."""
         self._tasks: set[asyncio.Task] = set()
+        self._confirm_every_s = confirm_every_s
+        self._unconfirmed: list = []
+        self._confirming: asyncio.Task | None = None
         self.in_flight = 0
         """Publishes awaiting their PUBACK now (never above the window)."""
         self.published = 0
@@ -117,13 +126,25 @@ class CommandWindow:
     async def _finish(self, runs: list[asyncio.Future]) -> None:
         try:
             results = await asyncio.gather(*runs)
-            published = [command for chain, _ok in results for command in chain]
-            if published:  # the rest their hosts hand out again (a repeat, never a loss)
-                await self._confirm(published)
-        except Exception:
-            log.exception("device commands: confirming a batch failed (their hosts hand them out again)")
         finally:
             self._batches.release()
+        self._unconfirmed += [command for chain, _ok in results for command in chain]
+        if self._unconfirmed and (self._confirming is None or self._confirming.done()):
+            self._confirming = asyncio.get_running_loop().create_task(self._confirm_gathered())
+            self._tasks.add(self._confirming)
+            self._confirming.add_done_callback(self._tasks.discard)
+
+    async def _confirm_gathered(self) -> None:
+        """Confirm what was published, every ``confirm_every_s``, until nothing is left to confirm."""
+        while self._unconfirmed:
+            if len(self._unconfirmed) < MAX_UNCONFIRMED:
+                await asyncio.sleep(self._confirm_every_s)  # gathering the next batches' confirmations
+            published, self._unconfirmed = self._unconfirmed, []
+            try:  # the rest their hosts hand out again (a repeat, never a loss)
+                await self._confirm(published)
+            except Exception:
+                log.exception("device commands: confirming %d failed (their hosts hand them out again)",
+                              len(published))
 
 
 async def _all_published(run: asyncio.Future) -> bool:

@@ -79,14 +79,14 @@ def test_each_devices_commands_go_in_order_and_never_more_than_the_window_at_onc
     for device in (f"d{d}" for d in range(10)):
         numbers = [c.number for c in broker.started if c.device_id == device]
         assert numbers == sorted(numbers) and len(numbers) == 8  # the host's order, both batches
-    assert sorted(broker.confirmed) == [sorted(c.number for c in batch(10, 5)),
-                                        sorted(c.number for c in batch(10, 3, first=1000))]
+    assert sorted(n for call in broker.confirmed for n in call) == sorted(
+        c.number for c in batch(10, 5) + batch(10, 3, first=1000))  # each once
 
 
 def test_a_failed_publish_is_not_confirmed_nor_what_queued_behind_it_for_that_device():
     async def main() -> tuple[FakeBroker, CommandWindow]:
         broker = FakeBroker(fail={12}, raise_on={5})  # d2's third command fails; d5's first raises
-        window = CommandWindow(broker.publish, broker.confirm, window=8)
+        window = CommandWindow(broker.publish, broker.confirm, window=8, confirm_every_s=0)
         await window.submit(batch(10, 4))
         broker.gate.set()
         await asyncio.wait_for(window.drain(), timeout=10)
@@ -113,9 +113,23 @@ def test_at_most_max_batches_are_on_their_way_before_more_are_taken():
         broker.gate.set()
         await asyncio.wait_for(room, timeout=10)
         await asyncio.wait_for(window.drain(), timeout=10)
-        assert sorted(broker.confirmed) == [[1], [2]]
+        assert sorted(n for call in broker.confirmed for n in call) == [1, 2]
 
     asyncio.run(main())
+
+
+def test_the_confirmations_of_batches_published_together_are_one_call():
+    async def main() -> FakeBroker:
+        broker = FakeBroker()
+        window = CommandWindow(broker.publish, broker.confirm, window=64, confirm_every_s=0.05)
+        for first in (0, 100, 200):
+            await window.submit(batch(5, 2, first=first))
+        broker.gate.set()
+        await asyncio.wait_for(window.drain(), timeout=10)
+        return broker
+
+    broker = asyncio.run(main())
+    assert broker.confirmed == [sorted(c.number for first in (0, 100, 200) for c in batch(5, 2, first=first))]
 
 
 def test_a_window_below_one_is_refused():
