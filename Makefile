@@ -23,16 +23,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) system-packages
 	$(VENV)/bin/redband demo --keep
 
-# The suite on two pytest-xdist workers (one test file per worker at a time), then, alone, the files that load the
-# CPU and assert that nothing is lost or late under that load: beside another test, the city load's bridge fell
-# behind and Mosquitto dropped telemetry.
-HEAVY_TESTS := tests/simulation/test_benchmark_smoke.py tests/simulation/test_patrol_street.py \
-	tests/mqtt/test_city_load.py tests/mqtt/test_node_loss.py tests/mqtt/test_stack_faults.py \
-	tests/simulation/test_community_evening.py tests/simulation/test_kiosk_hall.py
-
 test: $(STAMP) system-packages
-	$(PY) -m pytest -n 2 --dist loadfile $(addprefix --ignore=,$(HEAVY_TESTS))
-	$(PY) -m pytest $(HEAVY_TESTS)
+	$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.core_throughput
