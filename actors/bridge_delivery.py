@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 import aiomqtt
@@ -23,9 +24,10 @@ import aiomqtt
 from actors.bridge_connection import pause
 from actors.bridge_options import BridgeOptions, Sink
 from actors.bridge_publisher import Publisher
-from actors.bridge_stats import LaneStats
+from actors.bridge_stats import LaneStats, count_answers, count_nak
 from engine.retry_buffer import Keep, RetryBuffer
 from protocols.batch import Ingest, IngestResult, StateChange
+from protocols.kinds import AckStatus
 from protocols.replies import RETRY_LATER, Ack, encode_ack
 from protocols.topics import Channel
 
@@ -79,12 +81,24 @@ class Delivery:
         stats.accepted += result.accepted
         stats.duplicates += result.duplicates
         stats.refused += result.refused
+        count_answers(stats, result.acks)
         await asyncio.gather(*(self.publisher.ack(client, ack, pending.json_of.get((ack.device_id, ack.seq), False))
                                for ack in result.acks))
         stats.acks_sent += len(result.acks)
+        if self.lane is Channel.ALARM and result.acks:
+            self._measure(pending, result)
         if result.not_taken:
             self._not_taken(result, pending, retry=retry)
         return not result.not_taken
+
+    def _measure(self, pending: Pending, result: IngestResult) -> None:
+        """Each acked alarm's time from its arrival at the bridge to its ack published (``/metrics``)."""
+        now_ms = time.time() * 1000.0
+        received = {(item.device_id, item.message.seq): item.received_ms for item in pending.items}
+        histogram = self.stats.ack_latency_s
+        for ack in result.acks:
+            if ack.status is not AckStatus.NAK and (at_ms := received.get((ack.device_id, ack.seq))) is not None:
+                histogram.observe(max(0.0, now_ms - at_ms) / 1000.0)
 
     def _not_taken(self, result: IngestResult, pending: Pending, *, retry: bool) -> None:
         """What no host took: the alarms and reports are kept for another try, and each device is told (once)."""
@@ -94,6 +108,7 @@ class Delivery:
             as_json = pending.json_of.get((item.device_id, item.message.seq), False)
             if not retry:
                 stats.not_taken += 1
+                count_nak(stats, RETRY_LATER)
                 self.publisher.publish_later(self.lane, item.device_id, encode_ack(
                     Ack(ok=False, seq=item.message.seq, reason=f"{RETRY_LATER}: {result.not_taken_reason}"[:300],
                         boot=item.message.boot), json=as_json))
@@ -105,7 +120,8 @@ class Delivery:
         stats.retrying = len(self.retry)
         if not retry:
             log.warning("bridge %s: %s lane: %d messages not taken (%d kept to try again): %s", self.options.bridge_id,
-                        self.lane.value, len(result.not_taken), kept, result.not_taken_reason)
+                        self.lane.value, len(result.not_taken), kept, result.not_taken_reason,
+                        extra={"bridge_id": self.options.bridge_id, "lane": self.lane.value})
 
     async def retry_not_taken(self) -> None:
         """Offer the kept alarms and reports to the hosts again, with backoff while they are still not taken."""

@@ -28,7 +28,7 @@ from actors.bridge_delivery import Delivery, Pending
 from actors.bridge_options import BridgeOptions, DeadLetter, Sink
 from actors.bridge_probe import ShareGroupProbe
 from actors.bridge_publisher import Publisher
-from actors.bridge_stats import LaneStats
+from actors.bridge_stats import LaneStats, count_nak
 from actors.dead_letters import DeadLetters, fingerprint
 from protocols.batch import Ingest
 from protocols.inbound import EventIn, Refused, StateIn, classify
@@ -80,14 +80,17 @@ class InboundLane:
                     await self._pump(client)
             except aiomqtt.MqttError as exc:
                 stats.last_error = str(exc)
-                log.warning("bridge %s: %s lane: %s", o.bridge_id, lane.value, exc)
+                log.warning("bridge %s: %s lane: %s", o.bridge_id, lane.value, exc,
+                            extra={"bridge_id": o.bridge_id, "lane": lane.value})
             finally:
                 stats.connected = False
                 self.publisher.clients.pop(lane, None)
             if self.stopping.is_set():
                 return
             attempt += 1
+            stats.backing_off = True
             await pause(self.stopping, backoff_s(attempt, cap_s=o.backoff_cap_s))
+            stats.backing_off = False
 
     async def _pump(self, client: aiomqtt.Client) -> None:
         """Read messages into batches; each closed batch goes to the hosts while the next one fills.
@@ -119,7 +122,8 @@ class InboundLane:
                         except TimeoutError:
                             break
                 except aiomqtt.MqttError as exc:
-                    log.warning("bridge %s: %s lane lost its connection: %s", o.bridge_id, self.lane.value, exc)
+                    log.warning("bridge %s: %s lane lost its connection: %s", o.bridge_id, self.lane.value, exc,
+                                extra={"bridge_id": o.bridge_id, "lane": self.lane.value})
                     lost = True
                 else:
                     lost = False
@@ -164,6 +168,7 @@ class InboundLane:
                     self.stats.refused += 1
                     why = (f"kind: more than {URGENT_PER_BATCH} {kind.value} and other urgent messages from this "
                            f"device at once on the alarm lane: send it again")
+                    count_nak(self.stats, why)
                     self.publisher.publish_later(self.lane, inbound.device_id,
                                                  encode_ack(nak(inbound.message.seq, why), json=inbound.json))
                     return
@@ -177,7 +182,9 @@ class InboundLane:
             pending.states.append(inbound.change)
         elif isinstance(inbound, Refused):
             self.stats.refused += 1
-            log.info("bridge %s: refused %s: %s", self.options.bridge_id, topic, inbound.reason)
+            count_nak(self.stats, inbound.reason)
+            log.info("bridge %s: refused %s: %s", self.options.bridge_id, topic, inbound.reason,
+                     extra={"bridge_id": self.options.bridge_id, "device_id": inbound.device_id or device_of(topic)})
             if inbound.device_id:
                 self.publisher.publish_later(self.lane, inbound.device_id,
                                              encode_ack(nak(inbound.seq, inbound.reason), json=inbound.json))
@@ -188,8 +195,9 @@ class InboundLane:
         self.stats.dead_lettered += 1
         device_id = device_of(topic)
         why = f"payload: dead-lettered, it stopped the {lane.value} lane twice ({reason[:120]})"
+        count_nak(self.stats, why)
         log.error("bridge %s: %s lane dead-lettered a message on %s: %s", self.options.bridge_id, lane.value, topic,
-                  reason)
+                  reason, extra={"bridge_id": self.options.bridge_id, "lane": lane.value, "device_id": device_id})
         if device_id:
             self.publisher.publish_later(lane, device_id, encode_ack(nak(None, why), json=payload[:1] == b"{"))
         row = DeadLetter(time.time(), self.options.bridge_id, lane.value, topic, device_id, reason[:500],

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from engine.measures import Histogram, reason_label
+from protocols.batch import DeviceAck
+from protocols.kinds import AckStatus
 from protocols.topics import Channel
 
 
@@ -32,10 +35,39 @@ class LaneStats:
     """Kept alarms and reports offered to the hosts again."""
     retrying: int = 0
     """Kept alarms and reports waiting for their host now."""
+    backing_off: bool = False
+    """The connection was lost (or refused) and the lane waits before it connects again."""
+    acked: int = 0
+    """Positive answers published (acks and duplicates' acks); NAKs are counted in ``naks``."""
+    naks: dict[str, int] = field(default_factory=dict)
+    """Messages refused, by the field their reason names (``engine.measures.reason_label``): the host's refusals,
+    the bridge's own (undecodable, unknown device, too many urgent messages), ``unavailable``, dead letters."""
+    ack_latency_s: Histogram = field(default_factory=Histogram)
+    """The alarm lane's: each ack's time from the alarm's arrival at the bridge to the ack published."""
+
+
+def count_nak(stats: LaneStats, reason: str) -> None:
+    label = reason_label(reason)
+    stats.naks[label] = stats.naks.get(label, 0) + 1
+
+
+def count_answers(stats: LaneStats, acks: list[DeviceAck]) -> None:
+    """A host's answers about to be published: the NAKs by reason, the rest as acked."""
+    naks = 0
+    for ack in acks:
+        if ack.status is AckStatus.NAK:
+            naks += 1
+            count_nak(stats, ack.reason)
+    stats.acked += len(acks) - naks
 
 
 def as_dict(stats: LaneStats) -> dict:
-    return {name: getattr(stats, name) for name in LaneStats.__slots__}
+    """Plain data (JSON-ready): the histogram as its bounds, counts and sum."""
+    out = {name: getattr(stats, name) for name in LaneStats.__slots__}
+    out["naks"] = dict(stats.naks)
+    histogram = stats.ack_latency_s.snapshot()
+    out["ack_latency_s"] = {"bounds": list(histogram.bounds), "counts": list(histogram.counts), "sum": histogram.sum}
+    return out
 
 
 def bridge_statistics(bridge_id: str, stats: dict[Channel, LaneStats], queues: dict[Channel, asyncio.Queue], *,

@@ -36,7 +36,7 @@ class Directory:
     def started(self, name: str, where: dict) -> None:
         """A host or bridge process started (or started again): where, and when."""
         starts = self._starts.setdefault(name, [])
-        starts.append(dict(where, at=time.time()))
+        starts.append(dict(where, at=time.time(), number=starts[-1].get("number", len(starts)) + 1 if starts else 1))
         del starts[:-20]  # the recent starts are enough to see a host that keeps failing
 
     def starts(self) -> dict[str, list[dict]]:

@@ -26,6 +26,7 @@ import ray
 
 from actors.directory import announce_start
 from actors.engine_files import read_engine_files
+from actors.host_metrics import HostMetrics, HostTimings
 from actors.host_place import HostPlace
 from actors.journal_sqlite import SqliteJournal
 from engine.audit import host_index
@@ -69,6 +70,7 @@ class HostActor:
             city = placement.city_for_host(whole, config.host_id)
         self._clock = WallClock() if realtime else ManualClock(start_s)
         self._journal_path = str(Path(journal_dir) / f"{config.host_id}.sqlite") if journal_dir else ""
+        self._timings = HostTimings()
         self._core = await self._open(config, city, policies)
         nearest.warm()  # the unit kernel compiled (or loaded from numba's cache) now, not by the first alarm
         self._realtime = realtime
@@ -88,7 +90,8 @@ class HostActor:
             self._restarted = bool(context.was_current_actor_reconstructed)
         if self._restarted:
             log.warning("host %s: restarted on node %s; rebuilt from its journal (%d open incidents, %d deadlines)",
-                        config.host_id, self._node_id[:12], len(self._core.open_incidents()), len(self._core.scheduler))
+                        config.host_id, self._node_id[:12], len(self._core.open_incidents()),
+                        len(self._core.scheduler), extra={"host_id": config.host_id})
         announce_start(namespace, host_actor_name(config.host_id), {"node_id": self._node_id, "pid": os.getpid()})
         if realtime:  # every start, first or after a crash, runs the clock: nobody has to call in
             self._loop_task = asyncio.get_running_loop().create_task(self._run(), name=f"host-{config.host_id}")
@@ -102,10 +105,11 @@ class HostActor:
                 index = host_index(config.host_id)  # this host's part of the audit ids
                 journal = (SqliteJournal(self._journal_path, host_index=index) if self._journal_path
                            else MemoryJournal(host_index=index))
-                return HostCore(config, city=city, policies=policies, journal=journal, now_s=self._clock.now_s())
+                return HostCore(config, city=city, policies=policies, journal=self._timings.timed(journal),
+                                now_s=self._clock.now_s())
             except Exception:
                 log.exception("host %s: opening the journal %s failed (attempt %d of %d)", config.host_id,
-                              self._journal_path, attempt, OPEN_ATTEMPTS)
+                              self._journal_path, attempt, OPEN_ATTEMPTS, extra={"host_id": config.host_id})
                 await asyncio.sleep(1.0)  # the pause between attempts: a disk being remounted, a lock being freed
         _exit_process(f"host {config.host_id}: the journal {self._journal_path} cannot be opened")
 
@@ -151,7 +155,8 @@ class HostActor:
         """A call into the core: a refused journal write ends it (and this process, when the journal is gone too);
         either way the deadline loop and the long-pollers are woken."""
         try:
-            yield
+            with self._timings.step():
+                yield
         except JournalUnavailable as exc:
             self._failed_step(exc)
             raise
@@ -271,6 +276,9 @@ class HostActor:
 
     async def statistics(self):
         return self._core.statistics()
+
+    async def metrics(self) -> HostMetrics:  # for /metrics (actors/metrics.py): counters and timings
+        return self._timings.report(self._core.statistics())
 
     async def now_s(self) -> float:
         return self._clock.now_s()

@@ -285,7 +285,8 @@ class HostCore:
         """The journal did not take this step: forget it, and raise :class:`JournalUnavailable`."""
         self._counters.journal_failures += 1
         reason = f"{type(exc).__name__}: {exc}"[:300]
-        log.error("host %s: journal write failed (%s); going back to the journal", self.host_id, reason)
+        log.error("host %s: journal write failed (%s); going back to the journal", self.host_id, reason,
+                  extra={"host_id": self.host_id})
         self._abandon(seen)
         raise JournalUnavailable(self.host_id, reason) from exc
 
@@ -303,7 +304,8 @@ class HostCore:
             self._rebuild()
         except Exception as load_exc:
             self.broken = True
-            log.critical("host %s: the journal cannot be read back either: %s", self.host_id, load_exc)
+            log.critical("host %s: the journal cannot be read back either: %s", self.host_id, load_exc,
+                         extra={"host_id": self.host_id})
             return
         resume_observed(self._supervision, last_seen)
 

@@ -58,7 +58,7 @@ class Deadlines:
             except Exception:  # retried, counted and reported; one bad deadline never stops the others
                 self.counters.deadline_errors += 1
                 log.exception("host %s: handling deadline %r (due %.3f) failed; trying again in %.1f s",
-                              self.host_id, key, due_s, self.retry_s)
+                              self.host_id, key, due_s, self.retry_s, extra=_log_ids(self.host_id, key))
                 failed.append((key, due_s))
         for key, due_s in failed:  # after the drain, so a failing deadline is not tried again in this same round
             if self.scheduler.due_of(key) is not None:
@@ -78,3 +78,12 @@ class Deadlines:
         if hit and kind in self.measured and not self.exact:
             self.lateness_s.append(now_s - due_s)
         return hit
+
+
+def _log_ids(host_id: str, key: Hashable) -> dict:
+    """The ids a deadline's log line carries: its host's, and its incident's or device's (timer keys are
+    ``(kind, subject)``: ``i`` an incident, ``s`` a supervised device)."""
+    ids = {"host_id": host_id}
+    if isinstance(key, tuple) and len(key) == 2 and key[0] in ("i", "s"):
+        ids["incident_id" if key[0] == "i" else "device_id"] = str(key[1])
+    return ids
