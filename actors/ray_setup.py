@@ -15,12 +15,16 @@ from engine.topology import City
 log = logging.getLogger(__name__)
 
 
-def ensure_ray(address: str | None = None) -> bool:
-    """Start (or join) Ray once per process; returns True if this call started it."""
+def ensure_ray(address: str | None = None, *, log_format: str = "text") -> bool:
+    """Start (or join) Ray once per process; returns True if this call started it. ``log_format="json"``: every
+    process of the job (this driver, the hosts, the bridges) logs JSON lines, a log call's ``extra`` ids included
+    (Ray's ``LoggingConfig``; ``docs/architecture.md``, "Logs")."""
     if ray.is_initialized():
         return False
     kwargs: dict = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True,
                         configure_logging=True)
+    if log_format == "json":
+        kwargs["logging_config"] = ray.LoggingConfig(encoding="JSON", log_level="INFO")
     if address:
         ray.init(address=address, **kwargs)
     else:

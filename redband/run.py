@@ -43,19 +43,25 @@ def register(sub) -> None:
                      help="where the console listens (default 127.0.0.1:8080)")
     run.add_argument("--stats-every", type=float, default=None, metavar="S",
                      help="print the bridges' counters every S seconds (0: never; default 60)")
+    run.add_argument("--metrics", default=None, metavar="HOST:PORT",
+                     help="where /metrics (Prometheus) listens (default 127.0.0.1:9464; off: not served)")
+    run.add_argument("--log-format", default=None, choices=("text", "json"),
+                     help="json: every process logs JSON lines with host, device and incident ids (default text)")
     run.set_defaults(func=cmd_run)
 
 
 def cmd_run(args) -> int:
     cli = {key: getattr(args, key) for key in ("city", "policies", "ray_address", "namespace", "journal_dir",
                                                "precinct_hosts", "mqtt", "bridges", "users", "console",
-                                               "stats_every")}
+                                               "stats_every", "metrics", "log_format")}
     config = resolve_run_config(cli, args.config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if config.log_format == "text":  # json: Ray's LoggingConfig sets up this process's logging too (ensure_ray)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     return run_engine(config)
 
 
 def run_engine(config: RunConfig) -> int:
+    from actors.ray_setup import ensure_ray
     from actors.runtime import Engine, EngineOptions, default_precinct_hosts
 
     city = load_city(config.city)
@@ -70,6 +76,7 @@ def run_engine(config: RunConfig) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
+        ensure_ray(config.ray_address, log_format=config.log_format)
         engine.start()
     except ConnectionError:
         engine.stop()
@@ -82,8 +89,10 @@ def run_engine(config: RunConfig) -> int:
           f"({', '.join(f'{n} {k}' for k, n in city.summary().items())}), "
           f"hosts {', '.join(engine.placement.hosts)}; journal in {journal_dir}"
           f"{f'; {config.bridges} MQTT bridge(s) on {mqtt!r}' if mqtt else ''}. Ctrl-C stops.", flush=True)
-    gateway = None
+    gateway = metrics = None
     try:
+        if config.metrics_address is not None:
+            metrics = _start_metrics(engine, config)
         if not Path(config.users).exists():
             print(f"console off: no operators in {config.users} (add one with `redband user add NAME --role ...`)",
                   flush=True)
@@ -95,6 +104,8 @@ def run_engine(config: RunConfig) -> int:
     finally:
         if gateway is not None:
             gateway.stop()
+        if metrics is not None:
+            metrics.stop()
         engine.stop()
         print("redband engine stopped", flush=True)
     return 0
@@ -119,6 +130,19 @@ def _start_console(engine, config: RunConfig, city):
         return None
     print(f"console: {gateway.url} ({len(gateway.operators)} operators from {config.users})", flush=True)
     return gateway
+
+
+def _start_metrics(engine, config: RunConfig):
+    from actors.metrics import MetricsServer
+
+    host, port = config.metrics_address
+    try:
+        server = MetricsServer(engine.namespace, host=host, port=port).start()
+    except OSError as exc:  # e.g. the port is taken: the engine runs all the same, unobserved, and says so
+        print(f"warning: --metrics {config.metrics}: {exc}; /metrics not served", file=sys.stderr, flush=True)
+        return None
+    print(f"metrics: {server.url}", flush=True)
+    return server
 
 
 def _serve(engine, gateway, stop: threading.Event, *, stats_every: float) -> None:

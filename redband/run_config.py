@@ -20,6 +20,8 @@ from engine.errors import ConfigError
 from engine.tomlconf import convert, parse_toml, read_text
 
 DEFAULT_USERS = "var/users.toml"
+DEFAULT_METRICS = "127.0.0.1:9464"
+LOG_FORMATS = ("text", "json")
 
 
 class UsageError(Exception):
@@ -39,6 +41,8 @@ class RunFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     users: str | UnsetType = UNSET
     console: str | UnsetType = UNSET
     stats_every: float | UnsetType = UNSET
+    metrics: str | UnsetType = UNSET
+    log_format: str | UnsetType = UNSET
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,21 @@ class RunConfig:
     users: str = DEFAULT_USERS
     console: str = "127.0.0.1:8080"
     stats_every: float = 60.0
+    metrics: str = DEFAULT_METRICS
+    """Where ``/metrics`` listens (HOST:PORT), or ``off``."""
+    log_format: str = "text"
+    """``text``, or ``json``: JSON lines from every process, with the host, device and incident ids."""
 
     @property
     def console_address(self) -> tuple[str, int]:
         host, _, port = self.console.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        if self.metrics == "off":
+            return None
+        host, _, port = self.metrics.rpartition(":")
         return host or "127.0.0.1", int(port)
 
 
@@ -94,6 +109,11 @@ def _problems(config: RunConfig):
     _, _, port = config.console.rpartition(":")
     if not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
         yield "console", f"expected HOST:PORT, got {config.console!r}"
+    _, _, port = config.metrics.rpartition(":")
+    if config.metrics != "off" and (not re.fullmatch(r"[0-9]{1,5}", port) or not 0 <= int(port) < 65536):
+        yield "metrics", f"expected HOST:PORT or off, got {config.metrics!r}"
+    if config.log_format not in LOG_FORMATS:
+        yield "log_format", f"expected one of {', '.join(LOG_FORMATS)}, got {config.log_format!r}"
     if not config.namespace:
         yield "namespace", "must not be empty"
     if config.bridges < 1:
