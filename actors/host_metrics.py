@@ -59,3 +59,9 @@ class TimedJournal:
 
     def __getattr__(self, name: str):
         return getattr(self._journal, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:  # (a test's fault injection: ``journal.fail_writes = ...``)
+            setattr(self._journal, name, value)
