@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from engine.listen import bind_problem, listen_host
 from engine.topology import City
 from protocols.topics import (
     MAX_BRIDGES,
@@ -96,6 +97,8 @@ def issue_credentials(city: City, *, simulator: bool = False,
 
 def broker_files(city: City, out_dir: Path, *, port: int = 1883, bind: str = "127.0.0.1", simulator: bool = False,
                  existing: dict[str, Credential] | None = None, plugin: str = DYNSEC_PLUGIN) -> BrokerFiles:
+    if why := bind_problem(bind):  # the listener line would be Mosquitto's error, found only when it starts
+        raise ValueError(f"bind: {why}")
     creds = issue_credentials(city, simulator=simulator, existing=existing)
     out_dir = out_dir.resolve()
     bridge = next(c for c in creds if c.username == BRIDGE_USER)
@@ -124,7 +127,7 @@ def _conf(out_dir: Path, *, port: int, bind: str, city_id: str, plugin: str) -> 
     return f"""# Mosquitto configuration for redband city {city_id}, written by `redband mqtt-config`.
 # Start it with `redband broker --dir {out_dir}` (as root too), or `mosquitto -c` as the user owning these files.
 per_listener_settings false
-listener {port} {bind}
+listener {port} {listen_host(bind)}
 protocol mqtt
 allow_anonymous false
 

@@ -17,7 +17,8 @@ def register(sub) -> None:
     mqtt.add_argument("--city", required=True)
     mqtt.add_argument("--out", required=True, help="directory for the files (passwords already issued there are kept)")
     mqtt.add_argument("--port", type=int, default=1883)
-    mqtt.add_argument("--bind", default="127.0.0.1", help="listener address (loopback unless you mean it)")
+    mqtt.add_argument("--bind", default="127.0.0.1",
+                      help="the broker's listener address, an IP address or a host name (loopback unless you mean it)")
     mqtt.add_argument("--simulator", action="store_true",
                       help="also a user that may publish for every device (load tests and the demo only)")
     mqtt.set_defaults(func=cmd_mqtt_config)
@@ -30,8 +31,14 @@ def register(sub) -> None:
 def cmd_mqtt_config(args) -> int:
     from actors.broker import BrokerError, dynsec_plugin
     from redband.files import write_broker_files
+    from engine.listen import bind_problem
     from engine.mqtt_provision import DYNSEC_PLUGIN, broker_files, read_credentials
+    from redband.run_config import UsageError
 
+    if why := bind_problem(args.bind):
+        raise UsageError(f"--bind: {why}")
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port: expected 1 to 65535, got {args.port}")
     city = load_city(args.city)
     out = Path(args.out)
     previous = out / "credentials.csv"

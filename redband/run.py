@@ -39,8 +39,14 @@ def register(sub) -> None:
     run.add_argument("--users", default=None,
                      help=f"console operators (redband user add); the console is served when this file exists "
                           f"(default {DEFAULT_USERS})")
-    run.add_argument("--console", default=None, metavar="HOST:PORT",
-                     help="where the console listens (default 127.0.0.1:8080)")
+    run.add_argument("--console", default=None, metavar="[HOST:]PORT",
+                     help="where the console listens (default 8080 on --bind)")
+    run.add_argument("--bind", default=None, metavar="ADDRESS",
+                     help="the address the console listens on (default 127.0.0.1; 0.0.0.0: every interface, with "
+                          "--allowed-origin); the broker's is redband mqtt-config --bind")
+    run.add_argument("--allowed-origin", dest="allowed_origins", action="append", default=None, metavar="ORIGIN",
+                     help="an Origin the console's sockets accept, as a browser sends it (https://console.example.org);"
+                          " again for another (default: the console's own address on 127.0.0.1 and localhost)")
     run.add_argument("--stats-every", type=float, default=None, metavar="S",
                      help="print the bridges' counters every S seconds (0: never; default 60)")
     run.add_argument("--metrics", default=None, metavar="HOST:PORT",
@@ -53,7 +59,7 @@ def register(sub) -> None:
 def cmd_run(args) -> int:
     cli = {key: getattr(args, key) for key in ("city", "policies", "ray_address", "namespace", "journal_dir",
                                                "precinct_hosts", "mqtt", "bridges", "users", "console",
-                                               "stats_every", "metrics", "log_format")}
+                                               "bind", "allowed_origins", "stats_every", "metrics", "log_format")}
     config = resolve_run_config(cli, args.config)
     if config.log_format == "text":  # json: Ray's LoggingConfig sets up this process's logging too (ensure_ray)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -96,7 +102,7 @@ def run_engine(config: RunConfig) -> int:
         if not Path(config.users).exists():
             print(f"console off: no operators in {config.users} (add one with `redband user add NAME --role ...`)",
                   flush=True)
-        else:  # the console owns the change stream and hands each change to the log
+        else:  # the console owns the change stream; the log takes each change from it
             gateway = _start_console(engine, config, city)
             if gateway is None:
                 return 2
@@ -117,18 +123,27 @@ def show_change(change) -> None:
 
 
 def _start_console(engine, config: RunConfig, city):
-    from actors.console_gateway import ConsoleGateway
+    """The console gateway as a Ray actor of its own, restarted when its process dies (``actors/gateway_actor.py``);
+    its secret and operators beside the journals, kept when this driver attaches to a running engine."""
+    from actors.gateway_actor import start_gateway_actor
+    from actors.gateway_state import write_console_files
     from engine.operators import load_operators
 
     host, port = config.console_address
-    gateway = ConsoleGateway(engine, load_operators(config.users, city=city), host=host, port=port,
-                             on_change=show_change)
+    load_operators(config.users, city=city)  # a broken file is refused here, not in the actor
+    write_console_files(engine.options.journal_dir, Path(config.users).read_text(encoding="utf-8"),
+                        keep=engine.attached)
     try:
-        gateway.start()
+        gateway = start_gateway_actor(engine.namespace, engine.options.journal_dir, host=host, port=port,
+                                      origins=list(config.allowed_origins) or None)
     except RuntimeError as exc:  # e.g. the port is taken
         print(f"error: --console {config.console}: {exc}", file=sys.stderr)
         return None
-    print(f"console: {gateway.url} ({len(gateway.operators)} operators from {config.users})", flush=True)
+    print(f"console: {gateway.url} ({gateway.where['operators']} operators from {config.users})", flush=True)
+    if not config.allowed_origins and host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"note: the console listens on {host}, but its sockets take browsers' pages only from "
+              f"http://127.0.0.1:{port} and http://localhost:{port}: name the address operators use with "
+              f"--allowed-origin", flush=True)
     return gateway
 
 
@@ -152,9 +167,8 @@ def _serve(engine, gateway, stop: threading.Event, *, stats_every: float) -> Non
     failing = False
     while not stop.wait(0.2):
         try:
-            if gateway is None:
-                for change in engine.take_changes():
-                    show_change(change)
+            for change in engine.take_changes() if gateway is None else gateway.take_changes():
+                show_change(change)
             if stats_every and time.monotonic() >= next_stats:
                 next_stats += stats_every
                 print(bridge_summary(engine), flush=True)

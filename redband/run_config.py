@@ -17,6 +17,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from engine.errors import ConfigError
+from engine.listen import bind_problem, listen_host, origin_problem
 from engine.tomlconf import convert, parse_toml, read_text
 
 DEFAULT_USERS = "var/users.toml"
@@ -27,6 +28,8 @@ LOG_FORMATS = ("text", "json")
 class UsageError(Exception):
     """A command-line option that cannot be used; the message names the option (``--bridges: ...``)."""
 PATH_KEYS = ("city", "policies", "journal_dir", "users")
+FLAGS = {"allowed_origins": "--allowed-origin"}
+"""Options whose flag is not the key's name with dashes (one flag given again and again makes the list)."""
 
 
 class RunFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -40,6 +43,8 @@ class RunFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     bridges: int | UnsetType = UNSET
     users: str | UnsetType = UNSET
     console: str | UnsetType = UNSET
+    bind: str | UnsetType = UNSET
+    allowed_origins: list[str] | UnsetType = UNSET
     stats_every: float | UnsetType = UNSET
     metrics: str | UnsetType = UNSET
     log_format: str | UnsetType = UNSET
@@ -56,7 +61,12 @@ class RunConfig:
     mqtt: str | None = None
     bridges: int = 1
     users: str = DEFAULT_USERS
-    console: str = "127.0.0.1:8080"
+    console: str = "8080"
+    """PORT (on ``bind``) or HOST:PORT."""
+    bind: str = "127.0.0.1"
+    """The address the console listens on unless ``console`` names one (``engine/listen.py``)."""
+    allowed_origins: tuple[str, ...] = ()
+    """The Origins the console's sockets accept (none given: its own address's, on 127.0.0.1 and localhost)."""
     stats_every: float = 60.0
     metrics: str = DEFAULT_METRICS
     """Where ``/metrics`` listens (HOST:PORT), or ``off``."""
@@ -66,7 +76,7 @@ class RunConfig:
     @property
     def console_address(self) -> tuple[str, int]:
         host, _, port = self.console.rpartition(":")
-        return host or "127.0.0.1", int(port)
+        return listen_host(host or self.bind), int(port)
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:
@@ -97,10 +107,12 @@ def resolve_run_config(cli: dict, file: str | None) -> RunConfig:
     if not options.get("city"):
         raise UsageError("--city: required: name the city file the engine runs "
                          "(--city FILE, or city = \"...\" in a --config file)")
+    if "allowed_origins" in options:
+        options["allowed_origins"] = tuple(options["allowed_origins"])
     config = RunConfig(**options)
     for key, reason in _problems(config):
         if key in given or file is None:
-            raise UsageError(f"--{key.replace('_', '-')}: {reason}")
+            raise UsageError(f"{FLAGS.get(key, '--' + key.replace('_', '-'))}: {reason}")
         raise ConfigError(str(file), None, key, reason)
     return config
 
@@ -109,6 +121,13 @@ def _problems(config: RunConfig):
     _, _, port = config.console.rpartition(":")
     if not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
         yield "console", f"expected HOST:PORT, got {config.console!r}"
+    elif (host := config.console.rpartition(":")[0]) and (why := bind_problem(host)):
+        yield "console", why
+    if why := bind_problem(config.bind):
+        yield "bind", why
+    for origin in config.allowed_origins:
+        if why := origin_problem(origin):
+            yield "allowed_origins", why
     _, _, port = config.metrics.rpartition(":")
     if config.metrics != "off" and (not re.fullmatch(r"[0-9]{1,5}", port) or not 0 <= int(port) < 65536):
         yield "metrics", f"expected HOST:PORT or off, got {config.metrics!r}"
