@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 
@@ -19,13 +20,20 @@ def register(sub) -> None:
 def cmd_status(args) -> int:
     import ray
 
+    from actors.ray_cluster import ClusterAuthError, apply_join_auth, refused_message
     from actors.runtime import engine_status
 
     try:
+        apply_join_auth()  # the cluster's token, when this process was handed one (actors/ray_cluster.py)
         ray.init(address=args.ray_address, namespace=args.namespace, logging_level=logging.ERROR,
                  include_dashboard=False, log_to_driver=False)
+    except ClusterAuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except ConnectionError as exc:
-        print(f"error: --ray-address {args.ray_address}: no Ray cluster there ({exc})", file=sys.stderr)
+        refused = refused_message(args.ray_address, exc, os.environ)
+        print(f"error: {refused or f'--ray-address {args.ray_address}: no Ray cluster there ({exc})'}",
+              file=sys.stderr)
         return 2
     try:
         status = engine_status(args.namespace)

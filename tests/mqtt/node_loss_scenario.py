@@ -1,5 +1,8 @@
-"""A Ray node lost under load, against the real parts: a two-node ``ray.cluster_utils.Cluster``, a real Mosquitto,
-devices with their own credentials, and the engine with its journals on the disk both nodes share.
+"""A Ray node lost under load, against the real parts: a two-node ``ray.cluster_utils.Cluster`` with token auth on
+(a token of its own in a file every node and the driver read: ``RAY_AUTH_MODE=token``, ``RAY_AUTH_TOKEN_PATH``), the
+driver joined as ``redband run --ray-address`` joins (``actors.ray_setup.ensure_ray``: the project shipped to the
+workers in the job's ``runtime_env``), a real Mosquitto, devices with their own credentials, and the engine with its
+journals on the disk both nodes share. A driver with another token is refused meanwhile.
 
 One precinct host is placed on the worker node (``EngineOptions.host_nodes``), the other precinct's host and the bridges
 on the head node. Devices of both precincts raise alarms at ``--rate`` a second (each published again every second
@@ -22,7 +25,9 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -135,6 +140,7 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float) -> dict:
     from ray.cluster_utils import Cluster
 
     from actors.broker import Mosquitto, free_port
+    from actors.ray_setup import ensure_ray
     from actors.journal_sqlite import SqliteJournal
     from actors.runtime import Engine, EngineOptions
     from engine.citygen import generate_city
@@ -168,9 +174,11 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float) -> dict:
         started = time.monotonic()
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
         worker = cluster.add_node(num_cpus=2)
-        ray.init(address=cluster.address, logging_level=logging.WARNING, log_to_driver=True)
+        intruder = _wrong_token_driver(cluster.address)  # meanwhile: refused, in its own process
+        ensure_ray(cluster.address)  # as ``redband run --ray-address`` joins: the project shipped to the workers
         head_id, worker_id = cluster.head_node.node_id, worker.node_id
         figures["cluster_start_s"] = round(time.monotonic() - started, 2)
+        out["cluster_cpus"] = ray.cluster_resources().get("CPU")
         driver_node = ray.get_runtime_context().get_node_id()
         if driver_node != head_id:
             raise RuntimeError(f"the driver joined node {driver_node}, not the head node {head_id}: removing the "
@@ -185,6 +193,8 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float) -> dict:
         figures["engine_start_s"] = round(time.monotonic() - started, 2)
         where = {h: ray.get(engine.hosts[h].where.remote(), timeout=60) for h in placement.hosts}
         out["placement"]["hosts_before"] = {h: w.node_id for h, w in where.items()}
+        out["code_before"] = {h: _code_of(w.pid) for h, w in where.items()}
+        out["wrong_token_driver"] = _finish(intruder)
         bridges = engine.status()["bridges"]
         out["placement"]["bridges"] = {b["name"]: b["node_id"] for b in bridges}
         if where[lost_host].node_id != worker_id or where[surviving_host].node_id != head_id:
@@ -206,6 +216,7 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float) -> dict:
         out["hosts_expected"] = sorted(placement.hosts)
         out["where_after"] = {h: ray.get(engine.hosts[h].where.remote(), timeout=60).to_dict()
                               for h in placement.hosts}
+        out["code_after"] = {h: _code_of(w["pid"]) for h, w in out["where_after"].items()}
         out["alive_nodes"] = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
         # the copies the bridge kept while the host was away are offered again until taken (answered as duplicates)
         drained_by = time.monotonic() + RETRY_DRAIN_TIMEOUT_S
@@ -245,6 +256,49 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float) -> dict:
                 cluster.shutdown()
         if broker is not None:
             broker.stop()
+
+
+WRONG_TOKEN_JOIN = """
+import sys
+from actors.ray_setup import ensure_ray
+try:
+    ensure_ray(sys.argv[1], ship_project=False)
+except ConnectionError as exc:
+    print("REFUSED", exc)
+else:
+    print("JOINED")
+"""
+
+
+def _wrong_token_driver(address: str) -> subprocess.Popen:
+    """A driver handed a token that is not the cluster's, trying to join (Ray tries 20 times a second apart; 2 here)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    env.update(RAY_AUTH_TOKEN=secrets.token_hex(32), RAY_NUM_REDIS_GET_RETRIES="2")
+    return subprocess.Popen([sys.executable, "-c", WRONG_TOKEN_JOIN, address], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def _finish(process: subprocess.Popen) -> dict:
+    try:
+        output, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    lines = output.strip().splitlines()
+    return {"returncode": process.returncode, "last_line": lines[-1][:500] if lines else ""}
+
+
+def _code_of(pid: int) -> dict:
+    """Where a host's process takes the project from: its working directory and the head of its ``PYTHONPATH`` (the
+    job's ``runtime_env`` working_dir, a copy Ray unpacked, when the project was shipped)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        python_path = next((e[len(b"PYTHONPATH="):].decode() for e in environ if e.startswith(b"PYTHONPATH=")), "")
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError as exc:
+        return {"error": str(exc)}
+    return {"cwd": cwd, "python_path_first": python_path.split(os.pathsep)[0],
+            "has_host_actor": os.path.isfile(os.path.join(cwd, "actors", "host_actor.py"))}
 
 
 async def _drive(engine, cluster, worker, endpoint, city, placement, lost_host: str, *, rate: float,
@@ -407,12 +461,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--after", type=float, default=15.0, help="seconds of alarms after")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a throwaway local cluster on loopback
     # Ray's own directory (sockets, logs, and the "current cluster" file a bare ray.init() elsewhere would join): one
     # of this run's own, short, since a unix socket path is at most 107 bytes
     own_ray_dir = "RAY_TMPDIR" not in os.environ
     if own_ray_dir:
         os.environ["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="rb-node-loss-", dir="/tmp")
+    # token auth on: a token of this cluster's own, in a file that the nodes (processes this one starts) and the
+    # driver read; RAY_AUTH_TOKEN would outrank the file
+    token = Path(os.environ["RAY_TMPDIR"]) / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    token.chmod(0o600)
+    os.environ.pop("RAY_AUTH_TOKEN", None)
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
     work = Path(args.dir)
     work.mkdir(parents=True, exist_ok=True)
     result: dict = {"error": None, "ray_tmpdir": os.environ["RAY_TMPDIR"],

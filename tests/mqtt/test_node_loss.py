@@ -1,7 +1,9 @@
-"""A Ray node lost under load: on a two-node ``ray.cluster_utils.Cluster`` (journals on the disk both share), the node
-holding a precinct host is removed while both precincts raise 5 alarms a second. Nothing acked is lost, nothing is
-raised twice, every alarm is acked within 30 s of its first send, the other precinct's acks never stop, and the engine
-runs on (the lost host restarted on the head node by Ray, by itself).
+"""A Ray node lost under load: on a two-node ``ray.cluster_utils.Cluster`` with token auth on (journals on the disk
+both share), the node holding a precinct host is removed while both precincts raise 5 alarms a second. Nothing acked
+is lost, nothing is raised twice, every alarm is acked within 30 s of its first send, the other precinct's acks never
+stop, and the engine runs on (the lost host restarted on the head node by Ray, by itself). The driver joins as
+``redband run --ray-address`` does: the hosts run the project's copy it shipped (the job's ``runtime_env``), and a
+driver with another token is refused.
 
 The cluster cannot share this process with the session's local Ray, so the scenario runs in a process of its own
 (``tests/mqtt/node_loss_scenario.py``) and answers with a JSON file of figures, asserted here.
@@ -35,7 +37,8 @@ def outcome(tmp_path) -> dict:
     work = tmp_path
     out = work / "result.json"
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # never the session's own Ray
-    env["RAY_AUTH_MODE"] = "disabled"
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):  # its cluster has a token of its own
+        env.pop(name, None)
     env.pop("RAY_TMPDIR", None)  # the scenario makes a short one of its own (and removes it when all went well)
     with open(work / "scenario.log", "wb") as log:
         try:
@@ -82,6 +85,14 @@ def _broken_promises(result: dict) -> list[str]:
     if hosts[placed["lost_host"]] != placed["worker_node"] or hosts[placed["surviving_host"]] != placed["head_node"] \
             or set(placed["bridges"].values()) != {placed["head_node"]}:
         broken.append(f"the actors were not where the scenario needs them: {placed}")
+    # token auth on: another token is refused; the hosts, before and after the loss, run the copy the driver shipped
+    intruder = result["wrong_token_driver"]
+    if not intruder["last_line"].startswith("REFUSED") or "refused this driver's token" not in intruder["last_line"]:
+        broken.append(f"a driver with another token was not refused as such: {intruder}")
+    for host, code in {**result["code_before"], **{f"{h} (after)": c for h, c in result["code_after"].items()}}.items():
+        if "runtime_resources" not in code.get("cwd", "") or code["python_path_first"] != code["cwd"] \
+                or not code["has_host_actor"] or code["cwd"].startswith(str(ROOT)):
+            broken.append(f"host {host} does not run the project's copy shipped in the runtime_env: {code}")
     if figures["alarms_sent"] < 120 or not figures["lost_after_removal"]["count"]:
         broken.append(f"not the load asked for (5 alarms a second for 25 s, both precincts): {figures}")
 
