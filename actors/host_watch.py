@@ -42,13 +42,15 @@ class HostWatch:
         if host_id not in self._down:
             self._down[host_id] = time.time()
             log.warning("host %s is not answering (%s); Ray is restarting it, its precinct waits",
-                        host_id, str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__)
+                        host_id, str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__,
+                        extra={"host_id": host_id})
 
     def answered(self, host_id: str) -> None:
         self._retry_at.pop(host_id, None)
         since = self._down.pop(host_id, None)
         if since is not None:
-            log.warning("host %s is answering again after %.1f s", host_id, time.time() - since)
+            log.warning("host %s is answering again after %.1f s", host_id, time.time() - since,
+                        extra={"host_id": host_id})
 
     # -- changes ---------------------------------------------------------------------------------------
 
