@@ -137,7 +137,10 @@ class InboundLane:
 
     def _take(self, message: aiomqtt.Message, pending: Pending) -> None:
         payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
-        topic = message.topic.value
+        self.take_raw(message.topic.value, payload, bool(message.retain), pending)
+
+    def take_raw(self, topic: str, payload: bytes, retained: bool, pending: Pending) -> None:
+        """One message by its topic and payload (the bulk lane's own receive path reads no message objects)."""
         if self.probe is not None and self.probe.is_probe(topic):
             self.probe.seen(topic, payload)
             return
@@ -147,7 +150,7 @@ class InboundLane:
             self._dead_letter(topic, payload, entry.reason)
             return
         try:
-            self._take_one(topic, payload, pending, retained=bool(message.retain))
+            self._take_one(topic, payload, pending, retained=retained)
         except Exception as exc:
             # not understood: this lane ends (and with it the process, which Ray starts again); the ledger
             # remembers the message, so the second time it kills a lane is the last

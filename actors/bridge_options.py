@@ -61,6 +61,9 @@ class BridgeOptions:
     """Bulk lane: one batch in flight, so batches grow with the load instead of Ray calls multiplying
     (measured: 9,800 events/s at 1 against 9,200 at 4, with less CPU; docs/benchmarks.md)."""
     alarm_in_flight_batches: int = 4
+    bulk_receive: str = "wire"
+    """The bulk lane's receive path: "wire", the bridge's own (``actors/bridge_wire.py``, a few µs of CPU per
+    message), or "aiomqtt" (about 35 µs; what the alarm lane uses). ``docs/benchmarks.md`` has both."""
     max_queued_messages: int = 50_000
     session_expiry_s: int = 3600
     keepalive_s: int = 30

@@ -7,6 +7,7 @@ waits behind positions or heartbeats. The bridge knows nothing of Ray: the sink 
     bridge_options.py    BridgeOptions, the Sink protocol, the DeadLetter row
     bridge_connection.py a lane's client, subscriptions, reconnect backoff, reaping old sessions
     bridge_lane.py       InboundLane: read, check and batch a lane's messages; dead letters
+    bridge_wire_lane.py  WireLane: the bulk lane on the bridge's own receive path (bridge_wire.py, BufferedProtocol)
     bridge_delivery.py   Delivery: a batch to the hosts, their answers to the devices, retry of what was not taken
     engine/retry_buffer.py  RetryBuffer: the kept alarms and reports and their backoff (pure)
     bridge_probe.py      ShareGroupProbe: is every member of the share group a running bridge?
@@ -26,6 +27,7 @@ from pathlib import Path
 from actors.bridge_connection import SubscriptionRefused, backoff_s, reap_sessions, share_group
 from actors.bridge_delivery import Delivery
 from actors.bridge_lane import YIELD_EVERY, InboundLane
+from actors.bridge_wire_lane import WireLane
 from actors.bridge_options import BridgeOptions, DeadLetter, Sink
 from actors.bridge_outbound import Outbound
 from actors.bridge_probe import ShareGroupProbe
@@ -68,7 +70,8 @@ class MqttBridge:
         for lane, stats in self.stats.items():
             self._delivery[lane] = Delivery(lane, options, sink=sink, stats=stats, publisher=self._publisher,
                                             stopping=self._stopping)
-            self._lanes[lane] = InboundLane(
+            lane_class = WireLane if lane is Channel.EVT and options.bulk_receive == "wire" else InboundLane
+            self._lanes[lane] = lane_class(
                 lane, self._topics(lane), options, sink=sink, stats=stats, publisher=self._publisher,
                 delivery=self._delivery[lane],
                 dead_letters=DeadLetters(state_dir / f"bridge-{options.bridge_id}-{lane.value}.json"),

@@ -1,0 +1,115 @@
+"""The bulk lane on the bridge's own receive path (``actors/bridge_wire.py``): the same lane as
+:class:`~actors.bridge_lane.InboundLane` (checks, batches, dead letters, delivery), fed from a ``BufferedProtocol``
+instead of aiomqtt's per-message objects and queue.
+
+A batch is whatever the connection read while the batch before it was with the hosts (at most ``batch_max`` events,
+the rest going in the next batches), after waiting ``batch_window_s`` for company when it is small. The connection
+reads at most ``max_queued_messages`` ahead of the lane, then leaves the rest with the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiomqtt
+
+from actors.bridge_connection import backoff_s, check_granted, client_identifier, pause, subscribe_options
+from actors.bridge_delivery import Pending
+from actors.bridge_lane import YIELD_EVERY, InboundLane
+from actors.bridge_wire import WireClient
+from protocols import mqtt_frames as mf
+
+log = logging.getLogger("actors.mqtt_bridge")  # one logger for the whole bridge
+
+RECEIVE_MAXIMUM = 1000
+
+
+class _ReadAhead:
+    """What ``bridge_statistics`` reads of a lane's incoming queue: the messages read and not yet taken."""
+
+    def __init__(self) -> None:
+        self.client: WireClient | None = None
+        self.overflowed = 0
+        """Always 0: the connection stops reading instead of dropping (the broker's queue is the one that sheds)."""
+
+    def qsize(self) -> int:
+        proto = self.client.protocol if self.client is not None else None
+        return len(proto.frames) if proto is not None else 0
+
+
+class WireLane(InboundLane):
+    async def run(self) -> None:
+        """Connect, subscribe and read until :meth:`MqttBridge.stop`; a lost connection is retried with backoff."""
+        lane, stats, o = self.lane, self.stats, self.options
+        ahead = self.queues[lane] = _ReadAhead()
+        attempt = 0
+        while not self.stopping.is_set():
+            client = ahead.client = WireClient(
+                o.endpoint.host, o.endpoint.port, client_id=client_identifier(o, o.bridge_id, lane),
+                username=o.endpoint.username, password=o.endpoint.password, keepalive_s=o.keepalive_s,
+                session_expiry_s=o.session_expiry_s, receive_maximum=RECEIVE_MAXIMUM, timeout_s=o.connect_timeout_s,
+                max_queued=o.max_queued_messages)
+            try:
+                await client.connect()
+                for topic in self.topics:
+                    code = await client.subscribe(topic, qos=1,
+                                                  retain_handling=subscribe_options(topic).retainHandling)
+                    check_granted(topic, [code])
+                self.publisher.clients[lane] = client
+                stats.connected = True
+                stats.connects += 1
+                attempt = 0
+                log.info("bridge %s: %s lane connected to %r (own receive path)", o.bridge_id, lane.value,
+                         o.endpoint)
+                await self._pump_wire(client)
+            except aiomqtt.MqttError as exc:
+                stats.last_error = str(exc)
+                log.warning("bridge %s: %s lane: %s", o.bridge_id, lane.value, exc)
+            finally:
+                stats.connected = False
+                self.publisher.clients.pop(lane, None)
+                await client.close()
+            if self.stopping.is_set():
+                return
+            attempt += 1
+            await pause(self.stopping, backoff_s(attempt, cap_s=o.backoff_cap_s))
+
+    async def _pump_wire(self, client: WireClient) -> None:
+        """Read messages into batches; each closed batch goes to the hosts while the next one fills. Returns when the
+        connection is lost, after what it read was batched and the batches in flight were answered."""
+        o = self.options
+        batch_max, window_s = o.batch_max, o.batch_window_s
+        in_flight = asyncio.Semaphore(o.max_in_flight_batches)
+        take = self.take_raw
+        async with asyncio.TaskGroup() as sends:
+            while True:
+                try:
+                    frames = await client.messages()
+                    if len(frames) < batch_max and window_s > 0:
+                        await asyncio.sleep(window_s)  # a small batch waits this long for company
+                        if client.protocol.frames.topics:
+                            more = client.protocol.take()
+                            frames.topics += more.topics
+                            frames.payloads += more.payloads
+                            frames.flags += more.flags
+                    lost = None
+                except aiomqtt.MqttError as exc:
+                    frames, lost = None, exc
+                if frames is not None:
+                    topics, payloads, flags = frames.topics, frames.payloads, frames.flags
+                    for start in range(0, len(topics), batch_max):
+                        pending = Pending()
+                        for k in range(start, min(start + batch_max, len(topics))):
+                            take(topics[k], payloads[k], flags[k] & mf.RETAIN == mf.RETAIN, pending)
+                            if k % YIELD_EVERY == YIELD_EVERY - 1:
+                                await asyncio.sleep(0)  # let the acks and the other tasks run in between
+                        if pending.items or pending.states:
+                            await in_flight.acquire()
+                            self.stats.batches += 1
+                            task = sends.create_task(self.delivery.send(client, pending))
+                            task.add_done_callback(lambda _t: in_flight.release())
+                if lost is not None:
+                    self.stats.last_error = str(lost)
+                    log.warning("bridge %s: %s lane lost its connection: %s", o.bridge_id, self.lane.value, lost)
+                    return
