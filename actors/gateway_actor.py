@@ -31,6 +31,7 @@ from actors.directory import announce_start
 from actors.engine_files import FILE_NAME as ENGINE_FILE
 from actors.engine_files import read_engine_files
 from actors.engine_options import START_TIMEOUT_S, EngineOptions
+from actors.gateway_state import FILE_NAME as CONSOLE_FILE
 from actors.gateway_state import REVOCATIONS_FILE, LastingRevocations, read_console_files
 from actors.host_actor import host_actor_name
 from actors.ray_setup import stop_all
@@ -45,12 +46,17 @@ NUM_CPUS = 0.001
 """A sliver of a CPU, so that Ray heeds the placement (as ``EngineOptions.host_num_cpus``)."""
 
 
-def attached_engine(namespace: str, journal_dir: str):
-    """An ``Engine`` handle on the hosts running in ``namespace`` (found by name), built from the engine's files:
-    what the console gateway calls, without starting or owning anything."""
+def engine_source(engine) -> str:
+    """What ``engine``'s actors start from: its file beside the journals, or the PostgreSQL journal's URL."""
+    return engine._start_from or str(Path(engine.options.journal_dir) / ENGINE_FILE)  # noqa: SLF001 - set by start
+
+
+def attached_engine(namespace: str, engine_from: str, journal_dir: str):
+    """An ``Engine`` handle on the hosts running in ``namespace`` (found by name), built from the engine's files
+    (``engine_source``): what the console gateway calls, without starting or owning anything."""
     from actors.runtime import Engine
 
-    city, policies, placement = read_engine_files(Path(journal_dir) / ENGINE_FILE)
+    city, policies, placement = read_engine_files(engine_from)
     engine = Engine(city, policies, EngineOptions(precinct_hosts=len(placement.precinct_hosts), namespace=namespace,
                                                   journal_dir=journal_dir))
     engine.placement = placement
@@ -61,10 +67,11 @@ def attached_engine(namespace: str, journal_dir: str):
 
 @ray.remote
 class GatewayActor:
-    def __init__(self, namespace: str, journal_dir: str, host: str, port: int, origins: list[str] | None) -> None:
+    def __init__(self, namespace: str, engine_from: str, journal_dir: str, host: str, port: int,
+                 origins: list[str] | None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        secret, users = read_console_files(Path(journal_dir) / "console.pickle")
-        engine = attached_engine(namespace, journal_dir)
+        secret, users = read_console_files(Path(journal_dir) / CONSOLE_FILE)
+        engine = attached_engine(namespace, engine_from, journal_dir)
         self._changes: collections.deque = collections.deque(maxlen=MAX_CHANGES)
         self._dropped = 0
         self.gateway = ConsoleGateway(engine, operators_from_text(users, file="console.pickle", city=engine.city),
@@ -120,17 +127,18 @@ class GatewayProcess:
         stop_all([self.handle], "console gateway")
 
 
-def start_gateway_actor(namespace: str, journal_dir: str, *, host: str, port: int, origins: list[str] | None = None,
-                        detached: bool = True, timeout_s: float = START_TIMEOUT_S) -> GatewayProcess:
-    """The namespace's gateway actor, started unless it runs already (a driver attaching to a running engine), on
-    this driver's node by preference (where the console's address is). A gateway that cannot start (the port
-    taken) raises ``RuntimeError`` with the reason."""
+def start_gateway_actor(engine, *, host: str, port: int, origins: list[str] | None = None, detached: bool = True,
+                        timeout_s: float = START_TIMEOUT_S) -> GatewayProcess:
+    """The gateway actor of ``engine`` (started, with a journal directory where ``write_console_files`` wrote), started
+    unless it runs already (a driver attaching to a running engine), on this driver's node by preference (where the
+    console's address is). A gateway that cannot start (the port taken) raises ``RuntimeError`` with the reason."""
+    namespace, journal_dir = engine.namespace, engine.options.journal_dir
     node = ray.get_runtime_context().get_node_id()
     handle = GatewayActor.options(
         name=GATEWAY_NAME, namespace=namespace, get_if_exists=True, lifetime="detached" if detached else None,
         max_restarts=-1, num_cpus=NUM_CPUS, max_concurrency=4,
         scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
-    ).remote(namespace, journal_dir, host, port, origins)
+    ).remote(namespace, engine_source(engine), journal_dir, host, port, origins)
     try:
         return GatewayProcess(handle, ray.get(handle.where.remote(), timeout=timeout_s))
     except ray.exceptions.RayActorError as exc:

@@ -134,8 +134,7 @@ def _start_console(engine, config: RunConfig, city):
     write_console_files(engine.options.journal_dir, Path(config.users).read_text(encoding="utf-8"),
                         keep=engine.attached)
     try:
-        gateway = start_gateway_actor(engine.namespace, engine.options.journal_dir, host=host, port=port,
-                                      origins=list(config.allowed_origins) or None)
+        gateway = start_gateway_actor(engine, host=host, port=port, origins=list(config.allowed_origins) or None)
     except RuntimeError as exc:  # e.g. the port is taken
         print(f"error: --console {config.console}: {exc}", file=sys.stderr)
         return None

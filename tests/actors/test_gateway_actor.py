@@ -75,7 +75,7 @@ def test_a_killed_gateway_actor_comes_back_on_its_port_and_takes_the_old_tokens(
     try:
         write_console_files(journal, users.read_text())
         port = free_port()
-        gateway = start_gateway_actor(engine.namespace, journal, host="127.0.0.1", port=port, origins=[ORIGIN],
+        gateway = start_gateway_actor(engine, host="127.0.0.1", port=port, origins=[ORIGIN],
                                       detached=False)
         where = gateway.where
         assert where["url"] == f"http://127.0.0.1:{port}/" and not where["restarted"]

@@ -85,8 +85,8 @@ def test_the_origin_list_reaches_the_gateway_actor(tmp_path, monkeypatch):
 
     started = {}
 
-    def start(namespace, journal_dir, **kwargs):
-        started.update(kwargs, namespace=namespace, journal_dir=journal_dir)
+    def start(engine, **kwargs):
+        started.update(kwargs, engine=engine)
         return SimpleNamespace(url="http://0.0.0.0:8080/", where={"operators": 1})
 
     monkeypatch.setattr(actors.gateway_actor, "start_gateway_actor", start)
@@ -96,8 +96,7 @@ def test_the_origin_list_reaches_the_gateway_actor(tmp_path, monkeypatch):
                                  "allowed_origins": ["https://console.example.org"]}, None)
     engine = SimpleNamespace(namespace="ns", attached=False, options=SimpleNamespace(journal_dir=str(tmp_path / "j")))
     assert run._start_console(engine, config, None) is not None
-    assert started == {"namespace": "ns", "journal_dir": str(tmp_path / "j"), "host": "0.0.0.0", "port": 8080,
-                       "origins": ["https://console.example.org"]}
+    assert started == {"engine": engine, "host": "0.0.0.0", "port": 8080, "origins": ["https://console.example.org"]}
     secret, text = read_console_files(tmp_path / "j" / "console.pickle")
     assert len(secret) == 32 and text == users.read_text()
 
