@@ -7,11 +7,11 @@ token good again); it revokes instead every token of the same operator issued up
 kept until the latest expiry it covers). That errs towards logging the operator's other sessions out, never towards
 letting a revoked token back in, and the watermarks are bounded by the number of operators.
 
-Where it lives: in the console gateway's memory, and nowhere else. That is enough because the gateway signs with a
-secret it draws at start (``TokenSigner()`` in ``redband/run.py``, ``redband/stack.py``; nothing configures or stores
-a secret): a restarted gateway refuses every token of its previous life by signature, revoked or not. A deployment
-that gives the gateway a lasting secret (``ConsoleGateway(signer=TokenSigner(secret))``) must keep the revocations as
-long: ``entries()`` and ``restore()`` are the seam for writing them atomically (``redband/files.write_atomically``).
+Where it lives: in the console gateway's memory. An in-process gateway (the demo, ``redband/stack.py``, the tests)
+signs with a secret it draws at start (``TokenSigner()``): restarted, it refuses every token of its previous life by
+signature, revoked or not. The gateway actor of ``redband run`` keeps its secret across restarts, so it keeps the
+revocations as long: ``entries()`` and ``restore()`` are the seam, written atomically at each logout
+(``actors/gateway_state.LastingRevocations``).
 
 Pure: time comes in as ``now_s``.
 """
