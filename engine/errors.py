@@ -7,6 +7,7 @@
       UnknownIncident              a command for an incident this host does not hold
       Overloaded                   a bounded queue is full; the caller must retry later, nothing was taken
       JournalUnavailable           the journal refused a write; nothing of that step was kept, the caller retries
+        JournalFenced              the host was taken over (a newer epoch opened its journal); this one may not write
       HostUnavailable              hosts that might hold what was asked for did not answer in time; retry
 
 Wire errors are ``protocols.ProtocolError``; they are not engine errors.
@@ -89,6 +90,18 @@ class JournalUnavailable(RedbandError):
 
     def __reduce__(self):
         return type(self), (self.host_id, self.reason)
+
+
+class JournalFenced(JournalUnavailable):
+    """The host's journal was opened again elsewhere (a restarted host, with a newer epoch): this opening's writes are
+    refused, nothing of them kept (``actors/journal_postgres.py``)."""
+
+    def __init__(self, host_id: str, epoch: int, current: int) -> None:
+        self.epoch, self.current = epoch, current
+        super().__init__(host_id, f"fenced: its epoch {epoch} was taken over by epoch {current}")
+
+    def __reduce__(self):
+        return type(self), (self.host_id, self.epoch, self.current)
 
 
 class HostUnavailable(RedbandError):

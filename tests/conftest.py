@@ -17,3 +17,14 @@ def ray_session():
     if started:
         shutdown_ray()
 
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL for the session (``tests/postgres.py``); each test takes a schema of its own
+    (``postgres_server.fresh_url()``)."""
+    from tests.postgres import Postgres
+
+    server = Postgres().start()
+    yield server
+    server.stop()

@@ -1,4 +1,5 @@
-"""The points book's rows in the SQLite journal (file I/O, no Ray): in order across reopening the file, folded back into
+"""The points book's rows in the journals (SQLite, and PostgreSQL where a test takes ``journal_backend``; no Ray): in
+order across reopening, folded back into
 the same book, a journal from before points opening without any, and refused or half-failed writes keeping nothing
 of their batch and losing nothing written before."""
 
@@ -14,36 +15,38 @@ from engine.journal import AuditRow, JournalBatch
 from engine.points import PointsBook
 from engine.points_rules import PointsRules
 from protocols.points import PointsReason, decode_row, encode_row
+from tests.actors.journal_backends import journal_backend  # noqa: F401 (a fixture)
 from tests.engine.test_journal_points import history, reloaded, state, write_step
 
 
 @pytest.fixture
-def journal(tmp_path):
-    journal = SqliteJournal(tmp_path / "h0.sqlite")
+def journal(journal_backend):
+    journal = journal_backend.open()
     yield journal
     journal.close()
 
 
-def test_rows_come_back_in_order_and_rebuild_the_book_after_reopening_the_file(tmp_path):
-    path = tmp_path / "h0.sqlite"
-    journal, staging, book = SqliteJournal(path), JournalStaging(), PointsBook(PointsRules())
+def test_rows_come_back_in_order_and_rebuild_the_book_after_reopening(journal_backend):
+    journal, staging, book = journal_backend.open(), JournalStaging(), PointsBook(PointsRules())
     steps = history(book)
     half = len(steps) // 2
     for rows in steps[:half]:
         write_step(journal, staging, rows)
     journal.close()
 
-    journal = SqliteJournal(path)  # a restart half-way: the sequence carries on after what is there
+    journal = journal_backend.open()  # a restart half-way: the sequence carries on after what is there
     for rows in steps[half:]:
         write_step(journal, staging, rows)
     journal.close()
 
-    reopened = SqliteJournal(path)
+    reopened = journal_backend.open()
     assert reopened.points_rows() == [encode_row(row) for rows in steps for row in rows]
     assert [decode_row(body) for body in reopened.points_rows()] == book.rows()
     assert state(reloaded(reopened)) == state(book)
-    seqs = [seq for (seq,) in sqlite3.connect(path).execute("SELECT seq FROM points_rows ORDER BY seq")]
-    assert seqs == list(range(1, len(book.rows()) + 1))
+    if journal_backend.name == "sqlite":
+        seqs = [seq for (seq,) in sqlite3.connect(f"{journal_backend.where}/h0.sqlite").execute(
+            "SELECT seq FROM points_rows ORDER BY seq")]
+        assert seqs == list(range(1, len(book.rows()) + 1))
     reopened.close()
 
 
@@ -68,9 +71,8 @@ def test_a_journal_from_before_points_opens_with_none_and_takes_them(tmp_path):
     reopened.close()
 
 
-def test_a_refused_write_loses_nothing_acknowledged_and_keeps_nothing_of_its_step(tmp_path):
-    path = tmp_path / "h0.sqlite"
-    journal, staging, book = SqliteJournal(path), JournalStaging(), PointsBook(PointsRules())
+def test_a_refused_write_loses_nothing_acknowledged_and_keeps_nothing_of_its_step(journal_backend):
+    journal, staging, book = journal_backend.open(), JournalStaging(), PointsBook(PointsRules())
     for rows in history(book):
         write_step(journal, staging, rows)
     acknowledged, before = journal.points_rows(), state(book)
@@ -79,7 +81,7 @@ def test_a_refused_write_loses_nothing_acknowledged_and_keeps_nothing_of_its_ste
     mark = book.mark()
     redeemed = book.redeem("r6", "v2", "coupon-10", t_s=60.0)
     assert redeemed.outcome.accepted
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(journal_backend.refused):
         write_step(journal, staging, list(redeemed.rows))
     book.undo_to(mark)
     staging.clear()
@@ -90,19 +92,19 @@ def test_a_refused_write_loses_nothing_acknowledged_and_keeps_nothing_of_its_ste
     retried = book.redeem("r6", "v2", "coupon-10", t_s=61.0)
     write_step(journal, staging, list(retried.rows))
     journal.close()
-    reopened = SqliteJournal(path)
+    reopened = journal_backend.open()
     assert reopened.points_rows() == acknowledged + [encode_row(row) for row in retried.rows]
     assert state(reloaded(reopened)) == state(book)
     reopened.close()
 
 
-def test_a_batch_failing_half_way_keeps_none_of_its_rows(journal):
+def test_a_batch_failing_half_way_keeps_none_of_its_rows(journal, journal_backend):
     book = PointsBook(PointsRules())
     first = [encode_row(row) for row in book.credit("v1", PointsReason.TIP_ACCEPTED, "inc-1", t_s=1.0).rows]
     journal.write(JournalBatch(points=first))
     audit = AuditRow(2.0, "cc", "command_center", "", "points.credit", "v1", "ok")
     second = [encode_row(row) for row in book.credit("v1", PointsReason.EMERGENCY_HANDLED, "inc-2", t_s=2.0).rows]
-    with pytest.raises(sqlite3.IntegrityError):  # the audit row and the first points row are in before the bad one
+    with pytest.raises(journal_backend.bad_row):  # the audit row and the first points row are in before the bad one
         journal.write(JournalBatch(audit=[audit], points=[*second, None]))  # type: ignore[list-item]
     assert journal.points_rows() == first
     assert journal.audit_rows() == []

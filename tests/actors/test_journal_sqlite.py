@@ -1,4 +1,5 @@
-"""The SQLite journal on its own (file I/O, no Ray)."""
+"""The journals on their own (no Ray): SQLite, and PostgreSQL where a test takes ``journal_backend`` (the same test on
+both, ``tests/actors/journal_backends.py``); the migrations of old SQLite files on SQLite only."""
 
 import sqlite3
 
@@ -8,17 +9,18 @@ from actors.journal_sqlite import SqliteJournal
 from engine.host import INCIDENT
 from engine.audit import MAX_HOSTS
 from engine.journal import AuditFilter, AuditRow, JournalBatch, MemoryJournal
+from tests.actors.journal_backends import journal_backend  # noqa: F401 (a fixture)
 from tests.engine.helpers import Pair
 
 
-def test_alarm_survives_a_restart_with_its_deadline_and_seq(tmp_path):
-    journal = SqliteJournal(tmp_path / "h0.sqlite")
+def test_alarm_survives_a_restart_with_its_deadline_and_seq(journal_backend):
+    journal = journal_backend.open()
     pair = Pair(journal=journal)
     box = pair.device("panic_box")
     incident_id = pair.send(box, "school.panic", seq=3).acks[0].incident_id
     journal.close()
 
-    reopened = SqliteJournal(tmp_path / "h0.sqlite")
+    reopened = journal_backend.open()
     assert reopened.pending_deadlines() == {incident_id: 30.0}
     pair.journal = reopened
     pair.now_s = 5.0
@@ -61,11 +63,12 @@ def test_a_journal_from_before_alarm_digests_drops_its_seqs_so_no_new_alarm_is_s
     assert pair.send(box, "school.panic", seq=1).acks[0].status.value == "ack"  # a rebooted box's new alarm
 
 
-def test_a_rebooted_device_reusing_a_closed_incidents_seq_gets_a_new_incident_that_survives_a_restart(tmp_path):
+def test_a_rebooted_device_reusing_a_closed_incidents_seq_gets_a_new_incident_that_survives_a_restart(
+        journal_backend):
     from protocols.kinds import Level
     from protocols.records import Action, OperatorCommand
 
-    journal = SqliteJournal(tmp_path / "h0.sqlite")
+    journal = journal_backend.open()
     pair = Pair(journal=journal)
     door = pair.device("door")
     first = pair.send(door, "door.forced", seq=1, ts_ms=1_000).acks[0].incident_id
@@ -79,10 +82,10 @@ def test_a_rebooted_device_reusing_a_closed_incidents_seq_gets_a_new_incident_th
     assert journal.incident(first).state.value == "closed"
 
 
-def test_each_device_keeps_only_its_newest_alarm_rows(tmp_path):
+def test_each_device_keeps_only_its_newest_alarm_rows(journal_backend):
     from actors.journal_sqlite import ALARM_ROWS
 
-    journal = SqliteJournal(tmp_path / "h0.sqlite")
+    journal = journal_backend.open()
     pair = Pair(journal=journal)
     box = pair.device("panic_box")
     for seq in range(1, ALARM_ROWS + 40):
@@ -95,11 +98,16 @@ def _audit(t_s: float, actor: str = "cc", action: str = "login", outcome: str = 
     return AuditRow(t_s, actor, "command_center", "", action, f"{action}-target", outcome, "why")
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def audit_journal(request, tmp_path):
-    """Both journals answer the audit query the same way (journal 2's ids)."""
-    journal = (SqliteJournal(tmp_path / "h1.sqlite", host_index=2) if request.param == "sqlite"
-               else MemoryJournal(host_index=2))
+    """Every journal answers the audit query the same way (journal 2's ids)."""
+    if request.param == "postgres":
+        from actors.journal_postgres import PostgresJournal
+
+        journal = PostgresJournal(request.getfixturevalue("postgres_server").fresh_url(), "h1", host_index=2)
+    else:
+        journal = (SqliteJournal(tmp_path / "h1.sqlite", host_index=2) if request.param == "sqlite"
+                   else MemoryJournal(host_index=2))
     yield journal
     journal.close()
 
@@ -137,11 +145,11 @@ def test_the_audit_filters_are_exact_and_the_time_range_inclusive(audit_journal)
     assert audit_journal.audit_page(AuditFilter(limit=1, actor="p1")).more is True
 
 
-def test_audit_ids_carry_on_after_a_reopen(tmp_path):
-    journal = SqliteJournal(tmp_path / "cc.sqlite")
+def test_audit_ids_carry_on_after_a_reopen(journal_backend):
+    journal = journal_backend.open("cc")
     journal.write(JournalBatch(audit=[_audit(5.0), _audit(5.0)]))
     journal.close()
-    reopened = SqliteJournal(tmp_path / "cc.sqlite")
+    reopened = journal_backend.open("cc")
     reopened.write(JournalBatch(audit=[_audit(5.0)]))
     assert [r.id for r in reopened.audit_rows()] == [5000 * MAX_HOSTS, 5001 * MAX_HOSTS, 5002 * MAX_HOSTS]
 
@@ -195,14 +203,14 @@ def _patrol_and_offer(pair: Pair) -> tuple[str, str]:
     return phone, incident
 
 
-def test_patrols_units_and_dispatches_survive_a_restart_on_sqlite(tmp_path):
-    journal = SqliteJournal(tmp_path / "h0.sqlite")
+def test_patrols_units_and_dispatches_survive_a_restart(journal_backend):
+    journal = journal_backend.open()
     pair = Pair(journal=journal)
     phone, incident = _patrol_and_offer(pair)
     before = pair.host.patrols.summary_of(phone)
     journal.close()
 
-    pair.journal = SqliteJournal(tmp_path / "h0.sqlite")
+    pair.journal = journal_backend.open()
     pair.restart()
     after = pair.host.patrols.summary_of(phone)
     assert after.patrol_id == before.patrol_id and after.valid_s >= before.valid_s - 60.0
@@ -217,7 +225,7 @@ def test_patrols_units_and_dispatches_survive_a_restart_on_sqlite(tmp_path):
     totals = pair.host.patrols.totals[volunteer]
     pair.journal.close()
 
-    pair.journal = SqliteJournal(tmp_path / "h0.sqlite")
+    pair.journal = journal_backend.open()
     pair.restart()
     assert pair.host.patrols.totals[volunteer] == totals and pair.host.patrols.under_way == {}
     assert pair.host.patrols.units.state_of(phone).value == "en_route"  # off duty once the task releases it
