@@ -2,23 +2,24 @@
 of them for a few seconds and sums them up; the figures of a quick run mean nothing, their shape does."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.shared_ray import ray_env  # noqa: F401 - the session's Ray for the programs to join
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.ray
 @pytest.mark.mqtt
-def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path):
+def test_bench_quick_runs_every_program_and_sums_them_up(tmp_path, ray_env):
+    """Each program joins the session's Ray (``RAY_ADDRESS``) instead of starting one of its own: 5-10 s each."""
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, "-m", "redband", "bench", "--quick", "--json", str(out)],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT,
-                          env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+                          capture_output=True, text=True, timeout=600, cwd=ROOT, env=ray_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == result

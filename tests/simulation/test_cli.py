@@ -9,19 +9,21 @@ from pathlib import Path
 import pytest
 
 from simulation.shipped import shipped
+from tests.shared_ray import ray_env  # noqa: F401 - the session's Ray for the programs to join
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def redband(*args, timeout=240):
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+def redband(*args, timeout=240, env=None):
+    """``env``: ``ray_env`` for a command that starts an engine (it joins the session's Ray)."""
+    env = env or {**os.environ, "RAY_AUTH_MODE": "disabled"}
     return subprocess.run([sys.executable, "-m", "redband", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env=env)
 
 
 @pytest.mark.ray
-def test_simulate_school_panic_json_shows_the_escalation_chain():
-    proc = redband("simulate", str(shipped("scenarios/school_panic.toml")), "--json")
+def test_simulate_school_panic_json_shows_the_escalation_chain(ray_env):
+    proc = redband("simulate", str(shipped("scenarios/school_panic.toml")), "--json", env=ray_env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["passed"] is True and out["lost"] == 0
@@ -36,13 +38,13 @@ def test_simulate_school_panic_json_shows_the_escalation_chain():
 
 
 @pytest.mark.ray
-def test_failed_expectation_exits_non_zero(tmp_path):
+def test_failed_expectation_exits_non_zero(tmp_path, ray_env):
     scenario = shipped("scenarios/school_panic.toml").read_text().replace('file = "../cities/demo.toml"',
                                                                            f'file = "{shipped("cities/demo.toml")}"')
     scenario += '\n[[expect]]\nname = "wrongly expects an acknowledgement"\nevent = "acknowledged"\n'
     path = tmp_path / "wrong.toml"
     path.write_text(scenario)
-    proc = redband("simulate", str(path))
+    proc = redband("simulate", str(path), env=ray_env)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "FAIL  wrongly expects an acknowledgement" in proc.stdout
     assert "PASS  escalated to the command center after 30 s" in proc.stdout

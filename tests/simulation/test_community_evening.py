@@ -5,7 +5,6 @@ scenario (100 communities x 20 doors x 10 cameras) run in virtual time by ``redb
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from simulation.community_run import CommunitySide
 from simulation.scenario import load_scenario
 from simulation.scenario_community import FIGURES, community_figures, desk_figures, is_community_figure
 from simulation.shipped import shipped
+from tests.shared_ray import ray_env  # noqa: F401 - the session's Ray for the program to join
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -202,12 +202,12 @@ def test_figures_come_from_the_hosts_community_counters_and_the_incidents_raised
 
 
 @pytest.mark.ray
-def test_community_evening_calls_passes_doors_and_thrown_objects_add_up_to_the_plan():
+def test_community_evening_calls_passes_doors_and_thrown_objects_add_up_to_the_plan(ray_env):
     path = shipped("scenarios/community_evening.toml")
     city = tomllib.loads(path.read_text())["city"]["generate"]  # the plan's truth comes back in the run's details
     assert (city["communities"], city["doors_per_community"], city["cameras_per_community"]) == (100, 20, 10)
     done = subprocess.run([sys.executable, "-m", "redband", "simulate", str(path), "--json"], capture_output=True,
-                          text=True, timeout=300, cwd=ROOT, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+                          text=True, timeout=300, cwd=ROOT, env=ray_env)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 0 and result["passed"], [e for e in result["expectations"] if not e["passed"]]
     seen, truth = {}, {}

@@ -5,7 +5,6 @@ the run's kiosk users filling in the codes the engine gave, and the shipped scen
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -23,6 +22,7 @@ from simulation.report import TimelineRow
 from simulation.scenario import load_scenario
 from simulation.scenario_kiosk import seen_figures
 from simulation.shipped import shipped
+from tests.shared_ray import ray_env  # noqa: F401 - the session's Ray for the program to join
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -174,12 +174,12 @@ def test_the_engines_figures_are_read_by_name():
 
 
 @pytest.mark.ray
-def test_kiosk_hall_a_week_of_9000_sessions_bookings_a_paper_out_ticket_and_an_sos():
+def test_kiosk_hall_a_week_of_9000_sessions_bookings_a_paper_out_ticket_and_an_sos(ray_env):
     s = load_scenario(shipped("scenarios/kiosk_hall.toml"))
     assert len(s.kiosk_plan.kiosks) == 6 and s.kiosk_plan.truth.figures["kiosk.sessions"] == 9000
     done = subprocess.run([sys.executable, "-m", "redband", "simulate", str(shipped("scenarios/kiosk_hall.toml")),
                            "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT,
-                          env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+                          env=ray_env)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 0 and result["passed"], [e for e in result["expectations"] if not e["passed"]]
     checked = {e["name"]: e["detail"] for e in result["expectations"]}

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from simulation.scenario import load_scenario
 from simulation.scenario_patrols import (ExpectFigure, PatrolTruth, check_figures, group_figures, summed_figures,
                                          timeline_figures)
 from simulation.shipped import shipped
+from tests.shared_ray import ray_env  # noqa: F401 - the session's Ray for the program to join
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -212,12 +212,12 @@ def test_group_and_timeline_figures_come_from_the_hosts_answers_and_the_engine_c
 
 
 @pytest.mark.ray
-def test_patrol_street_433_patrols_10_emergencies_tips_points_and_figures_per_team_street_and_community():
+def test_patrol_street_433_patrols_10_emergencies_tips_points_and_figures_per_team_street_and_community(ray_env):
     s = load_scenario(shipped("scenarios/patrol_street.toml"))
     assert len(s.city.volunteers) == 2520 and s.patrol_truth.patrols == 433 and len(s.emergencies) == 10
     done = subprocess.run([sys.executable, "-m", "redband", "simulate", str(shipped("scenarios/patrol_street.toml")),
                            "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT,
-                          env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+                          env=ray_env)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 0 and result["passed"], [e for e in result["expectations"] if not e["passed"]]
     checked = {e["name"]: e["detail"] for e in result["expectations"]}

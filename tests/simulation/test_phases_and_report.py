@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +11,15 @@ import pytest
 
 from engine.errors import ConfigError
 from simulation.scenario import load_scenario
+from tests.shared_ray import ray_env  # noqa: F401 - the session's Ray for the programs to join
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def simulate(*args: str, columns: int = 80) -> subprocess.CompletedProcess:
-    """``redband simulate ARGS`` in a process of its own (these tests may not start Ray in-process)."""
+def simulate(env: dict, *args: str, columns: int = 80) -> subprocess.CompletedProcess:
+    """``redband simulate ARGS`` in a process of its own, joining the session's Ray (``env``: ``ray_env``)."""
     return subprocess.run([sys.executable, "-m", "redband", "simulate", *args], capture_output=True,
-                          text=True, timeout=300, cwd=ROOT,
-                          env={**os.environ, "RAY_AUTH_MODE": "disabled", "COLUMNS": str(columns)})
+                          text=True, timeout=300, cwd=ROOT, env={**env, "COLUMNS": str(columns)})
 
 PHASES = """
 name = "phases"
@@ -79,12 +78,12 @@ def test_a_phase_no_device_can_send_is_refused_by_line_and_field(tmp_path):
 
 
 @pytest.mark.ray
-def test_simulate_writes_a_report_with_figures_plots_and_the_checkers_verdict(tmp_path):
+def test_simulate_writes_a_report_with_figures_plots_and_the_checkers_verdict(tmp_path, ray_env):
     path = tmp_path / "s.toml"
     path.write_text(PHASES.format(rate=200, seed=3) + '\n[[expect]]\nname = "panics raised"\nevent = "raised"\n'
                     'kind = "school.panic"\n')
     out = tmp_path / "report"
-    done = simulate(str(path), "--report", str(out))
+    done = simulate(ray_env, str(path), "--report", str(out))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["lost"] == 0 and summary["passed"] is True
@@ -141,10 +140,10 @@ def test_faults_silence_a_device_and_jump_a_phones_position(tmp_path):
 
 
 @pytest.mark.ray
-def test_a_silenced_device_is_reported_offline_exactly_once_in_a_scenario(tmp_path):
+def test_a_silenced_device_is_reported_offline_exactly_once_in_a_scenario(tmp_path, ray_env):
     path = tmp_path / "faults.toml"
     path.write_text(FAULTS)
-    done = simulate(str(path), "--json")
+    done = simulate(ray_env, str(path), "--json")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 0 and result["passed"], result["expectations"]
     offline = [r for r in result["timeline"] if r["kind"] == "device.offline" and r["event"] == "raised"]
@@ -177,10 +176,10 @@ count = 1
 
 
 @pytest.mark.ray
-def test_a_host_killed_mid_escalation_comes_back_from_its_journal_and_escalates_on_time(tmp_path):
+def test_a_host_killed_mid_escalation_comes_back_from_its_journal_and_escalates_on_time(tmp_path, ray_env):
     path = tmp_path / "kill.toml"
     path.write_text(HOST_KILL)
-    done = simulate(str(path), "--json")
+    done = simulate(ray_env, str(path), "--json")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 0 and result["passed"], (result["expectations"], done.stderr[-2000:])
     assert result["faults"] == ["host h0 killed and restarted at 10 s"]
@@ -195,17 +194,17 @@ def test_status_line_of_the_progress_bar():
 
 
 @pytest.mark.ray
-def test_a_real_time_run_shows_live_progress(tmp_path):
+def test_a_real_time_run_shows_live_progress(tmp_path, ray_env):
     path = tmp_path / "live.toml"
     path.write_text(PHASES.format(rate=300, seed=5).replace("duration_s = 20", "duration_s = 4")
                     .replace("duration_s = 10", "duration_s = 3").replace("start_s = 5", "start_s = 0"))
-    done = simulate(str(path), "--realtime", "--progress", columns=160)
+    done = simulate(ray_env, str(path), "--realtime", "--progress", columns=160)
     assert done.returncode in (0, 1), done.stderr[-2000:]
     assert "events/s" in done.stderr and "sent" in done.stderr, done.stderr[-2000:]
 
 
 @pytest.mark.ray
-def test_a_real_time_report_carries_the_escalation_lateness(tmp_path):
+def test_a_real_time_report_carries_the_escalation_lateness(tmp_path, ray_env):
     (tmp_path / "p.toml").write_text('[policies."school.panic"]\npriority = 1\nsteps = [\n'
                                      '  { notify = ["guard_room", "police_station"], ack_within_s = 1 },\n'
                                      '  { notify = ["command_center"], ack_within_s = 60 },\n]\n')
@@ -215,7 +214,7 @@ def test_a_real_time_report_carries_the_escalation_lateness(tmp_path):
                     'at_s = 0.2\ndevice = "S0001-panic1"\nkind = "school.panic"\n[[expect]]\nname = "escalated"\n'
                     'event = "escalated"\nlevel = "command_center"\nat_s = 1.2\n')
     out = tmp_path / "report"
-    done = simulate(str(path), "--realtime", "--json", "--report", str(out))
+    done = simulate(ray_env, str(path), "--realtime", "--json", "--report", str(out))
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 0 and result["passed"], result["expectations"]
     lateness = result["metrics"]["escalation_lateness"]
