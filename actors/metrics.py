@@ -2,10 +2,11 @@
 ``redband run`` (``--metrics HOST:PORT``).
 
 A scrape asks the namespace's directory what the engine is made of, then every host (``HostActor.metrics``: its
-counters and its step and journal-commit histograms) and every bridge process (``statistics``: its lanes' counters,
-NAKs by reason, the alarm lane's ack latency), all at once under one deadline. A host or bridge that does not answer
-in time is reported as such (``redband_host_up 0``), never waited for longer. What one scrape gathered is kept
-``CACHE_S``, so several scrapers (or a dashboard refreshing) cost the engine one round of calls a second.
+counters and its step and journal-commit histograms), every bridge process (``statistics``: its lanes' counters,
+NAKs by reason, the alarm lane's ack latency) and the console gateway (``where``: its consoles), all at once under
+one deadline. One that does not answer in time is reported as such (``redband_host_up 0``), never waited for longer.
+What one scrape gathered is kept ``CACHE_S``, so several scrapers (or a dashboard refreshing) cost the engine one
+round of calls a second.
 
 The names and labels are in ``actors/metrics_families.py``.
 """
@@ -20,6 +21,7 @@ import ray
 from prometheus_client import CollectorRegistry, start_http_server
 
 from actors.directory import DIRECTORY_NAME
+from actors.gateway_actor import GATEWAY_NAME
 from actors.host_actor import host_actor_name
 from actors.metrics_families import Scrape, families
 
@@ -40,6 +42,8 @@ def gather(namespace: str, *, timeout_s: float = SCRAPE_TIMEOUT_S) -> Scrape:
         raise LookupError(f"no redband engine runs in namespace {namespace!r}")
     calls = {host_actor_name(h): "metrics" for h in engine["hosts"]}
     calls.update({name: "statistics" for name in starts if name.startswith("bridge:")})
+    if GATEWAY_NAME in starts:  # the console gateway actor (redband run with operators): its consoles connected
+        calls[GATEWAY_NAME] = "where"
     refs = {}
     for name, method in calls.items():
         try:
@@ -59,7 +63,8 @@ def gather(namespace: str, *, timeout_s: float = SCRAPE_TIMEOUT_S) -> Scrape:
     hosts = {h: answers.get(host_actor_name(h)) for h in engine["hosts"]}
     bridges = {name: answers.get(name) or None for name in calls if name.startswith("bridge:")}
     numbers = {name: entries[-1].get("number", len(entries)) for name, entries in starts.items() if entries}
-    return Scrape(hosts, bridges, numbers, time.monotonic() - started)
+    console = {GATEWAY_NAME: answers.get(GATEWAY_NAME)} if GATEWAY_NAME in calls else {}
+    return Scrape(hosts, bridges, numbers, time.monotonic() - started, console)
 
 
 class EngineCollector:

@@ -8,13 +8,17 @@ No Ray here: ``actors/metrics.py`` gathers, this turns the answers into families
   ``redband_host_devices_offline``, ``redband_host_sites_offline``, ``redband_host_journal_writes_total``,
   ``redband_host_journal_failures_total``, ``redband_host_deadline_errors_total``, histograms
   ``redband_host_step_seconds`` and ``redband_journal_commit_seconds``;
-- bridge processes, labels ``bridge``, ``lanes``: ``redband_bridge_process_up``, ``redband_bridge_process_restarts_total``;
+- bridge processes, labels ``bridge``, ``lanes``: ``redband_bridge_process_up``,
+  ``redband_bridge_process_restarts_total``;
 - bridge lanes, labels ``bridge``, ``lane``: ``redband_bridge_lane_up``, ``redband_bridge_lane_state`` (``state``:
   up, backing_off, connecting; 1 for the lane's state now), ``redband_bridge_lane_connects_total``,
-  ``redband_bridge_events_received_total``, ``..._accepted_total``, ``..._duplicate_total``, ``redband_bridge_acks_total``,
+  ``redband_bridge_events_received_total``, ``..._accepted_total``, ``..._duplicate_total``,
+  ``redband_bridge_acks_total``,
   ``redband_bridge_naks_total`` (``reason``: the field a NAK names, ``unavailable``, ``other``),
   ``redband_bridge_dead_letters_total``, ``redband_bridge_not_taken_total``, ``redband_bridge_retrying``,
   ``redband_bridge_queue_overflowed_total``, histogram ``redband_alarm_ack_seconds`` (the alarm lane's);
+- the console gateway actor, when one runs: ``redband_console_up``, ``redband_console_restarts_total``,
+  ``redband_console_sessions``;
 - ``redband_scrape_seconds``: how long gathering took.
 """
 
@@ -39,6 +43,8 @@ class Scrape:
     starts: dict[str, int] = field(default_factory=dict)
     """Actor name → how often it started (the directory's count; a restart is a start after the first)."""
     took_s: float = 0.0
+    console: dict[str, dict | None] = field(default_factory=dict)
+    """The console gateway actor's name → its ``where()`` (None: not answering); empty when none was started."""
 
 
 _HOST_COUNTERS = (
@@ -71,6 +77,7 @@ LANE_STATES = ("up", "backing_off", "connecting")
 def families(scrape: Scrape) -> Iterator[Metric]:
     yield from _host_families(scrape)
     yield from _bridge_families(scrape)
+    yield from _console_families(scrape)
     took = GaugeMetricFamily("redband_scrape_seconds", "How long gathering the hosts' and bridges' figures took.")
     took.add_metric([], scrape.took_s)
     yield took
@@ -137,6 +144,20 @@ def _bridge_families(scrape: Scrape) -> Iterator[Metric]:
             if lane == "alarm" and (h := figures.get("ack_latency_s")):
                 _add_histogram(ack_s, [bridge_id], Buckets(tuple(h["bounds"]), tuple(h["counts"]), h["sum"]))
     yield from (process_up, restarts, lane_up, state, *counters.values(), naks, retrying, ack_s)
+
+
+def _console_families(scrape: Scrape) -> Iterator[Metric]:
+    if not scrape.console:
+        return
+    up = GaugeMetricFamily("redband_console_up", "1 if the console gateway answered this scrape in time.")
+    restarts = CounterMetricFamily("redband_console_restarts_total", "Restarts of the console gateway's process.")
+    sessions = GaugeMetricFamily("redband_console_sessions", "Consoles connected (logged-in sessions) now.")
+    for name, where in scrape.console.items():
+        up.add_metric([], 0 if where is None else 1)
+        restarts.add_metric([], max(0, scrape.starts.get(name, 1) - 1))
+        if where is not None:
+            sessions.add_metric([], where.get("consoles", 0))
+    yield from (up, restarts, sessions)
 
 
 def lane_state(figures: dict) -> str:

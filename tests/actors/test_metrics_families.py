@@ -39,6 +39,10 @@ def test_hosts_and_lanes_render_with_their_labels_and_a_silent_host_is_down():
                              "bridge:b0:evt": {"lanes": {"evt": as_dict(bulk)}}, "bridge:b1:evt": None},
                     starts={"host:h0": 3, "bridge:b0:alarm": 1})
     s = _samples(scrape)
+    assert ("redband_console_up", ()) not in s  # no console gateway started: no console figures
+    with_console = _samples(Scrape({}, {}, {"console-gateway": 2}, console={"console-gateway": {"consoles": 3}}))
+    assert with_console[("redband_console_sessions", ())] == 3
+    assert with_console[("redband_console_restarts_total", ())] == 1
     assert s[("redband_host_up", (("host", "h0"),))] == 1 and s[("redband_host_up", (("host", "h1"),))] == 0
     assert s[("redband_host_restarts_total", (("host", "h0"),))] == 2
     assert s[("redband_host_events_accepted_total", (("host", "h0"),))] == 5
