@@ -7,12 +7,16 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test bench clean system-packages
 
-# Mosquitto (the broker) and its command-line clients, and Chromium for the console's browser tests,
-# from Debian, when missing.
+# Mosquitto (the broker) and its command-line clients, Chromium for the console's browser tests, and PostgreSQL
+# for the PostgreSQL journal's tests (they start a server of their own with its initdb and pg_ctl), from Debian,
+# when missing.
 system-packages:
 	@test -x /usr/sbin/mosquitto -a -x /usr/bin/mosquitto_pub -a -x /usr/bin/mosquitto_sub -a -x /usr/bin/chromium || { \
 	  echo "installing mosquitto, mosquitto-clients and chromium"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients chromium; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing postgresql"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -27,6 +27,9 @@ class EngineOptions:
     precinct_hosts: int | None = None
     max_devices_per_shard: int = 250_000
     journal_dir: str | None = None
+    journal_url: str | None = None
+    """A PostgreSQL journal (``postgresql://...``, ``actors/journal_postgres.py``) for every host instead of SQLite files
+    in ``journal_dir`` (which then holds only the bridges' state)."""
     realtime: bool = True
     ray_address: str | None = None
     heartbeat_interval_s: float = 30.0

@@ -20,7 +20,6 @@ import logging
 import os
 import time
 import warnings
-from pathlib import Path
 
 import ray
 
@@ -28,12 +27,11 @@ from actors.directory import announce_start
 from actors.engine_files import read_engine_files
 from actors.host_metrics import HostMetrics, HostTimings
 from actors.host_place import HostPlace
-from actors.journal_sqlite import SqliteJournal
-from engine.audit import host_index
+from actors.journal_open import journal_label, open_journal
 from engine.clock import ManualClock, WallClock
 from engine.errors import JournalUnavailable, RedbandError
 from engine.host import HostConfig, HostCore
-from engine.journal import AuditFilter, AuditPage, MemoryJournal
+from engine.journal import AuditFilter, AuditPage
 from engine.patrol import nearest
 from engine.policy import PolicySet
 from engine.topology import City
@@ -69,7 +67,8 @@ class HostActor:
             whole, policies, placement = read_engine_files(city)
             city = placement.city_for_host(whole, config.host_id)
         self._clock = WallClock() if realtime else ManualClock(start_s)
-        self._journal_path = str(Path(journal_dir) / f"{config.host_id}.sqlite") if journal_dir else ""
+        self._journal = journal_dir  # a directory or a PostgreSQL URL (actors/journal_open.py)
+        self._journal_path = journal_label(journal_dir, config.host_id)
         self._timings = HostTimings()
         self._core = await self._open(config, city, policies)
         nearest.warm()  # the unit kernel compiled (or loaded from numba's cache) now, not by the first alarm
@@ -102,9 +101,7 @@ class HostActor:
         then the process exits (Ray starts it again: the disk may be back by then)."""
         for attempt in range(1, OPEN_ATTEMPTS + 1):
             try:
-                index = host_index(config.host_id)  # this host's part of the audit ids
-                journal = (SqliteJournal(self._journal_path, host_index=index) if self._journal_path
-                           else MemoryJournal(host_index=index))
+                journal = open_journal(self._journal, config.host_id)
                 return HostCore(config, city=city, policies=policies, journal=self._timings.timed(journal),
                                 now_s=self._clock.now_s())
             except Exception:

@@ -23,19 +23,17 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from pathlib import Path
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.bridge_fleet import BridgeFleet
 from actors.directory import DIRECTORY_NAME, Directory
-from actors.engine_files import FILE_NAME as ENGINE_FILE
-from actors.engine_files import write_engine_files
 from actors.engine_options import CALL_TIMEOUT_S, LOOKUP_TIMEOUT_S, OWNERS_CACHED, START_TIMEOUT_S, EngineOptions
 from actors.engine_status import engine_status
 from actors.host_actor import HostActor, host_actor_name
 from actors.host_watch import HostWatch
+from actors.journal_open import journal_of, start_from
 from actors.ray_setup import default_precinct_hosts, ensure_ray, shutdown_ray, stop_all
 from actors.routing import merge_results, split_by_host
 from engine.audit import AuditFilter, AuditPage, merge_pages
@@ -87,6 +85,8 @@ class Engine:
         self._start_from: str | None = None
         """With a journal directory, the file the actors start (and restart) from (``actors/engine_files.py``)."""
         self._started_ray = False
+        self._journal = journal_of(options.journal_dir, options.journal_url)
+        """What the hosts open (``actors/journal_open.py``): the PostgreSQL URL, else the journal directory."""
 
     # -- life --------------------------------------------------------------------------------------
 
@@ -104,10 +104,8 @@ class Engine:
             self.attached = True
             log.warning("attaching to the engine already running in namespace %r (started %s)", self.namespace,
                         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(running["started_at"])))
-        if self.options.journal_dir:  # after the check: a refused run must not change what running actors restart from
-            path = Path(self.options.journal_dir) / ENGINE_FILE
-            self._start_from = str(path) if self.attached and path.exists() else write_engine_files(
-                self.options.journal_dir, self.city, self.policies, self.placement)
+        # after the check: a refused run must not change what running actors restart from
+        self._start_from = start_from(self._journal, self.attached, self.city, self.policies, self.placement)
         for host_id in self.placement.hosts:
             self.hosts[host_id] = self._host_actor(host_id, start_s)
         ray.get([h.connect.remote() for h in self.hosts.values()], timeout=START_TIMEOUT_S)
@@ -130,14 +128,14 @@ class Engine:
             num_cpus=self.options.host_num_cpus, max_concurrency=1000, max_restarts=-1,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True) if node else "SPREAD",
         ).remote(config, self._start_from or self.placement.city_for_host(self.city, host_id), self.policies,
-                 self.options.journal_dir,
-                 self.options.realtime, start_s, self.namespace)
+                 self._journal, self.options.realtime, start_s, self.namespace)
 
     def restart_host(self, host_id: str, *, start_s: float = 0.0) -> None:
         """Kill one host actor's process as a crash would (fault injection); Ray starts it again and it rebuilds
-        itself from its journal (which must be on disk, ``journal_dir``). Returns once it answers again."""
-        if not self.options.journal_dir:
-            raise RuntimeError("restarting a host needs a journal on disk (EngineOptions.journal_dir)")
+        itself from its journal (which must outlive it: ``journal_dir`` or ``journal_url``). Returns once it answers
+        again."""
+        if not self._journal:
+            raise RuntimeError("restarting a host needs a journal (EngineOptions.journal_dir or journal_url)")
         handle = self.hosts[host_id]
         ray.kill(handle, no_restart=False)
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -31,6 +31,9 @@ def register(sub) -> None:
                      help="Ray namespace of the engine's actors (default redband): a second `redband run` in it "
                           "attaches to the running engine (on a cluster, --ray-address) instead of starting another")
     run.add_argument("--journal-dir", default=None, help="where the hosts' SQLite journals live (default var/journal)")
+    run.add_argument("--journal", default=None, metavar="URL",
+                     help="every host's journal on PostgreSQL (postgresql://USER:PASS@HOST:PORT/DB) instead of SQLite "
+                          "files in --journal-dir; a host restarted on another node takes its rows over")
     run.add_argument("--precinct-hosts", type=int, default=None,
                      help="host actors for the precincts (default: one per CPU core, at most one per precinct)")
     run.add_argument("--mqtt", default=None, metavar="URL",
@@ -58,6 +61,7 @@ def register(sub) -> None:
 
 def cmd_run(args) -> int:
     cli = {key: getattr(args, key) for key in ("city", "policies", "ray_address", "namespace", "journal_dir",
+                                               "journal",
                                                "precinct_hosts", "mqtt", "bridges", "users", "console",
                                                "bind", "allowed_origins", "stats_every", "metrics", "log_format")}
     config = resolve_run_config(cli, args.config)
@@ -67,6 +71,7 @@ def cmd_run(args) -> int:
 
 
 def run_engine(config: RunConfig) -> int:
+    from actors.journal_pg_schema import JournalUrlError, redact
     from actors.ray_setup import ensure_ray
     from actors.runtime import Engine, EngineOptions, default_precinct_hosts
 
@@ -75,7 +80,9 @@ def run_engine(config: RunConfig) -> int:
     mqtt = parse_mqtt_url(config.mqtt) if config.mqtt else None
     precinct_hosts = config.precinct_hosts or default_precinct_hosts(city)
     journal_dir = str(Path(config.journal_dir).resolve())  # the hosts' processes have working directories of their own
+    journal_in = redact(config.journal) if config.journal else journal_dir
     engine = Engine(city, policies, EngineOptions(precinct_hosts=precinct_hosts, journal_dir=journal_dir,
+                                                  journal_url=config.journal,
                                                   ray_address=config.ray_address, realtime=True, mqtt=mqtt,
                                                   bridges=config.bridges, namespace=config.namespace, detached=True))
     stop = threading.Event()
@@ -87,13 +94,17 @@ def run_engine(config: RunConfig) -> int:
     except ConnectionError:
         engine.stop()
         raise
+    except JournalUrlError as exc:  # the journal's server cannot be reached
+        engine.stop()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except RuntimeError as exc:  # the namespace runs another engine
         print(f"error: {exc}", file=sys.stderr)
         return 2
     attached = " (attached to the engine already running)" if engine.attached else ""
     print(f"redband engine running{attached}: city {city.id} "
           f"({', '.join(f'{n} {k}' for k, n in city.summary().items())}), "
-          f"hosts {', '.join(engine.placement.hosts)}; journal in {journal_dir}"
+          f"hosts {', '.join(engine.placement.hosts)}; journal in {journal_in}"
           f"{f'; {config.bridges} MQTT bridge(s) on {mqtt!r}' if mqtt else ''}. Ctrl-C stops.", flush=True)
     gateway = metrics = None
     try:

@@ -38,6 +38,7 @@ class RunFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ray_address: str | UnsetType = UNSET
     namespace: str | UnsetType = UNSET
     journal_dir: str | UnsetType = UNSET
+    journal: str | UnsetType = UNSET
     precinct_hosts: int | UnsetType = UNSET
     mqtt: str | UnsetType = UNSET
     bridges: int | UnsetType = UNSET
@@ -57,6 +58,9 @@ class RunConfig:
     ray_address: str | None = None
     namespace: str = "redband"
     journal_dir: str = "var/journal"
+    journal: str | None = None
+    """A PostgreSQL journal for every host (``postgresql://USER:PASS@HOST:PORT/DB``) instead of SQLite files in
+    ``journal_dir`` (which then keeps only the bridges' state)."""
     precinct_hosts: int | None = None
     mqtt: str | None = None
     bridges: int = 1
@@ -133,6 +137,11 @@ def _problems(config: RunConfig):
         yield "metrics", f"expected HOST:PORT or off, got {config.metrics!r}"
     if config.log_format not in LOG_FORMATS:
         yield "log_format", f"expected one of {', '.join(LOG_FORMATS)}, got {config.log_format!r}"
+    if config.journal is not None:
+        from actors.journal_pg_schema import url_problem
+
+        if problem := url_problem(config.journal):
+            yield "journal", problem
     if not config.namespace:
         yield "namespace", "must not be empty"
     if config.bridges < 1:
