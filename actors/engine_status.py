@@ -45,4 +45,20 @@ def engine_status(namespace: str, *, timeout_s: float = 5.0) -> dict:
         except Exception as exc:  # noqa: BLE001
             row.update(answering=False, error=str(exc).splitlines()[0][:160])
         bridges.append(row)
-    return {"namespace": namespace, "engine": engine, "hosts": hosts, "bridges": bridges}
+    return {"namespace": namespace, "engine": engine, "hosts": hosts, "bridges": bridges,
+            "gateway": _gateway(namespace, starts, timeout_s)}
+
+
+def _gateway(namespace: str, starts: dict, timeout_s: float) -> dict | None:
+    """The console gateway actor (``redband run``): where it serves and how often it started; None if there is none."""
+    from actors.gateway_actor import GATEWAY_NAME
+
+    row = {"starts": len(starts.get(GATEWAY_NAME, []))}
+    try:
+        row.update(ray.get(ray.get_actor(GATEWAY_NAME, namespace=namespace).where.remote(), timeout=timeout_s),
+                   answering=True)
+    except ValueError:  # no such actor: the console is off (or served by a driver of its own)
+        return None
+    except Exception as exc:  # noqa: BLE001 - restarting: shown as such
+        row.update(answering=False, error=str(exc).splitlines()[0][:160])
+    return row

@@ -66,3 +66,7 @@ def print_status(status: dict) -> None:
                           for lane, figures in b.get("lanes", {}).items())
         state = lanes if b["answering"] else f"not answering: {b['error']}"
         print(f"{b['name']:<22} node {b['node_id'][:12]} starts {b['starts']}  {state}")
+    if (g := status.get("gateway")) is not None:
+        state = (f"{g['url']} node {g['node_id'][:12]} pid {g['pid']}, {g['consoles']} consoles" if g["answering"]
+                 else f"not answering: {g['error']}")
+        print(f"{'console-gateway':<22} starts {g['starts']}  {state}")

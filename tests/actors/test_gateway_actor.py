@@ -95,9 +95,15 @@ def test_a_killed_gateway_actor_comes_back_on_its_port_and_takes_the_old_tokens(
                      what="the queue before the kill")
 
         os.kill(where["pid"], signal.SIGKILL)
+        killed_at = time.monotonic()
         _closed(client)
         again = _restarted(gateway.handle, where["pid"])
+        print(f"gateway actor answering again {time.monotonic() - killed_at:.2f} s after SIGKILL")
         assert again["restarted"] and again["url"] == where["url"]
+        deadline = time.monotonic() + 10  # redband status: the gateway's second start (announced without waiting)
+        while (gateway_row := engine.status()["gateway"])["starts"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gateway_row["starts"] == 2 and gateway_row["answering"] and gateway_row["pid"] == again["pid"]
 
         client = ConsoleClient(ws, kept.token, origin=ORIGIN)  # what app.js does when its socket closes
         assert incident in {i.id for i in _next_snapshot(client).incidents}
