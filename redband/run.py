@@ -35,7 +35,8 @@ def register(sub) -> None:
                      help="every host's journal on PostgreSQL (postgresql://USER:PASS@HOST:PORT/DB) instead of SQLite "
                           "files in --journal-dir; a host restarted on another node takes its rows over")
     run.add_argument("--precinct-hosts", type=int, default=None,
-                     help="host actors for the precincts (default: one per CPU core, at most one per precinct)")
+                     help="host actors for the precincts (default: one per CPU core of the Ray cluster, at most one "
+                          "per precinct)")
     run.add_argument("--mqtt", default=None, metavar="URL",
                      help="bridge devices from this broker: mqtt://redband-bridge:PASS@HOST:PORT")
     run.add_argument("--bridges", type=int, default=None, help="bridge processes on the shared subscription (1)")
@@ -78,6 +79,8 @@ def run_engine(config: RunConfig) -> int:
     city = load_city(config.city)
     policies = load_policy_set(config.policies)
     mqtt = parse_mqtt_url(config.mqtt) if config.mqtt else None
+    if config.ray_address and not config.precinct_hosts:  # counted from the cluster's CPUs, not this machine's
+        ensure_ray(config.ray_address, log_format=config.log_format)
     precinct_hosts = config.precinct_hosts or default_precinct_hosts(city)
     journal_dir = str(Path(config.journal_dir).resolve())  # the hosts' processes have working directories of their own
     journal_in = redact(config.journal) if config.journal else journal_dir
