@@ -169,3 +169,31 @@ def test_both_journals_answer_the_same_story_alike_row_for_row_and_in_order(url,
         assert list(a.pending_deadlines().items()) == list(b.pending_deadlines().items())
         assert a.audit_rows() == b.audit_rows() and a.points_rows() == b.points_rows()
         assert a.audit_page(AuditFilter(limit=5, outcome="ok")) == b.audit_page(AuditFilter(limit=5, outcome="ok"))
+
+
+@pytest.mark.ray
+def test_a_host_restarted_on_the_postgresql_journal_takes_its_rows_over(url, ray_session):
+    """``Engine.restart_host`` with the PostgreSQL journal (no journal directory): the host starts from the engine's
+    row in the database, rebuilds from its rows with the next epoch, and answers a re-sent alarm as a duplicate."""
+    from actors.runtime import Engine, EngineOptions
+    from engine.citygen import CitySpec, generate_city
+    from engine.policy import default_policies
+    from protocols.batch import Ingest
+    from protocols.device import make_message
+
+    city = generate_city(CitySpec(precincts=1, communities=1, schools=1, kiosk_halls=0, volunteers=1, seed=11))
+    engine = Engine(city, default_policies(), EngineOptions(precinct_hosts=1, journal_url=url)).start()
+    try:
+        box = next(d.id for d in city.devices.values() if d.kind == "panic_box")
+        alarm = Ingest(box, make_message("school.panic", seq=1, ts=0))
+        (ack,) = engine.ingest([alarm]).acks
+        host = engine.placement.host_for_device(box)
+        engine.restart_host(host)
+        (again,) = engine.ingest([alarm]).acks
+        assert again.status.value == "duplicate" and again.incident_id == ack.incident_id
+        rows = {row["host_id"]: row for row in engine.status()["hosts"]}
+        assert rows[host]["restarted"] and rows[host]["journal"] == f"{redact(url)} (host {host})"
+    finally:
+        engine.stop()
+    with psycopg.connect(url) as db:
+        assert dict(db.execute("SELECT host_id, epoch FROM hosts").fetchall()) == {"cc": 1, host: 2}
