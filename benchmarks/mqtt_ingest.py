@@ -139,6 +139,7 @@ def run(args) -> dict:
                     return sum(s.accepted for s in engine.statistics())
 
                 probe = AlarmProbe(sim, probe_devices, args.alarms_per_s)
+                cpu_before = bridge_cpu(engine.bridge_statistics())
                 target = step(publishers, accepted, args.rate, seconds=args.seconds, warm_s=args.warm_s, fresh=True,
                               on_start=probe.start)
                 probe.stop()
@@ -150,9 +151,11 @@ def run(args) -> dict:
                     if incident_id in probe.acked:
                         ack_ms.append((probe.acked[incident_id] - t_pub) * 1000)
                 target_stats = engine.bridge_statistics()
+                cpu_target = bridge_cpu(target_stats, since=cpu_before)
                 e2e_ramp = ramp(publishers, accepted, first=args.rate * 1.1, factor=args.factor,
                                 steps=args.max_steps, seconds=args.step_s, warm_s=args.warm_s,
                                 budget_s=args.budget_s, fresh=True)
+                cpu_ramp = bridge_cpu(engine.bridge_statistics(), since=bridge_cpu(target_stats))
             finally:
                 engine.stop()
         finally:
@@ -188,6 +191,16 @@ def run(args) -> dict:
         "mosquitto_sub_events_per_s_at_saturation": c_client,
         "ratio_to_bare_at_saturation": round(e2e / bare, 3) if bare else None,
         "ratio_to_mosquitto_sub": round(e2e / c_client, 3) if c_client else None,
+        "ratio_to_bare_at_target": round(target["received_per_s"] / bare, 3) if bare else None,
+        "ratio_to_mosquitto_sub_at_target": round(target["received_per_s"] / c_client, 3) if c_client else None,
+        "bulk_receive": args.bulk_receive,
+        # bridge CPU ÷ events the hosts accepted: the bulk lane's process (telemetry), the alarm lane's (alarms)
+        "bridge_cpu_s_target": cpu_target,
+        "bridge_cpu_us_per_event_target": round(1e6 * cpu_target.get("evt", 0) / max(1, target["received"]), 2),
+        "bridge_cpu_s_ramp": cpu_ramp,
+        "bridge_cpu_us_per_event_ramp": round(1e6 * cpu_ramp.get("evt", 0) / max(1, sum(
+            s["received"] for s in e2e_ramp["steps"])), 2),
+        "load_avg": os.getloadavg(),
         "alarm_publish_to_raised": summary_ms(raised_ms),
         "alarm_publish_to_ack": summary_ms(ack_ms),
         "alarms": {"published": alarms, "acked": len(probe.acked), "raised": len(raised_ms)},
@@ -198,6 +211,15 @@ def run(args) -> dict:
         "broker_log_tail": broker_log,
         "samples": samples(args, target, e2e_ramp, yard, alarms),
     }
+
+
+def bridge_cpu(stats: list[dict], since: dict | None = None) -> dict:
+    """Each bridge process's CPU seconds by the lanes it runs ("evt", "alarm", "alarm+evt"), minus ``since``."""
+    out: dict[str, float] = {}
+    for s in stats:
+        name = "+".join(sorted(s.get("lanes", {}))) or "unavailable"
+        out[name] = round(out.get(name, 0.0) + s.get("cpu_s", 0.0) - (since or {}).get(name, 0.0), 3)
+    return out
 
 
 def samples(args, target: dict, e2e_ramp: dict, yard: dict, alarms: int) -> dict:

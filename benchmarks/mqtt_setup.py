@@ -53,7 +53,8 @@ def start_engine(city: City, setup: BrokerSetup, args: argparse.Namespace) -> En
     return Engine(city, default_policies(), EngineOptions(
         precinct_hosts=args.hosts, realtime=True, journal_dir=str(setup.work / "journal"),
         mqtt=MqttEndpoint("127.0.0.1", setup.port, BRIDGE_USER, setup.password[BRIDGE_USER]), bridges=args.bridges,
-        bridge={"max_in_flight_batches": args.inflight, "batch_window_s": args.window_ms / 1000})).start()
+        bridge={"max_in_flight_batches": args.inflight, "batch_window_s": args.window_ms / 1000,
+                "bulk_receive": getattr(args, "bulk_receive", "wire")})).start()
 
 
 def add_engine_and_ramp_options(parser: argparse.ArgumentParser, *, step_s: float, max_steps: int,
@@ -63,6 +64,8 @@ def add_engine_and_ramp_options(parser: argparse.ArgumentParser, *, step_s: floa
     parser.add_argument("--bridges", type=int, default=1)
     parser.add_argument("--hosts", type=int, default=2)
     parser.add_argument("--inflight", type=int, default=1, help="bulk-lane batches in flight per bridge")
+    parser.add_argument("--bulk-receive", choices=("wire", "aiomqtt"), default="wire",
+                        help="the bulk lane's receive path (actors/bridge_options.py)")
     parser.add_argument("--window-ms", type=float, default=2.0, help="a batch closes this long after its first event")
     parser.add_argument("--step-s", type=float, default=step_s, help="each ramp step's length")
     parser.add_argument("--warm-s", type=float, default=1.0,
