@@ -2,19 +2,22 @@
 (a token of its own in a file every node and the driver read: ``RAY_AUTH_MODE=token``, ``RAY_AUTH_TOKEN_PATH``), the
 driver joined as ``redband run --ray-address`` joins (``actors.ray_setup.ensure_ray``: the project shipped to the
 workers in the job's ``runtime_env``), a real Mosquitto, devices with their own credentials, and the engine with its
-journals on the disk both nodes share. A driver with another token is refused meanwhile.
+journal on PostgreSQL (``--journal-url``; without it, SQLite files on the disk both nodes share). A driver with another
+token is refused meanwhile.
 
 One precinct host is placed on the worker node (``EngineOptions.host_nodes``), the other precinct's host and the bridges
 on the head node. Devices of both precincts raise alarms at ``--rate`` a second (each published again every second
 until its ack comes back, as a panic button does), for ``--before`` seconds; then the worker node is removed as a
 crash would (``cluster.remove_node(worker, allow_graceful=False)``) and the alarms go on for ``--after`` seconds more.
-Every alarm is followed to its first ``ok`` ack; the engine's incidents (live, then in the journals) are checked
-against what was sent.
+Every alarm is followed to its first ``ok`` ack; the engine's incidents (live, then in the journal) are checked
+against what was sent. The lost host's pending deadlines are taken from it just before the removal (school panics
+escalate after ``PANIC_ACK_WITHIN_S`` here, so that theirs fall due while the host is away) and followed in the
+journal: each fired once the host was back, or is still pending at its time.
 
 It runs in a process of its own (``tests/mqtt/test_node_loss.py`` starts it), because a test process has a local Ray
 already. Its answer is a JSON file: the figures and every alarm; the test asserts the promises on it::
 
-    python -m tests.mqtt.node_loss_scenario --out RESULT.json --dir TMPDIR
+    python -m tests.mqtt.node_loss_scenario --out RESULT.json --dir TMPDIR [--journal-url postgresql://...]
 """
 
 from __future__ import annotations
@@ -56,6 +59,18 @@ ALL_ACKED_TIMEOUT_S = 120.0
 WHERE_TIMEOUT_S = 5.0
 WATCH_EVERY_S = 0.1
 RETRY_DRAIN_TIMEOUT_S = 30.0
+PANIC_ACK_WITHIN_S = 12
+"""A school panic's first escalation step here (30 s shipped): due while the lost host is away (removed 10 s in)."""
+POLICIES = f"""
+[policies."school.panic"]
+priority = 1
+siren = true
+steps = [
+  {{ notify = ["guard_room", "police_station"], ack_within_s = {PANIC_ACK_WITHIN_S} }},
+  {{ notify = ["command_center"], ack_within_s = 60 }},
+]
+reminder_every_s = 60
+"""
 
 
 @dataclass
@@ -135,13 +150,13 @@ async def raise_alarm(device: RecordingDevice, kind: EventKind, alarm: Alarm) ->
 # -- the run ---------------------------------------------------------------------------------------------------------
 
 
-def run(work: Path, *, rate: float, before_s: float, after_s: float) -> dict:
+def run(work: Path, *, rate: float, before_s: float, after_s: float, journal_url: str | None = None) -> dict:
     import ray
     from ray.cluster_utils import Cluster
 
     from actors.broker import Mosquitto, free_port
     from actors.ray_setup import ensure_ray
-    from actors.journal_sqlite import SqliteJournal
+    from actors.journal_open import open_journal
     from actors.runtime import Engine, EngineOptions
     from engine.citygen import generate_city
     from redband.files import write_broker_files
@@ -186,10 +201,13 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float) -> dict:
         out["placement"].update(head_node=head_id, worker_node=worker_id)
 
         started = time.monotonic()
-        options = EngineOptions(precinct_hosts=2, journal_dir=str(work / "journal"), realtime=True,
+        # with PostgreSQL the directory holds only the bridges' state (on the head node); the hosts need nothing of it
+        options = EngineOptions(precinct_hosts=2, journal_dir=str(work / "journal"), journal_url=journal_url,
+                                realtime=True,
                                 mqtt=endpoint(BRIDGE_USER), bridge={"backoff_cap_s": 1.0},
                                 host_num_cpus=0.01, host_nodes={lost_host: worker_id, surviving_host: head_id})
-        engine = Engine(city, load_policy_set(None), options).start()
+        (work / "policies.toml").write_text(POLICIES)
+        engine = Engine(city, load_policy_set(work / "policies.toml"), options).start()
         figures["engine_start_s"] = round(time.monotonic() - started, 2)
         where = {h: ray.get(engine.hosts[h].where.remote(), timeout=60) for h in placement.hosts}
         out["placement"]["hosts_before"] = {h: w.node_id for h, w in where.items()}
@@ -227,17 +245,22 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float) -> dict:
             None if lane["retrying"] else round(time.time() - watch["removed_at"], 2))
         out["host_counters"] = {s.host_id: {"accepted": s.accepted, "duplicates": s.duplicates,
                                             "journal_failures": s.journal_failures} for s in statistics}
+        watch["stopping_at"] = time.time()
         engine.stop()
         engine = None
 
-        recorded = []
-        for host_id in placement.precinct_hosts:
-            journal = SqliteJournal(str(work / "journal" / f"{host_id}.sqlite"))
+        recorded, pending_after = [], {}
+        for host_id in placement.precinct_hosts:  # the engine is stopped: opening a host's journal takes it over
+            journal = open_journal(journal_url or str(work / "journal"), host_id)
             try:
                 recorded += journal.all_incidents()
+                if host_id == lost_host:
+                    pending_after = journal.pending_deadlines()
             finally:
                 journal.close()
         out["verdict_journal"] = check_alarms(sent, recorded).to_json()
+        out["deadlines"] = _deadlines_followed(watch, recorded, pending_after)
+        out["journal"] = "postgresql" if journal_url else "sqlite"
         incidents_of = defaultdict(set)
         for record in recorded:
             incidents_of[record.device_id].add(record.id)
@@ -325,6 +348,8 @@ async def _drive(engine, cluster, worker, endpoint, city, placement, lost_host: 
         for i in range(total):
             await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))  # pacing: ``rate`` alarms a second
             if i == total_before:
+                open_now = await asyncio.wait_for(engine.hosts[lost_host].open_incidents.remote(), WHERE_TIMEOUT_S)
+                watch["deadlines_at_removal"] = {r.id: r.deadline_s for r in open_now if r.deadline_s is not None}
                 watch["removing_at"] = time.time()
                 await asyncio.to_thread(cluster.remove_node, worker, allow_graceful=False)
                 watch["removed_at"] = time.time()
@@ -394,6 +419,22 @@ async def _watch(engine, host_id: str, node_id: str, old_pid: int, watch: dict) 
         watch["where_failures"] = dict(failures)
 
 
+def _deadlines_followed(watch: dict, recorded: list, pending_after: dict[str, float]) -> list[dict]:
+    """Each deadline the lost host held just before its node was removed, followed in the journal: when it fired (the
+    first escalation or reminder at or after its time), and what is pending for its incident at the end."""
+    records = {r.id: r for r in recorded}
+    started = (watch.get("host_back_where") or {}).get("started_at")
+    followed = []
+    for incident_id, due_s in sorted(watch["deadlines_at_removal"].items(), key=lambda item: item[1]):
+        record = records.get(incident_id)
+        fired = [e.t_s for e in (record.timeline if record else ()) if e.event in ("escalated", "reminder")
+                 and e.t_s >= due_s - 1e-6]
+        followed.append({"incident": incident_id, "due_s": due_s, "fired_at": min(fired) if fired else None,
+                         "host_restarted_at": started, "stopping_at": watch["stopping_at"],
+                         "in_journal": record is not None, "pending_at_end": pending_after.get(incident_id)})
+    return followed
+
+
 def _figures(alarms: list[Alarm], watch: dict, figures: dict, lost_host: str) -> dict:
     removed = watch["removed_at"]
     back = watch.get("host_back_at")
@@ -459,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=5.0, help="alarms a second, both precincts together")
     parser.add_argument("--before", type=float, default=10.0, help="seconds of alarms before the node is removed")
     parser.add_argument("--after", type=float, default=15.0, help="seconds of alarms after")
+    parser.add_argument("--journal-url", default=None, help="the hosts' journal on this PostgreSQL (else SQLite)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     # Ray's own directory (sockets, logs, and the "current cluster" file a bare ray.init() elsewhere would join): one
@@ -479,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
                     "parameters": {"rate": args.rate, "before_s": args.before, "after_s": args.after}}
     started = time.monotonic()
     try:
-        result.update(run(work, rate=args.rate, before_s=args.before, after_s=args.after))
+        result.update(run(work, rate=args.rate, before_s=args.before, after_s=args.after,
+                          journal_url=args.journal_url))
     except BaseException as exc:  # noqa: BLE001 - reported in the result, for the test to show
         result["error"] = "".join(traceback.format_exception(exc))
     result["elapsed_s"] = round(time.monotonic() - started, 1)

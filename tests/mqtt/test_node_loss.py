@@ -1,9 +1,10 @@
-"""A Ray node lost under load: on a two-node ``ray.cluster_utils.Cluster`` with token auth on (journals on the disk
-both share), the node holding a precinct host is removed while both precincts raise 5 alarms a second. Nothing acked
-is lost, nothing is raised twice, every alarm is acked within 30 s of its first send, the other precinct's acks never
-stop, and the engine runs on (the lost host restarted on the head node by Ray, by itself). The driver joins as
-``redband run --ray-address`` does: the hosts run the project's copy it shipped (the job's ``runtime_env``), and a
-driver with another token is refused.
+"""A Ray node lost under load: on a two-node ``ray.cluster_utils.Cluster`` with token auth on and the PostgreSQL
+journal, the node holding a precinct host is removed while both precincts raise 5 alarms a second. Nothing acked is
+lost, nothing is raised twice, every alarm is acked within 30 s of its first send, the other precinct's acks never
+stop, and the engine runs on: the lost host restarted on the head node by Ray, by itself, from PostgreSQL, with every
+deadline it held (those that fell due while it was away fire once it is back; the others are still pending). The
+driver joins as ``redband run --ray-address`` does: the hosts run the project's copy it shipped (the job's
+``runtime_env``), and a driver with another token is refused.
 
 The cluster cannot share this process with the session's local Ray, so the scenario runs in a process of its own
 (``tests/mqtt/node_loss_scenario.py``) and answers with a JSON file of figures, asserted here.
@@ -30,10 +31,12 @@ SURVIVING_MAX_LATENCY_S = 3.0
 leaves room for a loaded 2-core one."""
 SURVIVING_MAX_GAP_S = 2.0
 """The longest pause between two of the other precinct's acks, through the outage (it raises 2.5 alarms a second)."""
+DEADLINE_LATE_S = 5.0
+"""A deadline fires at most this long after its time, or after the lost host restarted when it fell due meanwhile."""
 
 
 @pytest.fixture
-def outcome(tmp_path) -> dict:
+def outcome(tmp_path, postgres_server) -> dict:
     work = tmp_path
     out = work / "result.json"
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # never the session's own Ray
@@ -43,7 +46,8 @@ def outcome(tmp_path) -> dict:
     with open(work / "scenario.log", "wb") as log:
         try:
             done = subprocess.run([sys.executable, "-m", "tests.mqtt.node_loss_scenario", "--out", str(out),
-                                   "--dir", str(work / "run")], cwd=ROOT, env=env, stdout=log,
+                                   "--dir", str(work / "run"), "--journal-url", postgres_server.fresh_url()],
+                                  cwd=ROOT, env=env, stdout=log,
                                   stderr=subprocess.STDOUT, timeout=SCENARIO_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             pytest.fail(f"the scenario did not finish in {SCENARIO_TIMEOUT_S} s; its log: {work / 'scenario.log'}\n"
@@ -95,6 +99,23 @@ def _broken_promises(result: dict) -> list[str]:
             broken.append(f"host {host} does not run the project's copy shipped in the runtime_env: {code}")
     if figures["alarms_sent"] < 120 or not figures["lost_after_removal"]["count"]:
         broken.append(f"not the load asked for (5 alarms a second for 25 s, both precincts): {figures}")
+
+    # the lost host's deadlines, from PostgreSQL: each one due while it was away fired once it was back, each one
+    # due later fired on time or is still pending at its time
+    if result["journal"] != "postgresql":
+        broken.append(f"the hosts' journal was {result['journal']}, not PostgreSQL")
+    deadlines = result["deadlines"]
+    if not any(d["fired_at"] and d["due_s"] < d["host_restarted_at"] for d in deadlines):
+        broken.append(f"no deadline the lost host held fell due while it was away and fired after: {deadlines}")
+    for d in deadlines:
+        if not d["in_journal"]:
+            broken.append(f"incident {d['incident']} (deadline at {d['due_s']}) is not in the journal")
+        elif d["fired_at"] is not None:
+            late = d["fired_at"] - max(d["due_s"], d["host_restarted_at"] or d["due_s"])
+            if late > DEADLINE_LATE_S:
+                broken.append(f"incident {d['incident']}'s deadline fired {late:.1f} s late: {d}")
+        elif d["due_s"] < d["stopping_at"] - DEADLINE_LATE_S or d["pending_at_end"] != d["due_s"]:
+            broken.append(f"incident {d['incident']}'s deadline was lost: {d}")
 
     # every alarm acked ok within 30 s of its first send
     late = _late(result, ACK_WITHIN_S)
