@@ -29,7 +29,7 @@ from actors.host_metrics import HostMetrics, HostTimings
 from actors.host_place import HostPlace
 from actors.journal_open import journal_label, open_journal
 from engine.clock import ManualClock, WallClock
-from engine.errors import JournalUnavailable, RedbandError
+from engine.errors import JournalFenced, JournalUnavailable, RedbandError
 from engine.host import HostConfig, HostCore
 from engine.journal import AuditFilter, AuditPage
 from engine.patrol import nearest
@@ -142,6 +142,8 @@ class HostActor:
         self._signal()
         if self._core.broken and not self._stopping:  # (stopping: the journal was closed on purpose)
             _exit_process(f"host {self._core.host_id}: {exc}; the journal cannot be read back")
+        if isinstance(exc.__cause__, JournalFenced) and not self._stopping:  # opened again elsewhere: a zombie goes,
+            _exit_process(f"host {self._core.host_id}: {exc}")  # and Ray's own copy takes the journal back if it is this
 
     async def fail_journal_writes(self, refuse: bool) -> None:
         """Fault injection (tests, drills): the journal refuses every write until called with False."""

@@ -171,10 +171,8 @@ def test_both_journals_answer_the_same_story_alike_row_for_row_and_in_order(url,
         assert a.audit_page(AuditFilter(limit=5, outcome="ok")) == b.audit_page(AuditFilter(limit=5, outcome="ok"))
 
 
-@pytest.mark.ray
-def test_a_host_restarted_on_the_postgresql_journal_takes_its_rows_over(url, ray_session):
-    """``Engine.restart_host`` with the PostgreSQL journal (no journal directory): the host starts from the engine's
-    row in the database, rebuilds from its rows with the next epoch, and answers a re-sent alarm as a duplicate."""
+def _engine_on(url):
+    """A small engine on the PostgreSQL journal, and a panic box's alarm."""
     from actors.runtime import Engine, EngineOptions
     from engine.citygen import CitySpec, generate_city
     from engine.policy import default_policies
@@ -183,9 +181,16 @@ def test_a_host_restarted_on_the_postgresql_journal_takes_its_rows_over(url, ray
 
     city = generate_city(CitySpec(precincts=1, communities=1, schools=1, kiosk_halls=0, volunteers=1, seed=11))
     engine = Engine(city, default_policies(), EngineOptions(precinct_hosts=1, journal_url=url)).start()
+    box = next(d.id for d in city.devices.values() if d.kind == "panic_box")
+    return engine, box, Ingest(box, make_message("school.panic", seq=1, ts=0))
+
+
+@pytest.mark.ray
+def test_a_host_restarted_on_the_postgresql_journal_takes_its_rows_over(url, ray_session):
+    """``Engine.restart_host`` with the PostgreSQL journal (no journal directory): the host starts from the engine's
+    row in the database, rebuilds from its rows with the next epoch, and answers a re-sent alarm as a duplicate."""
+    engine, box, alarm = _engine_on(url)
     try:
-        box = next(d.id for d in city.devices.values() if d.kind == "panic_box")
-        alarm = Ingest(box, make_message("school.panic", seq=1, ts=0))
         (ack,) = engine.ingest([alarm]).acks
         host = engine.placement.host_for_device(box)
         engine.restart_host(host)
@@ -197,3 +202,34 @@ def test_a_host_restarted_on_the_postgresql_journal_takes_its_rows_over(url, ray
         engine.stop()
     with psycopg.connect(url) as db:
         assert dict(db.execute("SELECT host_id, epoch FROM hosts").fetchall()) == {"cc": 1, host: 2}
+
+
+@pytest.mark.ray
+def test_a_host_whose_journal_is_taken_over_leaves_and_ray_starts_it_again(url, ray_session):
+    """Another opening of the host's journal (a newer epoch) fences the running host: its next step is refused, nothing
+    of it kept, and its process exits; Ray starts it again, it takes the journal back, and the alarm sent again is
+    acked as new."""
+    import ray
+
+    engine, box, alarm = _engine_on(url)
+    try:
+        host = engine.placement.host_for_device(box)
+        pid = ray.get(engine.hosts[host].where.remote()).pid
+        intruder = PostgresJournal(url, host)
+
+        def acked():
+            try:
+                (ack,) = engine.ingest([alarm]).acks
+            except ray.exceptions.RayError:  # the fenced host's process exited under the call
+                return None
+            return ack
+        ack = wait_until(acked, timeout_s=60, what="the alarm acked by the host started again", every_s=0.1)
+        assert ack.status.value == "ack", ack  # the fenced step kept nothing: the alarm is new to the journal
+        where = ray.get(engine.hosts[host].where.remote())
+        assert where.restarted and where.pid != pid
+        assert intruder.incident(ack.incident_id) is not None
+        intruder.close()
+    finally:
+        engine.stop()
+    with psycopg.connect(url) as db:
+        assert dict(db.execute("SELECT host_id, epoch FROM hosts").fetchall())[host] == 3
