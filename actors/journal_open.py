@@ -62,7 +62,7 @@ def start_from(journal: str | None, attached: bool, city: City, policies: Policy
             if not (attached and has_engine_rows(journal)):
                 write_engine_rows(journal, city, policies, placement)
         except psycopg.OperationalError as exc:
-            raise JournalUrlError(f"{OPTION}: cannot reach {redact(journal)}: {str(exc).strip()}") from None
+            raise JournalUrlError(f"{OPTION}: cannot reach {redact(journal)}: {' '.join(str(exc).split())}") from None
         return journal
     if journal:
         path = Path(journal) / FILE_NAME

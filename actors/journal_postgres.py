@@ -62,11 +62,15 @@ class PostgresJournal:
         self.host_index = index_of(host_id) if host_index is None else host_index
         self._refusing = False
         self._db = connect(url)
-        self.epoch = self._db.execute(
-            "INSERT INTO hosts (host_id, epoch) VALUES (%s, 1) ON CONFLICT (host_id) DO UPDATE "
-            "SET epoch = hosts.epoch + 1 RETURNING epoch", (host_id,)).fetchone()[0]
-        self._audit_id = self._db.execute("SELECT coalesce(max(id), 0) FROM audit WHERE host_id = %s",
-                                          (host_id,)).fetchone()[0]
+        try:
+            self.epoch = self._db.execute(
+                "INSERT INTO hosts (host_id, epoch) VALUES (%s, 1) ON CONFLICT (host_id) DO UPDATE "
+                "SET epoch = hosts.epoch + 1 RETURNING epoch", (host_id,)).fetchone()[0]
+            self._audit_id = self._db.execute("SELECT coalesce(max(id), 0) FROM audit WHERE host_id = %s",
+                                              (host_id,)).fetchone()[0]
+        except BaseException:
+            self._db.close()
+            raise
         self.writes = 0
 
     def __repr__(self) -> str:

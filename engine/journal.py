@@ -4,7 +4,8 @@ under way, volunteers' totals, units, dispatches) are written here before a devi
 state from here after a restart.
 
 This module holds the interface and an in-memory implementation for unit tests; the SQLite (WAL)
-implementation does file I/O, so it lives in ``actors/journal_sqlite.py``.
+implementation does file I/O, so it lives in ``actors/journal_sqlite.py``, and the PostgreSQL one (every host's rows
+in one schema, fenced by epochs) in ``actors/journal_postgres.py``.
 """
 
 from __future__ import annotations
