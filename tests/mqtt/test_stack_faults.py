@@ -4,7 +4,6 @@ and starts again, with the alarms measured to the incident, the ack and the cons
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from simulation.shipped import shipped
+from tests.shared_ray import ray_env  # noqa: F401 - the session's Ray for the stack's engine to join
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
 
 SCENARIO = """
 name = "broker killed mid-run"
@@ -41,19 +40,20 @@ count = {raised}
 """
 
 
-def run_stack(tmp_path, *, raised: int) -> tuple[subprocess.CompletedProcess, dict]:
+def run_stack(tmp_path, env: dict, *, raised: int) -> tuple[subprocess.CompletedProcess, dict]:
+    """``env``: ``ray_env``, the stack's engine joins the session's Ray."""
     path = tmp_path / "broker_kill.toml"
     path.write_text(SCENARIO.format(city=shipped("cities/demo.toml"), raised=raised))
     done = subprocess.run([sys.executable, "-m", "redband", "simulate", str(path), "--stack",
                            "--stack-dir", str(tmp_path / "stack"), "--report", str(tmp_path / "report")],
-                          capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=300)
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     return done, json.loads((tmp_path / "report" / "summary.json").read_text())
 
 
 @pytest.mark.ray
 @pytest.mark.mqtt
-def test_a_broker_killed_mid_run_loses_no_alarm_and_the_report_says_what_telemetry_it_cost(tmp_path):
-    done, summary = run_stack(tmp_path, raised=1_000)  # an expectation bound to fail: the exit code must say so
+def test_a_broker_killed_mid_run_loses_no_alarm_and_the_report_says_what_telemetry_it_cost(tmp_path, ray_env):
+    done, summary = run_stack(tmp_path, ray_env, raised=1_000)  # bound to fail: the exit code must say so
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert summary["faults"][0] == "broker killed at 3.00 s, down for 2 s"
     assert summary["faults"][1].startswith("broker started again at 5.00 s")
