@@ -12,6 +12,7 @@ would hold its share of the alarms and answer none of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -67,6 +68,10 @@ class BridgeActor:
         self._started.wait(timeout=10.0)
 
     def _main(self) -> None:
+        if self._options.bulk_nice and "alarm" not in self._options.lanes:
+            with contextlib.suppress(OSError):  # on Linux, this thread only: the bridge's loop, not Ray's threads
+                os.nice(self._options.bulk_nice)
+
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._bridge = MqttBridge(self._options, RaySink(self._placement, self._hosts),

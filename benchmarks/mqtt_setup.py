@@ -66,7 +66,7 @@ def add_engine_and_ramp_options(parser: argparse.ArgumentParser, *, step_s: floa
     parser.add_argument("--inflight", type=int, default=1, help="bulk-lane batches in flight per bridge")
     parser.add_argument("--bulk-receive", choices=("wire", "aiomqtt"), default="wire",
                         help="the bulk lane's receive path (actors/bridge_options.py)")
-    parser.add_argument("--window-ms", type=float, default=2.0, help="a batch closes this long after its first event")
+    parser.add_argument("--window-ms", type=float, default=10.0, help="a batch closes this long after its first event")
     parser.add_argument("--step-s", type=float, default=step_s, help="each ramp step's length")
     parser.add_argument("--warm-s", type=float, default=1.0,
                         help="a step's rate is counted from this long after its start")
