@@ -70,6 +70,11 @@ def apply_join_auth() -> None:
     mode = join_auth_mode(os.environ)
     if mode:
         os.environ[AUTH_MODE] = mode
+        # Ray read its config (the auth mode among it) when it was imported: read again, and forget any token loaded
+        from ray._raylet import AuthenticationTokenLoader, Config
+
+        Config.initialize("")
+        AuthenticationTokenLoader.instance().reset_cache()
 
 
 def refused_message(address: str, exc: BaseException, env: Mapping[str, str]) -> str | None:

@@ -189,7 +189,10 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float, journal_url
         started = time.monotonic()
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
         worker = cluster.add_node(num_cpus=2)
-        intruder = _wrong_token_driver(cluster.address)  # meanwhile: refused, in its own process
+        # meanwhile, two drivers of their own handed a token and no RAY_AUTH_MODE: the cluster's file, and another
+        token_file = os.environ["RAY_AUTH_TOKEN_PATH"]
+        others = {"token_file_driver": _other_driver(cluster.address, RAY_AUTH_TOKEN_PATH=token_file),
+                  "wrong_token_driver": _other_driver(cluster.address, RAY_AUTH_TOKEN=secrets.token_hex(32))}
         ensure_ray(cluster.address)  # as ``redband run --ray-address`` joins: the project shipped to the workers
         head_id, worker_id = cluster.head_node.node_id, worker.node_id
         figures["cluster_start_s"] = round(time.monotonic() - started, 2)
@@ -212,7 +215,7 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float, journal_url
         where = {h: ray.get(engine.hosts[h].where.remote(), timeout=60) for h in placement.hosts}
         out["placement"]["hosts_before"] = {h: w.node_id for h, w in where.items()}
         out["code_before"] = {h: _code_of(w.pid) for h, w in where.items()}
-        out["wrong_token_driver"] = _finish(intruder)
+        out.update({name: _finish(process) for name, process in others.items()})
         bridges = engine.status()["bridges"]
         out["placement"]["bridges"] = {b["name"]: b["node_id"] for b in bridges}
         if where[lost_host].node_id != worker_id or where[surviving_host].node_id != head_id:
@@ -281,23 +284,25 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float, journal_url
             broker.stop()
 
 
-WRONG_TOKEN_JOIN = """
+JOIN = """
 import sys
+import ray
 from actors.ray_setup import ensure_ray
 try:
     ensure_ray(sys.argv[1], ship_project=False)
 except ConnectionError as exc:
     print("REFUSED", exc)
 else:
-    print("JOINED")
+    print("JOINED", ray.cluster_resources().get("CPU"))
 """
 
 
-def _wrong_token_driver(address: str) -> subprocess.Popen:
-    """A driver handed a token that is not the cluster's, trying to join (Ray tries 20 times a second apart; 2 here)."""
+def _other_driver(address: str, **token) -> subprocess.Popen:
+    """A driver trying to join as ``redband run --ray-address`` does, handed ``token`` (an environment variable) and no
+    ``RAY_AUTH_MODE`` (a refused one: Ray tries 20 times a second apart; 2 here)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
-    env.update(RAY_AUTH_TOKEN=secrets.token_hex(32), RAY_NUM_REDIS_GET_RETRIES="2")
-    return subprocess.Popen([sys.executable, "-c", WRONG_TOKEN_JOIN, address], env=env, stdout=subprocess.PIPE,
+    env.update(token, RAY_NUM_REDIS_GET_RETRIES="2")
+    return subprocess.Popen([sys.executable, "-c", JOIN, address], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2])
 
 

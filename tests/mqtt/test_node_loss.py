@@ -93,6 +93,9 @@ def _broken_promises(result: dict) -> list[str]:
     intruder = result["wrong_token_driver"]
     if not intruder["last_line"].startswith("REFUSED") or "refused this driver's token" not in intruder["last_line"]:
         broken.append(f"a driver with another token was not refused as such: {intruder}")
+    if not result["token_file_driver"]["last_line"].startswith("JOINED"):
+        broken.append(f"a driver handed the cluster's token file (RAY_AUTH_TOKEN_PATH, no RAY_AUTH_MODE) did not join: "
+                      f"{result['token_file_driver']}")
     for host, code in {**result["code_before"], **{f"{h} (after)": c for h, c in result["code_after"].items()}}.items():
         if "runtime_resources" not in code.get("cwd", "") or code["python_path_first"] != code["cwd"] \
                 or not code["has_host_actor"] or code["cwd"].startswith(str(ROOT)):
