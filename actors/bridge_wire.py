@@ -33,9 +33,11 @@ class WireError(aiomqtt.MqttError):
 
 
 class LaneProtocol(asyncio.BufferedProtocol):
-    def __init__(self, max_queued: int, on_control=None) -> None:
+    def __init__(self, max_queued: int, on_control=None, on_lost=None) -> None:
         self.max_queued = max_queued
         self.on_control = on_control
+        self.on_lost = on_lost
+        """Called once the connection is gone: the publishes awaiting a PUBACK fail at once, not at their timeout."""
         """Called as control packets are read (PUBACKs of our publishes must not wait for the lane to read)."""
         self.frames = mf.Frames()
         self.readable = asyncio.Event()
@@ -100,6 +102,8 @@ class LaneProtocol(asyncio.BufferedProtocol):
     def drop(self, reason: str) -> None:
         if self.closed is None:
             self.closed = WireError(reason)
+            if self.on_lost is not None:
+                self.on_lost(self.closed)
         self.readable.set()
         if self.transport is not None:
             self.transport.abort()
@@ -107,6 +111,8 @@ class LaneProtocol(asyncio.BufferedProtocol):
     def connection_lost(self, exc) -> None:
         if self.closed is None:
             self.closed = WireError(f"connection lost: {exc or 'closed by the broker'}")
+            if self.on_lost is not None:
+                self.on_lost(self.closed)
         self.readable.set()
 
 
@@ -131,7 +137,8 @@ class WireClient:
         loop = asyncio.get_running_loop()
         try:
             _, self.protocol = await asyncio.wait_for(loop.create_connection(
-                lambda: LaneProtocol(self.max_queued, self.handle_control), self.host, self.port), self.timeout_s)
+                lambda: LaneProtocol(self.max_queued, self.handle_control, self._fail_waiting), self.host, self.port),
+                self.timeout_s)
         except (OSError, TimeoutError) as exc:
             raise WireError(f"could not connect to {self.host}:{self.port}: {exc or type(exc).__name__}") from None
         self.protocol.transport.write(mf.connect(
@@ -237,12 +244,16 @@ class WireClient:
             if proto.closed is None:
                 proto.transport.write(mf.PINGREQ_FRAME)
 
+    def _fail_waiting(self, why: WireError) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(WireError(f"no PUBACK: {why}"))
+
     async def close(self) -> None:
         if self._pinger is not None:
             self._pinger.cancel()
-        for future in self._waiting.values():
-            if not future.done():
-                future.set_exception(WireError("the connection closed"))
+        self._fail_waiting(WireError("the connection closed"))
         proto = self.protocol
         if proto is not None and proto.transport is not None and not proto.transport.is_closing():
             proto.transport.write(mf.disconnect())
