@@ -101,3 +101,32 @@ def test_a_malformed_frame_drops_the_connection_by_name_and_the_lane_returns_los
     assert b"\x11\x00\x00\x0e\x10" in first  # session expiry 3600 s: a persistent session
     assert b"$share/rb-test/rb/v1/dev/+/evt" in first and b"$share/rb-test/rb/v1/dev/+/state" in first
     assert all(mf.pubacks([pid]) in seen[1] for pid in range(1, 11))  # each QoS 1 message acknowledged
+
+
+def test_a_publish_awaiting_its_puback_fails_as_soon_as_the_connection_is_gone():
+    from actors.bridge_wire import WireClient, WireError
+
+    async def main() -> float:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(4096)  # CONNECT
+            writer.write(b"\x20\x03\x00\x00\x00")
+            await reader.read(4096)  # the QoS 1 PUBLISH: no PUBACK, the broker goes away
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        client = WireClient("127.0.0.1", server.sockets[0].getsockname()[1], client_id="c", username=None,
+                            password=None, keepalive_s=0, session_expiry_s=0, receive_maximum=10, timeout_s=5.0,
+                            max_queued=10)
+        await client.connect()
+        started = time.monotonic()
+        try:
+            await client.publish("rb/v1/dev/d1/ack", b"{}", qos=1, timeout=10.0)
+        except WireError as exc:
+            assert "no PUBACK" in str(exc) or "connection" in str(exc)
+        else:
+            raise AssertionError("the publish succeeded without a PUBACK")
+        await client.close()
+        server.close()
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 2.0
