@@ -185,7 +185,8 @@ def subscriber(args) -> None:
     if base == "paho":
         run_paho(args, count)
     else:
-        coro = {"aiomqtt": lambda: run_aiomqtt(args, count, False), "aiomqtt-tuned": lambda: run_aiomqtt(args, count, True),
+        coro = {"aiomqtt": lambda: run_aiomqtt(args, count, False),
+                "aiomqtt-tuned": lambda: run_aiomqtt(args, count, True),
                 "gmqtt": lambda: run_gmqtt(args, count), "mqtt5": lambda: run_mqtt5(args, count),
                 "wire": lambda: run_wire(args, count)}[base]
         try:
