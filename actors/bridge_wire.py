@@ -146,9 +146,10 @@ class WireClient:
             clean_start=False, session_expiry_s=self.session_expiry_s, receive_maximum=self.receive_maximum))
         body = await self._control(mf.CONNACK, "CONNACK")
         self.session_present, code = mf.connack(body)
-        if code >= 0x80:
-            self.protocol.drop(f"the broker refused the connection: {mf.reason_name(code)}")
-            raise self.protocol.closed
+        if code >= 0x80:  # the broker may have closed the connection already: the CONNACK's reason is the one
+            refused = WireError(f"the broker refused the connection: {mf.reason_name(code)}")
+            self.protocol.drop(str(refused))
+            raise refused
         if self.keepalive_s:
             self._pinger = asyncio.create_task(self._keepalive())
 

@@ -130,3 +130,28 @@ def test_a_publish_awaiting_its_puback_fails_as_soon_as_the_connection_is_gone()
         return time.monotonic() - started
 
     assert asyncio.run(main()) < 2.0
+
+
+def test_a_refused_connect_says_the_connacks_reason_even_when_the_broker_closed_at_once():
+    from actors.bridge_wire import WireClient, WireError
+
+    async def main() -> str:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(4096)  # CONNECT
+            writer.write(b"\x20\x03\x00\x87\x00")  # not authorized, and gone
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        client = WireClient("127.0.0.1", server.sockets[0].getsockname()[1], client_id="c", username="u",
+                            password="wrong", keepalive_s=0, session_expiry_s=0, receive_maximum=10, timeout_s=5.0,
+                            max_queued=10)
+        try:
+            await client.connect()
+        except WireError as exc:
+            return str(exc)
+        finally:
+            await client.close()
+            server.close()
+        return "connected"
+
+    assert asyncio.run(main()) == "the broker refused the connection: not authorized"
