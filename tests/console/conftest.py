@@ -36,6 +36,31 @@ class Console:
         return sorted(d.id for d in self.city.devices.values() if d.kind == kind and d.precinct_id == precinct)[0]
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One Chromium for every browser test (a launch costs a second or two)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--autoplay-policy=no-user-gesture-required"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser(chromium):
+    """The session's Chromium; the pages a test opened are closed after it (none keeps reconnecting to a gateway
+    that is gone, or holds its memory, for the rest of the session)."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
+
+
 @pytest.fixture
 def console(ray_session, tmp_path):
     yield from _console(tmp_path)

@@ -16,21 +16,6 @@ from tests.console.conftest import ESCALATE_AFTER_S, PASSWORD
 pytestmark = [pytest.mark.ray, pytest.mark.browser]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--autoplay-policy=no-user-gesture-required"])
-        yield browser
-        browser.close()
-
-
 def open_console(browser, console, name: str, width: int = 1500, height: int = 850):
     """A page logged in as ``name`` and live; page errors collected in ``page.errors`` (every browser test uses it)."""
     page = browser.new_page(viewport={"width": width, "height": height})

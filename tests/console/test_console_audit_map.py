@@ -16,7 +16,6 @@ from protocols.device import make_message
 from protocols.records import Action
 from tests.console.client import ConsoleClient, login
 from tests.console.conftest import PASSWORD
-from tests.console.test_browser import browser  # noqa: F401 - the module's Chromium fixture
 from tests.console.test_browser import open_console as browser_console
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]

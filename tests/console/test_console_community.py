@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.console.sites_helpers import COMMUNITY, HALL, Devices, open_site, sites_console  # noqa: F401 - engine
-from tests.console.test_browser import browser, open_console, row, shot  # noqa: F401 - the module's Chromium
+from tests.console.test_browser import open_console, row, shot
 from tests.console.test_console_layout import wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]

@@ -19,7 +19,7 @@ from protocols.batch import Ingest
 from protocols.device import make_message
 from redband.files import add_operator
 from tests.console.conftest import PASSWORD, SPEC, Console
-from tests.console.test_browser import browser, row  # noqa: F401 - the module's Chromium fixture
+from tests.console.test_browser import row
 from tests.console.test_console_layout import SCREENSHOTS, open_at, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]

@@ -12,7 +12,7 @@ import pytest
 
 from engine.kiosk.catalogue import default_catalogue
 from tests.console.sites_helpers import HALL, Devices, open_site, sites_console  # noqa: F401 - the module's engine
-from tests.console.test_browser import browser, shot  # noqa: F401 - the module's Chromium
+from tests.console.test_browser import shot
 from tests.console.test_console_layout import wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]

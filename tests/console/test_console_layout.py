@@ -19,7 +19,7 @@ from protocols.console import Logout
 from protocols.device import make_message
 from tests.console.client import ConsoleClient
 from tests.console.conftest import PASSWORD
-from tests.console.test_browser import browser, open_console, row  # noqa: F401 - the module's Chromium fixture
+from tests.console.test_browser import open_console, row
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.console.test_browser import browser, shot  # noqa: F401 - the module's Chromium fixture
+from tests.console.test_browser import shot
 from protocols.console_points import PointsResult, PutItemCommand
 from tests.console.test_console_layout import box, open_at, wait_until
 from tests.console.test_gateway import session

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.console.test_browser import browser, panic, row, shot  # noqa: F401 - the module's Chromium fixture
+from tests.console.test_browser import panic, row, shot
 from tests.console.test_console_layout import open_at, wait_until
 from tests.console.test_tips import tip
 

@@ -10,7 +10,7 @@ import pytest
 
 from protocols.batch import Ingest
 from protocols.device import make_message
-from tests.console.test_browser import browser, panic, row  # noqa: F401 - the module's Chromium fixture
+from tests.console.test_browser import panic, row
 from tests.console.test_console_layout import open_at, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]
