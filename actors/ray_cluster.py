@@ -40,8 +40,8 @@ WORKER_REQUIREMENTS = ("ray", "msgpack", "msgspec", "orjson", "uvloop", "numpy",
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-class ClusterAuthError(ConnectionError):
-    """The driver's token settings cannot work (the message names the variable and why): it cannot join."""
+class ClusterJoinError(ConnectionError):
+    """The driver's settings for joining (token, shipping) cannot work; the message names the variable and why."""
 
 
 def join_auth_mode(env: Mapping[str, str]) -> str | None:
@@ -50,15 +50,15 @@ def join_auth_mode(env: Mapping[str, str]) -> str | None:
     process on an unreadable or empty ``RAY_AUTH_TOKEN_PATH`` instead of raising)."""
     mode = (env.get(AUTH_MODE) or "").strip().lower()
     if mode not in ("", "token", "disabled"):
-        raise ClusterAuthError(f"{AUTH_MODE}={env[AUTH_MODE]!r}: must be token or disabled")
+        raise ClusterJoinError(f"{AUTH_MODE}={env[AUTH_MODE]!r}: must be token or disabled")
     path = env.get(AUTH_TOKEN_PATH)
     if path and not env.get(AUTH_TOKEN) and mode != "disabled":
         try:
             empty = not Path(path).read_text().strip()
         except OSError as exc:
-            raise ClusterAuthError(f"{AUTH_TOKEN_PATH}={path}: cannot read the token ({exc.strerror})") from None
+            raise ClusterJoinError(f"{AUTH_TOKEN_PATH}={path}: cannot read the token ({exc.strerror})") from None
         if empty:
-            raise ClusterAuthError(f"{AUTH_TOKEN_PATH}={path}: the file is empty")
+            raise ClusterJoinError(f"{AUTH_TOKEN_PATH}={path}: the file is empty")
     if not mode and (env.get(AUTH_TOKEN) or path):
         return "token"
     return None
@@ -66,7 +66,7 @@ def join_auth_mode(env: Mapping[str, str]) -> str | None:
 
 def apply_join_auth() -> None:
     """Before ``ray.init(address=...)``: token mode for this process when it was handed a token and no mode
-    (:func:`join_auth_mode`); raises :class:`ClusterAuthError` on settings that cannot work."""
+    (:func:`join_auth_mode`); raises :class:`ClusterJoinError` on settings that cannot work."""
     mode = join_auth_mode(os.environ)
     if mode:
         os.environ[AUTH_MODE] = mode
@@ -91,6 +91,18 @@ def refused_message(address: str, exc: BaseException, env: Mapping[str, str]) ->
     return (f"--ray-address {address}: the cluster refused this driver's token ({AUTH_MODE}="
             f"{env.get(AUTH_MODE) or 'unset'}, token from {source}); give it the cluster's token with "
             f"{AUTH_TOKEN_PATH}=FILE or {AUTH_TOKEN}=TOKEN")
+
+
+SHIP_PROJECT = "REDBAND_SHIP_PROJECT"
+
+
+def ship_by_default(env: Mapping[str, str]) -> bool:
+    """Whether a driver joining by address ships the project: yes, unless ``REDBAND_SHIP_PROJECT=0`` says the nodes
+    have this very code already (one machine: the tests' programs joining the session's Ray, ~0.5 s a job saved)."""
+    value = env.get(SHIP_PROJECT, "1").strip().lower()
+    if value not in ("0", "1", "false", "true", "no", "yes"):
+        raise ClusterJoinError(f"{SHIP_PROJECT}={env[SHIP_PROJECT]!r}: must be 0 or 1")
+    return value in ("1", "true", "yes")
 
 
 @contextlib.contextmanager

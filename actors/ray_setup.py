@@ -10,21 +10,22 @@ import os
 import ray
 
 from actors.engine_options import CALL_TIMEOUT_S
-from actors.ray_cluster import apply_join_auth, project_runtime_env, refused_message
+from actors.ray_cluster import apply_join_auth, project_runtime_env, refused_message, ship_by_default
 from engine.placement import Placement
 from engine.topology import City
 
 log = logging.getLogger(__name__)
 
 
-def ensure_ray(address: str | None = None, *, log_format: str = "text", ship_project: bool = True) -> bool:
+def ensure_ray(address: str | None = None, *, log_format: str = "text", ship_project: bool | None = None) -> bool:
     """Start (or join) Ray once per process; returns True if this call started it. ``log_format="json"``: every
     process of the job (this driver, the hosts, the bridges) logs JSON lines, a log call's ``extra`` ids included
     (Ray's ``LoggingConfig``; ``docs/architecture.md``, "Logs").
 
     Joining a cluster by ``address``: in token mode when the environment hands this driver a token, and with the
-    project's packages shipped to the workers in the job's ``runtime_env`` (``ship_project``), so that a node without
-    redband installed hosts actors all the same (``actors/ray_cluster.py``)."""
+    project's packages shipped to the workers in the job's ``runtime_env`` (``ship_project``; by default unless
+    ``REDBAND_SHIP_PROJECT=0``), so that a node without redband installed hosts actors all the same
+    (``actors/ray_cluster.py``)."""
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS")  # Ray's own convention: join the cluster it names
@@ -34,6 +35,8 @@ def ensure_ray(address: str | None = None, *, log_format: str = "text", ship_pro
         kwargs["logging_config"] = ray.LoggingConfig(encoding="JSON", log_level="INFO")
     if address:
         apply_join_auth()
+        if ship_project is None:
+            ship_project = ship_by_default(os.environ)
         with project_runtime_env() if ship_project else contextlib.nullcontext() as runtime_env:
             try:
                 ray.init(address=address, runtime_env=runtime_env, **kwargs)

@@ -20,14 +20,14 @@ def register(sub) -> None:
 def cmd_status(args) -> int:
     import ray
 
-    from actors.ray_cluster import ClusterAuthError, apply_join_auth, refused_message
+    from actors.ray_cluster import ClusterJoinError, apply_join_auth, refused_message
     from actors.runtime import engine_status
 
     try:
         apply_join_auth()  # the cluster's token, when this process was handed one (actors/ray_cluster.py)
         ray.init(address=args.ray_address, namespace=args.namespace, logging_level=logging.ERROR,
                  include_dashboard=False, log_to_driver=False)
-    except ClusterAuthError as exc:
+    except ClusterJoinError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ConnectionError as exc:

@@ -10,8 +10,8 @@ import pytest
 import ray
 
 from actors import ray_setup
-from actors.ray_cluster import (PACKAGES, ClusterAuthError, join_auth_mode, project_runtime_env,
-                                refused_message)
+from actors.ray_cluster import (PACKAGES, ClusterJoinError, join_auth_mode, project_runtime_env, refused_message,
+                                ship_by_default)
 from engine.topology import load_city
 from simulation.shipped import DEMO_CITY, shipped
 
@@ -35,7 +35,7 @@ def test_token_settings_that_cannot_work_are_refused_naming_the_variable(tmp_pat
     (tmp_path / "empty").write_text(" \n")
     paths = {"missing": tmp_path / "missing", "empty": tmp_path / "empty"}
     env = {k: v.format(**paths) for k, v in env.items()}
-    with pytest.raises(ClusterAuthError, match="^" + names.format(**paths).replace("(", r"\(")):
+    with pytest.raises(ClusterJoinError, match="^" + names.format(**paths).replace("(", r"\(")):
         join_auth_mode(env)
 
 
@@ -74,3 +74,10 @@ def test_hosts_are_counted_from_the_clusters_cpus_not_this_machines(monkeypatch)
     assert ray_setup.default_precinct_hosts(city) == 3
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     assert ray_setup.default_precinct_hosts(city) == 6
+
+
+def test_the_project_is_shipped_unless_told_the_nodes_have_it():
+    assert ship_by_default({}) and ship_by_default({"REDBAND_SHIP_PROJECT": "1"})
+    assert not ship_by_default({"REDBAND_SHIP_PROJECT": "0"})
+    with pytest.raises(ClusterJoinError, match="^REDBAND_SHIP_PROJECT='maybe': must be 0 or 1"):
+        ship_by_default({"REDBAND_SHIP_PROJECT": "maybe"})
