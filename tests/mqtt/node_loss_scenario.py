@@ -193,7 +193,7 @@ def run(work: Path, *, rate: float, before_s: float, after_s: float, journal_url
         token_file = os.environ["RAY_AUTH_TOKEN_PATH"]
         others = {"token_file_driver": _other_driver(cluster.address, RAY_AUTH_TOKEN_PATH=token_file),
                   "wrong_token_driver": _other_driver(cluster.address, RAY_AUTH_TOKEN=secrets.token_hex(32))}
-        ensure_ray(cluster.address)  # as ``redband run --ray-address`` joins: the project shipped to the workers
+        ensure_ray(cluster.address, ship_project=True)  # as ``redband run --ray-address`` joins: the project shipped
         head_id, worker_id = cluster.head_node.node_id, worker.node_id
         figures["cluster_start_s"] = round(time.monotonic() - started, 2)
         out["cluster_cpus"] = ray.cluster_resources().get("CPU")
