@@ -142,6 +142,14 @@ def _print_measurements(metrics: dict) -> None:
         print(f"telemetry (QoS 0): published {telemetry['published']}, taken by the engine "
               f"{telemetry['taken_by_engine']}, lost after publish {telemetry['lost_after_publish']}, "
               f"not sent while disconnected {telemetry['not_sent_while_disconnected']}")
+    if alarms := metrics.get("alarms"):
+        print(f"alarms: sent {alarms['sent']}, acked {alarms['acked']}, lost {alarms['lost']}, duplicated "
+              f"{alarms['duplicated']}; ack p99 {alarms.get('ack_p99_ms', 0):.0f} ms, console p99 "
+              f"{alarms.get('console_p99_ms', 0):.0f} ms")
+    if lane := metrics.get("alarm_lane"):
+        print(f"alarm lane: received {lane['received']} in {lane['batches']} batches (mean {lane['mean_batch']}), "
+              f"acks {lane['acks_sent']}, not taken {lane['not_taken']}, process CPU {lane['cpu_s']} s, "
+              f"arrival → ack published p99 <= {lane['bridge_ack_p99_s_at_most']} s")
     if checker := metrics.get("checker"):
         print(f"checker ({checker['incidents_from']}): alarms sent {checker['sent']}, lost {checker['lost']}, "
               f"duplicated {checker['duplicated']}, unexpected {checker['unexpected']}")

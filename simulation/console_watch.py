@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 30.0
 RECV_POLL_S = 0.5
 MAX_FRAME_BYTES = 2**26  # a welcome carries the city map: a 50,000-device city is a few MB
+RECEIPT_IDS = 200
+"""Incidents per receipt: a storm's frame shows thousands, and the gateway takes client messages of 16 KiB at most."""
 MAX_TRACKED = 1_000_000
 MAX_PENDING = 1_000_000
 
@@ -138,8 +140,9 @@ class ConsoleWatch:
                     continue  # to look at the stop flag
                 message = decode_server(raw)
                 self._on_frame(message, time.time())
-                if shown := _shown(message):  # confirmed like a browser console does (delivery receipts)
-                    ws.send(encode(Receipt([(view.id, view.version) for view in shown])))
+                shown = [(view.id, view.version) for view in _shown(message)]
+                for start in range(0, len(shown), RECEIPT_IDS):  # confirmed like a browser console does (receipts)
+                    ws.send(encode(Receipt(shown[start:start + RECEIPT_IDS])))
 
     def _on_frame(self, message, arrived_s: float) -> None:
         self.frames += 1

@@ -64,6 +64,10 @@ class RunMetrics:
     paths: dict[str, LatencyPath] = field(default_factory=lambda: {name: LatencyPath() for name in PATHS})
     throughput: list[tuple[float, int, int | None]] = field(default_factory=list)  # (t, sent, taken)
     telemetry: dict | None = None
+    alarm_lane: dict | None = None
+    """The bridges' alarm lane over the run (``alarm_lane_figures``), when the engine is in sight."""
+    acked_alarms: set[tuple[str, int]] = field(default_factory=set)
+    """Alarms sent that got a positive ack (first or repeated: each counted once)."""
 
     def alarm_sent(self, device_id: str, seq: int, at_s: float) -> None:
         self.sent.setdefault((device_id, seq), at_s)
@@ -86,6 +90,8 @@ class RunMetrics:
             self.paths["console"].record(arrived_s - sent_at, arrived_s - t0_s)
 
     def acked(self, device_id: str, ack: Ack, at_s: float, *, t0_s: float) -> None:
+        if ack.ok and (device_id, ack.seq) in self.sent:
+            self.acked_alarms.add((device_id, ack.seq))
         sent_at = self.sent.get((device_id, ack.seq)) if ack.ok and not ack.duplicate else None
         if sent_at is not None:
             self.paths["ack"].record(at_s - sent_at, at_s - t0_s)
@@ -119,12 +125,51 @@ class RunMetrics:
         }
         if self.telemetry is not None:
             summary["telemetry"] = self.telemetry
+        if self.alarm_lane is not None:
+            summary["alarm_lane"] = self.alarm_lane
         if self.incidents_from:
             sent = self.sent if checker_scope is None else {
                 key: at for key, at in self.sent.items() if key[0] in set(checker_scope)}
             summary["checker"] = {**check_alarms(sent, self.incidents.values()).to_json(),
                                   "incidents_from": self.incidents_from}
+        if self.paths["ack"].histogram.get_total_count():  # over MQTT: the alarms' outcome in one line
+            checker = summary.get("checker", {})
+            summary["alarms"] = {"sent": len(self.sent), "acked": len(self.acked_alarms),
+                                 "lost": checker.get("lost"), "duplicated": checker.get("duplicated"),
+                                 **{f"{name}_p99_ms": summary["latency_paths"][name]["p99_ms"]
+                                    for name in ("ack", "console") if name in summary["latency_paths"]}}
         return summary
+
+
+def alarm_lane_figures(bridges: list[dict]) -> dict:
+    """The alarm lane's figures summed over the bridge processes (``BridgeActor.statistics``): messages, batches,
+    acks, the process's CPU seconds, and its arrival → ack published time as the histogram's bucket bounds."""
+    lanes = [(b, b["lanes"]["alarm"]) for b in bridges if "alarm" in b.get("lanes", {})]
+    out = {name: sum(lane.get(name, 0) for _, lane in lanes)
+           for name in ("received", "accepted", "duplicates", "refused", "acks_sent", "batches", "not_taken")}
+    out["cpu_s"] = round(sum(b.get("cpu_s", 0.0) for b, _ in lanes), 2)
+    out["mean_batch"] = round(out["received"] / out["batches"], 1) if out["batches"] else 0
+    counts, bounds = None, ()
+    for _, lane in lanes:
+        h = lane.get("ack_latency_s") or {}
+        bounds = tuple(h.get("bounds", ()))
+        counts = [a + b for a, b in zip(counts, h["counts"])] if counts else list(h.get("counts", []))
+    for q in (50, 99):
+        out[f"bridge_ack_p{q}_s_at_most"] = _bucket_quantile(bounds, counts or [], q)
+    return out
+
+
+def _bucket_quantile(bounds: tuple, counts: list[int], q: float) -> float | None:
+    """The upper bound of the bucket holding the ``q``th percentile (None: no observation; inf: above the last)."""
+    total = sum(counts)
+    if not total:
+        return None
+    seen = 0
+    for k, count in enumerate(counts):
+        seen += count
+        if seen * 100 >= q * total:
+            return bounds[k] if k < len(bounds) else float("inf")
+    return float("inf")
 
 
 def lateness_summary(lateness_s: list[float]) -> dict:

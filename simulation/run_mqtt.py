@@ -90,6 +90,10 @@ class MqttRun(RealtimeDrive, RunBase):
                 self.result.events_accounted += published  # QoS 0: what left is all a device can know
                 self.result.load = load.results
             self._await_acks()
+            if self.engine is not None and self.engine.bridges:
+                from simulation.metrics import alarm_lane_figures
+
+                self.metrics.alarm_lane = alarm_lane_figures(self.engine.bridge_statistics())
             if load is not None and taken_before is not None:
                 self._account_telemetry(taken_before, load)
         finally:

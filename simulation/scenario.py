@@ -81,8 +81,12 @@ class _Phase(Struct, forbid_unknown_fields=True):
     at random among those that send that kind (optionally only devices of ``device_kind``)."""
 
     kind: EventKind
-    rate_per_s: Annotated[float, Meta(gt=0, le=200_000)]
     duration_s: Annotated[float, Meta(gt=0)]
+    rate_per_s: Annotated[float, Meta(gt=0, le=200_000)] | None = None
+    count: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
+    """Instead of a rate: exactly this many arrivals at uniformly random times (a Poisson process given its count)."""
+    distinct_devices: bool = False
+    """Every arrival from a device of its own, none twice in the phase (a storm: 5,000 doors forced at once)."""
     start_s: Seconds = 0.0
     name: str = ""
     device_kind: DeviceKind | None = None
@@ -277,14 +281,22 @@ def _phase_events(phase: _Phase, city: City, *, where) -> list[ScriptedEvent]:
     if not devices:
         raise error_at(file, text, path + ("kind",), f"no device in the city sends {phase.kind.value}"
                        + (f" among {phase.device_kind.value}s" if phase.device_kind else ""))
+    if (phase.rate_per_s is None) == (phase.count is None):
+        raise error_at(file, text, path + ("rate_per_s",), "give exactly one of rate_per_s or count")
     rng = random.Random(phase.seed)
+    end = phase.start_s + phase.duration_s
+    times = (sorted(phase.start_s + rng.random() * phase.duration_s for _ in range(phase.count)) if phase.count
+             else _poisson(rng, phase.rate_per_s, phase.start_s, end))  # lazy: a device drawn after each time
+    if phase.distinct_devices:
+        times = list(times)
+        if len(times) > len(devices):
+            raise error_at(file, text, path + ("count" if phase.count else "rate_per_s",),
+                           f"{len(times)} arrivals from distinct devices, but {len(devices)} devices send "
+                           f"{phase.kind.value}")
+        picked = rng.sample(devices, len(times))
     out: list[ScriptedEvent] = []
-    t, end = phase.start_s, phase.start_s + phase.duration_s
-    while True:
-        t += rng.expovariate(phase.rate_per_s)
-        if t >= end:
-            return out
-        device = devices[rng.randrange(len(devices))]
+    for n, t in enumerate(times):
+        device = picked[n] if phase.distinct_devices else devices[rng.randrange(len(devices))]
         data = phase.data
         if phase.kind is EventKind.PATROL_POSITION and not data:
             data = {"lat": device.lat + rng.uniform(-0.002, 0.002), "lon": device.lon + rng.uniform(-0.002, 0.002)}
@@ -293,6 +305,12 @@ def _phase_events(phase: _Phase, city: City, *, where) -> list[ScriptedEvent]:
         except ProtocolError as exc:
             raise error_at(file, text, path + ("data", *exc.field.split(".")[1:]), exc.reason) from None
         out.append(ScriptedEvent(t, device.id, message))
+    return out
+
+
+def _poisson(rng: random.Random, rate_per_s: float, t: float, end: float):
+    while (t := t + rng.expovariate(rate_per_s)) < end:
+        yield t
 
 
 def _with_faults(events: list[ScriptedEvent], faults: list[_Fault], city: City, *, where) -> list[ScriptedEvent]:
