@@ -65,7 +65,11 @@ class BridgeOptions:
     alarm_in_flight_batches: int = 4
     bulk_receive: str = "wire"
     """The bulk lane's receive path: "wire", the bridge's own (``actors/bridge_wire.py``, a few µs of CPU per
-    message), or "aiomqtt" (about 35 µs; what the alarm lane uses). ``docs/benchmarks.md`` has both."""
+    message), or "aiomqtt" (about 35 µs). ``docs/benchmarks.md`` has both."""
+    alarm_receive: str = "wire"
+    """The alarm lane's receive path, as ``bulk_receive``. On aiomqtt the alarm lane's process spent most of an alarm
+    storm (5,000 doors forced in 1 s, ``simulation/scenarios/alarm_storm.toml``) in paho's per-message objects and
+    its publishes' futures, and took about 1,500 alarms/s; QoS 1 is read and PUBACKed the same way on both."""
     max_queued_messages: int = 50_000
     session_expiry_s: int = 3600
     keepalive_s: int = 30

@@ -26,6 +26,10 @@ import aiomqtt
 from protocols import mqtt_frames as mf
 
 BUFFER = 4 * mf.MAX_PACKET
+MAX_INFLIGHT = 128
+"""QoS 1 publishes awaiting their PUBACK at once; more wait their turn. The broker's receive maximum (200,
+``engine/mqtt_provision.py``) must not be exceeded: Mosquitto left the excess unanswered, and an alarm storm's acks
+(thousands at once) then waited their whole timeout."""
 
 
 class WireError(aiomqtt.MqttError):
@@ -131,6 +135,7 @@ class WireClient:
         self.session_present = False
         self._next_id = 0
         self._waiting: dict[int, asyncio.Future] = {}
+        self._inflight = asyncio.Semaphore(MAX_INFLIGHT)
         self._pinger: asyncio.Task | None = None
 
     async def connect(self) -> None:
@@ -218,15 +223,20 @@ class WireClient:
         if not qos:
             proto.transport.write(mf.publish(topic, payload, retain=retain))
             return
-        pid = self._packet_id()
-        future = self._waiting[pid] = asyncio.get_running_loop().create_future()
-        proto.transport.write(mf.publish(topic, payload, qos=1, packet_id=pid, retain=retain))
         try:
-            code = await asyncio.wait_for(future, timeout or self.timeout_s)
+            async with asyncio.timeout(timeout or self.timeout_s):
+                async with self._inflight:  # within the broker's receive maximum
+                    if proto.closed:
+                        raise proto.closed
+                    pid = self._packet_id()
+                    future = self._waiting[pid] = asyncio.get_running_loop().create_future()
+                    try:
+                        proto.transport.write(mf.publish(topic, payload, qos=1, packet_id=pid, retain=retain))
+                        code = await future
+                    finally:
+                        self._waiting.pop(pid, None)
         except TimeoutError:
             raise WireError(f"no PUBACK for a publish to {topic} within {timeout or self.timeout_s} s") from None
-        finally:
-            self._waiting.pop(pid, None)
         if code >= 0x80:
             raise WireError(f"the broker refused a publish to {topic}: {mf.reason_name(code)}")
 

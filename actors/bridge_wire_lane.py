@@ -1,4 +1,5 @@
-"""The bulk lane on the bridge's own receive path (``actors/bridge_wire.py``): the same lane as
+"""A lane (the bulk lane, and the alarm lane with its own batch bounds and in-flight budget) on the bridge's own
+receive path (``actors/bridge_wire.py``): the same lane as
 :class:`~actors.bridge_lane.InboundLane` (checks, batches, dead letters, delivery), fed from a ``BufferedProtocol``
 instead of aiomqtt's per-message objects and queue.
 
@@ -19,6 +20,7 @@ from actors.bridge_delivery import Pending
 from actors.bridge_lane import YIELD_EVERY, InboundLane
 from actors.bridge_wire import WireClient
 from protocols import mqtt_frames as mf
+from protocols.topics import Channel
 
 log = logging.getLogger("actors.mqtt_bridge")  # one logger for the whole bridge
 
@@ -79,8 +81,10 @@ class WireLane(InboundLane):
         """Read messages into batches; each closed batch goes to the hosts while the next one fills. Returns when the
         connection is lost, after what it read was batched and the batches in flight were answered."""
         o = self.options
-        batch_max, window_s = o.batch_max, o.batch_window_s
-        in_flight = asyncio.Semaphore(o.max_in_flight_batches)
+        alarm = self.lane is Channel.ALARM
+        batch_max = o.alarm_batch_max if alarm else o.batch_max
+        window_s = o.alarm_batch_window_s if alarm else o.batch_window_s
+        in_flight = asyncio.Semaphore(o.alarm_in_flight_batches if alarm else o.max_in_flight_batches)
         take = self.take_raw
         async with asyncio.TaskGroup() as sends:
             while True:

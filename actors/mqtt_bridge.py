@@ -70,7 +70,8 @@ class MqttBridge:
         for lane, stats in self.stats.items():
             self._delivery[lane] = Delivery(lane, options, sink=sink, stats=stats, publisher=self._publisher,
                                             stopping=self._stopping)
-            lane_class = WireLane if lane is Channel.EVT and options.bulk_receive == "wire" else InboundLane
+            receive = options.alarm_receive if lane is Channel.ALARM else options.bulk_receive
+            lane_class = WireLane if receive == "wire" else InboundLane
             self._lanes[lane] = lane_class(
                 lane, self._topics(lane), options, sink=sink, stats=stats, publisher=self._publisher,
                 delivery=self._delivery[lane],
