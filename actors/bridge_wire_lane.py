@@ -75,7 +75,9 @@ class WireLane(InboundLane):
             if self.stopping.is_set():
                 return
             attempt += 1
+            stats.backing_off = True
             await pause(self.stopping, backoff_s(attempt, cap_s=o.backoff_cap_s))
+            stats.backing_off = False
 
     async def _pump_wire(self, client: WireClient) -> None:
         """Read messages into batches; each closed batch goes to the hosts while the next one fills. Returns when the
