@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from engine.citygen import CitySpec, generate_city
-from redband.files import add_operator
+from redband.files import add_operator, write_atomically
 from engine.operators import Role, load_operators
 
 SPEC = CitySpec(precincts=2, communities=2, schools=2, kiosk_halls=1, volunteers=4, doors_per_community=2,
@@ -79,6 +81,20 @@ def console_patient(ray_session, tmp_path):
     yield from _console(tmp_path, first_step_s=600, escalate_when_not_delivered=True)
 
 
+@functools.cache
+def operators_file() -> str:
+    """The users file of ``cc``, ``p1``, ``p2`` and ``guard`` (P1's school's guard room), made once for the session:
+    each ``add_operator`` hashes its password with argon2, about 0.5 s, 2 s for the four, for every console."""
+    city = generate_city(SPEC)
+    school_p1 = next(s.id for s in city.sites.values() if s.kind.value == "school" and s.precinct_id == "P1")
+    with tempfile.TemporaryDirectory() as tmp:
+        users = Path(tmp) / "users.toml"
+        for name, role, scope in (("cc", Role.COMMAND_CENTER, ""), ("p1", Role.STATION, "P1"),
+                                  ("p2", Role.STATION, "P2"), ("guard", Role.GUARD_ROOM, school_p1)):
+            add_operator(users, name=name, role=role, scope=scope, password=PASSWORD, city=city)
+        return users.read_text()
+
+
 def _console(tmp_path, first_step_s: float = ESCALATE_AFTER_S, escalate_when_not_delivered: bool = False,
              **engine_options):
     """Unless asked, a school panic nobody's console confirmed is marked "not delivered" but not escalated for it
@@ -90,10 +106,7 @@ def _console(tmp_path, first_step_s: float = ESCALATE_AFTER_S, escalate_when_not
 
     city = generate_city(SPEC)
     users = tmp_path / "users.toml"
-    school_p1 = next(s.id for s in city.sites.values() if s.kind.value == "school" and s.precinct_id == "P1")
-    for name, role, scope in (("cc", Role.COMMAND_CENTER, ""), ("p1", Role.STATION, "P1"),
-                              ("p2", Role.STATION, "P2"), ("guard", Role.GUARD_ROOM, school_p1)):
-        add_operator(users, name=name, role=role, scope=scope, password=PASSWORD, city=city)
+    write_atomically(users, operators_file(), 0o600)
     policies = tmp_path / "policies.toml"  # escalation in 2 s, not 30, so a test can watch it happen
     policies.write_text('[policies."school.panic"]\npriority = 1\n'
                         f'escalate_when_not_delivered = {str(escalate_when_not_delivered).lower()}\nsteps = [\n'
