@@ -188,9 +188,11 @@ class Fleet:
 
     def _client(self, identifier: str) -> aiomqtt.Client:
         e = self.endpoint
-        return aiomqtt.Client(e.host, e.port, username=e.username, password=e.password, identifier=identifier,
-                              keepalive=30, timeout=10, socket_options=NO_DELAY,
-                              max_queued_outgoing_messages=self.max_unacked, max_inflight_messages=MAX_INFLIGHT)
+        client = aiomqtt.Client(e.host, e.port, username=e.username, password=e.password, identifier=identifier,
+                                keepalive=30, timeout=10, socket_options=NO_DELAY,
+                                max_queued_outgoing_messages=self.max_unacked, max_inflight_messages=MAX_INFLIGHT)
+        client.pending_calls_threshold = self.max_unacked  # a storm's publishes at once are expected, not a warning
+        return client
 
     async def _publisher(self, index: int, connected: asyncio.Event) -> None:
         attempt = 0
