@@ -12,22 +12,14 @@ import asyncio
 import struct
 from typing import Final
 
+from protocols.mqtt_frames import length_bytes as _length
+
 CONNECT: Final = 0x10
 CONNACK: Final = 0x20
 PUBLISH: Final = 0x30
 PINGREQ: Final = b"\xc0\x00"
 CONNACK_CODES: Final = {1: "unacceptable protocol version", 2: "identifier rejected", 3: "server unavailable",
                         4: "bad user name or password", 5: "not authorised"}
-
-
-def _length(n: int) -> bytes:
-    """The variable-length 'remaining length' of a fixed header."""
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def _string(s: str | bytes) -> bytes:
