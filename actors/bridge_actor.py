@@ -29,13 +29,12 @@ from engine.placement import Placement
 from protocols.replies import Notice
 from protocols.topics import notice_topic
 
-__all__ = ["EXIT_LANE_DIED", "NOTICE_TIMEOUT_S", "BridgeActor", "HostRegistry", "RaySink", "bridge_actor_name"]
+__all__ = ["EXIT_LANE_DIED", "BridgeActor", "HostRegistry", "RaySink", "bridge_actor_name"]
 
 log = logging.getLogger(__name__)
 
 EXIT_LANE_DIED = 70
 """The process's exit status when a lane died (EX_SOFTWARE): Ray restarts the actor."""
-NOTICE_TIMEOUT_S = 10.0
 
 
 def bridge_actor_name(bridge_id: str, lanes: tuple[str, ...]) -> str:
@@ -106,11 +105,11 @@ class BridgeActor:
         notice_topic(site_id)  # a bad id is refused here, to the caller
         future = asyncio.run_coroutine_threadsafe(self._bridge.publish_notice(site_id, notice), self._loop)
         try:
-            future.result(timeout=NOTICE_TIMEOUT_S)
+            future.result(timeout=self._options.notice_timeout_s)
         except TimeoutError:
             future.cancel()
-            raise TimeoutError(f"notice for {site_id} not published in {NOTICE_TIMEOUT_S:.0f} s (the bulk lane is "
-                               "not connected); post it again") from None
+            raise TimeoutError(f"notice for {site_id} not published in {self._options.notice_timeout_s:g} s "
+                               "(the bulk lane is not connected); post it again") from None
 
     def stop(self) -> None:
         self._stop_requested = True

@@ -110,3 +110,6 @@ class BridgeOptions:
     """Bridge ids of an earlier, larger run whose persistent sessions must go before this one starts:
     Mosquitto hands a shared subscription's messages round-robin to offline sessions too, so a bridge that
     will not return would hold a share of the alarms until its session expired."""
+    notice_timeout_s: float = 10.0
+    """How long ``post_notice`` waits for the broker to have a notice before telling the caller it was not
+    published (tests shorten it)."""

@@ -417,15 +417,20 @@ async def _until_true(predicate) -> None:
         await asyncio.sleep(0.05)  # polling a flag the bridge's tasks set; the caller bounds the wait
 
 
-def test_a_notice_the_broker_never_got_is_an_error_for_the_caller(broker, engine):
+def test_a_notice_the_broker_never_got_is_an_error_for_the_caller(broker, ray_session, tmp_path):
     """Posted while the broker is down: the caller is told it was not delivered (and may post it again), instead of
-    a notice queued in a bridge that may die with it."""
+    a notice queued in a bridge that may die with it. The bridge waits 1 s here (BridgeOptions.notice_timeout_s;
+    10 s in the product)."""
     from protocols.replies import Notice
 
-    site = sorted(broker.city.sites)[0]
-    engine.post_notice(site, Notice(text="Lift out of order", ts=1))  # delivered: returns quietly
-    broker.process.stop()
-    started = time.monotonic()
-    with pytest.raises(Exception, match="not published in 10 s"):
-        engine.post_notice(site, Notice(text="Water off 9-12", ts=2))
-    assert time.monotonic() - started < 30
+    engine = start_engine(broker, tmp_path, notice_timeout_s=1.0)
+    try:
+        site = sorted(broker.city.sites)[0]
+        engine.post_notice(site, Notice(text="Lift out of order", ts=1))  # delivered: returns quietly
+        broker.process.stop()
+        started = time.monotonic()
+        with pytest.raises(Exception, match="not published in 1 s"):
+            engine.post_notice(site, Notice(text="Water off 9-12", ts=2))
+        assert time.monotonic() - started < 8  # the option's 1 s, not the product's 10 s
+    finally:
+        engine.stop()
