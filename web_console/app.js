@@ -3,7 +3,9 @@
 // docs/console-protocol.md. queue.js, detail.js, figures.js, map.js and audit.js render from its state.
 "use strict";
 
-const STALE_AFTER_MS = 5000;  // no message for this long (since the last one, or since connecting): reconnect
+// no message for this long (since the last one, or since connecting): reconnect. 5 s; tests set a shorter
+// window.REDBAND_STALE_AFTER_MS before the page loads.
+const STALE_AFTER_MS = Number(window.REDBAND_STALE_AFTER_MS) > 0 ? Number(window.REDBAND_STALE_AFTER_MS) : 5000;
 const RETRY_FIRST_MS = 250, RETRY_MAX_MS = 10000;
 const LOGGED_OUT = 4001;  // the server's close code for a token it will not take again (no reconnect)
 

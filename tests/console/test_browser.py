@@ -16,9 +16,12 @@ from tests.console.conftest import ESCALATE_AFTER_S, PASSWORD
 pytestmark = [pytest.mark.ray, pytest.mark.browser]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
-def open_console(browser, console, name: str, width: int = 1500, height: int = 850):
-    """A page logged in as ``name`` and live; page errors collected in ``page.errors`` (every browser test uses it)."""
+def open_console(browser, console, name: str, width: int = 1500, height: int = 850, stale_after_ms: int | None = None):
+    """A page logged in as ``name`` and live; page errors collected in ``page.errors`` (every browser test uses it).
+    ``stale_after_ms``: the console's silence before it reconnects (5 s in the product)."""
     page = browser.new_page(viewport={"width": width, "height": height})
+    if stale_after_ms is not None:
+        page.add_init_script(f"window.REDBAND_STALE_AFTER_MS = {int(stale_after_ms)};")
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(console.gateway.url)
@@ -111,7 +114,7 @@ def test_closing_needs_a_disposition_and_the_map_selects(browser, console):
 
 
 def test_the_stale_banner_shows_when_the_server_goes_quiet_and_a_resync_matches_the_server(browser, console):
-    page = open_console(browser, console, "p1")
+    page = open_console(browser, console, "p1", stale_after_ms=2_000)  # 5 s in the product; heartbeats every 1 s
     first = panic(console, "P1")
     page.wait_for_selector(row(first), timeout=1_000)
     console.gateway.pause()  # no deltas, no heartbeats

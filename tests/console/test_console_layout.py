@@ -29,8 +29,8 @@ PANELS = ("#queue-panel", "#detail-panel", "#side-panel")
 ACTIONS = ("acknowledge", "dispatch", "on_scene", "resolve", "close", "cancel", "false_alarm", "hand_back")
 
 
-def open_at(browser, console, name: str, width: int = 1366, height: int = 768):
-    return open_console(browser, console, name, width, height)
+def open_at(browser, console, name: str, width: int = 1366, height: int = 768, **kwargs):
+    return open_console(browser, console, name, width, height, **kwargs)
 
 
 def alarm(console, device: str, kind: str, seq: int = 1) -> str:
@@ -255,7 +255,8 @@ def test_a_acknowledges_without_modifiers_only_and_inputs_clear_on_a_new_selecti
 
 
 def test_the_console_reconnects_after_each_silence_of_the_server(browser, console):
-    page = open_at(browser, console, "p1")
+    page = open_at(browser, console, "p1", stale_after_ms=2_000)  # 5 s in the product; heartbeats every 1 s
+    assert page.evaluate("STALE_AFTER_MS") == 2_000
     for n in (1, 2):
         console.gateway.pause()  # no heartbeats, no snapshot for a reconnecting console
         page.wait_for_selector("#stale:not([hidden])", timeout=10_000)
