@@ -55,10 +55,11 @@ def test_login_gives_a_token_and_wrong_passwords_are_refused_and_audited(console
     assert "command center" in p1.until(lambda m: isinstance(m, Error), what="a refusal").reason
 
 
-def test_no_token_a_bad_or_expired_token_or_a_foreign_origin_is_refused(console):
+def test_no_token_a_bad_or_expired_token_or_a_foreign_origin_is_refused(console, monkeypatch):
     from websockets.sync.client import connect
 
-    for first in ('{"type": "resync"}', None):  # a message that is not auth; nothing at all (5 s)
+    monkeypatch.setattr("actors.console_gateway.AUTH_TIMEOUT_S", 1.0)  # 5 s in the product
+    for first in ('{"type": "resync"}', None):  # a message that is not auth; nothing at all (1 s here)
         with connect(console.ws, open_timeout=10) as ws:
             if first is not None:
                 ws.send(first)
