@@ -171,13 +171,13 @@ def run(asked: int, quick: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=1_000_000, help="at least this many devices are hosted")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 10,000 devices")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 6,000 devices")
     parser.add_argument("--_measure", choices=("rss", "split"), help=argparse.SUPPRESS)
     parser.add_argument("--_communities", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.devices < 1:
         parser.error("--devices: must be at least 1")
-    asked = 10_000 if args.quick else args.devices
+    asked = 6_000 if args.quick else args.devices
     if args._measure:
         measure = measure_rss if args._measure == "rss" else measure_split
         print(json.dumps(measure(args._communities, asked)), flush=True)
