@@ -219,7 +219,8 @@ def main() -> None:
     parser.add_argument("--first", type=float, default=5000, help="the ramp's first offered rate, positions/s")
     parser.add_argument("--bad-every", type=int, default=100, help="every N-th fix inaccurate (0: none)")
     add_engine_and_ramp_options(parser, step_s=5.0, max_steps=8, budget_s=60.0)
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 200 phones, one step of 2,000/s for 1 s, 1 publisher")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 200 phones, one step of 2,000/s for 1 s, 1 publisher")
     args = parser.parse_args()
     if args.quick:
         args.phones, args.communities, args.first, args.bad_every, args.publishers = 200, 10, 2000, 50, 1
