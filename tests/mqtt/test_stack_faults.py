@@ -17,17 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCENARIO = """
 name = "broker killed mid-run"
-duration_s = 12
+duration_s = 10
 [city]
 file = "{city}"
 [[phases]]
 kind = "heartbeat"
-rate_per_s = 600
-duration_s = 10
+rate_per_s = 700
+duration_s = 8
 [[phases]]
 kind = "school.panic"
 rate_per_s = 3
-duration_s = 10
+duration_s = 8
 seed = 3
 [[faults]]
 at_s = 3
