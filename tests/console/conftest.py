@@ -41,9 +41,11 @@ class Console:
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium():
-    """One Chromium for every browser test (a launch costs a second or two)."""
+    """One Chromium for the browser tests of this directory (a launch costs a second or two). Not for the session:
+    Playwright's sync API keeps its event loop running in the main thread while it is open, and every later test
+    that calls ``asyncio.run`` would fail ("cannot be called from a running event loop")."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
