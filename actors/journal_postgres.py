@@ -184,20 +184,8 @@ class PostgresJournal:
 
     def audit_page(self, query: AuditFilter) -> AuditPage:
         """Walks the host's rows by id (the primary key) newest first; a filter that matches little reads further."""
-        where, args = ["host_id = %s"], [self.host_id]
-        if query.before is not None:
-            where.append("id < %s")
-            args.append(query.before)
-        for column in ("actor", "action", "outcome"):
-            if value := getattr(query, column):
-                where.append(f"{column} = %s")
-                args.append(value)
-        if query.since_s is not None:
-            where.append("t_s >= %s")
-            args.append(query.since_s)
-        if query.until_s is not None:
-            where.append("t_s <= %s")
-            args.append(query.until_s)
+        where, args = query.sql_conditions(mark="%s", id_column="id")
+        where, args = ["host_id = %s", *where], [self.host_id, *args]
         sql = f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %s"
         rows = [AuditRow(*row) for row in self._rows(sql, (*args, query.limit + 1))]
         return AuditPage(rows[:query.limit], len(rows) > query.limit)

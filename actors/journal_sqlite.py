@@ -224,20 +224,7 @@ class SqliteJournal:
 
     def audit_page(self, query: AuditFilter) -> AuditPage:
         """Walks the table by id (its primary key) newest first; a filter that matches little reads further."""
-        where, args = [], []
-        if query.before is not None:
-            where.append("rowid < ?")
-            args.append(query.before)
-        for column in ("actor", "action", "outcome"):
-            if value := getattr(query, column):
-                where.append(f"{column} = ?")
-                args.append(value)
-        if query.since_s is not None:
-            where.append("t_s >= ?")
-            args.append(query.since_s)
-        if query.until_s is not None:
-            where.append("t_s <= ?")
-            args.append(query.until_s)
+        where, args = query.sql_conditions(mark="?", id_column="rowid")
         sql = (f"SELECT {_AUDIT_COLUMNS} FROM audit {'WHERE ' + ' AND '.join(where) if where else ''} "
                "ORDER BY rowid DESC LIMIT ?")
         rows = [AuditRow(*row) for row in self._db.execute(sql, (*args, query.limit + 1))]

@@ -83,6 +83,25 @@ class AuditFilter:
                 and (self.since_s is None or row.t_s >= self.since_s)
                 and (self.until_s is None or row.t_s <= self.until_s))
 
+    def sql_conditions(self, *, mark: str, id_column: str) -> tuple[list[str], list]:
+        """The filter as SQL conditions (to join with AND) and their arguments, in the journal's placeholder
+        ``mark`` (``?`` or ``%s``) with its row id in ``id_column``; the limit is the caller's."""
+        where, args = [], []
+        if self.before is not None:
+            where.append(f"{id_column} < {mark}")
+            args.append(self.before)
+        for column in ("actor", "action", "outcome"):
+            if value := getattr(self, column):
+                where.append(f"{column} = {mark}")
+                args.append(value)
+        if self.since_s is not None:
+            where.append(f"t_s >= {mark}")
+            args.append(self.since_s)
+        if self.until_s is not None:
+            where.append(f"t_s <= {mark}")
+            args.append(self.until_s)
+        return where, args
+
 
 @dataclass(frozen=True, slots=True)
 class AuditPage:
