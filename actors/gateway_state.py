@@ -13,13 +13,12 @@ Every write is atomic (a temporary file renamed over the old one): a crash leave
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import secrets
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from actors.atomic_file import write_atomically
 from engine.revocations import Revocation, Revocations
 
 FILE_NAME = "console.pickle"
@@ -28,17 +27,7 @@ REVOCATIONS_FILE = "console-revocations.json"
 
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, data, 0o600)
 
 
 def write_console_files(state_dir: str | Path, users_text: str, *, keep: bool = False) -> str:

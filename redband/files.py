@@ -4,10 +4,9 @@ with the modes secrets need (0600)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from actors.atomic_file import write_atomically
 from engine.mqtt_provision import STALE_FILES, BrokerFiles, file_entries
 from engine.operators import Operator, Role, with_operator
 from engine.tomlconf import read_text
@@ -38,20 +37,3 @@ def add_operator(path: Path, *, name: str, role: Role, scope: str, password: str
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, new_text, 0o600)
     return added
-
-
-def write_atomically(path: Path, text: str, mode: int) -> None:
-    """Write ``text`` to a temporary file beside ``path`` with ``mode`` (a secret is never readable by others, not
-    even for a moment), flush it to disk and rename it over ``path``: a crash leaves the old file or the new one,
-    never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
