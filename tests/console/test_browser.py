@@ -19,7 +19,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 def open_console(browser, console, name: str, width: int = 1500, height: int = 850, stale_after_ms: int | None = None):
     """A page logged in as ``name`` and live; page errors collected in ``page.errors`` (every browser test uses it).
     ``stale_after_ms``: the console's silence before it reconnects (5 s in the product)."""
-    page = browser.new_page(viewport={"width": width, "height": height})
+    # motion pinned on: a browser whose system asks for reduced motion would stop the pulses the tests check
+    page = browser.new_page(viewport={"width": width, "height": height}, reduced_motion="no-preference")
     if stale_after_ms is not None:
         page.add_init_script(f"window.REDBAND_STALE_AFTER_MS = {int(stale_after_ms)};")
     errors: list[str] = []
@@ -36,6 +37,13 @@ def open_console(browser, console, name: str, width: int = 1500, height: int = 8
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def computed(page, selector: str, prop: str) -> str:
+    """A CSS property of the first element matching ``selector``, found and read in one evaluation: an element
+    handle taken first may be a row or label the console has replaced since (detached, it reads as "")."""
+    return page.evaluate("([s, p]) => { const e = document.querySelector(s); return e && getComputedStyle(e)[p]; }",
+                         [selector, prop])
 
 
 def row(incident_id: str) -> str:

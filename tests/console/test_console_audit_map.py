@@ -16,6 +16,7 @@ from protocols.device import make_message
 from protocols.records import Action
 from tests.console.client import ConsoleClient, login
 from tests.console.conftest import PASSWORD
+from tests.console.test_browser import computed
 from tests.console.test_browser import open_console as browser_console
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]
@@ -183,7 +184,7 @@ def test_the_map_has_a_legend_priority_markers_tooltips_and_selects_on_click(bro
     marker = f"#map .incident[data-id='{other}']"
     classes = page.get_attribute(marker, "class").split()
     assert {"p1", "unacked"} <= set(classes)
-    assert page.eval_on_selector(f"{marker} .shape", "e => getComputedStyle(e).fill") == P1_RED
+    assert computed(page, f"{marker} .shape", "fill") == P1_RED
     pulse = f"#map .pulse[data-id='{other}']"
     assert page.query_selector(pulse) is not None  # an unacknowledged P1 pulses
     site = console.city.sites[console.city.devices[other.split("#")[0]].site_id]
@@ -191,7 +192,8 @@ def test_the_map_has_a_legend_priority_markers_tooltips_and_selects_on_click(bro
     assert site.name in tooltip and "School panic" in tooltip and "Raised" in tooltip
     assert site.name in page.text_content(f"#map .site[data-id='{site.id}'] > title")
     # labels: precinct names and the busy site's name, at least 11 px on screen
-    texts = page.eval_on_selector_all("#map text", """ts => ts.map(t => ({text: t.textContent,
+    # found and measured in one evaluation: the labels are redrawn when an incident changes a site's state
+    texts = page.evaluate("""() => [...document.querySelectorAll('#map text')].map(t => ({text: t.textContent,
         px: parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a}))""")
     assert site.name in {t["text"] for t in texts}
     assert console.city.precincts["P1"].name in {t["text"] for t in texts}

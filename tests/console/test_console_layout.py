@@ -19,7 +19,7 @@ from protocols.console import Logout
 from protocols.device import make_message
 from tests.console.client import ConsoleClient
 from tests.console.conftest import PASSWORD
-from tests.console.test_browser import open_console, row
+from tests.console.test_browser import computed, open_console, row
 
 pytestmark = [pytest.mark.ray, pytest.mark.browser]
 
@@ -107,7 +107,7 @@ def test_the_panels_fit_side_by_side_and_the_countdown_stays_on_screen(browser, 
     assert cc.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     assert cc.evaluate("document.documentElement.scrollHeight <= document.documentElement.clientHeight")
     for panel in PANELS:
-        assert cc.eval_on_selector(panel, "e => getComputedStyle(e).overflowY") == "auto"
+        assert computed(cc, panel, "overflowY") == "auto"
         assert inside(box(cc, panel), {"x": 0, "y": 0, "width": width, "height": height})
     boxes = {panel: box(cc, panel) for panel in PANELS}
     for a, b in [(PANELS[0], PANELS[1]), (PANELS[0], PANELS[2]), (PANELS[1], PANELS[2])]:
@@ -162,7 +162,7 @@ def test_the_queue_puts_unacknowledged_first_then_priority_then_age_and_a_raised
         cc.wait_for_selector(row(incident), timeout=5_000)
     assert queue_ids(cc) == [older_p1, newer_p1, door]  # both P1s raised: the older first
     assert "pulse" in cc.get_attribute(row(older_p1), "class").split()
-    assert cc.eval_on_selector(f"{row(older_p1)} td", "td => getComputedStyle(td).animationName") == "rb-row-pulse"
+    assert computed(cc, f"{row(older_p1)} td", "animationName") == "rb-row-pulse"
     assert "pulse" not in cc.get_attribute(row(door), "class").split()  # a P2 does not pulse
 
     cc.click(row(older_p1))
@@ -308,7 +308,7 @@ def test_the_chain_shows_each_responders_delivery_and_the_timeline_reads_in_wall
     station.wait_for_selector(f"{police} .step.seen", timeout=5_000)  # opened here
     assert station.query_selector(f"{police} .step.not-delivered") is None
     station.wait_for_selector(f"{guard} .step.not-delivered", timeout=5_000)  # no guard-room console is open
-    red = station.eval_on_selector(f"{guard} .step.not-delivered", "e => getComputedStyle(e).color")
+    red = computed(station, f"{guard} .step.not-delivered", "color")
     assert red == "rgb(255, 77, 79)"
     # every timeline line: wall-clock time and offset; the delivery lines among them
     raised_s = station.evaluate(f"window.redband.state.incidents.get({incident!r}).raised_s")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -158,11 +160,28 @@ def test_a_reconnecting_console_resyncs_to_exactly_the_servers_queue(console):
     kiosk = console.device_in("P1", "kiosk")
     console.engine.ingest([Ingest(kiosk, make_message("kiosk.sos", seq=1, ts=1))])
     p1 = session(console, "p1")
-    snapshot = next(m for m in p1.received if isinstance(m, Snapshot))
-    server = {i.id: i.version for i in console.gateway._snapshot(  # the gateway's own view, same scope
-        type("C", (), {"jurisdiction": p1_jurisdiction(console)})()).incidents}
-    assert {i.id: i.version for i in snapshot.incidents} == server
-    assert second == first and f"{kiosk}#1" in server
+    scope = type("C", (), {"jurisdiction": p1_jurisdiction(console)})()
+
+    def console_and_server() -> tuple[dict, dict]:
+        """The console's queue (its snapshot, then every change after it) and the gateway's own, same scope. The
+        escalation chain goes on meanwhile, so the two are compared once the changes in flight have arrived."""
+        shown: dict = {}
+        for m in p1.received:
+            if isinstance(m, Snapshot):
+                shown = {i.id: i.version for i in m.incidents}
+            elif isinstance(m, IncidentChanged):
+                shown[m.incident.id] = max(shown.get(m.incident.id, 0), m.incident.version)
+        return shown, {i.id: i.version for i in console.gateway._snapshot(scope).incidents}
+
+    deadline = time.monotonic() + 10
+    while (views := console_and_server())[0] != views[1] and time.monotonic() < deadline:
+        try:
+            p1.next(max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            pass
+    shown, server = console_and_server()
+    assert shown == server
+    assert second == first and f"{kiosk}#1" in server and server[first] >= 2  # the repeat while away is in
 
 
 def p1_jurisdiction(console):
