@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 
 from actors.engine_files import FILE_NAME, has_engine_rows, write_engine_files, write_engine_rows
-from actors.journal_pg_schema import JournalUrlError, check_url, is_url, redact
+from actors.journal_pg_schema import JournalUrlError, check_url, is_url, redact, scrub
 from engine.audit import host_index
 from engine.journal import Journal, MemoryJournal
 from engine.placement import Placement
@@ -62,7 +62,8 @@ def start_from(journal: str | None, attached: bool, city: City, policies: Policy
             if not (attached and has_engine_rows(journal)):
                 write_engine_rows(journal, city, policies, placement)
         except psycopg.OperationalError as exc:
-            raise JournalUrlError(f"{OPTION}: cannot reach {redact(journal)}: {' '.join(str(exc).split())}") from None
+            why = scrub(" ".join(str(exc).split()), journal)
+            raise JournalUrlError(f"{OPTION}: cannot reach {redact(journal)}: {why}") from None
         return journal
     if journal:
         path = Path(journal) / FILE_NAME

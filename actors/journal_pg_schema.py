@@ -13,6 +13,8 @@ database and, with ``options=-csearch_path=<schema>``, the schema (tests use a s
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -69,7 +71,7 @@ def url_problem(url: str) -> str | None:
     try:
         conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        reason = str(exc).strip().replace(url, redact(url))  # libpq quotes the URL, password and all
+        reason = scrub(str(exc).strip(), url)  # libpq quotes the URL or a part of it, password and all
         return f"{redact(url)!r} is not a valid PostgreSQL URL ({reason})"
     return None
 
@@ -86,12 +88,49 @@ def is_url(journal: str | None) -> bool:
 
 
 def redact(url: str) -> str:
-    """The URL without its password (for logs and ``redband status``)."""
-    head, at, tail = url.rpartition("@")
-    if not at or "://" not in head:
+    """The URL without its passwords (for logs, errors and ``redband status``): the one in its user info (up to the
+    last ``@`` before the query, or libpq's first ``@`` before a ``/``: a raw ``@``, ``/`` or ``?`` in a password
+    hides no part of it) and any ``password=`` query parameter."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return url
-    scheme, _, user = head.partition("://")
-    return f"{scheme}://{user.partition(':')[0]}{':***' if ':' in user else ''}@{tail}"
+    at = _userinfo_end(rest)
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        rest = f"{user}{':***' if colon else ''}{rest[at:]}"
+    return f"{scheme}://" + _QUERY_PASSWORD.sub(r"\1***", rest)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (an error about ``url``) with the URL redacted and the URL's passwords, or any part of them that
+    libpq quoted (``invalid percent-encoded token: "..."``), replaced by ``***``."""
+    text = text.replace(url, redact(url))
+    secrets = _passwords(url)
+    text = re.sub(r'"([^"]+)"', lambda m: '"***"' if any(m[1] in s or s in m[1] for s in secrets) else m[0], text)
+    for secret in secrets:
+        if len(secret) >= 4:  # (a shorter one would turn every such letter of the message into stars)
+            text = text.replace(secret, "***")
+    return text
+
+
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*")
+
+
+def _userinfo_end(rest: str) -> int:
+    """Where the user info of a URL's part after ``://`` ends (its ``@``), or -1 when it has none."""
+    first = next((k for k, c in enumerate(rest) if c in "@/"), -1)
+    libpq = first if first >= 0 and rest[first] == "@" else -1
+    return max(libpq, rest.partition("?")[0].rfind("@"))
+
+
+def _passwords(url: str) -> list[str]:
+    _, sep, rest = url.partition("://")
+    if not sep:
+        return []
+    at = _userinfo_end(rest)
+    found = [rest[:at].partition(":")[2]] if at >= 0 else []
+    found += [m[0].partition("=")[2] for m in re.finditer(r"(?<=[?&])password=[^&#]*", rest)]
+    return [s for s in found if s]
 
 
 def connect(url: str) -> psycopg.Connection:
