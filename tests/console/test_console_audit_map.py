@@ -173,7 +173,7 @@ def test_the_map_has_a_legend_priority_markers_tooltips_and_selects_on_click(bro
     page = open_console(browser, console, "p1")
     first, second = panic(console, "P1", 0), panic(console, "P1", 1)
     for incident in (first, second):
-        page.wait_for_selector(f"#map .incident[data-id='{incident}']", timeout=2_000)
+        page.wait_for_selector(f"#map .incident[data-id='{incident}']", timeout=10_000)
     legend = page.text_content("#map-legend")
     for item in ("P1", "P2", "P3", "P4", "P5", "acknowledged", "site", "device", "precinct"):
         assert item in legend
@@ -201,8 +201,8 @@ def test_the_map_has_a_legend_priority_markers_tooltips_and_selects_on_click(bro
     assert page.evaluate(INSIDE_VIEWBOX, "#map .incident, #map .site, #map .device, #map text") == []
 
     page.click(marker)
-    page.wait_for_selector(f"{marker}.selected", timeout=2_000)
-    page.wait_for_function(f"() => document.getElementById('detail').textContent.includes({other!r})", timeout=2_000)
+    page.wait_for_selector(f"{marker}.selected", timeout=10_000)
+    page.wait_for_function(f"() => document.getElementById('detail').textContent.includes({other!r})", timeout=10_000)
     assert page.evaluate("window.redband.state.selected") == other
     shot(page, "map-selected-p1")
     page.keyboard.press("a")  # acknowledged: hollow, no pulse
