@@ -35,8 +35,11 @@ def test_a_p1_whose_station_has_no_console_open_escalates_at_once(console_patien
     incident = panic(console, "P1")
     escalated = cc.until(lambda m: isinstance(m, IncidentChanged) and m.incident.id == incident
                          and m.incident.level == Level.COMMAND_CENTER, what="the escalation").incident
+    # the watch sends its two lines side by side and the first one escalates at once: wait for the second
+    undelivered = wait_for(lambda: {e.target: e.note for e in lines(console, incident, TimelineEvent.NOT_DELIVERED)}
+                           if len(lines(console, incident, TimelineEvent.NOT_DELIVERED)) >= 2 else None,
+                           "both responders' not-delivered lines")
     record = console.engine.incident(incident)
-    undelivered = {e.target: e.note for e in record.timeline if e.event is TimelineEvent.NOT_DELIVERED}
     assert set(undelivered) == {"P1-station", record.notified[0]} and "no console of P1-station is open" in \
         undelivered["P1-station"]
     # escalated by the watch, not by the deadline (10 minutes away), and still waiting for an acknowledgement
