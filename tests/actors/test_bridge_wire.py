@@ -129,7 +129,7 @@ def test_a_publish_awaiting_its_puback_fails_as_soon_as_the_connection_is_gone()
         server.close()
         return time.monotonic() - started
 
-    assert asyncio.run(main()) < 2.0
+    assert asyncio.run(main()) < 5.0  # at once, not at the publish's 10 s timeout (5: a busy 2-core machine)
 
 
 def test_a_refused_connect_says_the_connacks_reason_even_when_the_broker_closed_at_once():
