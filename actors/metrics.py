@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable
 
 import ray
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from actors.directory import DIRECTORY_NAME
 from actors.gateway_actor import GATEWAY_NAME
 from actors.host_actor import host_actor_name
 from actors.metrics_families import Scrape, families
+from actors.metrics_http import REQUEST_DEADLINE_S, start_server
 
 SCRAPE_TIMEOUT_S = 2.0
 """How long a scrape waits for the hosts and bridges; Prometheus's own default scrape timeout is 10 s."""
@@ -93,9 +94,12 @@ class EngineCollector:
 
 
 class MetricsServer:
-    """``/metrics`` on ``host:port`` (port 0: a free one, see :attr:`port`), on threads of this process."""
+    """``/metrics`` on ``host:port`` (port 0: a free one, see :attr:`port`), on threads of this process, as many as
+    ``actors/metrics_http.py`` allows (slow or idle clients hold none of them for long)."""
 
-    def __init__(self, namespace: str, *, host: str = "127.0.0.1", port: int = 9464, **collector) -> None:
+    def __init__(self, namespace: str, *, host: str = "127.0.0.1", port: int = 9464,
+                 request_deadline_s: float = REQUEST_DEADLINE_S, **collector) -> None:
+        self.request_deadline_s = request_deadline_s
         self.registry = CollectorRegistry(auto_describe=False)
         self.collector = EngineCollector(namespace, **collector)
         self.registry.register(self.collector)
@@ -104,7 +108,7 @@ class MetricsServer:
 
     def start(self) -> MetricsServer:
         """Raises ``OSError`` when the address cannot be bound (the port is taken)."""
-        self._server, _thread = start_http_server(self.port, addr=self.host, registry=self.registry)
+        self._server = start_server(self.host, self.port, self.registry, deadline_s=self.request_deadline_s)
         self.port = self._server.server_port
         return self
 
