@@ -1,14 +1,19 @@
 """``/metrics`` of a running engine (``actors/metrics.py``): alarms and a refused message through the real broker,
-then the figures scraped over HTTP and read back with prometheus_client's own parser."""
+then the figures scraped over HTTP and read back with prometheus_client's own parser; a host frozen mid-run is
+reported down within the scrape's deadline."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import urllib.request
 
 import pytest
+import ray
 from prometheus_client.parser import text_string_to_metric_families
 
-from actors.metrics import MetricsServer
+from actors.metrics import SCRAPE_TIMEOUT_S, MetricsServer
 from tests.mqtt.helpers import Inbox, pub, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.mqtt]
@@ -51,5 +56,19 @@ def test_alarms_acks_naks_and_the_ack_latency_are_scraped(broker, engine):
         assert set(samples["redband_host_up"].values()) == {1.0} and len(samples["redband_host_up"]) == 2
         assert total(samples, "redband_bridge_lane_state", lane="alarm", state="up") == 1
         assert total(samples, "redband_alarm_ack_seconds_bucket", le="+Inf") == 2
+        # a host whose process stops answering (frozen: a failing machine) is reported down within the deadline
+        frozen = sorted(engine.hosts)[0]
+        pid = ray.get(engine.hosts[frozen].where.remote(), timeout=30).pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            samples = scrape(server.url)
+            took = time.monotonic() - started
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert samples["redband_host_up"][(("host", frozen),)] == 0
+        assert set(samples["redband_host_up"].values()) == {0.0, 1.0} and took < SCRAPE_TIMEOUT_S + 3.0, took
+        wait_until(lambda: set(scrape(server.url)["redband_host_up"].values()) == {1.0}, timeout_s=20,
+                   what="the host answering again once it runs")
     finally:
         server.stop()
