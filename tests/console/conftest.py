@@ -38,6 +38,21 @@ class Console:
         return sorted(d.id for d in self.city.devices.values() if d.kind == kind and d.precinct_id == precinct)[0]
 
 
+def start_gateway(engine, operators, **options):
+    """A console gateway on a free loopback port. ``free_port`` closes the port before the gateway binds it, and
+    another process may take it meanwhile (a busy machine's outgoing connections draw from the same range): then
+    another port, not a failed test."""
+    from actors.broker import free_port
+    from actors.console_gateway import ConsoleGateway
+
+    for attempt in range(5):
+        try:
+            return ConsoleGateway(engine, operators, port=free_port(), **options).start()
+        except RuntimeError as exc:
+            if "address already in use" not in str(exc) or attempt == 4:
+                raise
+
+
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -101,8 +116,6 @@ def _console(tmp_path, first_step_s: float = ESCALATE_AFTER_S, escalate_when_not
              **engine_options):
     """Unless asked, a school panic nobody's console confirmed is marked "not delivered" but not escalated for it
     (the shipped default for P1 is to escalate at once): most tests open only the consoles they watch."""
-    from actors.broker import free_port
-    from actors.console_gateway import ConsoleGateway
     from actors.runtime import Engine, EngineOptions
     from engine.policy import load_policy_set
 
@@ -117,7 +130,7 @@ def _console(tmp_path, first_step_s: float = ESCALATE_AFTER_S, escalate_when_not
     engine = Engine(city, load_policy_set(policies), EngineOptions(precinct_hosts=1, realtime=True,
                                                                  journal_dir=str(tmp_path / "journal"),
                                                                  **engine_options)).start()
-    gateway = ConsoleGateway(engine, load_operators(users, city=city), port=free_port()).start()
+    gateway = start_gateway(engine, load_operators(users, city=city))
     try:
         yield Console(engine, gateway, city, users)
     finally:

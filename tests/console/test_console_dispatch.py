@@ -18,7 +18,7 @@ from engine.policy import default_policies
 from protocols.batch import Ingest
 from protocols.device import make_message
 from redband.files import add_operator
-from tests.console.conftest import PASSWORD, SPEC, Console
+from tests.console.conftest import PASSWORD, SPEC, Console, start_gateway
 from tests.console.test_browser import row
 from tests.console.test_console_layout import SCREENSHOTS, open_at, wait_until
 
@@ -30,8 +30,6 @@ STALE_AFTER_S = 400.0
 
 @pytest.fixture
 def virtual_console(ray_session, tmp_path):
-    from actors.broker import free_port
-    from actors.console_gateway import ConsoleGateway
     from actors.runtime import Engine, EngineOptions
 
     city = generate_city(SPEC)
@@ -41,7 +39,7 @@ def virtual_console(ray_session, tmp_path):
     start_s = time.time()
     engine = Engine(city, default_policies(), EngineOptions(precinct_hosts=1, realtime=False,
                                                            journal_dir=str(tmp_path / "journal"))).start(start_s=start_s)
-    gateway = ConsoleGateway(engine, load_operators(users, city=city), port=free_port()).start()
+    gateway = start_gateway(engine, load_operators(users, city=city))
     try:
         yield Console(engine, gateway, city, users), start_s
     finally:

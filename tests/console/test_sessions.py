@@ -72,10 +72,9 @@ def test_logout_revokes_the_token_and_closes_every_session_opened_with_it(consol
 
 
 def test_a_session_is_closed_when_its_token_expires_while_open(console):
-    from actors.broker import free_port
-    from actors.console_gateway import ConsoleGateway
+    from tests.console.conftest import start_gateway
 
-    short = ConsoleGateway(console.engine, console.gateway.operators, port=free_port(), token_ttl_s=2.0).start()
+    short = start_gateway(console.engine, console.gateway.operators, token_ttl_s=2.0)
     try:
         url = f"ws://127.0.0.1:{short.port}"
         token = login(f"{url}/login", "p1", PASSWORD)

@@ -11,15 +11,13 @@ from protocols.console_community import OpenDoor
 from protocols.replies import decode_command
 from redband.files import add_operator
 from tests.console.client import ConsoleClient, login
+from tests.console.conftest import start_gateway
 from tests.mqtt.helpers import Inbox, pub
 
 pytestmark = [pytest.mark.ray, pytest.mark.mqtt]
 
 
 def test_a_guards_remote_open_reaches_the_door_with_who_and_why(broker, engine, tmp_path):
-    from actors.broker import free_port
-    from actors.console_gateway import ConsoleGateway
-
     city = broker.city
     door = broker.device("door")
     site = city.devices[door].site_id
@@ -30,7 +28,7 @@ def test_a_guards_remote_open_reaches_the_door_with_who_and_why(broker, engine, 
     acks = Inbox(broker, door, f"rb/v1/dev/{door}/ack")
     pub(broker, door, f"rb/v1/dev/{door}/alarm", {"seq": 1, "ts": 1, "kind": "door.forced"})  # speaks JSON
     assert acks.read_json(1)
-    gateway = ConsoleGateway(engine, load_operators(users, city=city), port=free_port(), watch_delivery=False).start()
+    gateway = start_gateway(engine, load_operators(users, city=city), watch_delivery=False)
     try:
         token = login(f"ws://127.0.0.1:{gateway.port}/login", "gate", "pw")
         assert isinstance(token, Token), token
