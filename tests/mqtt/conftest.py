@@ -58,14 +58,20 @@ def _require_clients() -> None:
 
 @pytest.fixture
 def broker(tmp_path):
-    from actors.broker import Mosquitto, free_port
+    from actors.broker import BrokerError, Mosquitto, free_port
 
     _require_clients()
     city = generate_city(SMALL)
-    port = free_port()
-    files = broker_files(city, tmp_path / "broker", port=port, simulator=True)
-    write_broker_files(files, tmp_path / "broker")
-    process = Mosquitto(tmp_path / "broker" / "mosquitto.conf", port=port).start()
+    for attempt in range(5):  # the free port may be taken by another process before Mosquitto binds it: another
+        port = free_port()
+        files = broker_files(city, tmp_path / "broker", port=port, simulator=True)
+        write_broker_files(files, tmp_path / "broker")
+        try:
+            process = Mosquitto(tmp_path / "broker" / "mosquitto.conf", port=port).start()
+            break
+        except BrokerError as exc:
+            if "in use" not in str(exc) or attempt == 4:
+                raise
     try:
         yield Broker(city, tmp_path / "broker", port, {c.username: c for c in files.credentials}, process)
     finally:
