@@ -103,11 +103,13 @@ def test_restart_mid_escalation_fires_the_pending_deadline_on_time(tmp_path):
         record = first.incident(incident_id)
     finally:
         first.kill()  # a crash: only the journal survives
-    due_s = record.deadline_s
+    killed_s, due_s = time.time(), record.deadline_s
     assert due_s == pytest.approx(record.raised_s + 4)
-    assert time.time() < due_s, "the restart must happen before the deadline"
+    assert killed_s < due_s, "the restart must happen before the deadline"
 
     second = Engine(city, policies, options).start()
+    back_s = time.time()  # the restarted engine answers (on a busy machine, maybe only after the deadline)
+    print(f"engine killed {killed_s - due_s:+.2f} s, back {back_s - due_s:+.2f} s from the deadline")
     try:
         again = second.ingest([alarm])
         assert again.acks[0].status is AckStatus.DUPLICATE and again.acks[0].incident_id == incident_id
@@ -117,8 +119,9 @@ def test_restart_mid_escalation_fires_the_pending_deadline_on_time(tmp_path):
             return next((e for e in current.timeline if e.event.value == "escalated"), None)
 
         entry = wait_for(escalated, timeout_s=15, what="the escalation after restart")
-        assert abs(entry.t_s - due_s) <= 1.0
-        cc_queue = wait_for(second.command_center_queue, timeout_s=5, what="the command center's copy")
+        # on time; or, when the engine was back only after the deadline, at once on its return
+        assert due_s - 1.0 <= entry.t_s <= max(due_s, back_s) + 1.0, (entry.t_s - due_s, back_s - due_s)
+        cc_queue = wait_for(second.command_center_queue, timeout_s=20, what="the command center's copy")
         assert [r.id for r in cc_queue] == [incident_id]
     finally:
         second.stop()
