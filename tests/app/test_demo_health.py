@@ -139,10 +139,18 @@ def test_demo_devices_heartbeat_so_only_devices_really_silenced_are_reported_off
         wait_until(lambda: sum(s.community.get("opened", 0) for s in engine.statistics()) >= 1, timeout_s=30,
                    what=lambda: f"a visitor call opened: {life.sent} {life.seen}")
         assert life.rung and all(city.residents[p.removesuffix("-phone")].verified for p in life.rung), life.rung
-        (notice,) = [n for n in site_notices(engine, NoticeQuery(life.site)).notices if n.notice == demo.notice.notice]
-        assert notice.shown and set(notice.shown) | set(notice.pending) == {d.id for d in life.doors
-                                                                           if d.unit in notice.buildings}
-        assert ask_site_host(engine, life.hall, KioskFigures(hall=life.hall)).sessions >= 1
+
+        def posted():
+            (notice,) = [n for n in site_notices(engine, NoticeQuery(life.site)).notices
+                         if n.notice == demo.notice.notice]
+            return notice
+
+        # the door screens' receipts come when they come: waited for, as the kiosk sessions are
+        notice = wait_until(lambda: (n := posted()).shown and n, timeout_s=30,
+                            what=lambda: f"the notice shown: {posted()}")
+        assert set(notice.shown) | set(notice.pending) == {d.id for d in life.doors if d.unit in notice.buildings}
+        wait_until(lambda: ask_site_host(engine, life.hall, KioskFigures(hall=life.hall)).sessions >= 1, timeout_s=30,
+                   what="a kiosk session")
         assert life.dropped == 0
     finally:
         stop.set()
