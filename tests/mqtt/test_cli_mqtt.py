@@ -141,9 +141,9 @@ def test_run_with_a_bridge_and_simulate_through_the_broker(city_file, tmp_path):
                 assert refusal.startswith("C0001-door1 seq ") and refusal.endswith(
                     ": kind: school.panic is not sent by a door")
                 assert all(e["skipped"] for e in result["expectations"] if e["name"] != "no event lost")
-            wait_until(lambda: "S0001-panic1#" in log.read_text(), timeout_s=10, what="the incident in the log")
+            wait_until(lambda: "S0001-panic1#" in log.read_text(), timeout_s=30, what="the incident in the log")
             # two runs: two panics accepted, two doors refused; six heartbeats (printed every second)
-            wait_until(lambda: SUMMARY in log.read_text(), timeout_s=10, what=f"the bridge summary {SUMMARY!r}")
+            wait_until(lambda: SUMMARY in log.read_text(), timeout_s=30, what=f"the bridge summary {SUMMARY!r}")
             run.send_signal(signal.SIGINT)
             assert run.wait(timeout=60) == 0
         finally:
