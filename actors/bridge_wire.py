@@ -98,6 +98,7 @@ class LaneProtocol(asyncio.BufferedProtocol):
         batch = self.frames.take()
         if self.paused and self.transport is not None and not self.closed:
             self.paused = False
+            self.received_at = time.monotonic()  # silence while not read says nothing of the broker
             self.transport.resume_reading()
         if not self.frames.control and self.closed is None:
             self.readable.clear()
@@ -249,7 +250,7 @@ class WireClient:
         every = self.keepalive_s / 2
         while proto.closed is None:
             await asyncio.sleep(every)
-            if time.monotonic() - proto.received_at > 1.5 * self.keepalive_s:
+            if not proto.paused and time.monotonic() - proto.received_at > 1.5 * self.keepalive_s:
                 proto.drop(f"nothing from the broker in {1.5 * self.keepalive_s:.0f} s (keepalive)")
                 return
             if proto.closed is None:
