@@ -17,7 +17,9 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE | re.ASCII)  # (not Unicode's: K, ſ matched [a-z])
+_PORT = re.compile(r"(?::[1-9][0-9]*)?")
+"""What may follow an Origin's host: nothing, or a port as a browser writes it (no leading zero, never empty)."""
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -26,12 +28,15 @@ def bind_problem(value: str) -> str | None:
     host = value[1:-1] if value.startswith("[") and value.endswith("]") else value
     try:
         ipaddress.ip_address(host)
-        return None
+        return None if host == value or ":" in host else f"expected an IPv6 address in brackets, got {value!r}"
     except ValueError:
-        pass
+        if host != value:
+            return f"expected an IPv6 address in brackets, got {value!r}"
     labels = host.rstrip(".").split(".")
     if not host or len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         return f"expected an IP address or a host name, got {value!r}"
+    if labels[-1].isdigit():  # a host name's last label is never all digits: an IPv4 address mistyped (999.1.1.1)
+        return f"expected an IP address or a host name, got {value!r} (not an IP address)"
     return None
 
 
@@ -43,6 +48,8 @@ def listen_host(value: str) -> str:
 def origin_problem(value: str) -> str | None:
     """Why ``value`` is not an Origin a browser sends, or None."""
     given = f"got {value!r}"
+    if not (value.isascii() and value.isprintable()):  # urlsplit drops tabs and line ends a browser never sends
+        return f"a browser sends an Origin in printable ASCII (a host name in punycode), {given}"
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -56,6 +63,9 @@ def origin_problem(value: str) -> str | None:
         return f"an Origin has no user name or password: {given}"
     if value != value.lower():
         return f"a browser sends an Origin in lower case: {given}"
+    after_host = parts.netloc.rpartition("]")[2] if parts.netloc.startswith("[") else parts.netloc
+    if not _PORT.fullmatch("".join(after_host.partition(":")[1:])):
+        return f"a browser writes an Origin's port with digits, no leading zero: {given}"
     if port == DEFAULT_PORTS[parts.scheme]:
         return f"a browser leaves the default port {port} out of an Origin: {given}"
     if bind_problem(parts.hostname) is not None and not parts.netloc.startswith("["):
