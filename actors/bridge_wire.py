@@ -86,7 +86,11 @@ class LaneProtocol(asyncio.BufferedProtocol):
             self.transport.write(mf.pubacks(frames.acks))
             frames.acks.clear()
         if frames.control and self.on_control is not None:
-            self.on_control()
+            try:
+                self.on_control()
+            except mf.FrameError as exc:  # a malformed PUBACK
+                self.drop(f"the broker sent a malformed frame: {exc}")
+                return
         if frames.topics or frames.control:
             self.readable.set()
         if len(frames.topics) >= self.max_queued and self.pausable and not self.paused:
@@ -150,8 +154,7 @@ class WireClient:
         self.protocol.transport.write(mf.connect(
             self.client_id, username=self.username, password=self.password, keepalive_s=self.keepalive_s,
             clean_start=False, session_expiry_s=self.session_expiry_s, receive_maximum=self.receive_maximum))
-        body = await self._control(mf.CONNACK, "CONNACK")
-        self.session_present, code = mf.connack(body)
+        self.session_present, code = self._read(mf.connack, await self._control(mf.CONNACK, "CONNACK"))
         if code >= 0x80:  # the broker may have closed the connection already: the CONNACK's reason is the one
             refused = WireError(f"the broker refused the connection: {mf.reason_name(code)}")
             self.protocol.drop(str(refused))
@@ -163,8 +166,16 @@ class WireClient:
         """Subscribe one filter; returns the granted code (0x80 or more: refused)."""
         self.protocol.transport.write(mf.subscribe(self._packet_id(), topic_filter, qos=qos,
                                                    retain_handling=retain_handling))
-        _, codes = mf.suback(await self._control(mf.SUBACK, "SUBACK"))
+        _, codes = self._read(mf.suback, await self._control(mf.SUBACK, "SUBACK"))
         return codes[0] if codes else 0x80
+
+    def _read(self, parse, body: bytes):
+        """``parse(body)``; a malformed packet drops the connection (a lost connection, retried), as in a PUBLISH."""
+        try:
+            return parse(body)
+        except mf.FrameError as exc:
+            self.protocol.drop(f"the broker sent a malformed frame: {exc}")
+            raise self.protocol.closed from None
 
     async def _control(self, kind: int, name: str) -> bytes:
         """Wait for the next control packet during connect / subscribe (nothing else is read before SUBACK but

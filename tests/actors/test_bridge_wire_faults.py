@@ -1,12 +1,15 @@
 """The bridge's own receive path (actors/bridge_wire.py, bridge_wire_lane.py) against a broker that fails: one that
-stops answering (keepalive), one that closes in the middle of a frame, and a lane whose hosts are slow, with
-reading paused meanwhile, on a healthy broker (no false keepalive loss). A scripted broker on loopback."""
+stops answering (keepalive), one that closes in the middle of a frame, one whose CONNACK, SUBACK or PUBACK is
+malformed, and a lane whose hosts are slow, with reading paused meanwhile, on a healthy broker (no false keepalive
+loss). A scripted broker on loopback."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+
+import pytest
 
 from actors.bridge_options import BridgeOptions
 from actors.mqtt_bridge import MqttBridge, run_until_stopped
@@ -145,3 +148,39 @@ def test_slow_hosts_with_reading_paused_do_not_pass_for_a_dead_broker():
                                 lambda s, st: len(s.taken) >= 300))
     assert sorted(i.message.seq for i in sink.taken) == list(range(1, 301))
     assert stats.connects == 1 and stats.last_error == "", stats.last_error
+
+
+@pytest.mark.parametrize("reply, what", [
+    (b"\x20\x01\x00", "CONNACK: 1 bytes"),
+    (b"\x20\x03\x00\x00\x00\x90\x02\x00\x01", "SUBACK: 2 bytes"),
+    (b"\x20\x03\x00\x00\x00\x40\x01\x00", "PUBACK: 1 bytes"),
+], ids=["connack", "suback", "puback"])
+def test_a_malformed_answer_to_the_handshake_is_a_lost_connection_retried_not_a_dead_bridge(reply, what):
+    """Before: a short CONNACK or SUBACK raised out of the bridge (every lane of its process ended)."""
+    connections = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(await reader.read(4096))  # CONNECT
+        writer.write(reply)
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(4096):
+                pass
+
+    async def main() -> tuple:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        bridge = MqttBridge(BridgeOptions(MqttEndpoint("127.0.0.1", server.sockets[0].getsockname()[1]),
+                                          lanes=("evt",), share_group="rb-test", poll_commands=False,
+                                          backoff_cap_s=0.05, connect_timeout_s=2.0), Sink())
+        running = asyncio.create_task(run_until_stopped(bridge))
+        started = time.monotonic()
+        while len(connections) < 3 and time.monotonic() - started < DEADLINE_S and not running.done():
+            await asyncio.sleep(0.01)  # polling the broker's count, bounded by the deadline
+        alive = not running.done()
+        bridge.stop()
+        await asyncio.wait_for(running, DEADLINE_S)
+        server.close()
+        return alive, bridge.stats[Channel.EVT]
+
+    alive, stats = asyncio.run(main())
+    assert alive and len(connections) >= 3
+    assert stats.last_error.startswith(f"the broker sent a malformed frame: {what}"), stats.last_error
