@@ -27,7 +27,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import uvloop
@@ -45,6 +45,7 @@ from actors.gateway_points import POINTS_REQUESTS, GatewayPoints
 from actors.gateway_sessions import Sessions
 from actors.gateway_sites import SITES_REQUESTS, GatewaySites
 from engine.audit_limit import RefusalLimiter
+from engine.forwarded import TrustedProxies
 from engine.incident import may_end
 from engine.journal import AuditRow
 from engine.operators import Jurisdiction, Operator, Role, TokenSigner
@@ -68,7 +69,8 @@ class ConsoleGateway:
                  static_dir: Path = STATIC_DIR, poll_s: float = 0.01, idle_poll_s: float = 0.5,
                  heartbeat_s: float = 1.0, token_ttl_s: float = 8 * 3600.0, clock: Callable[[], float] = time.time,
                  on_change: Callable[[object], None] | None = None,
-                 throttles: LoginThrottles | None = None, watch_delivery: bool = True) -> None:
+                 throttles: LoginThrottles | None = None, watch_delivery: bool = True,
+                 trusted_proxies: Iterable[str] = ()) -> None:
         self.engine = engine
         self.city: City = engine.city
         self.operators = operators
@@ -81,7 +83,7 @@ class ConsoleGateway:
         self.clock = clock
         self.on_change = on_change
         self.fanout = Fanout(clock, self._may_end)
-        self.throttles = throttles or LoginThrottles()
+        self.throttles, self.proxies = throttles or LoginThrottles(), TrustedProxies(trusted_proxies)
         self.refusals = RefusalLimiter()
         self.sessions = Sessions(self.signer, clock, self._audit)
         self.commands = Commands(engine, self.city, self.fanout, self._audit)
@@ -156,8 +158,8 @@ class ConsoleGateway:
             self.fanout.incidents[record.id] = record
         # no per-message deflate: compressing every frame for every console cost more than the fan-out itself
         async with serve(self._handle, self.host, self.port, origins=[*origins, None], compression=None,
-                         process_request=handshake(self.static_dir, origins, self._audit), max_size=MAX_FRAME_BYTES,
-                         ping_interval=20) as server:
+                         process_request=handshake(self.static_dir, origins, self._audit, self.proxies),
+                         max_size=MAX_FRAME_BYTES, ping_interval=20) as server:
             self._server = server
             tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._heartbeats()),
                      asyncio.create_task(self.deliveries.run())]

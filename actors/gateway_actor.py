@@ -2,9 +2,9 @@
 namespace, detached when the engine is, and restarted by Ray whenever its process dies (``max_restarts=-1``),
 serving the console on the same address again.
 
-What it starts from is read at every start from the engine's directory (``actors/gateway_state.py``): the token
-secret and the operators, so a token issued before a restart still opens a session after it, and the revoked tokens,
-so a logged-out token stays out. The engine is reached through the hosts' names (:func:`attached_engine`), not
+What it starts from is read at every start from the engine's directory, or from PostgreSQL when the engine's journal
+is there (``actors/gateway_state.py``, :func:`gateway_from_state`): the token secret and the operators, so a token
+issued before a restart still opens a session after it, and the revoked tokens, so a logged-out token stays out. The engine is reached through the hosts' names (:func:`attached_engine`), not
 through the driver: the gateway keeps serving while no driver runs. A console whose socket dies with the process
 reconnects by itself (``web_console/app.js``) and gets a fresh snapshot: nothing twice, nothing missed.
 
@@ -31,9 +31,9 @@ from actors.directory import announce_start
 from actors.engine_files import FILE_NAME as ENGINE_FILE
 from actors.engine_files import read_engine_files
 from actors.engine_options import START_TIMEOUT_S, EngineOptions
-from actors.gateway_state import FILE_NAME as CONSOLE_FILE
-from actors.gateway_state import REVOCATIONS_FILE, LastingRevocations, read_console_files
+from actors.gateway_state import open_console_state
 from actors.host_actor import host_actor_name
+from actors.journal_pg_schema import is_url
 from actors.ray_setup import stop_all
 from engine.operators import TokenSigner, operators_from_text
 
@@ -65,20 +65,27 @@ def attached_engine(namespace: str, engine_from: str, journal_dir: str):
     return engine
 
 
+def gateway_from_state(engine, engine_from: str, journal_dir: str, **options) -> ConsoleGateway:
+    """A console gateway (not started) for ``engine`` with the secret, operators and revocations its driver kept:
+    in PostgreSQL when ``engine_from`` is the journal's URL, else in ``journal_dir``. ``options``: the gateway's."""
+    state = open_console_state(engine_from if is_url(engine_from) else journal_dir, now_s=time.time())
+    gateway = ConsoleGateway(engine, operators_from_text(state.users, file=state.label, city=engine.city),
+                             signer=TokenSigner(state.secret), **options)
+    gateway.sessions.revocations = state.revocations
+    return gateway
+
+
 @ray.remote
 class GatewayActor:
     def __init__(self, namespace: str, engine_from: str, journal_dir: str, host: str, port: int,
-                 origins: list[str] | None) -> None:
+                 origins: list[str] | None, trusted_proxies: list[str] | None = None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        secret, users = read_console_files(Path(journal_dir) / CONSOLE_FILE)
         engine = attached_engine(namespace, engine_from, journal_dir)
         self._changes: collections.deque = collections.deque(maxlen=MAX_CHANGES)
         self._dropped = 0
-        self.gateway = ConsoleGateway(engine, operators_from_text(users, file="console.pickle", city=engine.city),
-                                      host=host, port=port, signer=TokenSigner(secret), allowed_origins=origins,
-                                      on_change=self._on_change)
-        self.gateway.sessions.revocations = LastingRevocations(Path(journal_dir) / REVOCATIONS_FILE,
-                                                               now_s=time.time())
+        self.gateway = gateway_from_state(engine, engine_from, journal_dir, host=host, port=port,
+                                          allowed_origins=origins, trusted_proxies=trusted_proxies or (),
+                                          on_change=self._on_change)
         self.gateway.start()
         context = ray.get_runtime_context()
         with warnings.catch_warnings():  # Ray warns about its own use of a deprecated call inside this property
@@ -127,9 +134,10 @@ class GatewayProcess:
         stop_all([self.handle], "console gateway")
 
 
-def start_gateway_actor(engine, *, host: str, port: int, origins: list[str] | None = None, detached: bool = True,
+def start_gateway_actor(engine, *, host: str, port: int, origins: list[str] | None = None,
+                        trusted_proxies: list[str] | None = None, detached: bool = True,
                         timeout_s: float = START_TIMEOUT_S) -> GatewayProcess:
-    """The gateway actor of ``engine`` (started, with a journal directory where ``write_console_files`` wrote), started
+    """The gateway actor of ``engine`` (started, its console state written by ``write_console_state``), started
     unless it runs already (a driver attaching to a running engine), on this driver's node by preference (where the
     console's address is). A gateway that cannot start (the port taken) raises ``RuntimeError`` with the reason."""
     namespace, journal_dir = engine.namespace, engine.options.journal_dir
@@ -138,7 +146,7 @@ def start_gateway_actor(engine, *, host: str, port: int, origins: list[str] | No
         name=GATEWAY_NAME, namespace=namespace, get_if_exists=True, lifetime="detached" if detached else None,
         max_restarts=-1, num_cpus=NUM_CPUS, max_concurrency=4,
         scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
-    ).remote(namespace, engine_source(engine), journal_dir, host, port, origins)
+    ).remote(namespace, engine_source(engine), journal_dir, host, port, origins, trusted_proxies)
     try:
         return GatewayProcess(handle, ray.get(handle.where.remote(), timeout=timeout_s))
     except ray.exceptions.RayActorError as exc:

@@ -16,7 +16,7 @@ import ray
 from actors.engine_desk import recommend_units
 from actors.gateway_engine import EngineApi
 from actors.gateway_fanout import ConsoleSession, Fanout
-from actors.gateway_http import Audit, client_address
+from actors.gateway_http import Audit, where_from
 from engine.errors import RedbandError
 from engine.operators import Role
 from engine.topology import City
@@ -79,7 +79,7 @@ class Commands:
         if j.role is not Role.COMMAND_CENTER:
             reason = "audit: the command center's only"
             await self.audit(console.claims.operator, j.role.value, j.scope, "audit", "audit trail", "refused",
-                             f"{reason} (from {client_address(console.connection)})")
+                             f"{reason} (from {where_from(console.connection)})")
             return Error(reason)
         page = await asyncio.to_thread(partial(
             self.engine.audit_page, message.limit, before=message.before, actor=message.actor, action=message.action,

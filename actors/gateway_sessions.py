@@ -5,6 +5,8 @@ session's token runs out.
   audited (action ``auth``, with the client's address) and closed with 4001 and the reason.
 - ``logout`` revokes the session's token (``engine/revocations.py``: kept in this gateway's memory until the token
   would have expired; why memory is enough is said there) and closes every session opened with it: 4001 "logged out".
+  A gateway that keeps its revocations (``actors/gateway_state.py``: a file, or PostgreSQL) writes them in ``revoke``;
+  so it runs off the loop, one at a time (the loop only reads them, in :meth:`Sessions.admit`).
 - Each session has a timer, started when it opens and cancelled when it ends, that closes it at its token's expiry:
   4001 "token expired". It reads the gateway's clock, so a test's clock moves it too (within ``EXPIRY_CHECK_S``).
 """
@@ -19,7 +21,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from actors.gateway_fanout import ConsoleSession
-from actors.gateway_http import Audit, client_address, refuse
+from actors.gateway_http import Audit, refuse, where_from
 from engine.operators import Claims, TokenError, TokenSigner
 from engine.revocations import Revocations
 
@@ -40,6 +42,7 @@ class Sessions:
         self.revocations = revocations or Revocations()
         self._by_token: dict[str, set[ConsoleSession]] = {}
         self._timers: dict[ConsoleSession, asyncio.Task] = {}
+        self._revoking = asyncio.Lock()
 
     async def admit(self, connection: ServerConnection, token: str) -> Claims | None:
         """The token's claims, or None when it is refused (audited, and the connection closed with the reason)."""
@@ -52,7 +55,7 @@ class Sessions:
             claims = exc.claims  # None unless the signature was good: a forged token names nobody
             actor, role, scope = (claims.operator, claims.role.value, claims.scope) if claims else ("", "", "")
             await self.audit(actor, role, scope, "auth", token_target(claims), "refused",
-                             f"{exc} (from {client_address(connection)})")
+                             f"{exc} (from {where_from(connection)})")
             await refuse(connection, str(exc))
             return None
         return claims
@@ -80,10 +83,11 @@ class Sessions:
         """Revoke ``console``'s token, audit it, and close every session opened with it (this one too). The row is
         written before the sockets close, so whoever sees the close can find it."""
         claims = console.claims
-        self.revocations.revoke(claims, now_s=self.clock())
+        async with self._revoking:  # a store's write (a file, PostgreSQL) must not stall every console meanwhile
+            await asyncio.to_thread(self.revocations.revoke, claims, now_s=self.clock())
         sessions = list(self._by_token.get(claims.token_id, ()))
         await self.audit(claims.operator, claims.role.value, claims.scope, "logout", token_target(claims), "ok",
-                         f"{len(sessions)} session(s) closed (from {client_address(console.connection)})")
+                         f"{len(sessions)} session(s) closed (from {where_from(console.connection)})")
         await asyncio.gather(*(_close(s.connection, "logged out") for s in sessions))
 
     async def _expire(self, console: ConsoleSession) -> None:

@@ -11,7 +11,8 @@ Where it lives: in the console gateway's memory. An in-process gateway (the demo
 signs with a secret it draws at start (``TokenSigner()``): restarted, it refuses every token of its previous life by
 signature, revoked or not. The gateway actor of ``redband run`` keeps its secret across restarts, so it keeps the
 revocations as long: ``entries()`` and ``restore()`` are the seam, written atomically at each logout
-(``actors/gateway_state.LastingRevocations``).
+(``actors/gateway_state.LastingRevocations``), or the row ``revoke`` returns, added to PostgreSQL
+(``actors/gateway_state_pg.PgRevocations``).
 
 Pure: time comes in as ``now_s``.
 """
@@ -48,11 +49,14 @@ class Revocations:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def revoke(self, claims: Claims, *, now_s: float) -> None:
-        """From now on ``claims``' token is refused, until it expires. A token expired already needs nothing."""
+    def revoke(self, claims: Claims, *, now_s: float) -> Revocation | None:
+        """From now on ``claims``' token is refused, until it expires. A token expired already needs nothing.
+        Returns what is now held for it (its own entry, or its operator's watermark as an entry with an empty token
+        id), for a store that writes each revocation as it is made; None when nothing changed."""
         self.prune(now_s)
         if claims.expires_s > now_s and not self.is_revoked(claims, now_s=now_s):
-            self._add(Revocation(claims.token_id, claims.operator, claims.issued_s, claims.expires_s))
+            return self._add(Revocation(claims.token_id, claims.operator, claims.issued_s, claims.expires_s))
+        return None
 
     def is_revoked(self, claims: Claims, *, now_s: float) -> bool:
         row = self._by_id.get(claims.token_id)
@@ -84,10 +88,11 @@ class Revocations:
             if row.expires_s > now_s:
                 self._add(row)
 
-    def _add(self, row: Revocation) -> None:
+    def _add(self, row: Revocation) -> Revocation:
         if row.token_id and len(self._by_id) < self.capacity:
             self._by_id[row.token_id] = row
             heapq.heappush(self._expiring, (row.expires_s, row.token_id))
-            return
+            return row
         issued, until = self._watermarks.get(row.operator, (row.issued_s, row.expires_s))
-        self._watermarks[row.operator] = (max(issued, row.issued_s), max(until, row.expires_s))
+        self._watermarks[row.operator] = mark = (max(issued, row.issued_s), max(until, row.expires_s))
+        return Revocation("", row.operator, *mark)

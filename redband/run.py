@@ -51,6 +51,10 @@ def register(sub) -> None:
     run.add_argument("--allowed-origin", dest="allowed_origins", action="append", default=None, metavar="ORIGIN",
                      help="an Origin the console's sockets accept, as a browser sends it (https://console.example.org);"
                           " again for another (default: the console's own address on 127.0.0.1 and localhost)")
+    run.add_argument("--trusted-proxy", dest="trusted_proxies", action="append", default=None, metavar="ADDR",
+                     help="a reverse proxy (IP address or network, 10.0.0.0/8) whose X-Forwarded-For names the "
+                          "client for the login limit and the audit; again for another (default: none, the header "
+                          "is ignored)")
     run.add_argument("--stats-every", type=float, default=None, metavar="S",
                      help="print the bridges' counters every S seconds (0: never; default 60)")
     run.add_argument("--metrics", default=None, metavar="HOST:PORT",
@@ -64,7 +68,8 @@ def cmd_run(args) -> int:
     cli = {key: getattr(args, key) for key in ("city", "policies", "ray_address", "namespace", "journal_dir",
                                                "journal",
                                                "precinct_hosts", "mqtt", "bridges", "users", "console",
-                                               "bind", "allowed_origins", "stats_every", "metrics", "log_format")}
+                                               "bind", "allowed_origins", "trusted_proxies", "stats_every",
+                                               "metrics", "log_format")}
     config = resolve_run_config(cli, args.config)
     if config.log_format == "text":  # json: Ray's LoggingConfig sets up this process's logging too (ensure_ray)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -138,17 +143,19 @@ def show_change(change) -> None:
 
 def _start_console(engine, config: RunConfig, city):
     """The console gateway as a Ray actor of its own, restarted when its process dies (``actors/gateway_actor.py``);
-    its secret and operators beside the journals, kept when this driver attaches to a running engine."""
+    its secret and operators beside the journals (in PostgreSQL with a PostgreSQL journal), kept when this driver
+    attaches to a running engine."""
     from actors.gateway_actor import start_gateway_actor
-    from actors.gateway_state import write_console_files
+    from actors.gateway_state import write_console_state
     from engine.operators import load_operators
 
     host, port = config.console_address
     load_operators(config.users, city=city)  # a broken file is refused here, not in the actor
-    write_console_files(engine.options.journal_dir, Path(config.users).read_text(encoding="utf-8"),
+    write_console_state(config.journal or engine.options.journal_dir, Path(config.users).read_text(encoding="utf-8"),
                         keep=engine.attached)
     try:
-        gateway = start_gateway_actor(engine, host=host, port=port, origins=list(config.allowed_origins) or None)
+        gateway = start_gateway_actor(engine, host=host, port=port, origins=list(config.allowed_origins) or None,
+                                      trusted_proxies=list(config.trusted_proxies) or None)
     except RuntimeError as exc:  # e.g. the port is taken
         print(f"error: --console {config.console}: {exc}", file=sys.stderr)
         return None

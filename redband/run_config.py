@@ -17,6 +17,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from engine.errors import ConfigError
+from engine.forwarded import proxy_problem
 from engine.listen import bind_problem, listen_host, origin_problem
 from engine.tomlconf import convert, parse_toml, read_text
 
@@ -28,7 +29,7 @@ LOG_FORMATS = ("text", "json")
 class UsageError(Exception):
     """A command-line option that cannot be used; the message names the option (``--bridges: ...``)."""
 PATH_KEYS = ("city", "policies", "journal_dir", "users")
-FLAGS = {"allowed_origins": "--allowed-origin"}
+FLAGS = {"allowed_origins": "--allowed-origin", "trusted_proxies": "--trusted-proxy"}
 """Options whose flag is not the key's name with dashes (one flag given again and again makes the list)."""
 
 
@@ -46,6 +47,7 @@ class RunFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     console: str | UnsetType = UNSET
     bind: str | UnsetType = UNSET
     allowed_origins: list[str] | UnsetType = UNSET
+    trusted_proxies: list[str] | UnsetType = UNSET
     stats_every: float | UnsetType = UNSET
     metrics: str | UnsetType = UNSET
     log_format: str | UnsetType = UNSET
@@ -71,6 +73,9 @@ class RunConfig:
     """The address the console listens on unless ``console`` names one (``engine/listen.py``)."""
     allowed_origins: tuple[str, ...] = ()
     """The Origins the console's sockets accept (none given: its own address's, on 127.0.0.1 and localhost)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """The reverse proxies (addresses or networks) whose ``X-Forwarded-For`` names the client (``engine/forwarded.py``);
+    none given: the header is ignored."""
     stats_every: float = 60.0
     metrics: str = DEFAULT_METRICS
     """Where ``/metrics`` listens (HOST:PORT), or ``off``."""
@@ -111,8 +116,9 @@ def resolve_run_config(cli: dict, file: str | None) -> RunConfig:
     if not options.get("city"):
         raise UsageError("--city: required: name the city file the engine runs "
                          "(--city FILE, or city = \"...\" in a --config file)")
-    if "allowed_origins" in options:
-        options["allowed_origins"] = tuple(options["allowed_origins"])
+    for key in ("allowed_origins", "trusted_proxies"):
+        if key in options:
+            options[key] = tuple(options[key])
     config = RunConfig(**options)
     for key, reason in _problems(config):
         if key in given or file is None:
@@ -132,6 +138,9 @@ def _problems(config: RunConfig):
     for origin in config.allowed_origins:
         if why := origin_problem(origin):
             yield "allowed_origins", why
+    for proxy in config.trusted_proxies:
+        if why := proxy_problem(proxy):
+            yield "trusted_proxies", why
     _, _, port = config.metrics.rpartition(":")
     if config.metrics != "off" and (not re.fullmatch(r"[0-9]{1,5}", port) or not 0 <= int(port) < 65536):
         yield "metrics", f"expected HOST:PORT or off, got {config.metrics!r}"

@@ -1,5 +1,5 @@
-"""Where the console and the broker listen and which Origins the console takes: ``--bind`` and ``--allowed-origin``
-on ``redband run`` and in its config file, ``redband mqtt-config --bind``; a bad value refused naming the option, the
+"""Where the console and the broker listen and which Origins the console takes: ``--bind``, ``--allowed-origin`` and
+``--trusted-proxy`` on ``redband run`` and in its config file, ``redband mqtt-config --bind``; a bad value refused naming the option, the
 origin list handed to the gateway whose handshake checks it; the gateway's lasting secret and revocations."""
 
 from __future__ import annotations
@@ -96,9 +96,44 @@ def test_the_origin_list_reaches_the_gateway_actor(tmp_path, monkeypatch):
                                  "allowed_origins": ["https://console.example.org"]}, None)
     engine = SimpleNamespace(namespace="ns", attached=False, options=SimpleNamespace(journal_dir=str(tmp_path / "j")))
     assert run._start_console(engine, config, None) is not None
-    assert started == {"engine": engine, "host": "0.0.0.0", "port": 8080, "origins": ["https://console.example.org"]}
+    assert started == {"engine": engine, "host": "0.0.0.0", "port": 8080, "origins": ["https://console.example.org"],
+                       "trusted_proxies": None}
     secret, text = read_console_files(tmp_path / "j" / "console.pickle")
     assert len(secret) == 32 and text == users.read_text()
+
+
+def test_trusted_proxies_come_from_the_command_line_or_the_config_file_and_reach_the_gateway(tmp_path, monkeypatch):
+    import actors.gateway_actor
+    from redband import run
+
+    config = resolve_run_config({"city": "c.toml", "trusted_proxies": ["10.0.0.2", "10.1.0.0/16"]}, None)
+    assert config.trusted_proxies == ("10.0.0.2", "10.1.0.0/16")
+    conf = tmp_path / "redband.toml"
+    conf.write_text('city = "c.toml"\ntrusted_proxies = ["::1"]\n')
+    assert resolve_run_config({}, str(conf)).trusted_proxies == ("::1",)
+    assert resolve_run_config({"city": "c.toml"}, None).trusted_proxies == ()
+    started = {}
+    monkeypatch.setattr(actors.gateway_actor, "start_gateway_actor", lambda engine, **kwargs: started.update(kwargs)
+                        or SimpleNamespace(url="http://127.0.0.1:8080/", where={"operators": 1}))
+    users = tmp_path / "users.toml"
+    main(["user", "add", "cc", "--role", "command_center", "--users", str(users), "--password", "pw"])
+    engine = SimpleNamespace(namespace="ns", attached=False, options=SimpleNamespace(journal_dir=str(tmp_path / "j")))
+    run._start_console(engine, resolve_run_config({"city": "c.toml", "users": str(users),
+                                                   "trusted_proxies": ["10.0.0.2"]}, None), None)
+    assert started["trusted_proxies"] == ["10.0.0.2"]
+
+
+def test_a_bad_trusted_proxy_is_refused_naming_the_option_or_the_file_and_key(tmp_path, capsys):
+    with pytest.raises(UsageError, match=r"^--trusted-proxy: expected an IP address or a network \(10\.0\.0\.0/8\), "
+                                         r"got 'proxy\.example'$"):
+        resolve_run_config({"city": "c.toml", "trusted_proxies": ["10.0.0.2", "proxy.example"]}, None)
+    conf = tmp_path / "redband.toml"
+    conf.write_text('city = "c.toml"\ntrusted_proxies = ["10.0.0.1/8"]\n')
+    with pytest.raises(ConfigError, match=r"trusted_proxies.*host bits set: the network is 10\.0\.0\.0/8"):
+        resolve_run_config({}, str(conf))
+    assert main(["run", "--city", str(shipped(DEMO_CITY)), "--trusted-proxy", "0.0.0.0/0"]) == 2
+    assert ("error: --trusted-proxy: '0.0.0.0/0' trusts every address: anyone could choose the address the gateway "
+            "sees") in capsys.readouterr().err
 
 
 def test_the_secret_is_kept_by_a_driver_attaching_and_drawn_afresh_by_a_new_start(tmp_path):
