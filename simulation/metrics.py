@@ -1,7 +1,9 @@
 """What a scenario run measures: alarm latency along each path it can see (HDR histograms), throughput over
 time, telemetry taken, and the checker's verdict on every alarm sent.
 
-The paths, each from the moment the alarm left the simulator (one machine, one clock):
+The paths, each from the instant the alarm was due to leave its device, by the scenario's schedule (one machine, one
+clock): a driver or fleet that falls behind its schedule adds to the latency, it is not hidden (stamped when the driver
+handed them over, a storm's alarms that waited for the simulator were measured from after their wait):
 
 - ``raised``: device send → incident raised (the host's ``raised_s``), when the run sees the engine's changes;
 - ``ack``: device publish → ack received, over MQTT (the ack leaves only after the journal write);
