@@ -8,10 +8,10 @@ handling (a refused filter raises :class:`~actors.bridge_connection.Subscription
 answer within the keepalive: the connection is dropped), PUBACK of each QoS 1 message as it is read (as aiomqtt
 does), and QoS 0 and 1 publishes for the answers (a QoS 1 one returns when its PUBACK came).
 
-Bounded: the batch being read holds at most ``max_queued`` messages; beyond, the socket is not read (the broker
-keeps, and past its own queue limit drops, QoS 0 telemetry: counted by it, never by growing us). A frame that breaks
-MQTT (malformed, over ``MAX_PACKET``, a topic that is not UTF-8) drops the connection with the reason
-(:class:`WireError`, an ``aiomqtt.MqttError``, so the lane retries it as any lost connection).
+Bounded: the batch being read holds at most ``max_queued`` messages and ``MAX_QUEUED_BYTES``; beyond, the socket is
+not read (the broker keeps, and past its own queue limit drops, QoS 0 telemetry: counted by it, never by growing us).
+A frame that breaks MQTT (malformed, over ``MAX_PACKET``, a topic that is not UTF-8) drops the connection with the
+reason (:class:`WireError`, an ``aiomqtt.MqttError``, so the lane retries it as any lost connection).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ import aiomqtt
 from protocols import mqtt_frames as mf
 
 BUFFER = 4 * mf.MAX_PACKET
+MAX_QUEUED_BYTES = 32 * 1024 * 1024
+"""Read ahead of the lane at most this much (besides ``max_queued`` messages): 50,000 messages of the broker's
+16 KiB each would be 800 MB in the bridge's process while its hosts are slow."""
 MAX_INFLIGHT = 128
 """QoS 1 publishes awaiting their PUBACK at once; more wait their turn. The broker's receive maximum (200,
 ``engine/mqtt_provision.py``) must not be exceeded: Mosquitto left the excess unanswered, and an alarm storm's acks
@@ -44,6 +47,8 @@ class LaneProtocol(asyncio.BufferedProtocol):
         """Called once the connection is gone: the publishes awaiting a PUBACK fail at once, not at their timeout."""
         """Called as control packets are read (PUBACKs of our publishes must not wait for the lane to read)."""
         self.frames = mf.Frames()
+        self.queued_bytes = 0
+        """The bytes of the frames read since the lane last took them."""
         self.readable = asyncio.Event()
         """Set when there are messages to take, a control packet, or the connection ended."""
         self.closed: WireError | None = None
@@ -76,7 +81,9 @@ class LaneProtocol(asyncio.BufferedProtocol):
         self.received_at = time.monotonic()
         frames = self.frames
         try:
-            self._r = mf.parse(self._buf, self._r, self._w, frames)
+            r = mf.parse(self._buf, self._r, self._w, frames)
+            self.queued_bytes += r - self._r
+            self._r = r
         except mf.FrameError as exc:
             self.drop(f"the broker sent a malformed frame: {exc}")
             return
@@ -93,13 +100,15 @@ class LaneProtocol(asyncio.BufferedProtocol):
                 return
         if frames.topics or frames.control:
             self.readable.set()
-        if len(frames.topics) >= self.max_queued and self.pausable and not self.paused:
+        full = len(frames.topics) >= self.max_queued or self.queued_bytes >= MAX_QUEUED_BYTES
+        if full and self.pausable and not self.paused:
             self.paused = True  # bounded: the broker holds the rest until the lane takes these
             self.transport.pause_reading()
 
     def take(self) -> mf.Frames:
         """The messages read so far; reading resumes if it was paused for room."""
         batch = self.frames.take()
+        self.queued_bytes = 0
         if self.paused and self.transport is not None and not self.closed:
             self.paused = False
             self.received_at = time.monotonic()  # silence while not read says nothing of the broker

@@ -95,7 +95,7 @@ async def _run(broker: Broker, sink: Sink, options: dict, until) -> tuple:
     running = asyncio.create_task(run_until_stopped(bridge))
     stats = bridge.stats[Channel.EVT]
     started = time.monotonic()
-    while not until(sink, stats) and time.monotonic() - started < DEADLINE_S and not running.done():
+    while not until(sink, stats, bridge) and time.monotonic() - started < DEADLINE_S and not running.done():
         await asyncio.sleep(0.01)  # polling the sink and the lane's counters, bounded by the deadline
     took = time.monotonic() - started
     bridge.stop()
@@ -107,7 +107,7 @@ async def _run(broker: Broker, sink: Sink, options: dict, until) -> tuple:
 def test_a_broker_that_stops_answering_is_left_within_twice_the_keepalive_and_connected_to_again():
     broker = Broker([_qos1(1, 5)], silent=True)
     sink = Sink()
-    stats, took = asyncio.run(_run(broker, sink, {"keepalive_s": 1}, lambda s, st: st.connects >= 2))
+    stats, took = asyncio.run(_run(broker, sink, {"keepalive_s": 1}, lambda s, st, _b: st.connects >= 2))
     assert stats.connects >= 2 and "keepalive" in stats.last_error, stats.last_error
     assert took < 2 * 1 + 3.0, took  # detected within 2 keepalives (plus the reconnect, on a busy machine)
     assert {i.message.seq for i in sink.taken} == {1, 2, 3, 4, 5}
@@ -118,7 +118,7 @@ def test_a_broker_closing_mid_frame_gets_no_puback_for_it_and_every_message_is_t
     cut = _qos1(51, 51)
     broker = Broker([whole + cut[:len(cut) // 2], _qos1(51, 60)], close_after_script=True)
     sink = Sink()
-    stats, _ = asyncio.run(_run(broker, sink, {}, lambda s, st: len(s.taken) >= 60))
+    stats, _ = asyncio.run(_run(broker, sink, {}, lambda s, st, _b: len(s.taken) >= 60))
     assert sorted(i.message.seq for i in sink.taken) == list(range(1, 61))
     first = bytes(broker.seen[0])
     assert all(mf.pubacks([pid]) in first for pid in range(1, 51)) and mf.pubacks([51]) not in first
@@ -145,7 +145,7 @@ def test_slow_hosts_with_reading_paused_do_not_pass_for_a_dead_broker():
     broker = Broker([_qos1(1, 10)], rest=(_qos1(11, 30), _qos1(31, 300)))
     sink = SlowSink(3.0)  # three keepalives: the lane's reading is paused (its read-ahead full) all that time
     stats, _ = asyncio.run(_run(broker, sink, {"keepalive_s": 1, "max_queued_messages": 20, "batch_max": 10},
-                                lambda s, st: len(s.taken) >= 300))
+                                lambda s, st, _b: len(s.taken) >= 300))
     assert sorted(i.message.seq for i in sink.taken) == list(range(1, 301))
     assert stats.connects == 1 and stats.last_error == "", stats.last_error
 
@@ -184,3 +184,40 @@ def test_a_malformed_answer_to_the_handshake_is_a_lost_connection_retried_not_a_
     alive, stats = asyncio.run(main())
     assert alive and len(connections) >= 3
     assert stats.last_error.startswith(f"the broker sent a malformed frame: {what}"), stats.last_error
+
+
+def _padded(first: int, last: int, size: int) -> bytes:
+    """QoS 1 heartbeats of d2 of ``size`` bytes each (a field the schema ignores), packet ids from 10001."""
+    out = []
+    for seq in range(first, last + 1):
+        head = b'{"seq":%d,"ts":1700000000000,"kind":"heartbeat","data":{"pad":"' % seq
+        payload = head + b"x" * (size - len(head) - 3) + b'"}}'
+        topic = b"rb/v1/dev/d2/evt"
+        body = len(topic).to_bytes(2, "big") + topic + (10_000 + seq).to_bytes(2, "big") + b"\x00" + payload
+        out.append(b"\x32" + mf.length_bytes(len(body)) + body)
+    return b"".join(out)
+
+
+def test_the_read_ahead_is_bounded_in_bytes_too_while_the_hosts_are_slow(monkeypatch):
+    """Big messages while the hosts stall: the lane reads ahead at most its bytes bound (plus one read), not
+    ``max_queued_messages`` of them (50,000 by default: 800 MB of the broker's largest, 16 KiB, which the bridge
+    refuses only once it reads them out of its read-ahead). Nothing is lost."""
+    import actors.bridge_wire as wire
+
+    monkeypatch.setattr(wire, "MAX_QUEUED_BYTES", 1 << 20)
+    big = _padded(1, 2048, 4000)  # 8 MB of the largest payloads the bridge takes
+    broker = Broker([_qos1(1, 10)], rest=(_qos1(11, 30), big))
+    sink = SlowSink(1.0)
+    peak = 0
+
+    def until(s, stats, bridge) -> bool:
+        nonlocal peak
+        ahead = bridge._queues.get(Channel.EVT)  # the lane's read-ahead (actors/bridge_wire_lane._ReadAhead)
+        proto = ahead.client.protocol if ahead is not None and ahead.client is not None else None
+        if proto is not None:
+            peak = max(peak, sum(len(p) for p in proto.frames.payloads))
+        return len(s.taken) >= 30 + 2048
+
+    stats, _ = asyncio.run(_run(broker, sink, {"max_queued_messages": 50_000}, until))
+    assert len(sink.taken) == 30 + 2048 and stats.connects == 1, stats.last_error
+    assert 0 < peak <= (1 << 20) + wire.BUFFER, peak
