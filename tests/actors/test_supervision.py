@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,8 +55,15 @@ def test_status_shows_each_host_its_node_and_its_restarts_and_stop_survives_dead
     try:
         host = engine.placement.precinct_hosts[0]
         engine.restart_host(host)
-        status = engine.status()
-        rows = {row["host_id"]: row for row in status["hosts"]}
+        # the restarted host announces its start to the directory without waiting (actors/directory.py): read the
+        # status until that announcement is in, with a deadline
+        deadline = time.monotonic() + 20
+        while True:
+            rows = {row["host_id"]: row for row in engine.status()["hosts"]}
+            if (rows.get(host, {}).get("starts", 0) >= 2 and all(r["starts"] >= 1 for r in rows.values())
+                    or time.monotonic() > deadline):
+                break
+            time.sleep(0.05)  # polling the directory against the deadline above
         assert set(rows) == set(engine.placement.hosts)
         node = ray.get_runtime_context().get_node_id()
         assert all(row["answering"] and row["node_id"] == node for row in rows.values())
