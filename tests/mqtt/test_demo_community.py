@@ -50,22 +50,25 @@ def test_the_demo_community_and_kiosk_hall_live_through_the_broker(broker, engin
         assert notice.buildings == ("1", "2") and set(notice.pending) == doors
 
         # a call rings the verified phones of the unit only, one opens, the door confirms
-        wait_until(lambda: community(engine, "opened") >= 1, timeout_s=15,
+        wait_until(lambda: community(engine, "opened") >= 1, timeout_s=30,
                    what=lambda: f"a call opened: {engine.statistics()[0].community} {life.sent} {life.seen}")
         assert life.rung and all(city.residents[p.removesuffix("-phone")].verified for p in life.rung), life.rung
         assert life.seen["open_door"] >= 1 and life.sent["door.opened"] >= 1
         # a pass asked by a phone, its code typed at the panel, opens the door
-        wait_until(lambda: community(engine, "code_opened") >= 1, timeout_s=10,
+        wait_until(lambda: community(engine, "code_opened") >= 1, timeout_s=30,
                    what=lambda: f"a pass's code opened: {engine.statistics()[0].community} {life.sent}")
         # the board retained on the site's notice topic, every targeted screen's receipt recorded
-        assert life.seen["retained board"] + life.seen["board"] >= 1, life.seen
-        assert retained(broker, SITE) == [notice.notice]
+        wait_until(lambda: life.seen["retained board"] + life.seen["board"] >= 1, timeout_s=15,
+                   what=lambda: f"a screen given the board: {life.seen}")
+        # asked until it answers: a mosquitto_sub that did not get the retained board within its 1 s reads as none
+        wait_until(lambda: retained(broker, SITE) == [notice.notice], timeout_s=15,
+                   what=lambda: f"the board retained: {retained(broker, SITE)}")
 
         def shown():
             return next(n for n in site_notices(engine, NoticeQuery(SITE)).notices if n.notice == notice.notice).shown
-        wait_until(lambda: set(shown()) == doors, timeout_s=10, what=lambda: f"receipts from {doors}: {shown()}")
+        wait_until(lambda: set(shown()) == doors, timeout_s=30, what=lambda: f"receipts from {doors}: {shown()}")
         # a kiosk session counted in the hall's figures, the supplies reported
-        wait_until(lambda: ask_device_host(engine, kiosk, KioskFigures(hall=hall)).sessions >= 1, timeout_s=10,
+        wait_until(lambda: ask_device_host(engine, kiosk, KioskFigures(hall=hall)).sessions >= 1, timeout_s=30,
                    what="a kiosk session counted")
         assert life.sent["kiosk.supplies"] == len(life.kiosks)
         acks = fleet.take_acks()
