@@ -21,6 +21,7 @@ import time
 import ray
 import uvloop
 
+from actors import heap
 from actors.bridge_sink import HostRegistry, RaySink
 from actors.directory import announce_start
 from actors.engine_files import read_engine_files
@@ -75,6 +76,7 @@ class BridgeActor:
             self._loop = asyncio.get_running_loop()
             self._bridge = MqttBridge(self._options, RaySink(self._placement, self._hosts),
                                       known_device=lambda d: self._placement.host_for_device(d) is not None)
+            heap.settle()  # the placement and Ray's modules out of this process's full collections (alarm stalls)
             self._started.set()
             await run_until_stopped(self._bridge)
 

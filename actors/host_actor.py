@@ -23,6 +23,7 @@ import warnings
 
 import ray
 
+from actors import heap
 from actors.directory import announce_start
 from actors.engine_files import read_engine_files
 from actors.host_metrics import HostMetrics, HostTimings
@@ -72,6 +73,7 @@ class HostActor:
         self._timings = HostTimings()
         self._core = await self._open(config, city, policies)
         nearest.warm()  # the unit kernel compiled (or loaded from numba's cache) now, not by the first alarm
+        heap.settle()  # what lives as long as the host, out of its full collections (stalls of 80-120 ms)
         self._realtime = realtime
         self._namespace = namespace
         self._peers: dict[str, ray.actor.ActorHandle] = {}
@@ -139,6 +141,7 @@ class HostActor:
 
     def _failed_step(self, exc: JournalUnavailable) -> None:
         """The core already went back to its journal; if it could not even read it, this process must go."""
+        heap.release()  # the state it threw away, settled with the rest, must be collectable
         self._signal()
         if self._core.broken and not self._stopping:  # (stopping: the journal was closed on purpose)
             _exit_process(f"host {self._core.host_id}: {exc}; the journal cannot be read back")
@@ -192,11 +195,11 @@ class HostActor:
             record = self._core.command(command, now_s=self._clock.now_s())
         return record
 
-    async def delivery(self, note: DeliveryNote) -> IncidentRecord | None:
-        """The incident after a delivery line (None: nothing new), or the refusal (``UnknownIncident``...)."""
+    async def deliveries(self, notes: list[DeliveryNote]) -> list:
+        """Per delivery line: the incident after it, None (nothing new), or its refusal (``UnknownIncident``)."""
         with self._step():
-            record = self._core.delivery(note, now_s=self._clock.now_s())
-        return record
+            outcomes = self._core.deliveries(notes, now_s=self._clock.now_s())
+        return outcomes
 
     async def deadline_lateness_s(self) -> list[float]:
         return list(self._core.deadline_lateness_s)
@@ -308,6 +311,7 @@ class HostActor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=sleep_s)
             self._wake.clear()
+            heap.settle_if_due()
             try:
                 core.advance(now_s=self._clock.now_s())
             except JournalUnavailable as exc:  # the deadlines are back in the heap (from the journal): next round
