@@ -6,11 +6,13 @@ Prints one JSON object.
 
     python -m benchmarks.mqtt_ingest [--rate 30000] [--seconds 20] [--publishers 2] [--bridges 1]
                                      [--alarms-per-s 20] [--step-s 4] [--subscriber-python PATH] [--quick]
+                                     [--target-only]
 
 Phases, one after another, each consumer alone on the broker: the yardsticks' ramps (before Ray starts),
 then the engine at ``--rate`` for ``--seconds`` with the alarm probe, then the engine's ramp from
 1.1 × ``--rate`` (``benchmarks/mqtt_ramp.py``). ``--subscriber-python`` runs the bare subscriber under another
-interpreter, e.g. a venv with the aiomqtt 3 pre-release, to compare client libraries.
+interpreter, e.g. a venv with the aiomqtt 3 pre-release, to compare client libraries. ``--target-only`` runs the
+target phase alone (the alarm figures and the rate at the target, in about 40 s; the saturation figures null).
 """
 
 from __future__ import annotations
@@ -134,7 +136,9 @@ def run(args) -> dict:
         publishers = Publishers(port=port, user=SIMULATOR_USER, password=password[SIMULATOR_USER],
                                 devices_file=devices_file, count=args.publishers)
         try:
-            yard = yardsticks(args, publishers, sim)  # before Ray starts: nothing else on the machine
+            # before Ray starts: nothing else on the machine
+            yard = yardsticks(args, publishers, sim) if not args.target_only else {"bare_subscriber": NOT_RUN,
+                                                                                   "mosquitto_sub": NOT_RUN}
             engine = start_engine(city, setup, args)
             try:
                 def accepted() -> int:
@@ -154,9 +158,9 @@ def run(args) -> dict:
                         ack_ms.append((probe.acked[incident_id] - t_pub) * 1000)
                 target_stats = engine.bridge_statistics()
                 cpu_target = bridge_cpu(target_stats, since=cpu_before)
-                e2e_ramp = ramp(publishers, accepted, first=args.rate * 1.1, factor=args.factor,
-                                steps=args.max_steps, seconds=args.step_s, warm_s=args.warm_s,
-                                budget_s=args.budget_s, fresh=True)
+                e2e_ramp = NOT_RUN if args.target_only else ramp(
+                    publishers, accepted, first=args.rate * 1.1, factor=args.factor, steps=args.max_steps,
+                    seconds=args.step_s, warm_s=args.warm_s, budget_s=args.budget_s, fresh=True)
                 cpu_ramp = bridge_cpu(engine.bridge_statistics(), since=bridge_cpu(target_stats))
             finally:
                 engine.stop()
@@ -215,6 +219,10 @@ def run(args) -> dict:
     }
 
 
+NOT_RUN = {"events_per_s": None, "steps": [], "saturated": None, "not_run": "--target-only"}
+"""A phase ``--target-only`` leaves out."""
+
+
 def bridge_cpu(stats: list[dict], since: dict | None = None) -> dict:
     """Each bridge process's CPU seconds by the lanes it runs ("evt", "alarm", "alarm+evt"), minus ``since``."""
     out: dict[str, float] = {}
@@ -227,6 +235,8 @@ def bridge_cpu(stats: list[dict], since: dict | None = None) -> dict:
 def samples(args, target: dict, e2e_ramp: dict, yard: dict, alarms: int, cpu_target: dict) -> dict:
     """Each summary figure's sample size, in words (``benchmarks/table.py`` prints it beside the figure)."""
     def ramp_text(r: dict) -> str:
+        if not r["steps"]:
+            return "not run (--target-only)"
         best = max(r["steps"], key=lambda s: s["received_per_s"])
         n = len(r["steps"])
         return (f"best of {n} step{'s' if n > 1 else ''} of {r['step_s']:g} s ({best['offered_per_s']:,}/s offered, "
@@ -260,6 +270,8 @@ def main() -> None:
     parser.add_argument("--communities", type=int, default=400)
     parser.add_argument("--alarms-per-s", type=float, default=20)
     parser.add_argument("--subscriber-python", default=sys.executable)
+    parser.add_argument("--target-only", action="store_true",
+                        help="the target run alone (alarm latency, rate at the target): no yardsticks, no ramp")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1,000 events/s for 2 s, each ramp one 1 s step")
     args = parser.parse_args()
