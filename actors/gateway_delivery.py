@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 MAX_QUEUED = 10_000
 ATTEMPTS = 3
 TICK_S = 0.25
-BATCH = 32
+BATCH = 1_000
+"""Delivery lines sent in one call (one Ray call per owner host)."""
 
 
 class Deliveries:
@@ -72,40 +73,37 @@ class Deliveries:
             self._queue.append((note, 0))
 
     async def run(self) -> None:
-        """Every tick: the overdue confirmations, then the queued lines to their hosts (a few at a time)."""
+        """Every tick: the overdue confirmations, then the queued lines to their hosts (one call per host for up to
+        ``BATCH`` lines: a storm's thousands are not a Ray call and a journal write each)."""
         while True:
             try:
                 if self.enabled:
                     self._add(self.watch.due(self.clock()))
                 todo = [self._queue.popleft() for _ in range(len(self._queue))]  # a retry waits for the next tick
                 for start in range(0, len(todo), BATCH):
-                    await asyncio.gather(*(self._send(note, tries) for note, tries in todo[start:start + BATCH]))
+                    await self._send(todo[start:start + BATCH])
                 if todo:
                     self.fanout.send_changes()
             except Exception:  # noqa: BLE001 - one bad turn must not end the watch
                 log.exception("console gateway: delivery watch turn failed")
             await asyncio.sleep(TICK_S)  # the watch's period
 
-    async def _send(self, note: DeliveryNote, tries: int) -> None:
+    async def _send(self, lines: list[tuple[DeliveryNote, int]]) -> None:
         try:
-            record = await asyncio.to_thread(self.engine.delivery, note)
-        except HostUnavailable as exc:
-            if tries + 1 < ATTEMPTS:
-                self._queue.append((note, tries + 1))
+            outcomes = await asyncio.to_thread(self.engine.deliveries, [note for note, _ in lines])
+        except Exception as exc:  # noqa: BLE001 - the engine unreachable: every line tried again next tick
+            outcomes = [exc] * len(lines)
+        for (note, tries), outcome in zip(lines, outcomes):
+            if isinstance(outcome, HostUnavailable) or (isinstance(outcome, Exception)
+                                                        and not isinstance(outcome, RedbandError)):
+                if tries + 1 < ATTEMPTS:  # a host down or restarting (Ray's errors): try again next tick
+                    self._queue.append((note, tries + 1))
+                else:
+                    self.dropped += 1
+                    log.warning("console gateway: delivery line not written (%s): %s", type(outcome).__name__, note)
+            elif isinstance(outcome, RedbandError):  # the incident is gone or ended meanwhile: nothing to write
+                log.info("console gateway: delivery line refused: %s", outcome)
             else:
-                self.dropped += 1
-                log.warning("console gateway: delivery line not written (%s): %s", exc, note)
-            return
-        except RedbandError as exc:  # the incident is gone or ended meanwhile: nothing to write
-            log.info("console gateway: delivery line refused: %s", exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - a host restarting (Ray's errors): try again next tick
-            if tries + 1 < ATTEMPTS:
-                self._queue.append((note, tries + 1))
-            else:
-                self.dropped += 1
-                log.warning("console gateway: delivery line not written (%s): %s", type(exc).__name__, note)
-            return
-        self.sent += 1
-        if record is not None:
-            self.fanout.apply(record)
+                self.sent += 1
+                if outcome is not None:
+                    self.fanout.apply(outcome)

@@ -24,8 +24,9 @@ class EngineApi(Protocol):
         """The incident after the command; a refusal raises its ``RedbandError``."""
         ...
 
-    def delivery(self, note: DeliveryNote) -> IncidentRecord | None:
-        """The incident after a delivery line (None: nothing new); a refusal raises its ``RedbandError``."""
+    def deliveries(self, notes: list[DeliveryNote]) -> list:
+        """Per delivery line: the incident after it, None (nothing new), or why not (its ``RedbandError``, or the
+        error of a host that failed the call: the line may be sent again)."""
         ...
 
     def next_changes(self, wait_s: float) -> list[Change]: ...

@@ -29,6 +29,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.bridge_fleet import BridgeFleet
 from actors.directory import DIRECTORY_NAME, Directory
+from actors.engine_deliveries import deliver_by_host
 from actors.engine_options import CALL_TIMEOUT_S, LOOKUP_TIMEOUT_S, OWNERS_CACHED, START_TIMEOUT_S, EngineOptions
 from actors.engine_status import engine_status
 from actors.host_actor import HostActor, host_actor_name
@@ -264,13 +265,11 @@ class Engine:
         self.owners.learn(record)
         return record
 
-    def delivery(self, note: DeliveryNote) -> IncidentRecord | None:
-        """Journal what the console gateway saw of a notification (delivered, seen, not delivered); the incident
-        after it, None when there was nothing new. Not delivered may escalate at once (the kind's policy)."""
-        host = self.owner_of(note.incident_id)
-        if host is None:
-            raise UnknownIncident(note.incident_id)
-        return typed(self.hosts[host].delivery.remote(note))
+    def deliveries(self, notes: list[DeliveryNote]) -> list:
+        """Journal what the console gateway saw of notifications (delivered, seen, not delivered), one call per owner
+        host; per line the incident after it, None (nothing new), or why not (``engine_deliveries``). Not delivered
+        may escalate at once (the kind's policy)."""
+        return deliver_by_host(notes, self.owner_of, self.hosts, typed)
 
     def incident(self, incident_id: str) -> IncidentRecord | None:
         host = self.owner_of(incident_id)

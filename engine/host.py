@@ -208,9 +208,10 @@ class HostCore:
         """An operator acts on an incident this host owns. Refusals raise and are audited."""
         return self._commands.on_incident(command, now_s)
 
-    def delivery(self, note: DeliveryNote, *, now_s: float) -> IncidentRecord | None:
-        """A console gateway's word on a notification: delivered, seen, or not delivered (which may escalate)."""
-        return self._commands.on_delivery(note, now_s)
+    def deliveries(self, notes: list[DeliveryNote], *, now_s: float) -> list:
+        """A console gateway's word on notifications: delivered, seen, or not delivered (which may escalate), in one
+        step; per line the incident after it, None, or its refusal (``OperatorCommands.on_deliveries``)."""
+        return self._commands.on_deliveries(notes, now_s)
 
     def command_device(self, device_id: str, command: str, args: dict, *, actor: str, now_s: float, role: str = "",
                        scope: str = "", reason: str = "") -> None:

@@ -69,9 +69,21 @@ class OperatorCommands:
                 scope = ""
         return {"role": _ROLE_OF_LEVEL.get(command.level, command.level.value), "scope": scope}
 
-    def on_delivery(self, note: DeliveryNote, now_s: float) -> IncidentRecord | None:
-        """A console gateway's word on a notification (delivered, seen, not delivered) as a timeline line; not
-        delivered may escalate at once (the kind's policy). None: nothing new (already noted, or ended)."""
+    def on_deliveries(self, notes: list[DeliveryNote], now_s: float) -> list[IncidentRecord | UnknownIncident | None]:
+        """A console gateway's word on notifications (delivered, seen, not delivered), a timeline line each, written in
+        one step (a storm's thousands of lines are not a journal write each); not delivered may escalate at once (the
+        kind's policy). Per line: the incident after it, None (nothing new: already noted, or ended), or the refusal
+        of an incident this host does not have (returned, not raised: the other lines are written all the same)."""
+        out: list[IncidentRecord | UnknownIncident | None] = []
+        for note in notes:
+            try:
+                out.append(self._on_delivery(note, now_s))
+            except UnknownIncident as exc:
+                out.append(exc)
+        self.flush()
+        return out
+
+    def _on_delivery(self, note: DeliveryNote, now_s: float) -> IncidentRecord | None:
         record = self.store.get(note.incident_id)
         if record is None or record.host_id != self.host_id:
             raise UnknownIncident(note.incident_id)
@@ -83,7 +95,6 @@ class OperatorCommands:
             return None
         updated, effects = outcome
         self.store.store(updated, record, effects, now_s)
-        self.flush()
         return updated
 
     def on_device(self, device_id: str, command: str, args: dict, *, actor: str, now_s: float, role: str = "",
