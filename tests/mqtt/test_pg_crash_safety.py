@@ -5,6 +5,7 @@ of the same incident. The SQLite journal's counterpart is in ``tests/mqtt/test_c
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
 import time
@@ -21,11 +22,15 @@ from tests.mqtt.conftest import SMALL
 from tests.mqtt.helpers import wait_until
 from tests.mqtt.test_cli_mqtt import ENV, ROOT
 from tests.mqtt.test_crash_safety import _kill_everything, _online, _stop
+from tests.shared_ray import ray_env  # noqa: F401 - the session's Ray for the second `redband run` to join
 
 pytestmark = [pytest.mark.ray, pytest.mark.mqtt]
 
 
-def test_every_alarm_acked_before_a_kill_9_is_in_the_postgresql_journal_once(broker, postgres_server, tmp_path):
+def test_every_alarm_acked_before_a_kill_9_is_in_the_postgresql_journal_once(broker, postgres_server, tmp_path,
+                                                                            ray_env):
+    """The first run starts a Ray of its own, killed with it; the second joins the session's Ray (a namespace of its
+    own, stopped with Ctrl-C): what it finds is the journal's alone."""
     url = postgres_server.fresh_url()
     city_file = tmp_path / "city.toml"
     city_file.write_text(tomli_w.dumps(generate_city_dict(SMALL)))
@@ -36,9 +41,9 @@ def test_every_alarm_acked_before_a_kill_9_is_in_the_postgresql_journal_once(bro
     devices = [d.id for d in sorted(broker.city.devices.values(), key=lambda d: d.id) if d.kind == "panic_box"]
     alarms: dict[str, tuple[int, int]] = {}  # device -> (seq, ts_ms): the very same message is sent again
 
-    def start(log_path):
+    def start(log_path, env=ENV, extra=()):
         log_out = log_path.open("w")
-        process = subprocess.Popen(command, stdout=log_out, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV)
+        process = subprocess.Popen([*command, *extra], stdout=log_out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
         wait_until(lambda: "engine running" in log_path.read_text() or process.poll() is not None, timeout_s=120,
                    what="the engine to start", every_s=0.1)
         assert process.poll() is None, log_path.read_text()[-3000:]
@@ -69,11 +74,14 @@ def test_every_alarm_acked_before_a_kill_9_is_in_the_postgresql_journal_once(bro
             _kill_everything(first.pid)
     assert len(devices) >= 2 and all(ack.ok and ack.incident for ack in acked.values()), acked
 
-    second = start(tmp_path / "second.log")
+    second = start(tmp_path / "second.log", ray_env, ("--namespace", f"pg-crash-{broker.port}"))
     try:
         again = asyncio.run(raise_all(None))
+        second.send_signal(signal.SIGINT)
+        assert second.wait(timeout=60) == 0, (tmp_path / "second.log").read_text()[-3000:]
     finally:
-        _kill_everything(second.pid)
+        if second.poll() is None:
+            _kill_everything(second.pid)
     for device, ack in again.items():
         assert ack.ok and ack.duplicate and ack.incident == acked[device].incident, (device, ack)
     with psycopg.connect(url) as db:
