@@ -17,18 +17,19 @@ from protocols.console import Snapshot, Token, Welcome
 from simulation.shipped import DEMO_CITY, shipped
 from tests.console.client import ConsoleClient, login
 from tests.mqtt.helpers import wait_until
+from tests.shared_ray import ray_env  # noqa: F401 - the session's Ray for `redband run` and `redband demo` to join
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
 
 
-def redband(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def redband(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "redband", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=ENV, timeout=timeout)
+                          cwd=ROOT, env=env or ENV, timeout=timeout)
 
 
 @pytest.mark.ray
-def test_run_serves_the_console_to_operators_added_on_the_command_line(tmp_path):
+def test_run_serves_the_console_to_operators_added_on_the_command_line(tmp_path, ray_env):
     users = tmp_path / "users.toml"
     demo_city = str(shipped(DEMO_CITY))
     added = redband("user", "add", "p5-duty", "--role", "station", "--scope", "P5", "--users", str(users),
@@ -41,9 +42,9 @@ def test_run_serves_the_console_to_operators_added_on_the_command_line(tmp_path)
     log = tmp_path / "run.log"
     with log.open("w") as out:
         run = subprocess.Popen([sys.executable, "-m", "redband", "run", "--city", demo_city,
-                                "--journal-dir", str(tmp_path / "j"),
+                                "--journal-dir", str(tmp_path / "j"), "--namespace", f"console-run-{port}",
                                 "--users", str(users), "--console", f"127.0.0.1:{port}"],
-                               stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV)
+                               stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=ray_env)  # joins the session's Ray
         try:
             wait_until(lambda: "console: http://" in log.read_text() or run.poll() is not None, timeout_s=120,
                        what="the console to start", every_s=0.2)
@@ -62,8 +63,8 @@ def test_run_serves_the_console_to_operators_added_on_the_command_line(tmp_path)
 
 @pytest.mark.ray
 @pytest.mark.mqtt
-def test_demo_prints_the_console_and_its_logins_and_runs_the_panic_through_the_broker(tmp_path):
-    done = redband("demo", "--until", "3", "--dir", str(tmp_path / "demo"), timeout=240)
+def test_demo_prints_the_console_and_its_logins_and_runs_the_panic_through_the_broker(tmp_path, ray_env):
+    done = redband("demo", "--until", "3", "--dir", str(tmp_path / "demo"), timeout=240, env=ray_env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     console = re.search(r"console: (http://127\.0\.0\.1:\d+/)", done.stdout)
     assert console, done.stdout

@@ -19,6 +19,7 @@ from actors.broker import Mosquitto, free_port
 from engine.citygen import generate_city_dict
 from tests.mqtt.conftest import SMALL
 from tests.mqtt.helpers import wait_until
+from tests.shared_ray import ray_env  # noqa: F401 - the session's Ray for `redband run` to join
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
@@ -110,7 +111,7 @@ SUMMARY = ("bridge alarm: received 4, accepted 2, duplicates 0, refused 2, overf
 
 @pytest.mark.ray
 @pytest.mark.mqtt
-def test_run_with_a_bridge_and_simulate_through_the_broker(city_file, tmp_path):
+def test_run_with_a_bridge_and_simulate_through_the_broker(city_file, tmp_path, ray_env):
     out = tmp_path / "broker"
     port = free_port()
     assert redband("mqtt-config", "--city", str(city_file), "--out", str(out), "--port", str(port),
@@ -121,10 +122,10 @@ def test_run_with_a_bridge_and_simulate_through_the_broker(city_file, tmp_path):
     log = tmp_path / "run.log"
     with Mosquitto(out / "mosquitto.conf", port=port), log.open("w") as log_out:
         run = subprocess.Popen([sys.executable, "-m", "redband", "run", "--city", str(city_file),
-                                "--journal-dir", str(tmp_path / "journal"),
+                                "--journal-dir", str(tmp_path / "journal"), "--namespace", f"cli-mqtt-{port}",
                                 "--mqtt", f"mqtt://redband-bridge:{password['redband-bridge']}@127.0.0.1:{port}",
                                 "--stats-every", "1"],
-                               stdout=log_out, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV)
+                               stdout=log_out, stderr=subprocess.STDOUT, cwd=ROOT, env=ray_env)  # the session's Ray
         try:
             wait_until(lambda: "engine running" in log.read_text() or run.poll() is not None, timeout_s=120,
                        what="the engine to start", every_s=0.2)
