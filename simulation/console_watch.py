@@ -27,8 +27,12 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 30.0
 RECV_POLL_S = 0.5
 MAX_FRAME_BYTES = 2**26  # a welcome carries the city map: a 50,000-device city is a few MB
-RECEIPT_IDS = 200
-"""Incidents per receipt: a storm's frame shows thousands, and the gateway takes client messages of 16 KiB at most."""
+RECEIPT_BYTES = 15_000
+RECEIPT_IDS = 5_000
+"""A receipt's incidents at most, by their encoded size and count: a storm's frame shows thousands, and the gateway
+takes client messages of 16 KiB at most (as ``web_console/app.js`` splits them). 200 ids a receipt, as it was, passed
+16 KiB with incident ids of 71 characters or more (a device id may have 64, then "#" and the incident's number),
+and the gateway refused the receipt."""
 MAX_TRACKED = 1_000_000
 MAX_PENDING = 1_000_000
 
@@ -140,9 +144,8 @@ class ConsoleWatch:
                     continue  # to look at the stop flag
                 message = decode_server(raw)
                 self._on_frame(message, time.time())
-                shown = [(view.id, view.version) for view in _shown(message)]
-                for start in range(0, len(shown), RECEIPT_IDS):  # confirmed like a browser console does (receipts)
-                    ws.send(encode(Receipt(shown[start:start + RECEIPT_IDS])))
+                for part in receipt_parts([(view.id, view.version) for view in _shown(message)]):
+                    ws.send(encode(Receipt(part)))  # confirmed like a browser console does (receipts)
 
     def _on_frame(self, message, arrived_s: float) -> None:
         self.frames += 1
@@ -175,6 +178,23 @@ class ConsoleWatch:
             room = MAX_PENDING - len(self._pending)
             self._pending.extend(batch[:room])
             self.dropped += max(0, len(batch) - room)
+
+
+def receipt_parts(shown: list[tuple[str, int]]) -> list[list[tuple[str, int]]]:
+    """``shown`` in receipts that each stay within :data:`RECEIPT_BYTES` encoded and :data:`RECEIPT_IDS` ids."""
+    parts: list[list[tuple[str, int]]] = []
+    part: list[tuple[str, int]] = []
+    size = 0
+    for entry in shown:
+        entry_size = len(entry[0].encode()) + len(str(entry[1])) + 6  # ["id",version],
+        if part and (size + entry_size > RECEIPT_BYTES or len(part) >= RECEIPT_IDS):
+            parts.append(part)
+            part, size = [], 0
+        part.append(entry)
+        size += entry_size
+    if part:
+        parts.append(part)
+    return parts
 
 
 def _shown(message) -> list[IncidentView]:
