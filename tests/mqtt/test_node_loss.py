@@ -100,8 +100,11 @@ def _broken_promises(result: dict) -> list[str]:
         if "runtime_resources" not in code.get("cwd", "") or code["python_path_first"] != code["cwd"] \
                 or not code["has_host_actor"] or code["cwd"].startswith(str(ROOT)):
             broken.append(f"host {host} does not run the project's copy shipped in the runtime_env: {code}")
-    if figures["alarms_sent"] < 120 or not figures["lost_after_removal"]["count"]:
-        broken.append(f"not the load asked for (5 alarms a second for 25 s, both precincts): {figures}")
+    asked = result["parameters"]
+    if figures["alarms_sent"] != round(asked["before_s"] * asked["rate"]) + round(asked["after_s"] * asked["rate"]) \
+            or asked["rate"] < 5 or asked["after_s"] < 15 or not figures["lost_after_removal"]["count"]:
+        broken.append(f"not the load asked for (5 alarms a second for 5 s, then 15 s after the removal, both "
+                      f"precincts): {asked} {figures}")
 
     # the lost host's deadlines, from PostgreSQL: each one due while it was away fired once it was back, each one
     # due later fired on time or is still pending at its time
