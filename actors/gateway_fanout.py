@@ -19,6 +19,12 @@ from protocols.records import IncidentRecord
 
 SEND_QUEUE = 2000
 CLOSED_KEPT_S = 600.0
+FORGET_EVERY_S = 1.0
+"""How often the closed incidents past ``CLOSED_KEPT_S`` are looked for (not at every tick of a storm: 5,000 incidents
+and more, looked over every 10 ms)."""
+MAX_CHANGES_FRAME = 256 * 1024
+"""A changes frame's size at most (bytes): a tick's changes past it go in more frames, in seq order (a storm's tick
+carried a thousand incidents in one frame)."""
 
 
 @dataclass(eq=False)
@@ -46,6 +52,7 @@ class Fanout:
         self.sending = asyncio.Event()  # cleared: nothing goes out (a hung server, for tests)
         self.sending.set()
         self._outgoing: list[tuple[IncidentRecord, bytes]] = []
+        self._forget_at = 0.0
 
     def view(self, record: IncidentRecord) -> IncidentView:
         return incident_view(record, self.may_end(record))
@@ -87,14 +94,18 @@ class Fanout:
             parts = [payload for record, payload in outgoing if jurisdiction.sees(record)]
             if not parts:
                 continue
-            frame = b'{"type":"changes","items":[' + b",".join(parts) + b"]}"
-            for console in consoles:
-                self.push(console, frame)
+            for frame in changes_frames(parts):
+                for console in consoles:
+                    self.push(console, frame)
+                self.frames += len(consoles)
             self.sent += len(parts) * len(consoles)
-            self.frames += len(consoles)
 
     def forget_old(self) -> None:
-        horizon = self.clock() - CLOSED_KEPT_S
+        now = self.clock()
+        if now < self._forget_at:
+            return
+        self._forget_at = now + FORGET_EVERY_S
+        horizon = now - CLOSED_KEPT_S
         for incident_id in [i for i, r in self.incidents.items()
                             if r.state.is_terminal and (r.timeline[-1].t_s if r.timeline else 0) < horizon]:
             del self.incidents[incident_id]
@@ -102,3 +113,21 @@ class Fanout:
     def snapshot(self, jurisdiction: Jurisdiction) -> Snapshot:
         seen = [self.view(r) for r in self.incidents.values() if jurisdiction.sees(r)]
         return Snapshot(self.seq, self.clock(), seen)
+
+
+def changes_frames(parts: list[bytes], max_bytes: int = MAX_CHANGES_FRAME) -> list[bytes]:
+    """``parts`` (encoded ``IncidentChanged`` items, in seq order) in changes frames of ``max_bytes`` at most (an
+    item larger than that alone in its frame)."""
+    frames: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 0
+    for part in parts:
+        if chunk and size + len(part) + 1 > max_bytes:
+            frames.append(b'{"type":"changes","items":[' + b",".join(chunk) + b"]}")
+            chunk, size = [], 0
+        chunk.append(part)
+        size += len(part) + 1
+    if chunk:
+        frames.append(b'{"type":"changes","items":[' + b",".join(chunk) + b"]}")
+    return frames
+
