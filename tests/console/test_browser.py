@@ -16,13 +16,19 @@ from tests.console.conftest import ESCALATE_AFTER_S, PASSWORD
 pytestmark = [pytest.mark.ray, pytest.mark.browser]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
-def open_console(browser, console, name: str, width: int = 1500, height: int = 850, stale_after_ms: int | None = None):
+def open_console(browser, console, name: str, width: int = 1500, height: int = 850, stale_after_ms: int | None = None,
+                 settings: dict[str, int] | None = None):
     """A page logged in as ``name`` and live; page errors collected in ``page.errors`` (every browser test uses it).
-    ``stale_after_ms``: the console's silence before it reconnects (5 s in the product)."""
+    ``stale_after_ms``: the console's silence before it reconnects (5 s in the product); ``settings``: other timings of
+    the console's a test shortens, each a ``window.REDBAND_*`` global set before the page loads (the audit tab's,
+    the Sites tab's and the units map's refresh periods: ``REDBAND_AUDIT_LIVE_EVERY_MS``, ``REDBAND_SITES_REFRESH_MS``,
+    ``REDBAND_UNIT_MAP_EVERY_MS``)."""
     # motion pinned on: a browser whose system asks for reduced motion would stop the pulses the tests check
     page = browser.new_page(viewport={"width": width, "height": height}, reduced_motion="no-preference")
     if stale_after_ms is not None:
         page.add_init_script(f"window.REDBAND_STALE_AFTER_MS = {int(stale_after_ms)};")
+    for key, value in (settings or {}).items():
+        page.add_init_script(f"window.{key} = {int(value)};")
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(console.gateway.url)

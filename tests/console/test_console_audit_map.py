@@ -26,8 +26,13 @@ WIDTH, HEIGHT = 1366, 768
 P1_RED = "rgb(255, 77, 79)"
 
 
+AUDIT_LIVE_EVERY_MS = 1000
+"""The audit tab's live refresh here (3 s in the product): the paging test waits out two of them, and a live row."""
+
+
 def open_console(browser, console, name: str):  # noqa: F811 - at this module's window size
-    return browser_console(browser, console, name, WIDTH, HEIGHT)
+    return browser_console(browser, console, name, WIDTH, HEIGHT,
+                           settings={"REDBAND_AUDIT_LIVE_EVERY_MS": AUDIT_LIVE_EVERY_MS})
 
 
 def shot(page, name: str) -> None:
