@@ -6,7 +6,9 @@
 // kiosk_hall.js draws a kiosk hall. Text only: every value goes in with textContent.
 "use strict";
 
-const SITES_REFRESH_MS = 2000;
+// the open site asked again this often while the Sites tab is shown. 2 s; tests set a shorter
+// window.REDBAND_SITES_REFRESH_MS before the page loads.
+const SITES_REFRESH_MS = Number(window.REDBAND_SITES_REFRESH_MS) > 0 ? Number(window.REDBAND_SITES_REFRESH_MS) : 2000;
 const sitesView = { site: null, kind: null, timer: null, nextId: 1, pending: new Map(), last: null };
 const siteEl = (id) => document.getElementById(id);
 const CALL_OUTCOMES = { opened: "Opened", not_opened: "Answered, door not opened", denied: "Denied", missed: "Missed" };

@@ -5,7 +5,11 @@
 // figures.js (state.patrol). Uses app.js's state, send(), label(), fmtSeconds(); map.js's mapView, svgEl(), keyed().
 "use strict";
 
-const UNIT_MAP_EVERY_MS = 3000, UNIT_MAP_LOST_MS = 10000, UNIT_R_PX = 3.5;
+// the units map asked again this often while shown: 3 s; tests set a shorter window.REDBAND_UNIT_MAP_EVERY_MS
+// before the page loads.
+const UNIT_MAP_EVERY_MS = Number(window.REDBAND_UNIT_MAP_EVERY_MS) > 0 ? Number(window.REDBAND_UNIT_MAP_EVERY_MS)
+  : 3000;
+const UNIT_MAP_LOST_MS = 10000, UNIT_R_PX = 3.5;
 const unitMap = { answer: null, asking: false, askedAt: 0, ws: null };
 
 const seesUnits = () => !!state.welcome && ["station", "command_center"].includes(state.welcome.role);

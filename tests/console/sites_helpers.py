@@ -17,6 +17,8 @@ from tests.console.test_browser import open_console
 
 COMMUNITY, OTHER_COMMUNITY, HALL = "C0001", "C0002", "K0001"  # C0001 and K0001 are P1's, C0002 P2's
 GRID = "P1-north-east-grid"  # C0001's grid (K0001 is in P1's north-west grid)
+SITES_REFRESH_MS = 500
+"""How often an open site is asked again here (2 s in the product): each step of the site views' tests waits for it."""
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ class Devices:
 
 def open_site(browser, console, operator: str, site: str, shown: str):
     """A page logged in as ``operator`` with ``site`` opened in the Sites tab, once ``shown`` matches."""
-    page = open_console(browser, console, operator)
+    page = open_console(browser, console, operator, settings={"REDBAND_SITES_REFRESH_MS": SITES_REFRESH_MS})
     page.click("#tab-sites")
     page.click(f"#sites-list button[data-site='{site}']")
     page.wait_for_selector(shown, timeout=10_000)

@@ -26,6 +26,8 @@ pytestmark = [pytest.mark.ray, pytest.mark.browser]
 
 M_LAT = 1 / 111_195.0
 STALE_AFTER_S = 400.0
+UNIT_MAP_EVERY_MS = 1000
+"""How often the units map is asked again here (3 s in the product): the test waits for three of its refreshes."""
 
 
 @pytest.fixture
@@ -71,7 +73,7 @@ def test_a_station_sees_its_units_by_state_offers_a_p2_to_the_nearest_reassigns_
     patrol(console, far, door, 250.0, start_s + STALE_AFTER_S)
     incident = console.engine.ingest([Ingest(door.id, make_message("door.forced", seq=1, ts=1))]).acks[0].incident_id
 
-    page = open_at(browser, console, "p1")
+    page = open_at(browser, console, "p1", settings={"REDBAND_UNIT_MAP_EVERY_MS": UNIT_MAP_EVERY_MS})
     page.wait_for_selector(row(incident), timeout=10_000)
     wait_until(page, "document.querySelectorAll('#unit-layer .unit').length === 3")
     assert page.evaluate(f"{dot(stale)}.getAttribute('class')") == "unit s-available stale"
