@@ -484,13 +484,21 @@ def _figures(alarms: list[Alarm], watch: dict, figures: dict, lost_host: str) ->
             figures["lost_precinct_answered_again_at_s"] = round(min(answered) - removed, 2)
             figures["lost_precinct_backlog_cleared_at_s"] = round(max(answered) - removed, 2)
     # the surviving precinct's acks through the outage: the largest gap between consecutive acks, from the last ack
-    # before the removal to the first after the lost host was back
+    # before the removal to the first after the lost host was back, counted from when an alarm was waiting: a pause
+    # of this driver's own sending (a stall of the whole shared machine) leaves nothing for the engine to answer
     times = sorted(a.acked_at for a in survivors if a.acked_at)
     window = [t for t in times if removed <= t <= outage_end]
     before_t = [t for t in times if t < removed]
     after_t = [t for t in times if t > outage_end]
     edges = before_t[-1:] + window + after_t[:1]
-    gaps = [b - a for a, b in zip(edges, edges[1:])]
+
+    def waited(a: float, b: float) -> float:
+        sent = [x.sent_at for x in survivors if x.sent_at < b and (x.acked_at is None or x.acked_at >= b)]
+        return b - max(a, min(sent)) if sent else 0.0
+
+    gaps = [waited(a, b) for a, b in zip(edges, edges[1:])]
+    figures["surviving_max_gap_between_acks_raw_s"] = round(max((b - a for a, b in zip(edges, edges[1:])),
+                                                                default=0.0), 3)
     figures["surviving_acks_during_outage"] = len(window)
     figures["surviving_max_gap_between_acks_s"] = round(max(gaps), 3) if gaps else None
     if gaps:

@@ -30,7 +30,8 @@ SURVIVING_MAX_LATENCY_S = 3.0
 """The other precinct's alarms during the outage: acked in milliseconds as before the loss on an idle machine; 3 s
 leaves room for a loaded 2-core one."""
 SURVIVING_MAX_GAP_S = 2.0
-"""The longest pause between two of the other precinct's acks, through the outage (it raises 2.5 alarms a second)."""
+"""The longest pause between two of the other precinct's acks, through the outage (it raises 2.5 alarms a second),
+counted while one of its alarms was waiting for its ack (a pause of the test driver's own sending is not the engine's)."""
 DEADLINE_LATE_S = 5.0
 """A deadline fires at most this long after its time, or after the lost host restarted when it fell due meanwhile."""
 
