@@ -27,12 +27,13 @@ from actors.bridge_connection import backoff_s, lane_client, pause, subscribe
 from actors.bridge_delivery import Delivery, Pending
 from actors.bridge_options import BridgeOptions, DeadLetter, Sink
 from actors.bridge_probe import ShareGroupProbe
+from actors.alarm_admission import AlarmAdmission
 from actors.bridge_publisher import Publisher
 from actors.bridge_stats import LaneStats, count_nak
 from actors.dead_letters import DeadLetters, fingerprint
 from protocols.batch import Ingest
 from protocols.inbound import EventIn, Refused, StateIn, classify
-from protocols.replies import encode_ack, nak
+from protocols.replies import RETRY_LATER, encode_ack, nak
 from protocols.topics import Channel
 
 log = logging.getLogger("actors.mqtt_bridge")  # one logger for the whole bridge
@@ -62,6 +63,9 @@ class InboundLane:
         self.probe = probe
         """The alarm lane's: probes and probe answers arrive among the alarms."""
         self.known_device = known_device
+        self.admission = AlarmAdmission()
+        """The alarm lane's: how many alarms it takes from each device (a device flooding its alarm topic gets its
+        share, not the hosts' whole time)."""
 
     async def run(self) -> None:
         """Connect, subscribe and read until :meth:`MqttBridge.stop`; a lost connection is retried with backoff."""
@@ -165,6 +169,13 @@ class InboundLane:
         inbound = classify(topic, payload, known_device=self.known_device)
         if isinstance(inbound, EventIn):
             kind = inbound.message.event_kind
+            if self.lane is Channel.ALARM and kind.is_alarm and not self.admission.admit(inbound.device_id):
+                self.stats.refused += 1  # a flood from one device (actors/alarm_admission.py): not for the hosts
+                why = f"{RETRY_LATER}: {self.admission.refusal}"
+                count_nak(self.stats, why)
+                self.publisher.publish_later(self.lane, inbound.device_id,
+                                             encode_ack(nak(inbound.message.seq, why), json=inbound.json))
+                return
             if self.lane is Channel.ALARM and kind.is_urgent and not kind.is_alarm:
                 taken = pending.urgent_of.get(inbound.device_id, 0)
                 if taken >= URGENT_PER_BATCH:
