@@ -6,8 +6,8 @@ Why: a device with its own valid credentials may publish on its own alarm topic 
 Measured (tests' city, real Mosquitto, one bridge): 200,000 ``door.forced`` from one door in one second; every one of
 them went to the hosts (journaled, about 1,400 a second here) ahead of any other device's alarm. With this bucket the
 hosts get the flood's 50 and then 20 a second. (Another device's panic raised during the flood was still not acked
-within 40 s: the lane's read-ahead fills, reading pauses, the broker's PUBACKs of the lane's own ack publishes are no
-longer read, and the batches in flight wait for them: an open problem, not fixed here.)
+within 40 s, the broker's PUBACKs of the lane's own acks queued behind the unread flood: the answers now leave on a
+connection of their own, ``actors/bridge_wire_lane.py``; tests/mqtt/test_alarm_flood_answers.py.)
 A device's real alarms come a few at a time (a storm is many devices, one alarm each).
 
 Bounded: one entry per device that sent an alarm (the bridge refuses unknown devices first); entries whose bucket

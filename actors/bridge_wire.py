@@ -151,12 +151,15 @@ class WireClient:
         self._waiting: dict[int, asyncio.Future] = {}
         self._inflight = asyncio.Semaphore(MAX_INFLIGHT)
         self._pinger: asyncio.Task | None = None
+        self.on_lost = None
+        """Called (with the :class:`WireError`) once the connection is gone, after the publishes awaiting a PUBACK
+        failed: a lane's answer connection drops the lane with it, and both are connected again."""
 
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             _, self.protocol = await asyncio.wait_for(loop.create_connection(
-                lambda: LaneProtocol(self.max_queued, self.handle_control, self._fail_waiting), self.host, self.port),
+                lambda: LaneProtocol(self.max_queued, self.handle_control, self._lost), self.host, self.port),
                 self.timeout_s)
         except (OSError, TimeoutError) as exc:
             raise WireError(f"could not connect to {self.host}:{self.port}: {exc or type(exc).__name__}") from None
@@ -275,6 +278,11 @@ class WireClient:
                 return
             if proto.closed is None:
                 proto.transport.write(mf.PINGREQ_FRAME)
+
+    def _lost(self, why: WireError) -> None:
+        self._fail_waiting(why)
+        if self.on_lost is not None:
+            self.on_lost(why)
 
     def _fail_waiting(self, why: WireError) -> None:
         waiting, self._waiting = self._waiting, {}

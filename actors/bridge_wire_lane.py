@@ -6,6 +6,13 @@ instead of aiomqtt's per-message objects and queue.
 A batch is whatever the connection read while the batch before it was with the hosts (at most ``batch_max`` events,
 the rest going in the next batches), after waiting ``batch_window_s`` for company when it is small. The connection
 reads at most ``max_queued_messages`` ahead of the lane, then leaves the rest with the broker.
+
+Everything the bridge says on a lane's behalf (acks, NAKs, commands, notices, probes) goes out on the lane's answer
+connection (:func:`answer_client`), a second connection of its own that subscribes to nothing, so its socket is always
+read. On the lane's own connection the broker's PUBACKs of those publishes would queue behind the messages the lane
+has not read yet: when a flood fills the read-ahead, reading pauses, the batches in flight wait for PUBACKs that are
+never read, the lane takes nothing, and reading stays paused until each publish's timeout (measured: a device flooding
+its alarm topic, another device's alarm not acked within 40 s). The two connect, and are lost, together.
 """
 
 from __future__ import annotations
@@ -40,6 +47,22 @@ class _ReadAhead:
         return len(proto.frames) if proto is not None else 0
 
 
+def answer_client(o, lane: Channel, lane_client: WireClient) -> WireClient:
+    """``lane``'s answer connection: the bridge's credentials, its own client id, no session kept (it subscribes to
+    nothing); losing it drops ``lane_client`` too (the lane reconnects both, with its backoff)."""
+    answers = WireClient(
+        o.endpoint.host, o.endpoint.port, client_id=f"{client_identifier(o, o.bridge_id, lane)}-answers",
+        username=o.endpoint.username, password=o.endpoint.password, keepalive_s=o.keepalive_s, session_expiry_s=0,
+        receive_maximum=RECEIVE_MAXIMUM, timeout_s=o.connect_timeout_s, max_queued=o.max_queued_messages)
+
+    def lost(why) -> None:
+        if lane_client.protocol is not None:
+            lane_client.protocol.drop(f"its answer connection is gone ({why})")
+
+    answers.on_lost = lost
+    return answers
+
+
 class WireLane(InboundLane):
     async def run(self) -> None:
         """Connect, subscribe and read until :meth:`MqttBridge.stop`; a lost connection is retried with backoff."""
@@ -52,26 +75,30 @@ class WireLane(InboundLane):
                 username=o.endpoint.username, password=o.endpoint.password, keepalive_s=o.keepalive_s,
                 session_expiry_s=o.session_expiry_s, receive_maximum=RECEIVE_MAXIMUM, timeout_s=o.connect_timeout_s,
                 max_queued=o.max_queued_messages)
+            answers = answer_client(o, lane, client)
             try:
                 await client.connect()
+                await answers.connect()
                 for topic in self.topics:
                     code = await client.subscribe(topic, qos=1,
                                                   retain_handling=subscribe_options(topic).retainHandling)
                     check_granted(topic, [code])
-                self.publisher.clients[lane] = client
+                self.publisher.clients[lane] = answers
                 stats.connected = True
                 stats.connects += 1
                 attempt = 0
                 log.info("bridge %s: %s lane connected to %r (own receive path)", o.bridge_id, lane.value,
                          o.endpoint)
-                await self._pump_wire(client)
+                await self._pump_wire(client, answers)
             except aiomqtt.MqttError as exc:
                 stats.last_error = str(exc)
                 log.warning("bridge %s: %s lane: %s", o.bridge_id, lane.value, exc)
             finally:
                 stats.connected = False
                 self.publisher.clients.pop(lane, None)
+                answers.on_lost = None
                 await client.close()
+                await answers.close()
             if self.stopping.is_set():
                 return
             attempt += 1
@@ -79,9 +106,10 @@ class WireLane(InboundLane):
             await pause(self.stopping, backoff_s(attempt, cap_s=o.backoff_cap_s))
             stats.backing_off = False
 
-    async def _pump_wire(self, client: WireClient) -> None:
-        """Read messages into batches; each closed batch goes to the hosts while the next one fills. Returns when the
-        connection is lost, after what it read was batched and the batches in flight were answered."""
+    async def _pump_wire(self, client: WireClient, answers: WireClient) -> None:
+        """Read messages into batches; each closed batch goes to the hosts while the next one fills, its answers
+        going out on ``answers``. Returns when the connection is lost, after what it read was batched and the batches
+        in flight were answered."""
         o = self.options
         alarm = self.lane is Channel.ALARM
         batch_max = o.alarm_batch_max if alarm else o.batch_max
@@ -113,7 +141,7 @@ class WireLane(InboundLane):
                         if pending.items or pending.states:
                             await in_flight.acquire()
                             self.stats.batches += 1
-                            task = sends.create_task(self.delivery.send(client, pending))
+                            task = sends.create_task(self.delivery.send(answers, pending))
                             task.add_done_callback(lambda _t: in_flight.release())
                 if lost is not None:
                     self.stats.last_error = str(lost)

@@ -16,7 +16,7 @@ from actors.mqtt_bridge import MqttBridge, run_until_stopped
 from protocols import mqtt_frames as mf
 from protocols.endpoint import MqttEndpoint
 from protocols.topics import Channel
-from tests.actors.test_bridge_wire import Sink, _heartbeats
+from tests.actors.test_bridge_wire import Sink, _heartbeats, answer_connection
 
 DEADLINE_S = 15.0
 
@@ -49,6 +49,10 @@ class Broker:
 
         while not any(kind == 1 for kind, _ in out.control):  # CONNECT
             await read()
+        if b"-answers" in got:  # the bridge's answer connection, not a lane's
+            self.seen.remove(got)
+            await answer_connection(bytes(got), reader, writer)
+            return
         writer.write(b"\x20\x03\x00\x00\x00")
         subscribed = 0
         while subscribed < 2:
@@ -161,7 +165,10 @@ def test_a_malformed_answer_to_the_handshake_is_a_lost_connection_retried_not_a_
     connections = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(await reader.read(4096))  # CONNECT
+        connect = await reader.read(4096)  # CONNECT
+        if await answer_connection(connect, reader, writer):
+            return
+        connections.append(connect)
         writer.write(reply)
         with contextlib.suppress(ConnectionError):
             while await reader.read(4096):
